@@ -1,0 +1,121 @@
+"""`tgmon run`, `tgmon demo`, `tgmon import`."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from bot.app import build_app
+from bot.cli.base import UserError, cli, run_async, settings_from
+from bot.ingest.export import ExportError, read_export
+
+console = Console()
+
+
+@cli.command(name="import")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--channel", "username", default=None, help="the channel's username, for links (t.me/USERNAME/id)")
+@click.pass_context
+@run_async
+async def import_(ctx: click.Context, path: Path, username: str | None) -> None:
+    """Import a Telegram Desktop export (result.json) of a channel or chat."""
+    settings = settings_from(ctx)
+    if username is not None and not re.fullmatch(r"@?[A-Za-z][A-Za-z0-9_]{3,31}", username):
+        raise UserError(f"--channel {username!r} is not a Telegram username (5-32 letters, digits, _)")
+    try:  # a first pass checks the whole file, so a malformed one imports nothing
+        checked = sum(1 for _ in read_export(path, username=username))
+    except ExportError as exc:
+        raise UserError(f"{path}: {exc}. Nothing was imported.") from None
+    app = await build_app(settings)
+    try:
+        size = (path / "result.json" if path.is_dir() else path).stat().st_size
+        with Progress(TextColumn("importing"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                      console=console, transient=True) as bar:
+            task = bar.add_task("import", total=size)
+            posts = read_export(path, username=username, on_progress=lambda pos: bar.update(task, completed=pos))
+            result = await app.pipeline.ingest_stream(_aiter(posts), settings.ingest.batch_size)
+        click.echo(
+            f"{checked} posts read: {result.stored} new, {result.updated} updated, "
+            f"{result.unchanged} already stored; {result.matches} new matches"
+        )
+    finally:
+        await app.close()
+
+
+@cli.command()
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="where to write the digest HTML")
+@click.option("--database", default=None, help="database URL (default: sqlite:///data/demo.db)")
+@click.pass_context
+@run_async
+async def demo(ctx: click.Context, out: Path | None, database: str | None) -> None:
+    """Offline demo: replay a sample channel export and show the digest a subscriber would get."""
+    settings = settings_from(ctx)
+    await _demo(settings.app.data_dir, database, out, settings)
+
+
+async def _demo(data_dir: Path, database: str | None, out: Path | None, settings) -> None:  # type: ignore[no-untyped-def]
+    from bot.demo import run_demo
+
+    url = database or f"sqlite:///{data_dir / 'demo.db'}"
+    app = await build_app(settings, database_url=url)
+    try:
+        report = await run_demo(app)
+    finally:
+        await app.close()
+    result, chunks = report["result"], report["chunks"]
+    assert isinstance(chunks, list)
+    console.rule("[bold]tgmon offline demo")
+    console.print(
+        f"Sample export replayed into {url}: {result.stored} new posts, {result.updated} updated, "  # type: ignore[attr-defined]
+        f"{result.unchanged} already stored, {result.matches} new matches."  # type: ignore[attr-defined]
+    )
+    for chunk in chunks:
+        console.print(_terminal(chunk), highlight=False)
+    out = out or data_dir / "demo-digest.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    body = "\n<hr>\n".join(f"<div>{c.replace(chr(10), '<br>')}</div>" for c in chunks)
+    out.write_text(f'<!doctype html><meta charset="utf-8"><title>tgmon digest</title>\n{body}\n', "utf-8")
+    console.print(f"\nDigest as HTML: {out}")
+    console.print(
+        "To watch real channels, set TELEGRAM_API_ID and TELEGRAM_API_HASH (https://my.telegram.org) "
+        "and TELEGRAM_BOT_TOKEN (@BotFather) in .env; see config/.env.example."
+    )
+
+
+def _terminal(chunk: str) -> str:
+    """Telegram HTML to rich markup: bold stays bold, links are shown, everything else is literal."""
+    from rich.markup import escape
+
+    text = re.sub(r"<a href=\"[^\"]*\">(.*?)</a>", r"\1", chunk)
+    parts = re.split(r"(</?b>|</?i>)", text)
+    tags = {"<b>": "[bold yellow]", "</b>": "[/bold yellow]", "<i>": "[italic cyan]", "</i>": "[/italic cyan]"}
+    return "".join(tags.get(p) or escape(html.unescape(p)) for p in parts)
+
+
+@cli.command()
+@click.pass_context
+@run_async
+async def run(ctx: click.Context) -> None:
+    """Run tgmon: the service with Telegram credentials, the offline demo without them."""
+    settings = settings_from(ctx)
+    if not settings.telegram.user_configured:
+        console.print("[yellow]No Telegram credentials configured (TELEGRAM_API_ID, TELEGRAM_API_HASH): "
+                      "running the offline demo.[/yellow]")
+        await _demo(settings.app.data_dir, None, None, settings)
+        return
+    app = await build_app(settings)
+    await app.close()
+    raise UserError(
+        "Telegram credentials are set, but this build has no Telegram client yet: "
+        "only the offline demo, `tgmon import` and `tgmon match` work."
+    )
+
+
+async def _aiter(items):  # type: ignore[no-untyped-def]
+    for item in items:
+        yield item

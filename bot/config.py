@@ -1,0 +1,287 @@
+"""One typed Settings object, built once: defaults < config/settings.toml < .env < environment.
+
+Well-known environment names (``TELEGRAM_API_ID``, ``TGMON_DATABASE_URL``, ...) map onto nested
+fields; any field can also be set as ``TGMON_<SECTION>__<FIELD>`` (``TGMON_DIGEST__DEFAULT_HOUR=8``).
+Secrets are ``SecretStr``: they print as ``**********`` and never reach a log or an error message.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+
+class ConfigError(Exception):
+    """A setting is wrong. The message names the setting and says how to fix it; it holds no secret."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TelegramSettings(_Section):
+    api_id: int | None = Field(default=None, gt=0)
+    api_hash: SecretStr | None = None
+    session: SecretStr | None = None  # a StringSession; when unset the session file is used
+    session_file: Path = Path("data/tgmon-user.session")
+    bot_token: SecretStr | None = None
+    server: str | None = None  # host:port of a custom server (test environment, private deployment)
+    dc_id: int | None = Field(default=None, ge=1, le=10_000)
+    server_public_key: Path | None = None  # PEM file of the custom server's RSA key
+    join_cap: int = Field(default=450, ge=0, le=500)
+    accounts: list[str] = Field(default_factory=list)  # extra session strings/files for scale-out
+
+    @field_validator("server")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("expected host:port, for example 149.154.167.40:443")
+        return value
+
+    @property
+    def user_configured(self) -> bool:
+        return bool(self.api_id and self.api_hash)
+
+    @property
+    def bot_configured(self) -> bool:
+        return bool(self.api_id and self.api_hash and self.bot_token)
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///data/tgmon.db"
+    echo: bool = False
+    pool_size: int = Field(default=5, ge=1, le=200)
+    busy_timeout_ms: int = Field(default=30_000, ge=0)
+
+    @field_validator("url")
+    @classmethod
+    def _valid_url(cls, value: str) -> str:
+        return async_database_url(value)
+
+
+class IngestSettings(_Section):
+    backfill_days: int = Field(default=7, ge=0, le=3650)
+    backfill_posts: int = Field(default=1000, ge=0, le=1_000_000)
+    page_size: int = Field(default=100, ge=1, le=100)
+    gap_fill_minutes: float = Field(default=5, gt=0)
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    default_channels_file: Path = Path("config/channels.toml")
+
+
+class MatchingSettings(_Section):
+    max_rule_length: int = Field(default=500, ge=1, le=10_000)
+    max_terms: int = Field(default=30, ge=1, le=1000)
+    max_regex_rules_per_subscriber: int = Field(default=5, ge=0, le=1000)
+    cache_size: int = Field(default=1 << 18, ge=0)
+
+
+class DigestSettings(_Section):
+    default_hour: int = Field(default=9, ge=0, le=23)
+    default_timezone: str = "Europe/Moscow"
+    default_weekday: int = Field(default=0, ge=0, le=6)  # Monday
+    max_items: int = Field(default=0, ge=0)  # 0 = all
+    excerpt_chars: int = Field(default=280, ge=40, le=2000)
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return valid_timezone(value)
+
+
+class DeliverySettings(_Section):
+    global_per_second: float = Field(default=30, gt=0)
+    private_chat_per_second: float = Field(default=1, gt=0)
+    group_per_minute: float = Field(default=20, gt=0)
+    max_attempts: int = Field(default=8, ge=1)
+    instant_batch_seconds: float = Field(default=5, ge=0)
+
+
+class BotSettings(_Section):
+    admins: list[int] = Field(default_factory=list)
+    private_mode: bool = False
+    allowlist: list[int] = Field(default_factory=list)
+    approve_channels: bool = False  # /follow queues new channels for an admin
+    max_rules: int = Field(default=50, ge=1)
+    max_channels: int = Field(default=100, ge=1)
+    commands_per_minute: float = Field(default=20, gt=0)
+    command_burst: int = Field(default=8, ge=1)
+
+
+class AppSettings(_Section):
+    data_dir: Path = Path("data")
+    log_level: str = "INFO"
+    log_json: bool = False
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+
+class Settings(_Section):
+    telegram: TelegramSettings = TelegramSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    ingest: IngestSettings = IngestSettings()
+    matching: MatchingSettings = MatchingSettings()
+    digest: DigestSettings = DigestSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    bot: BotSettings = BotSettings()
+    app: AppSettings = AppSettings()
+
+    def secrets(self) -> list[str]:
+        """Every secret value in force, for the log redaction filter."""
+        values = [self.telegram.api_hash, self.telegram.session, self.telegram.bot_token]
+        found = [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+        found.extend(a for a in self.telegram.accounts if len(a) > 40)  # session strings, not file names
+        return found
+
+
+# Environment names users look for, and where each lands.
+ENV_NAMES: dict[str, tuple[str, str]] = {
+    "TELEGRAM_API_ID": ("telegram", "api_id"),
+    "TELEGRAM_API_HASH": ("telegram", "api_hash"),
+    "TELEGRAM_SESSION": ("telegram", "session"),
+    "TELEGRAM_SESSION_FILE": ("telegram", "session_file"),
+    "TELEGRAM_BOT_TOKEN": ("telegram", "bot_token"),
+    "TELEGRAM_SERVER": ("telegram", "server"),
+    "TELEGRAM_DC_ID": ("telegram", "dc_id"),
+    "TELEGRAM_SERVER_PUBLIC_KEY": ("telegram", "server_public_key"),
+    "TGMON_DATABASE_URL": ("database", "url"),
+    "DATABASE_URL": ("database", "url"),
+    "TGMON_LOG_LEVEL": ("app", "log_level"),
+    "TGMON_LOG_JSON": ("app", "log_json"),
+    "TGMON_DATA_DIR": ("app", "data_dir"),
+    "TGMON_METRICS_PORT": ("app", "metrics_port"),
+    "TGMON_ADMINS": ("bot", "admins"),
+}
+_LIST_FIELDS = {("bot", "admins"), ("bot", "allowlist"), ("telegram", "accounts")}
+_SECRET_FIELDS = {("telegram", "api_hash"), ("telegram", "session"), ("telegram", "bot_token")}
+
+
+def async_database_url(url: str) -> str:
+    """Accept plain URLs and add the async driver: sqlite -> aiosqlite, postgresql -> asyncpg."""
+    url = url.strip()
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError(
+            "not a database URL; use sqlite:///data/tgmon.db or postgresql://user:password@host:5432/db"
+        ) from None
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend == "sqlite":
+        if driver not in ("", "aiosqlite"):
+            raise ValueError(f"the sqlite driver {driver!r} is not async; use sqlite:///path or sqlite+aiosqlite")
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    elif backend == "postgresql":
+        if driver not in ("", "asyncpg"):
+            raise ValueError(f"the postgresql driver {driver!r} is not supported; use postgresql://...")
+        if not parsed.database:
+            raise ValueError("the PostgreSQL URL names no database: postgresql://user@host:5432/DBNAME")
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    else:
+        raise ValueError(f"unsupported database {backend!r}; use sqlite:///... or postgresql://...")
+    return parsed.render_as_string(hide_password=False)
+
+
+def valid_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone {value!r}; use an IANA name such as Europe/Moscow or UTC") from None
+    return value
+
+
+def _set(tree: dict[str, Any], section: str, key: str, value: Any) -> None:
+    if (section, key) in _LIST_FIELDS and isinstance(value, str):
+        value = [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+    tree.setdefault(section, {})[key] = value
+
+
+def _apply_env(tree: dict[str, Any], env: Mapping[str, str | None]) -> dict[tuple[str, str], str]:
+    origin: dict[tuple[str, str], str] = {}
+    for name, value in env.items():
+        if value is None:
+            continue
+        target = ENV_NAMES.get(name)
+        if target is None and name.startswith("TGMON_") and "__" in name:
+            section, _, key = name.removeprefix("TGMON_").lower().partition("__")
+            target = (section, key)
+        if target is None:
+            continue
+        if value == "" and target not in {("database", "url")}:
+            continue  # an empty line in .env means "not set"
+        _set(tree, *target, value)
+        origin[target] = name
+    return origin
+
+
+def load_settings(
+    *,
+    config_file: Path | None = None,
+    env_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build the Settings. Raises ConfigError naming the wrong setting and the fix."""
+    environ = os.environ if environ is None else environ
+    tree: dict[str, Any] = {}
+    origin: dict[tuple[str, str], str] = {}
+
+    config_path = config_file or Path(environ.get("TGMON_CONFIG", "config/settings.toml"))
+    if config_path.exists():
+        try:
+            with config_path.open("rb") as fh:
+                tree = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config_path}: not valid TOML ({exc}). Compare with config/settings.example.toml.") from None
+        for section, values in tree.items():
+            if isinstance(values, dict):
+                for key in values:
+                    origin[(section, key)] = f"[{section}] {key} in {config_path}"
+    elif config_file is not None:
+        raise ConfigError(f"config file {config_file} does not exist; copy config/settings.example.toml there")
+
+    if env_file is None:
+        env_file = Path(environ.get("TGMON_ENV_FILE", ".env"))
+        if not env_file.exists() and Path("config/.env").exists():
+            env_file = Path("config/.env")
+    if env_file.exists():
+        origin.update(_apply_env(tree, dotenv_values(env_file)))
+    origin.update(_apply_env(tree, environ))
+
+    try:
+        return Settings.model_validate(tree)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, origin)) from None
+
+
+def _explain(exc: ValidationError, origin: dict[tuple[str, str], str]) -> str:
+    lines = ["Configuration error:"]
+    for err in exc.errors(include_input=False, include_url=False):
+        loc = tuple(str(p) for p in err["loc"])
+        key = (loc[0], loc[1]) if len(loc) >= 2 else (loc[0], "") if loc else ("", "")
+        where = origin.get(key) or "setting " + ".".join(loc)
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown setting; see config/settings.example.toml for the names"
+        shown = "" if key in _SECRET_FIELDS else f" ({'.'.join(loc)})"
+        lines.append(f"  {where}{shown}: {message}")
+    return "\n".join(lines)

@@ -1,0 +1,134 @@
+"""Digest rendering: grouped by rule, then channel, newest first; HTML-escaped; split for Telegram.
+
+Everything that came from a channel or a user goes through `html.escape`: Telethon's HTML parser
+never fails, it silently drops what it cannot parse, so unescaped text would be damaged.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.domain import post_link
+
+LIMIT = 4096  # UTF-16 code units a message, after entity parsing
+
+
+@dataclass(frozen=True, slots=True)
+class DigestItem:
+    rule: str
+    channel_title: str
+    channel_username: str | None
+    channel_telegram_id: int | None
+    message_id: int
+    date: datetime
+    text: str
+    highlights: tuple[tuple[int, int], ...]
+
+    @property
+    def link(self) -> str:
+        return post_link(self.channel_username, self.channel_telegram_id, self.message_id)
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def excerpt(text: str, highlights: Sequence[tuple[int, int]], width: int = 280) -> tuple[str, list[tuple[int, int]]]:
+    """A window of about `width` characters around the first match, with spans shifted into it."""
+    first = highlights[0][0] if highlights else 0
+    start = max(0, first - width // 3)
+    if start:
+        space = text.rfind(" ", 0, start + 1)
+        start = space + 1 if space >= 0 and start - space < 30 else start
+    end = min(len(text), start + width)
+    if end < len(text):
+        space = text.rfind(" ", start, end)
+        end = space if space > start + width // 2 else end
+    spans = [(max(a, start) - start, min(b, end) - start) for a, b in highlights if b > start and a < end]
+    return text[start:end].replace("\n", " "), spans
+
+
+def _marked_html(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    out, pos = [], 0
+    for a, b in sorted(spans):
+        if a < pos:
+            continue
+        out.append(html.escape(text[pos:a]))
+        out.append(f"<b>{html.escape(text[a:b])}</b>")
+        pos = b
+    out.append(html.escape(text[pos:]))
+    return "".join(out)
+
+
+def render_items_html(
+    items: Sequence[DigestItem], tz: str, title: str, excerpt_chars: int = 280
+) -> list[str]:
+    """The digest as HTML blocks: a title block, then one block per group header and per item."""
+    zone = ZoneInfo(tz)
+    blocks = [f"<b>{html.escape(title)}</b>"]
+    groups: dict[str, dict[str, list[DigestItem]]] = defaultdict(lambda: defaultdict(list))
+    for item in sorted(items, key=lambda i: i.date, reverse=True):
+        groups[item.rule][item.channel_title or item.channel_username or "?"].append(item)
+    for rule, channels in groups.items():
+        count = sum(len(v) for v in channels.values())
+        blocks.append(f"\n🔎 <b>{html.escape(rule)}</b> ({count})")
+        for channel, entries in channels.items():
+            blocks.append(f"📢 <i>{html.escape(channel)}</i> ({len(entries)})")
+            for item in entries:
+                text, spans = excerpt(item.text, item.highlights, excerpt_chars)
+                when = item.date.astimezone(zone).strftime("%d.%m %H:%M")
+                blocks.append(
+                    f"• {when} {_marked_html(text, spans)}{' …' if len(text) < len(item.text) else ''}\n"
+                    f'<a href="{html.escape(item.link, quote=True)}">{html.escape(item.link)}</a>'
+                )
+    return blocks
+
+
+def split_chunks(blocks: Sequence[str], limit: int = LIMIT) -> list[str]:
+    """Join blocks into messages of at most `limit` UTF-16 units, never splitting a block,
+    and number them "(1/3)" when there are several."""
+    reserve = 12  # room for the "(n/m)\n" prefix
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for block in blocks:
+        cost = utf16_len(block) + 1
+        if cost + reserve > limit:
+            block = _cut(block, limit - reserve - 1)
+            cost = utf16_len(block) + 1
+        if chunks[-1] and size + cost + reserve > limit:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(block)
+        size += cost
+    texts = ["\n".join(c) for c in chunks if c]
+    if len(texts) > 1:
+        texts = [f"({i}/{len(texts)})\n{t}" for i, t in enumerate(texts, 1)]
+    return texts
+
+
+def _cut(block: str, limit: int) -> str:
+    """An item too long for one message on its own: keep its link (the last line), cut its text."""
+    head, _, link = block.rpartition("\n")
+    room = limit - utf16_len(link) - 3
+    plain = html.escape(html.unescape(_strip_tags(head)))
+    while utf16_len(plain) > room:
+        plain = plain[: max(0, len(plain) - (utf16_len(plain) - room) - 8)]
+        plain = plain[: plain.rfind("&")] if plain.rfind("&") > plain.rfind(";") else plain
+    return f"{plain}…\n{link}"
+
+
+def _strip_tags(text: str) -> str:
+    out, inside = [], False
+    for ch in text:
+        if ch == "<":
+            inside = True
+        elif ch == ">" and inside:
+            inside = False
+        elif not inside:
+            out.append(ch)
+    return "".join(out)

@@ -1,0 +1,216 @@
+"""SQLAlchemy 2 typed models. The schema changes only through Alembic (bot/storage/migrations)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    LargeBinary,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from bot.storage.types import BigId, UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+        bytes: LargeBinary,
+    }
+
+
+class Channel(Base):
+    __tablename__ = "channels"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    username: Mapped[str | None] = mapped_column(String(64), unique=True)  # lower case, no @
+    title: Mapped[str] = mapped_column(String(256), default="")
+    last_message_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_post_at: Mapped[datetime | None] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    added_by: Mapped[int | None] = mapped_column(BigInteger)  # chat id of whoever asked for it
+    joined: Mapped[bool] = mapped_column(Boolean, default=False)
+    account: Mapped[str | None] = mapped_column(String(64))  # the monitoring account that owns it
+    gaps_recovered: Mapped[int] = mapped_column(Integer, default=0)
+    flood_wait_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Post(Base):
+    __tablename__ = "posts"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "message_id", name="uq_posts_channel_message"),
+        Index("ix_posts_date", "date"),
+        Index("ix_posts_forward", "forward_channel_id", "forward_message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    date: Mapped[datetime] = mapped_column()
+    text: Mapped[str] = mapped_column(Text, default="")
+    text_hash: Mapped[str] = mapped_column(String(32))
+    lemma_text: Mapped[str | None] = mapped_column(Text)  # normalised lemmas, for the full-text index
+    edit_date: Mapped[datetime | None] = mapped_column()
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    views: Mapped[int | None] = mapped_column(BigInteger)
+    forward_channel_id: Mapped[int | None] = mapped_column(BigInteger)
+    forward_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    forward_name: Mapped[str | None] = mapped_column(String(256))
+    grouped_id: Mapped[int | None] = mapped_column(BigInteger)
+    media_type: Mapped[str | None] = mapped_column(String(32))
+    reply_to: Mapped[int | None] = mapped_column(BigInteger)
+    stored_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PostVersion(Base):
+    """Earlier texts of an edited post: the history of text hashes, with the text itself."""
+
+    __tablename__ = "post_versions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    text_hash: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text, default="")
+    replaced_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Subscriber(Base):
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="private")  # private | group
+    title: Mapped[str] = mapped_column(String(256), default="")
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Moscow")
+    digest_hour: Mapped[int] = mapped_column(Integer, default=9)
+    digest_minute: Mapped[int] = mapped_column(Integer, default=0)
+    digest_weekday: Mapped[int] = mapped_column(Integer, default=0)  # 0 = Monday
+    frequency: Mapped[str] = mapped_column(String(16), default="daily")
+    quiet_start: Mapped[int | None] = mapped_column(Integer)  # minutes after local midnight
+    quiet_end: Mapped[int | None] = mapped_column(Integer)
+    digest_size: Mapped[int] = mapped_column(Integer, default=0)  # top N items; 0 = all
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_digest_at: Mapped[datetime | None] = mapped_column()  # matches up to here were delivered
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Rule(Base):
+    __tablename__ = "rules"
+    __table_args__ = (UniqueConstraint("subscriber_id", "source", name="uq_rules_subscriber_source"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128), default="")
+    source: Mapped[str] = mapped_column(Text)
+    compiled: Mapped[dict[str, Any] | None] = mapped_column()
+    channels: Mapped[list[Any]] = mapped_column(default=list)  # scope; empty = every channel
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Subscription(Base):
+    """A subscriber's explicit choice about one channel. No row: follows (every watched channel by default)."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("subscriber_id", "channel_id", name="uq_subscriptions_pair"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), index=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    following: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Match(Base):
+    __tablename__ = "matches"
+    __table_args__ = (
+        UniqueConstraint("rule_id", "post_id", name="uq_matches_rule_post"),
+        Index("ix_matches_matched_at", "matched_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("rules.id", ondelete="CASCADE"))
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    highlights: Mapped[list[Any]] = mapped_column(default=list)  # [[start, end], ...] in the post text
+    matched_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Digest(Base):
+    __tablename__ = "digests"
+    __table_args__ = (UniqueConstraint("subscriber_id", "period_key", name="uq_digests_subscriber_period"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), index=True)
+    period_key: Mapped[str] = mapped_column(String(64))  # "daily:2026-11-24", "weekly:2026-W48", ...
+    kind: Mapped[str] = mapped_column(String(16), default="daily")
+    period_start: Mapped[datetime] = mapped_column()
+    period_end: Mapped[datetime] = mapped_column()
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    items: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()
+
+
+class Outbox(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("digest_id", "chunk_no", name="uq_outbox_digest_chunk"),
+        Index("ix_outbox_state_due", "state", "not_before"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16), default="digest")  # digest | alert | reply
+    chunk_no: Mapped[int] = mapped_column(Integer, default=1)
+    chunk_total: Mapped[int] = mapped_column(Integer, default=1)
+    text: Mapped[str] = mapped_column(Text)
+    attachment: Mapped[bytes | None] = mapped_column()
+    random_id: Mapped[int] = mapped_column(BigInteger)  # stable per chunk: Telegram drops a repeat
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(String(512))
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()
+
+
+class Meta(Base):
+    """Small key/value facts about this database (instance lock owner, matcher version, ...)."""
+
+    __tablename__ = "meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
