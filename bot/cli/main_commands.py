@@ -31,9 +31,9 @@ async def import_(ctx: click.Context, path: Path, username: str | None) -> None:
         checked = sum(1 for _ in read_export(path, username=username))
     except ExportError as exc:
         raise UserError(f"{path}: {exc}. Nothing was imported.") from None
+    size = (path / "result.json" if path.is_dir() else path).stat().st_size  # noqa: ASYNC240
     app = await build_app(settings)
     try:
-        size = (path / "result.json" if path.is_dir() else path).stat().st_size
         with Progress(TextColumn("importing"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
                       console=console, transient=True) as bar:
             task = bar.add_task("import", total=size)

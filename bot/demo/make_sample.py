@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 CHANNEL_NAME = "Гладков Вячеслав"
 CHANNEL_ID = 1302282372
 FROM_ID = f"channel{CHANNEL_ID}"
 OUT = Path(__file__).with_name("sample_export.json")
 
-END_DAY = datetime(2026, 11, 20, tzinfo=timezone.utc)
+END_DAY = datetime(2026, 11, 20, tzinfo=UTC)
 DAYS = 30
 TOTAL = 330
 
@@ -224,10 +225,10 @@ def main() -> None:
             if s + k not in service_slots:
                 album_slots[s + k] = (s, k)
 
-    messages = []
+    messages: list[dict[str, Any]] = []
     msg_id = 1000
     last_album_time = {}
-    pinned_candidates = []
+    pinned_candidates: list[Any] = []
     counts = {"rich": 0, "edited": 0, "fwd": 0, "reply": 0, "media_only": 0}
 
     for i, dt in enumerate(times):
@@ -254,7 +255,7 @@ def main() -> None:
         r = rng.random()
         topic = "shell" if r < 0.28 else ("def" if r < 0.46 else "other")
         body = compose(rng, lang, topic)
-        msg = {"_dt": dt, "id": msg_id, "type": "message", "date": date, "date_unixtime": unix}
+        msg: dict[str, Any] = {"_dt": dt, "id": msg_id, "type": "message", "date": date, "date_unixtime": unix}
 
         if i in album_slots:
             s, k = album_slots[i]
@@ -262,7 +263,7 @@ def main() -> None:
             msg["from_id"] = FROM_ID
             msg["photo"] = f"photos/photo_{msg_id}@{dt.strftime('%d-%m-%Y_%H-%M-%S')}.jpg"
             msg["width"], msg["height"] = rng.choice([(1280, 960), (960, 1280), (1280, 853)])
-            text = body if k == 0 else ""
+            text: Any = body if k == 0 else ""
             msg["text"] = text
             msg["text_entities"] = entities_of(text)
             messages.append(msg)
@@ -321,7 +322,7 @@ def main() -> None:
             p if isinstance(p, str) else p["text"] for p in m["text"])
         assert "".join(e["text"] for e in m["text_entities"]) == full, m["id"]
         assert datetime.strptime(m["date"], "%Y-%m-%dT%H:%M:%S").replace(
-            tzinfo=timezone.utc).timestamp() == int(m["date_unixtime"])
+            tzinfo=UTC).timestamp() == int(m["date_unixtime"])
 
     data = {"name": CHANNEL_NAME, "type": "public_channel", "id": CHANNEL_ID, "messages": messages}
     OUT.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from bot.domain import ChannelRef, ForwardOrigin, Post
+from bot.ingest.pipeline import Pipeline
+from bot.matching import compile_rules
+from bot.storage import models as m
+from bot.storage.database import Database
+
+CHANNEL = ChannelRef(-1001234567890, "vvgladkov", "Гладков")  # a 64-bit id must round-trip
+T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+
+async def _subscriber_with_rules(db: Database, *sources: str) -> int:
+    async with db.uow() as session:
+        sub = m.Subscriber(chat_id=-1009876543210, title="t")
+        session.add(sub)
+        await session.flush()
+        for source in sources:
+            session.add(m.Rule(subscriber_id=sub.id, source=source, channels=[]))
+        return sub.id
+
+
+async def _count(db: Database, model: type[m.Base]) -> int:
+    async with db.uow(read_only=True) as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_same_post_twice_is_one_row_and_one_match(db: Database) -> None:
+    await _subscriber_with_rules(db, "батальон")
+    pipeline = Pipeline(db, compile_rules)
+    post = Post(CHANNEL, 10, T0, "Формируем два батальона самообороны", views=5)
+    first = await pipeline.ingest([post])
+    again = await pipeline.ingest([post, Post(CHANNEL, 10, T0, post.text, views=9)])
+    assert (first.stored, first.matches) == (1, 1)
+    assert (again.stored, again.updated, again.unchanged, again.matches) == (0, 0, 1, 0)
+    assert await _count(db, m.Post) == 1
+    assert await _count(db, m.Match) == 1
+    async with db.uow(read_only=True) as session:
+        channel = await session.scalar(select(m.Channel))
+        stored = await session.scalar(select(m.Post))
+    assert channel is not None and channel.telegram_id == -1001234567890
+    assert channel.last_message_id == 10
+    assert stored is not None and stored.views == 9 and stored.date == T0  # a view change is no edit
+    assert stored.edit_date is None
+
+
+async def test_edit_updates_row_and_keeps_text_history(db: Database) -> None:
+    await _subscriber_with_rules(db, "обстрел")
+    pipeline = Pipeline(db, compile_rules)
+    await pipeline.ingest([Post(CHANNEL, 11, T0, "Спокойное утро")])
+    edited = await pipeline.ingest([Post(CHANNEL, 11, T0, "Обстрел Шебекино", edit_date=T0 + timedelta(hours=1))])
+    assert (edited.stored, edited.updated, edited.matches) == (0, 1, 1)
+    async with db.uow(read_only=True) as session:
+        versions = list(await session.scalars(select(m.PostVersion.text)))
+        post = await session.scalar(select(m.Post))
+    assert versions == ["Спокойное утро"]
+    assert post is not None and post.text == "Обстрел Шебекино" and post.edit_date == T0 + timedelta(hours=1)
+
+
+async def test_deletion_is_kept_as_a_flag(db: Database) -> None:
+    pipeline = Pipeline(db, compile_rules)
+    await pipeline.ingest([Post(CHANNEL, 12, T0, "text", forward=ForwardOrigin(-100777, 5, "РИА"))])
+    result = await pipeline.ingest([Post(CHANNEL, 12, T0, "text", deleted=True)])
+    assert result.updated == 1
+    async with db.uow(read_only=True) as session:
+        post = await session.scalar(select(m.Post))
+    assert post is not None and post.deleted and post.forward_channel_id == -100777
+
+
+async def test_failed_batch_leaves_nothing(db: Database) -> None:
+    pipeline = Pipeline(db, compile_rules)
+
+    class Boom(Exception):
+        pass
+
+    def exploding_factory(rules):  # type: ignore[no-untyped-def]
+        class M:
+            def match(self, text, channel=None):  # type: ignore[no-untyped-def]
+                raise Boom
+
+            def rule_ids(self):  # type: ignore[no-untyped-def]
+                return frozenset()
+
+        return M()
+
+    await _subscriber_with_rules(db, "x")
+    broken = Pipeline(db, exploding_factory)
+    with contextlib.suppress(Boom):
+        await broken.ingest([Post(CHANNEL, 1, T0, "a"), Post(CHANNEL, 2, T0, "b")])
+    assert await _count(db, m.Post) == 0
+    assert await _count(db, m.Channel) == 0
+    assert (await pipeline.ingest([Post(CHANNEL, 1, T0, "a")])).stored == 1
