@@ -1,0 +1,3 @@
+from benchmarks.ingestion import main
+
+main()

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from telethon.extensions import html as tl_html
+from telethon.helpers import add_surrogate, del_surrogate
+
+from bot.digest.render import DigestItem, render_items_html, split_chunks, utf16_len
+
+HOSTILE = ["x<y more", "AT&T", "<b>unclosed", '<a href="https://evil.example">click</a>']
+
+
+def _item(i: int, text: str, spans: tuple[tuple[int, int], ...] = ()) -> DigestItem:
+    return DigestItem("обстрел <rule>", "Канал & Co", "vvgladkov", 1, i,
+                      datetime(2026, 11, 20, tzinfo=UTC) + timedelta(minutes=i), text, spans)
+
+
+def test_hostile_text_is_shown_literally_by_telethons_parser() -> None:
+    items = [_item(i, t) for i, t in enumerate(HOSTILE, 1)]
+    (chunk,) = split_chunks(render_items_html(items, "Europe/Moscow", "Digest"))
+    plain, entities = tl_html.parse(chunk)
+    for text in HOSTILE:
+        assert text in plain
+    assert "обстрел <rule>" in plain and "Канал & Co" in plain
+    assert not any(getattr(e, "url", "").startswith("https://evil") for e in entities)
+
+
+def test_highlights_are_bold() -> None:
+    text = "Утром обстреляли Шебекино"
+    (chunk,) = split_chunks(render_items_html([_item(1, text, ((6, 16),))], "UTC", "D"))
+    plain, entities = tl_html.parse(chunk)
+    wide = add_surrogate(plain)  # entity offsets count UTF-16 units
+    bold = [del_surrogate(wide[e.offset : e.offset + e.length]) for e in entities
+            if type(e).__name__ == "MessageEntityBold"]
+    assert "обстреляли" in bold
+
+
+def test_long_digest_splits_on_item_boundaries_within_4096_utf16() -> None:
+    text = "Обстрел 🚀 района, 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 и кириллица. " * 8
+    items = [_item(i, text, ((0, 7),)) for i in range(60)]
+    chunks = split_chunks(render_items_html(items, "Europe/Moscow", "Digest"))
+    assert len(chunks) > 3
+    for n, chunk in enumerate(chunks, 1):
+        assert utf16_len(chunk) <= 4096
+        assert chunk.startswith(f"({n}/{len(chunks)})")
+        plain, _ = tl_html.parse(chunk)
+        assert plain.count("https://t.me/vvgladkov/") == chunk.count("<a href")
+    links = [line for c in chunks for line in c.splitlines() if line.startswith("<a href")]
+    assert len(links) == 60
+
+
+def test_single_oversized_item_is_cut_and_keeps_its_link() -> None:
+    blocks = ["<b>T</b>", "• " + "я&" * 5000 + '\n<a href="https://t.me/c/1/2">https://t.me/c/1/2</a>']
+    chunks = split_chunks(blocks)
+    assert all(utf16_len(c) <= 4096 for c in chunks)
+    assert chunks[-1].endswith("https://t.me/c/1/2</a>")
+    tl_html.parse(chunks[-1])
