@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.domain import ChannelRef, ForwardOrigin, Post
@@ -95,3 +96,36 @@ async def test_failed_batch_leaves_nothing(db: Database) -> None:
     assert await _count(db, m.Post) == 0
     assert await _count(db, m.Channel) == 0
     assert (await pipeline.ingest([Post(CHANNEL, 1, T0, "a")])).stored == 1
+
+
+async def test_interrupted_import_keeps_whole_batches_and_resumes(db: Database, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from bot.ingest.export import read_export
+
+    messages = [{"id": i, "type": "message", "date_unixtime": str(1793520000 + i), "text": f"обстрел {i}"}
+                for i in range(1, 1001)]
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps({"name": "C", "type": "public_channel", "id": 5, "messages": messages}), "utf-8")
+    await _subscriber_with_rules(db, "обстрел")
+    pipeline = Pipeline(db, compile_rules)
+
+    async def interrupted():  # type: ignore[no-untyped-def]
+        for n, post in enumerate(read_export(path), 1):
+            if n == 650:
+                raise KeyboardInterrupt  # Ctrl-C in the middle of the third batch
+            yield post
+
+    with pytest.raises(KeyboardInterrupt):
+        await pipeline.ingest_stream(interrupted(), batch_size=300)
+    assert await _count(db, m.Post) == 600  # two whole batches, nothing of the third
+    assert await _count(db, m.Match) == 600
+
+    async def whole():  # type: ignore[no-untyped-def]
+        for post in read_export(path):
+            yield post
+
+    result = await pipeline.ingest_stream(whole(), batch_size=300)
+    assert (result.stored, result.unchanged, result.matches) == (400, 600, 400)
+    assert await _count(db, m.Post) == 1000
+    assert await _count(db, m.Match) == 1000
