@@ -13,6 +13,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from bot.app import build_app
 from bot.cli.base import UserError, cli, run_async, settings_from
 from bot.ingest.export import ExportError, read_export
+from bot.ingest.pipeline import as_async
 
 console = Console()
 
@@ -38,7 +39,7 @@ async def import_(ctx: click.Context, path: Path, username: str | None) -> None:
                       console=console, transient=True) as bar:
             task = bar.add_task("import", total=size)
             posts = read_export(path, username=username, on_progress=lambda pos: bar.update(task, completed=pos))
-            result = await app.pipeline.ingest_stream(_aiter(posts), settings.ingest.batch_size)
+            result = await app.pipeline.ingest_stream(as_async(posts), settings.ingest.batch_size)
         click.echo(
             f"{checked} posts read: {result.stored} new, {result.updated} updated, "
             f"{result.unchanged} already stored; {result.matches} new matches"
@@ -114,8 +115,3 @@ async def run(ctx: click.Context) -> None:
         "Telegram credentials are set, but this build has no Telegram client yet: "
         "only the offline demo, `tgmon import` and `tgmon match` work."
     )
-
-
-async def _aiter(items):  # type: ignore[no-untyped-def]
-    for item in items:
-        yield item

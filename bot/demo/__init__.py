@@ -10,6 +10,7 @@ from sqlalchemy import select
 from bot.app import App
 from bot.digest import digest_items, render_items_html, split_chunks
 from bot.ingest.export import read_export
+from bot.ingest.pipeline import as_async
 from bot.storage import models as m
 
 SAMPLE_EXPORT = Path(__file__).parent / "sample_export.json"
@@ -37,7 +38,7 @@ async def run_demo(app: App, export: Path = SAMPLE_EXPORT) -> dict[str, object]:
                 session.add(m.Rule(subscriber_id=sub.id, name=name, source=source, channels=[]))
         subscriber_id = sub.id
     await app.pipeline.reload_rules()
-    result = await app.pipeline.ingest_stream(_aiter(read_export(export, username="vvgladkov")))
+    result = await app.pipeline.ingest_stream(as_async(read_export(export, username="vvgladkov")))
     async with app.db.uow(read_only=True) as session:
         newest = await session.scalar(select(m.Post.date).order_by(m.Post.date.desc()).limit(1))
     until = newest or datetime.now(UTC)
@@ -46,8 +47,3 @@ async def run_demo(app: App, export: Path = SAMPLE_EXPORT) -> dict[str, object]:
     title = f"Daily digest, {until:%Y-%m-%d}: {len(items)} matches"
     chunks = split_chunks(render_items_html(items, "Europe/Moscow", title))
     return {"result": result, "items": items, "chunks": chunks, "since": since, "until": until}
-
-
-async def _aiter(items):  # type: ignore[no-untyped-def]
-    for item in items:
-        yield item

@@ -40,11 +40,11 @@ def read_export(
 ) -> Iterator[Post]:
     """Yield the posts of an export in file order. Raises ExportError on the first problem."""
     if not path.exists():
-        raise ExportError(f"{path}: no such file; give the path of result.json from Telegram Desktop's export")
+        raise ExportError("no such file; give the path of result.json from Telegram Desktop's export")
     if path.is_dir():
         path = path / "result.json"
         if not path.exists():
-            raise ExportError(f"{path.parent}: holds no result.json; export the chat history as JSON")
+            raise ExportError("the folder holds no result.json; export the chat history as JSON")
     with path.open("rb") as fh:
         yield from _read(fh, username, on_progress)
 

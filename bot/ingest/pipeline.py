@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -155,3 +155,9 @@ def _apply_change(session: AsyncSession, row: m.Post, post: domain.Post) -> bool
     if post.media_type:
         row.media_type = post.media_type
     return True
+
+
+async def as_async(posts: Iterable[domain.Post]) -> AsyncIterator[domain.Post]:
+    """Feed a plain iterable (an export being read) to `Pipeline.ingest_stream`."""
+    for post in posts:
+        yield post
