@@ -22,6 +22,9 @@ _ENDINGS = sorted(
 )
 
 
+_CACHE_WORDS = 1 << 16
+
+
 class RuleError(ValueError):
     """A rule that cannot be used, with a message for the user."""
 
@@ -70,6 +73,7 @@ class KeywordMatcher:
     def __init__(self, rules: Iterable[Rule]) -> None:
         self._rules: list[_Compiled] = []
         self._by_prefix: dict[str, list[int]] = {}
+        self._hits: dict[str, tuple[tuple[int, str], ...]] = {}  # word -> (rule index, stem) it satisfies
         for rule in rules:
             try:
                 stems = parse_rule(rule.source)
@@ -80,16 +84,28 @@ class KeywordMatcher:
             for s in stems:
                 self._by_prefix.setdefault(s[:3], []).append(index)
 
+    def _word_hits(self, word: str) -> tuple[tuple[int, str], ...]:
+        hits = self._hits.get(word)
+        if hits is None:
+            hits = tuple(
+                (index, s)
+                for index in self._by_prefix.get(word[:3], ())
+                for s in self._rules[index].stems
+                if word.startswith(s)
+            )
+            if len(self._hits) >= _CACHE_WORDS:
+                self._hits.clear()  # bounded: a long tail of rare words must not grow it forever
+            self._hits[word] = hits
+        return hits
+
     def rule_ids(self) -> frozenset[int]:
         return frozenset(r.rule_id for r in self._rules)
 
     def match(self, text: str, channel: str | None = None) -> list[RuleMatch]:
         found: dict[int, dict[str, list[tuple[int, int]]]] = {}
         for word, start, end in words(text):
-            for index in self._by_prefix.get(word[:3], ()):
-                for s in self._rules[index].stems:
-                    if word.startswith(s):
-                        found.setdefault(index, {}).setdefault(s, []).append((start, end))
+            for index, s in self._word_hits(word):
+                found.setdefault(index, {}).setdefault(s, []).append((start, end))
         result = []
         for index, spans in found.items():
             rule = self._rules[index]
