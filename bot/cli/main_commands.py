@@ -12,6 +12,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from bot.app import build_app
 from bot.cli.base import UserError, cli, run_async, settings_from
+from bot.config import Settings
 from bot.ingest.export import ExportError, read_export
 from bot.ingest.pipeline import as_async
 
@@ -59,7 +60,7 @@ async def demo(ctx: click.Context, out: Path | None, database: str | None) -> No
     await _demo(settings.app.data_dir, database, out, settings)
 
 
-async def _demo(data_dir: Path, database: str | None, out: Path | None, settings) -> None:  # type: ignore[no-untyped-def]
+async def _demo(data_dir: Path, database: str | None, out: Path | None, settings: Settings) -> None:
     from bot.demo import run_demo
 
     url = database or f"sqlite:///{data_dir / 'demo.db'}"
@@ -68,12 +69,11 @@ async def _demo(data_dir: Path, database: str | None, out: Path | None, settings
         report = await run_demo(app)
     finally:
         await app.close()
-    result, chunks = report["result"], report["chunks"]
-    assert isinstance(chunks, list)
+    result, chunks = report.result, report.chunks
     console.rule("[bold]tgmon offline demo")
     console.print(
-        f"Sample export replayed into {url}: {result.stored} new posts, {result.updated} updated, "  # type: ignore[attr-defined]
-        f"{result.unchanged} already stored, {result.matches} new matches."  # type: ignore[attr-defined]
+        f"Sample export replayed into {url}: {result.stored} new posts, {result.updated} updated, "
+        f"{result.unchanged} already stored, {result.matches} new matches."
     )
     for chunk in chunks:
         console.print(_terminal(chunk), highlight=False)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 
 from bot.app import App
-from bot.digest import digest_items, render_items_html, split_chunks
+from bot.digest import DigestItem, digest_items, render_items_html, split_chunks
+from bot.domain import IngestResult
 from bot.ingest.export import read_export
 from bot.ingest.pipeline import as_async
 from bot.storage import models as m
@@ -24,7 +26,16 @@ DEMO_RULES = (
 )
 
 
-async def run_demo(app: App, export: Path = SAMPLE_EXPORT) -> dict[str, object]:
+@dataclass(frozen=True, slots=True)
+class DemoReport:
+    result: IngestResult
+    items: list[DigestItem]
+    chunks: list[str]
+    since: datetime
+    until: datetime
+
+
+async def run_demo(app: App, export: Path = SAMPLE_EXPORT) -> DemoReport:
     """Import the sample, set up the sample subscriber and rules, and build its digest."""
     async with app.db.uow() as session:
         sub = await session.scalar(select(m.Subscriber).where(m.Subscriber.chat_id == DEMO_CHAT_ID))
@@ -46,4 +57,4 @@ async def run_demo(app: App, export: Path = SAMPLE_EXPORT) -> dict[str, object]:
     items = await digest_items(app.db, subscriber_id, since, until)
     title = f"Daily digest, {until:%Y-%m-%d}: {len(items)} matches"
     chunks = split_chunks(render_items_html(items, "Europe/Moscow", title))
-    return {"result": result, "items": items, "chunks": chunks, "since": since, "until": until}
+    return DemoReport(result, items, chunks, since, until)

@@ -11,7 +11,6 @@ from collections import defaultdict
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import domain
@@ -105,12 +104,11 @@ class Pipeline:
         ]
         if not rows:
             return
-        before = set(
-            await session.scalars(select(m.Match.id).where(m.Match.post_id.in_([p.id for p in posts])))
+        # RETURNING yields only the rows actually inserted: the matches that are new
+        inserted = await session.scalars(
+            insert_ignore(session, m.Match, ["rule_id", "post_id"]).returning(m.Match.id), rows
         )
-        await session.execute(insert_ignore(session, m.Match, ["rule_id", "post_id"]), rows)
-        after = set(await session.scalars(select(m.Match.id).where(m.Match.post_id.in_([p.id for p in posts]))))
-        new = sorted(after - before)
+        new = sorted(inserted)
         result.matches += len(new)
         result.new_match_ids.extend(new)
 
