@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from collections.abc import Callable, Coroutine
 from functools import wraps
@@ -43,10 +42,9 @@ def settings_from(ctx: click.Context) -> Settings:
     except ConfigError as exc:
         raise UserError(str(exc)) from None
     ctx.find_root().obj["settings"] = settings
-    logging.basicConfig(
-        level=settings.app.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from bot.logging_setup import setup_logging
+
+    setup_logging(settings)  # one line a record, JSON when configured, secrets redacted
     return settings
 
 
