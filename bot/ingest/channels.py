@@ -1,0 +1,302 @@
+"""Which channels are watched: link parsing, add, remove, list. Telegram-free: the source resolves.
+
+Every link form a user pastes is accepted: ``@name``, ``name``, ``t.me/name``, ``https://t.me/name``,
+``https://t.me/name/123`` (a post link), ``t.me/s/name`` (the web preview), ``tg://resolve?domain=name``,
+numeric ids (``1302282372`` or ``-1001302282372``, and ``t.me/c/1302282372/5``) and invite links
+(``t.me/+hash``, ``t.me/joinchat/hash``). A channel is resolved once; afterwards only its numeric id
+is used (resolving names in bursts earns FloodWaits of minutes to hours).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+from urllib.parse import parse_qs, urlsplit
+
+from sqlalchemy import case, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import domain
+from bot.storage import models as m
+from bot.storage.database import Database
+
+ErrorCode = Literal["invalid", "not_found", "is_user", "private", "banned", "flood_wait", "exists"]
+
+_USERNAME = re.compile(r"[A-Za-z](?:[A-Za-z0-9]|_(?!_)){2,30}[A-Za-z0-9]")
+_INVITE_HASH = re.compile(r"[A-Za-z0-9_-]{8,64}")
+_HOSTS = {"t.me", "telegram.me", "telegram.dog", "www.t.me", "www.telegram.me", "www.telegram.dog"}
+# t.me paths that are not channels: say what they are instead of "no such channel"
+_RESERVED = {
+    "share": "a share link", "addstickers": "a sticker set", "addemoji": "an emoji set", "proxy": "a proxy link",
+    "socks": "a proxy link", "iv": "an Instant View page", "login": "a login link", "addlist": "a chat folder",
+    "addtheme": "a theme", "setlanguage": "a language pack", "confirmphone": "a phone confirmation link",
+    "bg": "a chat background", "invoice": "an invoice", "boost": "a boost link", "m": "a business chat link",
+    "contact": "a contact link", "giftcode": "a gift code",
+}
+EXAMPLES = "@vvgladkov, t.me/vvgladkov, https://t.me/vvgladkov/123, -1001302282372 or t.me/+AbCdEf123"
+
+
+class ChannelError(Exception):
+    """A channel that cannot be watched. ``code`` tells the kind; ``message`` is English text for the user."""
+
+    def __init__(self, code: ErrorCode, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.code: ErrorCode = code
+        self.message = message
+        self.retry_after = retry_after  # seconds, for "flood_wait"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelLink:
+    """A parsed link: a public username, a bare numeric id, or an invite hash."""
+
+    kind: Literal["username", "id", "invite"]
+    username: str | None = None  # lower case, no @
+    channel_id: int | None = None  # the bare id (never the -100 form)
+    invite_hash: str | None = None
+    message_id: int | None = None  # when the link pointed at a post
+
+    @property
+    def canonical(self) -> str:
+        """A form `parse_channel_link` reads back to the same link (what is passed to the source)."""
+        if self.kind == "username":
+            return f"@{self.username}"
+        if self.kind == "id":
+            return f"-100{self.channel_id}"
+        return f"https://t.me/+{self.invite_hash}"
+
+    def __str__(self) -> str:
+        return self.canonical
+
+
+def _invalid(link: str, why: str) -> ChannelError:
+    shown = link if len(link) <= 80 else link[:77] + "..."
+    return ChannelError("invalid", f"{shown!r} is not a channel link: {why}. Use a form like {EXAMPLES}.")
+
+
+def _username(link: str, name: str, message_id: str | None = None) -> ChannelLink:
+    if not _USERNAME.fullmatch(name):
+        raise _invalid(
+            link,
+            f"{name!r} is not a valid username (5-32 letters, digits and single underscores, "
+            "starting with a letter)",
+        )
+    msg = int(message_id) if message_id and message_id.isdigit() else None
+    return ChannelLink("username", username=name.lower(), message_id=msg)
+
+
+def _numeric(link: str, text: str) -> ChannelLink:
+    value = int(text)
+    if value < 0:
+        digits = text.lstrip("-")
+        if not digits.startswith("100") or len(digits) <= 3:
+            raise _invalid(link, "a negative id without -100 is a basic group, not a channel")
+        value = int(digits[3:])
+    if value <= 0 or value >= 1 << 40:
+        raise _invalid(link, "the number is not a Telegram channel id")
+    return ChannelLink("id", channel_id=value)
+
+
+def parse_channel_link(link: str) -> ChannelLink:
+    """Parse any link form a user may paste. Raises ChannelError("invalid") saying what is wrong."""
+    text = (link or "").strip()
+    if not text:
+        raise _invalid(link or "", "it is empty")
+    if any(c.isspace() for c in text):
+        raise _invalid(text, "it contains spaces; give one link at a time")
+    if re.fullmatch(r"-?\d+", text):
+        return _numeric(text, text)
+    if text.startswith("@"):
+        return _username(text, text[1:])
+    if text.startswith("+") and _INVITE_HASH.fullmatch(text[1:]):
+        return ChannelLink("invite", invite_hash=text[1:])
+    lowered = text.lower()
+    if lowered.startswith("tg://"):
+        return _tg_scheme(text)
+    if "/" not in text and "." not in text:
+        return _username(text, text)
+    text_url = text if re.match(r"(?i)https?://", text) else "https://" + text
+    try:
+        parts = urlsplit(text_url)
+    except ValueError:
+        raise _invalid(text, "it is not a well-formed URL") from None
+    host = (parts.hostname or "").lower()
+    if host.endswith(".t.me") and host.count(".") == 2 and host != "www.t.me":
+        return _username(text, host.split(".")[0])  # name.t.me
+    if host not in _HOSTS:
+        raise _invalid(text, f"{host or 'the host'} is not a Telegram link (t.me or telegram.me)")
+    segments = [s for s in parts.path.split("/") if s]
+    if not segments:
+        raise _invalid(text, "the link names no channel")
+    head = segments[0]
+    if head.startswith("+"):
+        if _INVITE_HASH.fullmatch(head[1:]):
+            return ChannelLink("invite", invite_hash=head[1:])
+        raise _invalid(text, "the invite hash after t.me/+ is malformed")
+    lowered_head = head.lower()
+    if lowered_head == "joinchat":
+        if len(segments) >= 2 and _INVITE_HASH.fullmatch(segments[1]):
+            return ChannelLink("invite", invite_hash=segments[1])
+        raise _invalid(text, "the invite link has no valid hash after /joinchat/")
+    if lowered_head == "s":
+        if len(segments) < 2:
+            raise _invalid(text, "t.me/s/ must be followed by a channel name")
+        return _username(text, segments[1], segments[2] if len(segments) > 2 else None)
+    if lowered_head == "c":
+        if len(segments) >= 2 and segments[1].isdigit():
+            found = _numeric(text, segments[1])
+            msg = int(segments[2]) if len(segments) > 2 and segments[2].isdigit() else None
+            return ChannelLink("id", channel_id=found.channel_id, message_id=msg)
+        raise _invalid(text, "a t.me/c/ link must carry the channel's numeric id")
+    if lowered_head in _RESERVED:
+        raise _invalid(text, f"it is {_RESERVED[lowered_head]}, not a channel")
+    return _username(text, head, segments[1] if len(segments) > 1 else None)
+
+
+def _tg_scheme(text: str) -> ChannelLink:
+    parts = urlsplit(text)
+    query = parse_qs(parts.query)
+    action = (parts.netloc or parts.path).lower()
+    if action == "resolve" and query.get("domain"):
+        return _username(text, query["domain"][0], (query.get("post") or [None])[0])
+    if action == "join" and query.get("invite") and _INVITE_HASH.fullmatch(query["invite"][0]):
+        return ChannelLink("invite", invite_hash=query["invite"][0])
+    raise _invalid(text, "only tg://resolve?domain=NAME and tg://join?invite=HASH links name a channel")
+
+
+async def find_channel(session: AsyncSession, link: ChannelLink | domain.ChannelRef) -> m.Channel | None:
+    """The stored channel a link or ref points at (by numeric id, then username), if any."""
+    telegram_id = link.channel_id if isinstance(link, ChannelLink) else link.telegram_id
+    username = link.username
+    if telegram_id is not None:
+        found = await session.scalar(select(m.Channel).where(m.Channel.telegram_id == telegram_id))
+        if found is not None:
+            return found
+    if username:
+        return await session.scalar(select(m.Channel).where(m.Channel.username == username.lower()))
+    return None
+
+
+def _ref(row: m.Channel) -> domain.ChannelRef:
+    return domain.ChannelRef(row.telegram_id, row.username, row.title)
+
+
+def _exists(row: m.Channel) -> ChannelError:
+    name = f"@{row.username}" if row.username else str(row.telegram_id)
+    return ChannelError("exists", f"{row.title or name} ({name}) is already watched.")
+
+
+async def add_channel(
+    db: Database, source: domain.ChannelSource, link: str, *, added_by: int | None = None
+) -> domain.ChannelRef:
+    """Resolve `link` once through `source` and watch the channel. Stores nothing on any error.
+
+    A channel watched before and removed is watched again (its posts were kept). The caller backfills.
+    """
+    parsed = parse_channel_link(link)
+    async with db.uow(read_only=True) as session:
+        known = await find_channel(session, parsed)
+    if known is not None and known.status == domain.ChannelStatus.ACTIVE.value and known.telegram_id is not None:
+        raise _exists(known)
+    if known is not None and known.telegram_id is not None and parsed.kind != "invite":
+        ref = _ref(known)  # resolved before: no need to ask Telegram again
+    else:
+        ref = await source.resolve(parsed.canonical)
+    if ref.telegram_id is None:
+        raise ChannelError("not_found", f"{parsed.canonical} could not be resolved to a channel id.")
+    async with db.uow() as session:
+        row = await find_channel(session, ref)
+        if row is not None and row.status == domain.ChannelStatus.ACTIVE.value and row.telegram_id is not None:
+            raise _exists(row)
+        if row is None:
+            row = m.Channel(telegram_id=ref.telegram_id, username=ref.username, title=ref.title, added_by=added_by)
+            session.add(row)
+        else:
+            row.telegram_id = ref.telegram_id
+            row.title = ref.title or row.title
+            if ref.username:
+                await _release_username(session, ref.username, row.id)
+                row.username = ref.username
+            row.added_by = row.added_by if row.added_by is not None else added_by
+        row.status = domain.ChannelStatus.ACTIVE.value
+        await session.flush()
+        return _ref(row)
+
+
+async def _release_username(session: AsyncSession, username: str, keep_id: int) -> None:
+    """A username moves when a channel renames: an older row holding it lets go (usernames are unique)."""
+    other = await session.scalar(select(m.Channel).where(m.Channel.username == username, m.Channel.id != keep_id))
+    if other is not None:
+        other.username = None
+        await session.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelInfo:
+    id: int
+    telegram_id: int | None
+    username: str | None
+    title: str
+    status: str
+    joined: bool
+    last_message_id: int
+    last_post_at: datetime | None
+    posts: int
+    posts_today: int
+    gaps_recovered: int
+    flood_wait_seconds: int
+
+    @property
+    def name(self) -> str:
+        return f"@{self.username}" if self.username else str(self.telegram_id)
+
+
+async def list_channels(db: Database, *, since: datetime, include_removed: bool = False) -> list[ChannelInfo]:
+    """Every channel with its counts; ``posts_today`` counts posts dated at or after ``since``."""
+    total = func.count(m.Post.id)
+    today = func.sum(case((m.Post.date >= since, 1), else_=0))
+    query = (
+        select(m.Channel, total, today)
+        .outerjoin(m.Post, m.Post.channel_id == m.Channel.id)
+        .group_by(m.Channel.id)
+        .order_by(m.Channel.id)
+    )
+    if not include_removed:
+        query = query.where(m.Channel.status != domain.ChannelStatus.REMOVED.value)
+    async with db.uow(read_only=True) as session:
+        rows = (await session.execute(query)).all()
+    return [
+        ChannelInfo(
+            id=c.id, telegram_id=c.telegram_id, username=c.username, title=c.title, status=c.status,
+            joined=c.joined, last_message_id=c.last_message_id, last_post_at=c.last_post_at,
+            posts=int(n or 0), posts_today=int(t or 0), gaps_recovered=c.gaps_recovered,
+            flood_wait_seconds=c.flood_wait_seconds,
+        )
+        for c, n, t in rows
+    ]
+
+
+async def remove_channel(db: Database, link: str, *, purge: bool = False) -> tuple[domain.ChannelRef, int]:
+    """Stop watching a channel. Its posts stay unless ``purge``; returns the ref and posts deleted."""
+    parsed = parse_channel_link(link)
+    if parsed.kind == "invite":
+        raise ChannelError("invalid", "Remove a channel by its @username or numeric id, not by an invite link.")
+    async with db.uow() as session:
+        row = await find_channel(session, parsed)
+        if row is None or (row.status == domain.ChannelStatus.REMOVED.value and not purge):
+            raise ChannelError("not_found", f"{parsed.canonical} is not watched; `tgmon channels list` shows what is.")
+        ref = _ref(row)
+        purged = 0
+        if purge:
+            purged = int(await session.scalar(select(func.count()).where(m.Post.channel_id == row.id)) or 0)
+            await session.execute(delete(m.Post).where(m.Post.channel_id == row.id))
+            await session.delete(row)
+        else:
+            row.status = domain.ChannelStatus.REMOVED.value
+            row.joined = False
+    return ref, purged
