@@ -163,7 +163,7 @@ def _tg_scheme(text: str) -> ChannelLink:
     query = parse_qs(parts.query)
     action = (parts.netloc or parts.path).lower()
     if action == "resolve" and query.get("domain"):
-        return _username(text, query["domain"][0], (query.get("post") or [None])[0])
+        return _username(text, query["domain"][0], next(iter(query.get("post", [])), None))
     if action == "join" and query.get("invite") and _INVITE_HASH.fullmatch(query["invite"][0]):
         return ChannelLink("invite", invite_hash=query["invite"][0])
     raise _invalid(text, "only tg://resolve?domain=NAME and tg://join?invite=HASH links name a channel")
