@@ -28,6 +28,9 @@ class DigestItem:
     date: datetime
     text: str
     highlights: tuple[tuple[int, int], ...]
+    also_in: tuple[str, ...] = ()  # other channels that carried the same post (reposts)
+    other_rules: tuple[str, ...] = ()  # further rules of the subscriber that matched it
+    views: int | None = None
 
     @property
     def link(self) -> str:
@@ -66,9 +69,10 @@ def _marked_html(text: str, spans: Sequence[tuple[int, int]]) -> str:
 
 
 def render_items_html(
-    items: Sequence[DigestItem], tz: str, title: str, excerpt_chars: int = 280
+    items: Sequence[DigestItem], tz: str, title: str, excerpt_chars: int = 280, more: int = 0
 ) -> list[str]:
-    """The digest as HTML blocks: a title block, then one block per group header and per item."""
+    """The digest as HTML blocks: a title block, then one block per group header and per item;
+    `more` items left out by the digest size setting are counted in a last block."""
     zone = ZoneInfo(tz)
     blocks = [f"<b>{html.escape(title)}</b>"]
     groups: dict[str, dict[str, list[DigestItem]]] = defaultdict(lambda: defaultdict(list))
@@ -82,10 +86,17 @@ def render_items_html(
             for item in entries:
                 text, spans = excerpt(item.text, item.highlights, excerpt_chars)
                 when = item.date.astimezone(zone).strftime("%d.%m %H:%M")
+                notes = ""
+                if item.also_in:
+                    notes += f"\n<i>also in: {html.escape(', '.join(item.also_in))}</i>"
+                if item.other_rules:
+                    notes += f"\n<i>also matches: {html.escape(', '.join(item.other_rules))}</i>"
                 blocks.append(
-                    f"• {when} {_marked_html(text, spans)}{' …' if len(text) < len(item.text) else ''}\n"
+                    f"• {when} {_marked_html(text, spans)}{' …' if len(text) < len(item.text) else ''}{notes}\n"
                     f'<a href="{html.escape(item.link, quote=True)}">{html.escape(item.link)}</a>'
                 )
+    if more:
+        blocks.append(f"\n… and {more} more")
     return blocks
 
 

@@ -185,6 +185,7 @@ class Outbox(Base):
     __table_args__ = (
         UniqueConstraint("digest_id", "chunk_no", name="uq_outbox_digest_chunk"),
         Index("ix_outbox_state_due", "state", "not_before"),
+        Index("ix_outbox_chat_id", "chat_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -204,6 +205,7 @@ class Outbox(Base):
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
+    claimed_at: Mapped[datetime | None] = mapped_column()  # a worker took it (state 'sending')
 
 
 class Meta(Base):

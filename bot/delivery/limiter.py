@@ -1,0 +1,105 @@
+"""One rate limiter for every send of a process: Telegram's limits as sliding windows.
+
+At most `global_per_second` messages a second overall, `private_chat_per_second` to one private
+chat and `group_per_minute` to one group. A window remembers the times of its last `capacity`
+sends; a new send waits until the oldest of them has left the window, so no window of that length
+ever holds more than `capacity` sends (the simulated-Telegram benchmark counts violations this way).
+A FloodWait slows the global rate down (halving it, down to 1/8) and it recovers step by step as
+sends succeed.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime
+
+from bot.config import DeliverySettings
+from bot.domain import Clock
+
+
+class Window:
+    """At most `capacity` events in any `period` seconds."""
+
+    __slots__ = ("capacity", "period", "times")
+
+    def __init__(self, capacity: int, period: float) -> None:
+        self.capacity = capacity
+        self.period = period
+        self.times: deque[float] = deque(maxlen=capacity)
+
+    def delay(self, now: float) -> float:
+        if len(self.times) < self.capacity:
+            return 0.0
+        return max(0.0, self.times[0] + self.period - now)
+
+    def record(self, now: float) -> None:
+        self.times.append(now)
+
+
+def _window(rate: float, per: float) -> Window:
+    """`rate` events per `per` seconds as a window: whole events over the matching period."""
+    capacity = max(1, int(rate))
+    return Window(capacity, per * capacity / rate)
+
+
+def is_group(chat_id: int) -> bool:
+    """Bot API style ids: users are positive, groups and channels negative."""
+    return chat_id < 0
+
+
+class RateLimiter:
+    def __init__(self, settings: DeliverySettings, clock: Clock, *, max_slowdown: float = 8.0) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.max_slowdown = max_slowdown
+        self.slowdown = 1.0
+        self._global = _window(settings.global_per_second, 1.0)
+        self._chats: dict[int, Window] = {}
+        self._epoch = clock.now()
+
+    def _t(self, now: datetime | None = None) -> float:
+        return ((now or self.clock.now()) - self._epoch).total_seconds()
+
+    def _chat(self, chat_id: int) -> Window:
+        window = self._chats.get(chat_id)
+        if window is None:
+            if is_group(chat_id):
+                window = _window(self.settings.group_per_minute, 60.0)
+            else:
+                window = _window(self.settings.private_chat_per_second, 1.0)
+            if len(self._chats) > 100_000:  # forget idle chats: their windows have long emptied
+                t = self._t()
+                self._chats = {k: w for k, w in self._chats.items() if w.times and w.times[-1] + w.period > t}
+            self._chats[chat_id] = window
+        return window
+
+    def delay(self, chat_id: int) -> float:
+        """Seconds until a message to `chat_id` may go (0: now)."""
+        t = self._t()
+        self._global.period = self.capacity_period()
+        return max(self._global.delay(t), self._chat(chat_id).delay(t))
+
+    def capacity_period(self) -> float:
+        return self._global.capacity / self.settings.global_per_second * self.slowdown
+
+    def record(self, chat_id: int) -> None:
+        t = self._t()
+        self._global.record(t)
+        self._chat(chat_id).record(t)
+
+    async def acquire(self, chat_id: int) -> None:
+        """Wait for a slot for `chat_id` and take it."""
+        while True:
+            wait = self.delay(chat_id)
+            if wait <= 0:
+                self.record(chat_id)
+                return
+            await self.clock.sleep(wait)
+
+    def flood_wait(self, seconds: float) -> None:
+        """Telegram said FloodWait: send slower for a while."""
+        self.slowdown = min(self.max_slowdown, self.slowdown * 2)
+
+    def success(self) -> None:
+        if self.slowdown > 1.0:
+            self.slowdown = max(1.0, self.slowdown * 0.98)

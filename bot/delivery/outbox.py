@@ -1,0 +1,168 @@
+"""Outbox rows through their states: pending -> sending -> sent | uncertain | failed.
+
+A row is written (pending) before anything is sent. A worker claims one row right before sending
+it (state 'sending', claimed_at, attempts + 1) and marks it right after, each in its own short
+transaction, so a crash loses at most the one request on the wire, and that row is found later as
+stale 'sending' and reported as uncertain instead of being sent again blindly.
+
+Order inside a chat: only a chat's head row (no earlier row of the same chat still pending or
+sending) is ever due, so chunks arrive numbered in order and a FloodWait on chunk 2 holds 3, 4, 5.
+On PostgreSQL the claim is `SELECT ... FOR UPDATE SKIP LOCKED`, so parallel workers never take
+the same row; on SQLite the claim runs inside BEGIN IMMEDIATE, which serialises writers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from bot.domain import DigestState, OutboxState
+from bot.storage import models as m
+from bot.storage.database import Database
+
+ACTIVE = (OutboxState.PENDING, OutboxState.SENDING)
+DONE = (OutboxState.SENT, OutboxState.UNCERTAIN, OutboxState.FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: int
+    digest_id: int | None
+    subscriber_id: int
+    chat_id: int
+    chunk_no: int
+    chunk_total: int
+    text: str
+    attachment: bytes | None
+    random_id: int
+    attempts: int
+
+
+def _head_of_chat() -> object:
+    earlier = aliased(m.Outbox)
+    return ~exists().where(
+        earlier.chat_id == m.Outbox.chat_id, earlier.id < m.Outbox.id, earlier.state.in_(ACTIVE)
+    )
+
+
+async def due_heads(db: Database, now: datetime, *, limit: int = 64, exclude: set[int] | None = None) -> list[Job]:
+    """Rows that may be sent now, at most one per chat, oldest first. Reads only."""
+    query = (
+        select(m.Outbox)
+        .where(m.Outbox.state == OutboxState.PENDING, m.Outbox.not_before <= now, _head_of_chat())  # type: ignore[arg-type]
+        .order_by(m.Outbox.not_before, m.Outbox.id)
+        .limit(limit)
+    )
+    if exclude:
+        query = query.where(m.Outbox.chat_id.not_in(exclude))
+    async with db.uow(read_only=True) as session:
+        rows = (await session.scalars(query)).all()
+    return [_job(r) for r in rows]
+
+
+def _job(r: m.Outbox) -> Job:
+    return Job(r.id, r.digest_id, r.subscriber_id, r.chat_id, r.chunk_no, r.chunk_total, r.text, r.attachment,
+               r.random_id, r.attempts)
+
+
+async def claim(db: Database, row_id: int, now: datetime) -> Job | None:
+    """Take one row for sending; None when another worker has it or it is no longer due."""
+    async with db.uow() as session:
+        query = select(m.Outbox).where(
+            m.Outbox.id == row_id, m.Outbox.state == OutboxState.PENDING, m.Outbox.not_before <= now,
+            _head_of_chat(),  # type: ignore[arg-type]
+        )
+        if db.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=m.Outbox)
+        row = await session.scalar(query)
+        if row is None:
+            return None
+        row.state = OutboxState.SENDING
+        row.claimed_at = now
+        row.attempts += 1
+        if row.digest_id is not None:
+            await session.execute(
+                update(m.Digest)
+                .where(m.Digest.id == row.digest_id, m.Digest.state == DigestState.BUILT)
+                .values(state=DigestState.SENDING)
+            )
+        return _job(row)
+
+
+async def _finish_digest(session: AsyncSession, digest_id: int | None, now: datetime) -> None:
+    if digest_id is None:
+        return
+    left = await session.scalar(
+        select(func.count()).select_from(m.Outbox).where(m.Outbox.digest_id == digest_id, m.Outbox.state.in_(ACTIVE))
+    )
+    if not left:
+        await session.execute(
+            update(m.Digest).where(m.Digest.id == digest_id).values(state=DigestState.SENT, sent_at=now)
+        )
+
+
+async def mark_sent(db: Database, job: Job, now: datetime, message_id: int | None) -> None:
+    async with db.uow() as session:
+        await session.execute(
+            update(m.Outbox).where(m.Outbox.id == job.id)
+            .values(state=OutboxState.SENT, sent_at=now, message_id=message_id, last_error=None)
+        )
+        await _finish_digest(session, job.digest_id, now)
+
+
+async def mark_retry(db: Database, job: Job, not_before: datetime, error: str, *, count_attempt: bool) -> None:
+    """Back to pending, due again at `not_before` (a FloodWait does not count as an attempt)."""
+    values: dict[str, object] = {"state": OutboxState.PENDING, "not_before": not_before, "last_error": error[:500]}
+    if not count_attempt:
+        values["attempts"] = m.Outbox.attempts - 1
+    async with db.uow() as session:
+        await session.execute(update(m.Outbox).where(m.Outbox.id == job.id).values(**values))
+
+
+async def mark_done(db: Database, job: Job, state: OutboxState, now: datetime, error: str) -> None:
+    """A final state other than sent: uncertain (reported, never resent) or failed."""
+    async with db.uow() as session:
+        await session.execute(
+            update(m.Outbox).where(m.Outbox.id == job.id).values(state=state, last_error=error[:500])
+        )
+        await _finish_digest(session, job.digest_id, now)
+
+
+async def chat_unavailable(db: Database, job: Job, now: datetime, error: str) -> int:
+    """The chat blocked the bot or is gone: this and every other waiting row for it fail, and the
+    subscriber is marked inactive. Returns how many rows were dropped with it."""
+    async with db.uow() as session:
+        result = await session.execute(
+            update(m.Outbox)
+            .where(m.Outbox.chat_id == job.chat_id, m.Outbox.state.in_(ACTIVE))
+            .values(state=OutboxState.FAILED, last_error=error[:500])
+        )
+        await session.execute(update(m.Subscriber).where(m.Subscriber.chat_id == job.chat_id).values(active=False))
+        digests = await session.scalars(
+            select(m.Outbox.digest_id).where(m.Outbox.chat_id == job.chat_id, m.Outbox.digest_id.is_not(None)).distinct()
+        )
+        for digest_id in digests.all():
+            await _finish_digest(session, digest_id, now)
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def recover_stale(db: Database, now: datetime, older_than: timedelta) -> list[int]:
+    """Rows left 'sending' longer than `older_than` (their worker died mid-send) become uncertain:
+    the request may have reached Telegram, so they are reported, not resent. Returns their ids."""
+    async with db.uow() as session:
+        stale = (await session.scalars(
+            select(m.Outbox.id).where(and_(m.Outbox.state == OutboxState.SENDING, m.Outbox.claimed_at < now - older_than))
+        )).all()
+        if stale:
+            await session.execute(
+                update(m.Outbox).where(m.Outbox.id.in_(stale))
+                .values(state=OutboxState.UNCERTAIN, last_error="the worker stopped while sending; outcome unknown")
+            )
+            digests = await session.scalars(select(m.Outbox.digest_id).where(m.Outbox.id.in_(stale)).distinct())
+            for digest_id in digests.all():
+                await _finish_digest(session, digest_id, now)
+        return list(stale)

@@ -1,0 +1,138 @@
+"""Build a digest from match rows: one item per post, reposts collapsed, ranked, rendered, split.
+
+Pure: no I/O. The scheduler, `/digest`, the preview command and the demo all call `build_digest`,
+so what the preview prints is what the bot sends.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.digest.collapse import collapse
+from bot.digest.render import DigestItem, render_items_html, split_chunks
+from bot.digest.select import MatchRow
+
+
+@dataclass(slots=True)
+class _Post:
+    row: MatchRow  # the row of its first (lowest id) rule
+    rules: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltDigest:
+    items: list[DigestItem]  # shown, in rendering order
+    total: int  # items before the size limit (after collapsing)
+    chunks: list[str]  # the HTML messages, each <= 4096 UTF-16 units
+    matches: int  # match rows that went in
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.items)
+
+
+def digest_title(kind: str, since: datetime | None, until: datetime, tz: str) -> str:
+    zone = ZoneInfo(tz)
+    end = until.astimezone(zone)
+    if kind == "weekly" or kind == "week":
+        start = since.astimezone(zone) if since else None
+        span = f"{start:%d.%m}–{end:%d.%m.%Y}" if start else f"until {end:%d.%m.%Y}"
+        return f"Weekly digest, {span}"
+    if kind == "instant":
+        return "New matches"
+    if kind == "preview":
+        start = since.astimezone(zone) if since else None
+        return f"Digest {start:%d.%m %H:%M}–{end:%d.%m.%Y %H:%M}" if start else f"Digest until {end:%d.%m.%Y %H:%M}"
+    return f"Daily digest, {end:%d.%m.%Y}"
+
+
+def collapse_posts(posts: Sequence[_Post]) -> list[list[int]]:
+    keys = [(p.row.channel_telegram_id or -p.row.channel_id, p.row.message_id) for p in posts]
+    forwards = [
+        (p.row.forward_channel_id, p.row.forward_message_id)
+        if p.row.forward_channel_id is not None and p.row.forward_message_id is not None
+        else None
+        for p in posts
+    ]
+    return collapse(keys, forwards, [p.row.text for p in posts])
+
+
+def _score(cluster: Sequence[_Post]) -> tuple[int, int, float]:
+    rules = {rid for p in cluster for rid in p.rules}
+    views = sum(p.row.views or 0 for p in cluster)
+    return (len(rules), len(cluster), math.log1p(views))
+
+
+def build_items(rows: Sequence[MatchRow], size: int = 0) -> tuple[list[DigestItem], int]:
+    """Items for the rows (each post once, reposts collapsed), the top `size` by rank when size > 0.
+    Returns the items and how many there were before the limit."""
+    posts: dict[int, _Post] = {}
+    for row in sorted(rows, key=lambda r: (r.post_id, r.rule_id)):
+        post = posts.get(row.post_id)
+        if post is None:
+            post = posts[row.post_id] = _Post(row)
+        post.rules.setdefault(row.rule_id, row.rule_name)
+    ordered = sorted(posts.values(), key=lambda p: (p.row.date, p.row.post_id))  # oldest first: the original
+    clusters = [[ordered[i] for i in group] for group in collapse_posts(ordered)]
+    # the item shown is the forward origin if we have it, else the earliest post of the cluster
+    for cluster in clusters:
+        keys = {(p.row.channel_telegram_id, p.row.message_id) for p in cluster}
+        origin = next(
+            (p for p in cluster if (p.row.forward_channel_id, p.row.forward_message_id) not in keys
+             and (p.row.channel_telegram_id, p.row.message_id) in
+             {(q.row.forward_channel_id, q.row.forward_message_id) for q in cluster}),
+            None,
+        )
+        if origin is not None:
+            cluster.remove(origin)
+            cluster.insert(0, origin)
+    total = len(clusters)
+    if size and total > size:
+        clusters = sorted(clusters, key=_score, reverse=True)[:size]
+    items = []
+    for cluster in clusters:
+        head = cluster[0]
+        rules = {rid: name for p in cluster for rid, name in p.rules.items()}
+        first_rule = min(rules)
+        also = tuple(dict.fromkeys(p.row.channel_title for p in cluster[1:] if p.row.channel_id != head.row.channel_id))
+        r = head.row
+        highlights = r.highlights
+        if first_rule not in head.rules:  # only a repost matched this rule: borrow its spans if the text is the same
+            source = next(p.row for p in cluster if first_rule in p.rules)
+            highlights = source.highlights if source.text == r.text else ()
+        items.append(
+            DigestItem(
+                rule=rules[first_rule],
+                channel_title=r.channel_title,
+                channel_username=r.channel_username,
+                channel_telegram_id=r.channel_telegram_id,
+                message_id=r.message_id,
+                date=r.date,
+                text=r.text,
+                highlights=highlights,
+                also_in=also,
+                other_rules=tuple(name for rid, name in sorted(rules.items()) if rid != first_rule),
+                views=sum(p.row.views or 0 for p in cluster) or None,
+            )
+        )
+    return items, total
+
+
+def build_digest(
+    rows: Sequence[MatchRow],
+    *,
+    tz: str,
+    title: str,
+    size: int = 0,
+    excerpt_chars: int = 280,
+) -> BuiltDigest:
+    items, total = build_items(rows, size)
+    if not items:
+        return BuiltDigest([], 0, [], len(rows))
+    blocks = render_items_html(items, tz, f"{title}: {total} {'item' if total == 1 else 'items'}",
+                               excerpt_chars, more=total - len(items))
+    return BuiltDigest(items, total, split_chunks(blocks), len(rows))

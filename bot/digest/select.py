@@ -1,0 +1,115 @@
+"""The queries a digest needs: a subscriber's matches in a window, on the channels it follows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage import models as m
+
+
+@dataclass(frozen=True, slots=True)
+class MatchRow:
+    """One (rule, post) match with what rendering needs; plain values, no ORM objects."""
+
+    rule_id: int
+    rule_name: str
+    post_id: int
+    channel_id: int
+    channel_telegram_id: int | None
+    channel_username: str | None
+    channel_title: str
+    message_id: int
+    date: datetime
+    text: str
+    highlights: tuple[tuple[int, int], ...]
+    views: int | None = None
+    forward_channel_id: int | None = None
+    forward_message_id: int | None = None
+
+
+_COLUMNS = (
+    m.Match.rule_id,
+    m.Rule.name,
+    m.Rule.source,
+    m.Match.post_id,
+    m.Channel.id,
+    m.Channel.telegram_id,
+    m.Channel.username,
+    m.Channel.title,
+    m.Post.message_id,
+    m.Post.date,
+    m.Post.text,
+    m.Match.highlights,
+    m.Post.views,
+    m.Post.forward_channel_id,
+    m.Post.forward_message_id,
+)
+
+
+def _query(subscriber_id: int) -> Select[tuple[object, ...]]:
+    unfollowed = select(m.Subscription.channel_id).where(
+        m.Subscription.subscriber_id == subscriber_id, m.Subscription.following.is_(False)
+    )
+    return (
+        select(*_COLUMNS)
+        .join(m.Rule, m.Rule.id == m.Match.rule_id)
+        .join(m.Post, m.Post.id == m.Match.post_id)
+        .join(m.Channel, m.Channel.id == m.Post.channel_id)
+        .where(m.Rule.subscriber_id == subscriber_id, m.Post.deleted.is_(False))
+        .where(m.Channel.status != "removed")
+        .where(m.Post.channel_id.not_in(unfollowed))
+        .order_by(m.Post.date.desc(), m.Post.id.desc(), m.Match.rule_id)
+    )
+
+
+def _rows(result: Sequence[tuple[object, ...]]) -> list[MatchRow]:
+    out = []
+    for r in result:
+        (rule_id, name, source, post_id, channel_id, tg_id, username, title, msg_id, date, text, spans,
+         views, fwd_channel, fwd_message) = r
+        out.append(
+            MatchRow(
+                rule_id=int(rule_id),  # type: ignore[call-overload]
+                rule_name=str(name or source),
+                post_id=int(post_id),  # type: ignore[call-overload]
+                channel_id=int(channel_id),  # type: ignore[call-overload]
+                channel_telegram_id=tg_id,  # type: ignore[arg-type]
+                channel_username=username,  # type: ignore[arg-type]
+                channel_title=str(title or username or tg_id),
+                message_id=int(msg_id),  # type: ignore[call-overload]
+                date=date,  # type: ignore[arg-type]
+                text=str(text or ""),
+                highlights=tuple((int(a), int(b)) for a, b in (spans or ())),  # type: ignore[attr-defined]
+                views=views,  # type: ignore[arg-type]
+                forward_channel_id=fwd_channel,  # type: ignore[arg-type]
+                forward_message_id=fwd_message,  # type: ignore[arg-type]
+            )
+        )
+    return out
+
+
+async def matches_found_between(
+    session: AsyncSession, subscriber_id: int, since: datetime | None, until: datetime
+) -> list[MatchRow]:
+    """Matches first found in (since, until]: what a scheduled digest delivers. Windowing on when a
+    match was found, not on the post's date, puts every match in exactly one digest, also a post that
+    arrived late through gap filling."""
+    query = _query(subscriber_id).where(m.Match.matched_at <= until)
+    if since is not None:
+        query = query.where(m.Match.matched_at > since)
+    return _rows((await session.execute(query)).all())
+
+
+async def matches_posted_between(
+    session: AsyncSession, subscriber_id: int, since: datetime | None, until: datetime
+) -> list[MatchRow]:
+    """Matches on posts dated in (since, until]: the weekly overview and the preview."""
+    query = _query(subscriber_id).where(m.Post.date <= until)
+    if since is not None:
+        query = query.where(m.Post.date > since)
+    return _rows((await session.execute(query)).all())

@@ -1,0 +1,129 @@
+"""request_digest -> outbox -> deliver_due, on SQLite and PostgreSQL, with a fake sender and clock."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from telethon.extensions import html as tl_html
+
+from bot.config import Settings
+from bot.delivery.clock import ManualClock
+from bot.delivery.errors import ChatFloodWait, ChatUnavailable, SendFailed, SendUncertain
+from bot.delivery.limiter import RateLimiter
+from bot.delivery.worker import deliver_due
+from bot.digest.service import request_digest
+from bot.storage import models as m
+from tests.digest_support import (
+    T0,
+    FakeSender,
+    add_channel,
+    add_post_match,
+    add_rule,
+    add_subscriber,
+    digests,
+    outbox_rows,
+)
+
+SETTINGS = Settings()
+
+
+async def _seed(db, chat_id=1001, posts=3, text="Обстрел Шебекино, повреждены дома {i}"):
+    sub = await add_subscriber(db, chat_id=chat_id)
+    rule = await add_rule(db, sub, "обстрел")
+    channel = await add_channel(db, username=f"chan{chat_id}", title=f"Канал {chat_id}")
+    for i in range(posts):
+        await add_post_match(db, channel, rule, text.format(i=i) + " " + "слово" * i, date=T0 - timedelta(hours=i))
+    return sub
+
+
+async def test_request_digest_queues_chunks_and_deliver_due_sends_each_once(db) -> None:
+    clock = ManualClock(T0 + timedelta(hours=1))
+    await _seed(db)
+    req = await request_digest(db, SETTINGS, 1001, now=clock.now())
+    assert req.digest_id is not None and req.items == 3 and req.chunks == 1
+    again = await request_digest(db, SETTINGS, 1001, now=clock.advance(1))
+    assert again.items == 0 and again.digest_id is None  # nothing new since the last one
+
+    sender = FakeSender(clock)
+    limiter = RateLimiter(SETTINGS.delivery, clock)
+    assert await deliver_due(db, sender, limiter, clock) == 1
+    assert await deliver_due(db, sender, limiter, clock) == 0
+    (sent,) = sender.sent
+    plain, _ = tl_html.parse(sent.html)
+    assert "Канал 1001" in plain and "https://t.me/chan1001/" in plain
+    (row,) = await outbox_rows(db)
+    assert row.state == "sent" and row.random_id == sent.random_id and row.attempts == 1
+    (digest,) = await digests(db)
+    assert digest.state == "sent" and digest.items == 3
+
+
+async def test_unknown_chat_gets_nothing(db) -> None:
+    req = await request_digest(db, SETTINGS, 424242, now=T0)
+    assert (req.digest_id, req.items, req.chunks) == (None, 0, 0)
+
+
+async def test_week_digest_carries_a_png_chart_and_keeps_the_watermark(db) -> None:
+    clock = ManualClock(T0 + timedelta(hours=1))
+    await _seed(db)
+    week = await request_digest(db, SETTINGS, 1001, now=clock.now(), period="week")
+    assert week.items == 3
+    rows = await outbox_rows(db)
+    assert rows[0].attachment is not None and rows[0].attachment.startswith(b"\x89PNG")
+    since_last = await request_digest(db, SETTINGS, 1001, now=clock.advance(1))
+    assert since_last.items == 3  # the week view did not consume the matches
+
+
+async def test_flood_wait_holds_only_that_chat_and_it_gets_everything_after(db) -> None:
+    clock = ManualClock(T0 + timedelta(hours=1))
+    for chat in (1001, 1002, 1003):
+        await _seed(db, chat_id=chat, posts=60, text="Обстрел " + "длинный текст поста про район {i} " * 4)
+    for chat in (1001, 1002, 1003):
+        req = await request_digest(db, SETTINGS, chat, now=clock.now())
+        assert req.chunks >= 2
+    sender = FakeSender(clock, fail={1002: [ChatFloodWait(60)]})
+    limiter = RateLimiter(SETTINGS.delivery, clock)
+    start = clock.now()
+    await deliver_due(db, sender, limiter, clock)
+    total = {chat: len([r for r in await outbox_rows(db) if r.chat_id == chat]) for chat in (1001, 1002, 1003)}
+    assert len(sender.texts(1001)) == total[1001] and len(sender.texts(1003)) == total[1003]
+    # the other chats were not held behind the 60 s wait
+    assert all(s.at < start + timedelta(seconds=60) for s in sender.sent if s.chat_id != 1002)
+    clock.set(start + timedelta(seconds=61))
+    await deliver_due(db, sender, limiter, clock)
+    got = [s for s in sender.sent if s.chat_id == 1002]
+    assert len(got) == total[1002]
+    assert all(s.at >= start + timedelta(seconds=60) for s in got)
+    assert [t.split("\n", 1)[0] for t in sender.texts(1002)] == [f"({n}/{total[1002]})" for n in range(1, total[1002] + 1)]
+    assert all(r.state == "sent" for r in await outbox_rows(db))
+
+
+async def test_blocked_user_is_deactivated_and_the_rest_go_on(db) -> None:
+    clock = ManualClock(T0 + timedelta(hours=1))
+    for chat in (1001, 1002):
+        await _seed(db, chat_id=chat)
+        await request_digest(db, SETTINGS, chat, now=clock.now())
+    sender = FakeSender(clock, fail={1001: [ChatUnavailable("blocked")]})
+    assert await deliver_due(db, sender, RateLimiter(SETTINGS.delivery, clock), clock) == 1
+    assert [s.chat_id for s in sender.sent] == [1002]
+    async with db.uow(read_only=True) as session:
+        sub = await session.scalar(select(m.Subscriber).where(m.Subscriber.chat_id == 1001))
+    assert sub is not None and sub.active is False
+    states = {r.chat_id: r.state for r in await outbox_rows(db)}
+    assert states == {1001: "failed", 1002: "sent"}
+
+
+async def test_uncertain_send_is_not_repeated_and_a_failure_is_retried(db) -> None:
+    clock = ManualClock(T0 + timedelta(hours=1))
+    for chat in (1001, 1002):
+        await _seed(db, chat_id=chat)
+        await request_digest(db, SETTINGS, chat, now=clock.now())
+    sender = FakeSender(clock, fail={1001: [SendUncertain("timeout")], 1002: [SendFailed("server error")]})
+    limiter = RateLimiter(SETTINGS.delivery, clock)
+    await deliver_due(db, sender, limiter, clock)
+    clock.advance(600)
+    await deliver_due(db, sender, limiter, clock)
+    states = {r.chat_id: (r.state, r.attempts) for r in await outbox_rows(db)}
+    assert states[1001] == ("uncertain", 1)
+    assert states[1002][0] == "sent" and states[1002][1] == 2
+    assert [s.chat_id for s in sender.sent] == [1002]
