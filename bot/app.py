@@ -1,13 +1,27 @@
-"""The composition root: the only place that builds the database, pipeline and services."""
+"""The composition root: the only place that builds the database, pipeline and services.
+
+`tgmon run` (bot/runtime) adds the Telegram clients and the services of each role on top of this.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from sqlalchemy import text
 
 from bot.config import Settings
+from bot.domain import Clock
 from bot.ingest.pipeline import Pipeline
 from bot.matching import compile_rules
 from bot.storage.database import Database
+
+MIGRATION_LOCK_KEY = 0x7467_6D6F_6E5F_6D67  # pg advisory lock "tgmon_mg": one migrating process at a time
+
+
+def system_clock() -> Clock:
+    from bot.runtime.instrument import SystemClock
+
+    return SystemClock()
 
 
 @dataclass
@@ -15,13 +29,31 @@ class App:
     settings: Settings
     db: Database
     pipeline: Pipeline
+    clock: Clock = field(default_factory=system_clock)
 
     async def close(self) -> None:
         await self.db.dispose()
 
 
+async def migrate_database(db: Database) -> None:
+    """`upgrade head`. On PostgreSQL several processes may start at once: they take turns."""
+    if db.dialect != "postgresql":
+        await db.upgrade()
+        return
+    async with db.engine.connect() as conn:
+        await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        await conn.commit()
+        try:
+            await db.upgrade()
+        finally:
+            await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            await conn.commit()
+
+
 async def build_app(settings: Settings, *, database_url: str | None = None, migrate: bool = True) -> App:
     db = Database.from_url(database_url or settings.database.url)
     if migrate:
-        await db.upgrade()
-    return App(settings=settings, db=db, pipeline=Pipeline(db, compile_rules))
+        await migrate_database(db)
+    from bot.runtime.instrument import MeteredPipeline
+
+    return App(settings=settings, db=db, pipeline=MeteredPipeline(db, compile_rules))

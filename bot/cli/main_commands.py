@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import logging
 import re
 from pathlib import Path
 
@@ -15,8 +16,11 @@ from bot.cli.base import UserError, cli, run_async, settings_from
 from bot.config import Settings
 from bot.ingest.export import ExportError, read_export
 from bot.ingest.pipeline import as_async
+from bot.logging_setup import setup_logging
+from bot.runtime import ROLES, InstanceLocked, RoleError, missing_credentials, run_roles
 
 console = Console()
+log = logging.getLogger(__name__)
 
 
 @cli.command(name="import")
@@ -99,19 +103,41 @@ def _terminal(chunk: str) -> str:
 
 
 @cli.command()
+@click.option("--role", "roles", multiple=True, type=click.Choice([*ROLES, "all"]),
+              help="what this process does (repeat for several; default: every role whose credentials are set)")
+@click.option("--account", default=None,
+              help="ingest: the monitoring account of this process (see telegram.accounts); its channels only")
 @click.pass_context
 @run_async
-async def run(ctx: click.Context) -> None:
-    """Run tgmon: the service with Telegram credentials, the offline demo without them."""
+async def run(ctx: click.Context, roles: tuple[str, ...], account: str | None) -> None:
+    """Run tgmon until SIGTERM/SIGINT: the service with credentials, the offline demo without them."""
     settings = settings_from(ctx)
-    if not settings.telegram.user_configured:
-        console.print("[yellow]No Telegram credentials configured (TELEGRAM_API_ID, TELEGRAM_API_HASH): "
-                      "running the offline demo.[/yellow]")
+    chosen = _roles(settings, roles)
+    if not chosen:
+        console.print("[yellow]No Telegram credentials configured (TELEGRAM_API_ID, TELEGRAM_API_HASH, "
+                      "TELEGRAM_BOT_TOKEN): running the offline demo.[/yellow]")
         await _demo(settings.app.data_dir, None, None, settings)
         return
-    app = await build_app(settings)
-    await app.close()
-    raise UserError(
-        "Telegram credentials are set, but this build has no Telegram client yet: "
-        "only the offline demo, `tgmon import` and `tgmon match` work."
-    )
+    setup_logging(settings, role="+".join(chosen))
+    try:
+        await run_roles(settings, chosen, account=account, optional=not roles)
+    except (InstanceLocked, RoleError) as exc:
+        raise UserError(str(exc)) from None
+
+
+def _roles(settings: Settings, given: tuple[str, ...]) -> list[str]:
+    """The roles to run. Named roles must have their credentials; by default, roles without them are skipped."""
+    if not given:
+        chosen = [r for r in ROLES if missing_credentials(settings, r) is None]
+        if chosen == ["scheduler"]:
+            return []  # nothing Telegram-facing configured: the offline demo
+        for role in ROLES:
+            if role not in chosen:
+                log.warning("role %s not started: it needs %s", role, missing_credentials(settings, role))
+        return chosen
+    chosen = list(ROLES) if "all" in given else list(dict.fromkeys(given))
+    for role in chosen:
+        need = missing_credentials(settings, role)
+        if need is not None:
+            raise UserError(f"--role {role} needs {need}. See config/.env.example.")
+    return chosen

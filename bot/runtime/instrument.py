@@ -1,0 +1,88 @@
+"""Metrics and heartbeats around the services, added in the composition root.
+
+The services stay unaware of Prometheus: the runtime hands them a clock that beats on every sleep
+(a loop pass), a sender that counts what it sends, and a pipeline that counts what it stores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from bot import domain, metrics
+from bot.ingest.pipeline import Pipeline
+
+
+class SystemClock:
+    """The real clock: aware UTC time, asyncio sleep."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+
+class BeatingClock:
+    """A clock that reports a heartbeat for `service` whenever the service sleeps between passes."""
+
+    def __init__(self, inner: domain.Clock, service: str) -> None:
+        self.inner = inner
+        self.service = service
+
+    def now(self) -> datetime:
+        return self.inner.now()
+
+    async def sleep(self, seconds: float) -> None:
+        metrics.heartbeat(self.service)
+        await self.inner.sleep(seconds)
+        metrics.heartbeat(self.service)
+
+
+class CountingSender:
+    """Counts sends and failures by reason; FloodWait seconds too. Re-raises every error unchanged."""
+
+    def __init__(self, inner: domain.Sender, where: str = "delivery") -> None:
+        self.inner = inner
+        self.where = where
+
+    async def send_html(
+        self, chat_id: int, html: str, *, random_id: int, attachment: bytes | None = None
+    ) -> domain.SendResult:
+        from bot.delivery.errors import ChatFloodWait, ChatUnavailable, SendUncertain
+
+        try:
+            result = await self.inner.send_html(chat_id, html, random_id=random_id, attachment=attachment)
+        except ChatFloodWait as exc:
+            metrics.send_failed("flood_wait")
+            metrics.flood_wait(exc.seconds, self.where)
+            raise
+        except ChatUnavailable:
+            metrics.send_failed("unavailable")
+            raise
+        except SendUncertain:
+            metrics.send_failed("uncertain")
+            raise
+        except Exception:
+            metrics.send_failed("failed")
+            raise
+        metrics.message_sent()
+        metrics.heartbeat(f"{self.where}.sent")
+        return result
+
+
+class MeteredPipeline(Pipeline):
+    """The pipeline, counting every batch and each channel's lag (newest post date to now)."""
+
+    async def ingest(self, posts: Sequence[domain.Post]) -> domain.IngestResult:
+        result = await super().ingest(posts)
+        now = datetime.now(UTC)
+        newest: dict[str, datetime] = {}
+        if result.stored:
+            for post in posts:
+                key = post.channel.key
+                if key not in newest or post.date > newest[key]:
+                    newest[key] = post.date
+        metrics.record_ingest(result, {k: (now - d).total_seconds() for k, d in newest.items()})
+        return result

@@ -1,0 +1,49 @@
+"""A periodic probe of the database: outbox depth for the metrics, reachability for /healthz."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from bot import metrics
+from bot.runtime.health import Health
+from bot.storage import models as m
+from bot.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+
+async def probe(db: Database, health: Health) -> None:
+    now = datetime.now(UTC)
+    async with db.uow(read_only=True) as session:
+        rows = await session.execute(
+            select(m.Outbox.state, m.Outbox.kind, func.count()).group_by(m.Outbox.state, m.Outbox.kind)
+        )
+        counts = {(state, kind): int(n) for state, kind, n in rows}
+        oldest = await session.scalar(
+            select(func.min(m.Outbox.not_before)).where(m.Outbox.state == "pending", m.Outbox.not_before <= now)
+        )
+    metrics.set_outbox(counts, oldest, now)
+    health.oldest_due_seconds = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
+    health.db_probe(None)
+
+
+async def monitor(db: Database, health: Health, stop: asyncio.Event, every: float) -> None:
+    failing = False
+    while not stop.is_set():
+        try:
+            await probe(db, health)
+            if failing:
+                log.info("database reachable again")
+            failing = False
+        except Exception as exc:  # a down database is reported, never fatal here
+            health.db_probe(type(exc).__name__)
+            if not failing:
+                log.warning("database probe failed (%s); retrying every %.0f s", type(exc).__name__, every)
+            failing = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)

@@ -1,0 +1,155 @@
+"""The four roles of `tgmon run` and what each needs to start.
+
+A role is built into a coroutine function `run(stop)`. Building checks credentials and that the
+service exists in this build; it never fakes a missing service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.app import App
+from bot.config import Settings
+from bot.runtime import fake_edge
+from bot.runtime.instrument import BeatingClock, CountingSender
+from bot.runtime.leader import AlwaysLeader, LeaderLock, PgAdvisoryLock, lead
+
+log = logging.getLogger(__name__)
+
+ROLES = ("ingest", "scheduler", "delivery", "bot")
+Service = Callable[[asyncio.Event], Awaitable[None]]
+
+USER_NEEDS = "TELEGRAM_API_ID and TELEGRAM_API_HASH, and a logged-in account (TELEGRAM_SESSION, or `tgmon login` once)"
+BOT_NEEDS = "TELEGRAM_API_ID, TELEGRAM_API_HASH and TELEGRAM_BOT_TOKEN (from @BotFather)"
+
+
+class RoleError(Exception):
+    """A role cannot start: missing credentials, or not in this build. The message says which and why."""
+
+
+def missing_credentials(settings: Settings, role: str) -> str | None:
+    """The settings a role still needs, or None when it can start."""
+    if role == "ingest" and not settings.telegram.user_configured:
+        return USER_NEEDS
+    if role == "bot" and not settings.telegram.bot_configured:
+        return BOT_NEEDS
+    if role == "delivery" and not settings.telegram.bot_configured and fake_edge.ENV_LOG not in _environ():
+        return BOT_NEEDS
+    return None
+
+
+def _environ() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
+
+
+def _import(module: str, name: str, issue: int) -> Any:
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        if isinstance(exc, ImportError) and exc.name and not module.startswith(exc.name):
+            raise  # the service exists but one of its own imports is broken: show it
+        raise RoleError(f"{module}.{name} is not in this build yet (issue {issue})") from None
+
+
+class Runtime:
+    """What the roles of one process share: the app, the clock, the Telegram clients."""
+
+    def __init__(self, app: App, *, account: str | None = None) -> None:
+        self.app = app
+        self.settings = app.settings
+        self.account = account
+        self._bot_client: Any = None
+        self._user_client: Any = None
+        self._closers: list[Callable[[], Awaitable[Any]]] = []
+
+    async def bot_client(self) -> Any:
+        if self._bot_client is None:
+            make_bot_client = _import("bot.telegram.clients", "make_bot_client", 4)
+            client = make_bot_client(self.settings)
+            token = self.settings.telegram.bot_token
+            assert token is not None
+            await client.start(bot_token=token.get_secret_value())
+            self._closers.append(client.disconnect)
+            self._bot_client = client
+        return self._bot_client
+
+    async def user_client(self) -> Any:
+        if self._user_client is None:
+            make_user_client = _import("bot.telegram.clients", "make_user_client", 4)
+            client = make_user_client(self.settings) if self.account is None else make_user_client(
+                self.settings, account=self.account)
+            await client.connect()
+            self._closers.append(client.disconnect)
+            if not await client.is_user_authorized():
+                raise RoleError("the monitoring account is not logged in: run `tgmon login` once "
+                                "(in Docker: docker compose run --rm tgmon login)")
+            self._user_client = client
+        return self._user_client
+
+    async def close(self) -> None:
+        for close in reversed(self._closers):
+            with contextlib.suppress(Exception):
+                result = close()
+                if asyncio.iscoroutine(result):
+                    await asyncio.wait_for(result, 3)
+        self._closers.clear()
+
+
+def scheduler_lock(settings: Settings, database_url: str) -> LeaderLock:
+    if database_url.startswith("postgresql"):
+        return PgAdvisoryLock(database_url)
+    return AlwaysLeader()
+
+
+async def build_role(rt: Runtime, role: str) -> Service:
+    settings, app = rt.settings, rt.app
+    if role == "scheduler":
+        digest_scheduler = _import("bot.digest.scheduler", "DigestScheduler", 6)
+        lock = scheduler_lock(settings, str(app.db.engine.url.render_as_string(hide_password=False)))
+
+        async def run_scheduler(stop: asyncio.Event) -> None:
+            async def work(inner: asyncio.Event) -> None:
+                await digest_scheduler(app.db, settings, BeatingClock(app.clock, "scheduler")).run(inner)
+
+            await lead(lock, work, stop, retry_seconds=settings.runtime.leader_retry_seconds,
+                       grace_seconds=settings.runtime.shutdown_grace_seconds)
+
+        return run_scheduler
+    if role == "delivery":
+        delivery_worker = _import("bot.delivery.worker", "DeliveryWorker", 6)
+        sender: Any = fake_edge.RecordingSender.from_env()
+        if sender is None:
+            telethon_sender = _import("bot.telegram.sender", "TelethonSender", 6)
+            sender = telethon_sender(await rt.bot_client())
+        counted = CountingSender(sender)
+
+        async def run_delivery(stop: asyncio.Event) -> None:
+            await delivery_worker(app.db, counted, settings, BeatingClock(app.clock, "delivery")).run(stop)
+
+        return run_delivery
+    if role == "ingest":
+        ingest_service = _import("bot.ingest.service", "IngestService", 4)
+        telethon_source = _import("bot.telegram.source", "TelethonSource", 4)
+        client = await rt.user_client()
+        source = telethon_source(client)
+
+        async def run_ingest(stop: asyncio.Event) -> None:
+            await ingest_service(app, source).run(stop)
+
+        return run_ingest
+    if role == "bot":
+        bot_service = _import("bot.telegram.bot_runner", "BotService", 5)
+        client = await rt.bot_client()
+
+        async def run_bot(stop: asyncio.Event) -> None:
+            await bot_service(app, client).run(stop)
+
+        return run_bot
+    raise RoleError(f"unknown role {role!r}; use one of {', '.join(ROLES)} or all")

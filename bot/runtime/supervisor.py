@@ -1,0 +1,137 @@
+"""`tgmon run`: start the roles, keep them running, stop them cleanly on SIGTERM/SIGINT.
+
+- SQLite: one process per database (`instance_lock`); PostgreSQL: any number of processes.
+- A service that fails is logged and restarted with backoff (1 s doubling to 60 s): a database
+  restart or a network error costs a pause, not the process. /healthz reports it meanwhile.
+- SIGTERM/SIGINT set the stop event: each service finishes its current transaction and returns;
+  whatever is still running after `runtime.shutdown_grace_seconds` is cancelled (its open
+  transaction rolls back, so nothing is half-written). A second signal cancels at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Sequence
+
+from bot import metrics
+from bot.app import App, build_app
+from bot.config import Settings
+from bot.runtime.health import Health
+from bot.runtime.instance_lock import InstanceLock, sqlite_path
+from bot.runtime.monitor import monitor
+from bot.runtime.roles import RoleError, Runtime, Service, build_role
+
+log = logging.getLogger(__name__)
+
+
+def service_window(settings: Settings, role: str) -> float:
+    if role == "ingest":  # a gap fill pass touches every channel at least this often
+        return max(settings.runtime.stall_seconds, 3 * 60 * settings.ingest.gap_fill_minutes)
+    return settings.runtime.stall_seconds
+
+
+async def supervise(name: str, service: Service, stop: asyncio.Event, health: Health, window: float) -> None:
+    delay = 1.0
+    while not stop.is_set():
+        health.register(name, window)
+        started = time.monotonic()
+        try:
+            await service(stop)
+            if stop.is_set():
+                break
+            log.warning("%s returned without being asked to stop; restarting in %.0f s", name, delay)
+            health.ended(name, "returned early, restarting")
+        except Exception as exc:
+            log.error("%s failed (%s: %s); restarting in %.0f s", name, type(exc).__name__, exc, delay, exc_info=True)
+            health.ended(name, f"failed with {type(exc).__name__}, restarting")
+        if time.monotonic() - started > 120:
+            delay = 1.0  # it ran fine for a while: this is a new incident
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        delay = min(delay * 2, 60.0)
+    health.ended(name, "stopped")
+
+
+async def run_roles(
+    settings: Settings, roles: Sequence[str], *, account: str | None = None, optional: bool = False
+) -> int:
+    """Run `roles` until SIGTERM/SIGINT. With `optional`, a role not in this build is skipped, not fatal."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals: list[str] = []
+
+    def on_signal(sig: signal.Signals) -> None:
+        signals.append(sig.name)
+        if len(signals) == 1:
+            log.info("%s received: stopping (finishing current writes, up to %.0f s)", sig.name,
+                     settings.runtime.shutdown_grace_seconds)
+            stop.set()
+        else:
+            log.warning("%s received again: cancelling now", sig.name)
+            for task in asyncio.all_tasks(loop):
+                if task is not asyncio.current_task(loop):
+                    task.cancel()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig)
+
+    lock = None
+    db_file = sqlite_path(settings.database.url)
+    if db_file is not None:
+        lock = InstanceLock(db_file).acquire()  # raises InstanceLocked with a clear message
+    app: App | None = None
+    rt: Runtime | None = None
+    server: metrics.MetricsServer | None = None
+    tasks: dict[str, asyncio.Task[None]] = {}
+    try:
+        app = await build_app(settings)
+        health = Health(settings.runtime.stall_seconds)
+        if settings.app.metrics_port is not None:
+            server = metrics.MetricsServer(settings.app.metrics_host, settings.app.metrics_port, health.check).start()
+        rt = Runtime(app, account=account)
+        services: dict[str, Service] = {}
+        for role in roles:
+            try:
+                services[role] = await build_role(rt, role)
+            except RoleError as exc:
+                if not optional:
+                    raise
+                log.warning("role %s skipped: %s", role, exc)
+        if not services:
+            raise RoleError("none of the roles can start in this build: " + ", ".join(roles))
+        roles = list(services)
+        for role, service in services.items():
+            window = service_window(settings, role)
+            tasks[role] = asyncio.create_task(supervise(role, service, stop, health, window), name=role)
+        tasks["monitor"] = asyncio.create_task(
+            monitor(app.db, health, stop, settings.runtime.monitor_seconds), name="monitor")
+        log.info("tgmon running: %s (database %s)", ", ".join(roles), app.db.dialect)
+        await stop.wait()
+        health.stopping = True
+        _done, pending = await asyncio.wait(tasks.values(), timeout=settings.runtime.shutdown_grace_seconds)
+        for task in pending:
+            log.warning("%s did not stop within %.0f s: cancelling it", task.get_name(),
+                        settings.runtime.shutdown_grace_seconds)
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=2)
+        log.info("tgmon stopped")
+        return 0
+    finally:
+        stop.set()
+        for task in tasks.values():
+            task.cancel()
+        if rt is not None:
+            await rt.close()
+        if app is not None:
+            await app.close()
+        if server is not None:
+            server.stop()
+        if lock is not None:
+            lock.release()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
