@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import domain
 from bot.domain import IngestResult, Matcher
+from bot.matching import index_text
 from bot.storage import models as m
 from bot.storage.database import Database
 from bot.storage.repos import ensure_channel, insert_ignore, posts_by_message_id, rules_for_matching
@@ -121,6 +122,7 @@ def _row(channel_id: int, post: domain.Post) -> dict[str, object]:
         "date": post.date,
         "text": post.text,
         "text_hash": post.text_hash,
+        "lemma_text": index_text(post.text),
         "edit_date": post.edit_date,
         "deleted": post.deleted,
         "views": post.views,
@@ -149,6 +151,7 @@ def _apply_change(session: AsyncSession, row: m.Post, post: domain.Post) -> bool
     session.add(m.PostVersion(post_id=row.id, text_hash=row.text_hash, text=row.text))
     row.text = post.text
     row.text_hash = post.text_hash
+    row.lemma_text = index_text(post.text)
     row.edit_date = post.edit_date or datetime.now(UTC)
     if post.media_type:
         row.media_type = post.media_type

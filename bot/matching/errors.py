@@ -1,0 +1,18 @@
+"""The one error type of the rule language: what is wrong, where, and a rule that works."""
+
+from __future__ import annotations
+
+
+class RuleError(ValueError):
+    """A rule that cannot be used. ``str(err)`` is the full user-facing English message.
+
+    ``column`` is the 1-based position in the rule where the problem is (None when it is the whole
+    rule), ``example`` a correct rule close to what the user probably meant.
+    """
+
+    def __init__(self, message: str, *, column: int | None = None, example: str = "батальон OR обстрел") -> None:
+        self.message = message
+        self.column = column
+        self.example = example
+        where = f" (at column {column})" if column is not None else ""
+        super().__init__(f"{message}{where}. Example of a rule that works: {example}")

@@ -1,0 +1,115 @@
+"""Normalised lemma text for the database's full-text index, and index queries built from rules.
+
+A post's ``lemma_text`` holds, once each, every word's canonical form and every lemma it can have
+(apostrophes dropped, so both FTS5's unicode61 and PostgreSQL's 'simple' parser keep a key whole).
+A rule becomes a necessary condition over those keys: a post that can match the rule always passes
+it; the real matcher then confirms the candidates.
+"""
+
+from __future__ import annotations
+
+from bot.matching.morph import morphology
+from bot.matching.rules import Atom, Expr, ParsedRule, Term
+from bot.matching.text import canonical, tokenize
+
+INDEX_VERSION = "1"  # bump when normalisation changes; `tgmon reindex` rebuilds lemma_text
+
+# A condition: None (anything passes) | ("key", k) | ("prefix", p) | ("and"|"or", (cond, ...))
+Cond = tuple | None
+
+
+def _key(word: str) -> str:
+    return word.replace("'", "")
+
+
+def index_text(text: str) -> str:
+    """The normalised lemma text of ``text`` for the full-text index."""
+    if not text:
+        return ""
+    morph = morphology()
+    toks = tokenize(text)
+    keys: dict[str, None] = {}
+    for word in [*toks.words, *(joined for joined, _, _ in toks.compounds)]:
+        form = canonical(word)
+        keys[_key(form)] = None
+        for lemma in morph.lemmas(form):
+            keys[_key(lemma)] = None
+    keys.pop("", None)
+    return " ".join(keys)
+
+
+def _atom_cond(atom: Atom) -> Cond:
+    if atom.kind == "prefix":
+        return ("prefix", _key(atom.keys[0]))
+    keys = [k for k in dict.fromkeys(_key(k) for k in atom.keys) if k]
+    if not keys:
+        return None
+    return ("key", keys[0]) if len(keys) == 1 else ("or", tuple(("key", k) for k in keys))
+
+
+def _term_cond(term: Term) -> Cond:
+    if term.kind == "regex":
+        return None
+    return _combine("and", [_atom_cond(a) for a in term.atoms])
+
+
+def _combine(kind: str, parts: list[Cond]) -> Cond:
+    kept: list[Cond]
+    if kind == "and":
+        kept = [p for p in parts if p is not None]
+        if not kept:
+            return None
+    else:
+        if any(p is None for p in parts):
+            return None
+        kept = parts
+    return kept[0] if len(kept) == 1 else (kind, tuple(kept))
+
+
+def condition(rule: ParsedRule) -> Cond:
+    """What a post must contain to be able to match ``rule`` (None: no constraint)."""
+
+    def walk(e: Expr) -> Cond:
+        if e[0] == "term":
+            return _term_cond(rule.terms[e[1]])
+        if e[0] == "not":
+            return None
+        return _combine(e[0], [walk(c) for c in e[1]])
+
+    return walk(rule.expr)
+
+
+def exact_by_index(rule: ParsedRule) -> bool:
+    """True when the condition is the rule itself: only words (lemmas), AND and OR."""
+
+    def walk(e: Expr) -> bool:
+        if e[0] == "term":
+            term = rule.terms[e[1]]
+            return term.kind == "word" and term.atoms[0].kind == "lemma" and "'" not in "".join(term.atoms[0].keys)
+        if e[0] == "not":
+            return False
+        return all(walk(c) for c in e[1])
+
+    return walk(rule.expr)
+
+
+def fts5_query(cond: Cond) -> str:
+    assert cond is not None
+    kind = cond[0]
+    if kind == "key":
+        return f'"{cond[1]}"'
+    if kind == "prefix":
+        return f'"{cond[1]}"*'
+    joiner = " AND " if kind == "and" else " OR "
+    return "(" + joiner.join(fts5_query(c) for c in cond[1]) + ")"
+
+
+def tsquery(cond: Cond) -> str:
+    assert cond is not None
+    kind = cond[0]
+    if kind == "key":
+        return f"'{cond[1]}'"
+    if kind == "prefix":
+        return f"'{cond[1]}':*"
+    joiner = " & " if kind == "and" else " | "
+    return "(" + joiner.join(tsquery(c) for c in cond[1]) + ")"

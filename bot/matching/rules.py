@@ -1,0 +1,359 @@
+"""The rule language: a small query language a non-programmer types in the bot.
+
+    батальон                  every form of the word (батальона, батальонов, ...)
+    обстрел Белгород          both words (AND)
+    "территориальная оборона" the words in this order, each in any form, across line breaks
+    shelling OR обстрел       either (also ИЛИ, АБО, |)
+    батальон -учения          not if the post has any form of учения (also NOT, НЕ, !)
+    (a OR b) c                parentheses
+    оборон*                   words starting with оборон
+    =Белгород                 exactly this form (no morphology)
+    /батальон\\w*/             an RE2 pattern
+    in:@vvgladkov             only posts of these channels (in:@a,@b)
+    self-defense              one term: "self-defense", "self defense" or "selfdefense"
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Container
+from dataclasses import dataclass
+
+from bot.matching.errors import RuleError
+from bot.matching.morph import morphology
+from bot.matching.regex import Regex, compile_regex
+from bot.matching.text import canonical, rule_words
+
+# ---- what a rule compiles to ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Atom:
+    """One word position: kind "lemma" (keys = its lemmas), "exact" (keys = (form,)), "prefix"."""
+
+    kind: str
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A thing a post contains or not: one word, a phrase (atoms in order), or a regex."""
+
+    kind: str  # "word" | "phrase" | "regex"
+    atoms: tuple[Atom, ...] = ()
+    tight: bool = False  # a hyphenated word's parts: only spaces or hyphens between them
+    regex: Regex | None = None
+    text: str = ""  # as written, for messages
+
+    def key(self) -> tuple[object, ...]:
+        return (self.kind, self.atoms, self.tight, self.regex.source if self.regex else None)
+
+
+# Expressions: ("term", index) | ("and", (e, ...)) | ("or", (e, ...)) | ("not", e)
+Expr = tuple
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRule:
+    source: str
+    expr: Expr
+    terms: tuple[Term, ...]
+    channels: tuple[str, ...] = ()  # from in:@...
+
+    @property
+    def regex_count(self) -> int:
+        return sum(1 for t in self.terms if t.kind == "regex")
+
+    def positive_terms(self) -> frozenset[int]:
+        """Terms whose presence helps the rule match (not under NOT): what highlights show."""
+        found: set[int] = set()
+
+        def walk(e: Expr, positive: bool) -> None:
+            if e[0] == "term":
+                if positive:
+                    found.add(e[1])
+            elif e[0] == "not":
+                walk(e[1], not positive)
+            else:
+                for child in e[1]:
+                    walk(child, positive)
+
+        walk(self.expr, True)
+        return frozenset(found)
+
+
+def evaluate(expr: Expr, hit: Container[int]) -> bool:
+    kind = expr[0]
+    if kind == "term":
+        return expr[1] in hit
+    if kind == "and":
+        return all(evaluate(e, hit) for e in expr[1])
+    if kind == "or":
+        return any(evaluate(e, hit) for e in expr[1])
+    return not evaluate(expr[1], hit)
+
+
+# ---- lexing -----------------------------------------------------------------------------------
+
+_OR = {"or", "или", "або", "|", "||"}
+_AND = {"and", "и", "і", "&", "&&"}
+_NOT = {"not", "не", "!"}
+_QUOTES = {'"': '"', "«": "»", "“": "”", "„": "“"}
+_STOP = set("()") | set(_QUOTES) | {"»", "”"}
+_CHANNEL = re.compile(r"(?:https?://)?(?:t\.me/|telegram\.me/)?@?([a-z0-9_]{3,64})/?")
+_MAX_DEPTH = 12
+_MIN_PREFIX = 3
+
+
+@dataclass(slots=True)
+class _Tok:
+    kind: str  # "(" ")" "or" "and" "not" "term" "scope"
+    col: int
+    text: str = ""
+    value: object = None
+
+
+class _Parser:
+    def __init__(self, source: str, max_terms: int) -> None:
+        self.source = source
+        self.max_terms = max_terms
+        self.terms: list[Term] = []
+        self.index: dict[tuple[object, ...], int] = {}
+        self.channels: list[str] = []
+        self.atoms = 0
+        self.toks = self._lex()
+        self.pos = 0
+
+    # -- lexer
+    def _lex(self) -> list[_Tok]:
+        s, toks, i = self.source, [], 0
+        while i < len(s):
+            ch = s[i]
+            if ch.isspace():
+                i += 1
+            elif ch in "()":
+                toks.append(_Tok(ch, i + 1))
+                i += 1
+            elif ch in _QUOTES:
+                close = s.find(_QUOTES[ch], i + 1)
+                if close < 0:
+                    raise RuleError(f"the phrase opened with {ch} is not closed", column=i + 1,
+                                    example='"территориальная оборона"')
+                toks.append(self._phrase(s[i + 1 : close], i + 1))
+                i = close + 1
+            elif ch in "»”":
+                raise RuleError(f"{ch} closes a phrase that was never opened", column=i + 1,
+                                example="«территориальная оборона»")
+            elif ch == "/" and (i == 0 or s[i - 1].isspace() or s[i - 1] == "("):
+                end = i + 1
+                while end < len(s) and s[end] != "/":
+                    end += 2 if s[end] == "\\" else 1
+                if end >= len(s):
+                    raise RuleError("the /pattern/ has no closing /", column=i + 1, example="/батальон\\w*/")
+                regex = compile_regex(s[i + 1 : end], i + 2)
+                toks.append(_Tok("term", i + 1, s[i : end + 1], self._term(Term("regex", regex=regex, text=s[i : end + 1]), i + 1)))
+                i = end + 1
+            else:
+                end = i
+                while end < len(s) and not s[end].isspace() and s[end] not in _STOP:
+                    end += 1
+                toks.extend(self._chunk(s[i:end], i + 1))
+                i = end
+        return toks
+
+    def _chunk(self, chunk: str, col: int) -> list[_Tok]:
+        low = chunk.lower()
+        if low in _OR:
+            return [_Tok("or", col, chunk)]
+        if low in _AND:
+            return [_Tok("and", col, chunk)]
+        if low in _NOT:
+            return [_Tok("not", col, chunk)]
+        if low.startswith("in:"):
+            self._scope(chunk[3:], col)
+            return [_Tok("scope", col, chunk)]
+        out: list[_Tok] = []
+        if chunk[:1] in "-!" and len(chunk) > 1:
+            out.append(_Tok("not", col, chunk[0]))
+            chunk, col = chunk[1:], col + 1
+            if chunk[:1] == "/":
+                raise RuleError("put a space between - and a /pattern/, or use NOT", column=col,
+                                example="батальон NOT /учени\\w*/")
+        exact = chunk.startswith("=")
+        if exact:
+            chunk, col = chunk[1:], col + 1
+        prefix = chunk.endswith("*")
+        body = chunk.rstrip("*")
+        words = rule_words(body)
+        if not words:
+            if exact or prefix:
+                raise RuleError(f"{'=' if exact else '*'} needs a word", column=col,
+                                example="=Белгород" if exact else "оборон*")
+            return [] if not out else self._drop_not(out)
+        for n, parts in enumerate(words):
+            last = n == len(words) - 1
+            term = self._word_term(parts, exact=exact, prefix=prefix and last, col=col, written=chunk)
+            out.append(_Tok("term", col, chunk, term))
+        return out
+
+    @staticmethod
+    def _drop_not(out: list[_Tok]) -> list[_Tok]:
+        return []  # "-🔥": emoji are ignored everywhere, so is their exclusion
+
+    def _phrase(self, inner: str, col: int) -> _Tok:
+        atoms: list[Atom] = []
+        for chunk_match in re.finditer(r"\S+", inner):
+            chunk = chunk_match.group()
+            exact = chunk.startswith("=")
+            prefix = chunk.endswith("*")
+            words = rule_words(chunk.lstrip("=").rstrip("*"))
+            for n, parts in enumerate(words):
+                for k, part in enumerate(parts):
+                    last = n == len(words) - 1 and k == len(parts) - 1
+                    atoms.append(self._atom(part, exact=exact, prefix=prefix and last,
+                                            col=col + 1 + chunk_match.start()))
+        if not atoms:
+            raise RuleError("the phrase has no words", column=col, example='"территориальная оборона"')
+        text = inner.strip()
+        if len(atoms) == 1:
+            return _Tok("term", col, text, self._term(Term("word", atoms=tuple(atoms), text=text), col))
+        return _Tok("term", col, text, self._term(Term("phrase", atoms=tuple(atoms), text=text), col))
+
+    def _atom(self, word: str, *, exact: bool, prefix: bool, col: int) -> Atom:
+        self.atoms += 1
+        if self.atoms > self.max_terms:
+            raise RuleError(f"the rule has more than {self.max_terms} words; split it into several rules",
+                            column=col, example="батальон OR обстрел")
+        form = canonical(word)
+        if prefix:
+            if len(form) < _MIN_PREFIX:
+                raise RuleError(f"the prefix {word}* is too short; give at least {_MIN_PREFIX} letters",
+                                column=col, example="оборон*")
+            return Atom("prefix", (form,))
+        if exact:
+            return Atom("exact", (form,))
+        return Atom("lemma", morphology().rule_lemmas(form))
+
+    def _word_term(self, parts: list[str], *, exact: bool, prefix: bool, col: int, written: str) -> object:
+        if len(parts) == 1:
+            atom = self._atom(parts[0], exact=exact, prefix=prefix, col=col)
+            return self._term(Term("word", atoms=(atom,), text=written), col)
+        # a hyphenated word is one term: its parts in order with only a hyphen or space between,
+        # or the parts written together
+        atoms = tuple(
+            self._atom(p, exact=exact, prefix=prefix and k == len(parts) - 1, col=col) for k, p in enumerate(parts)
+        )
+        joined = self._atom("".join(parts), exact=exact, prefix=prefix, col=col)
+        self.atoms -= 1  # the joined form is the same word, not another one
+        together = self._term(Term("phrase", atoms=atoms, tight=True, text=written), col)
+        apart = self._term(Term("word", atoms=(joined,), text=written), col)
+        return ("or", (together, apart))
+
+    def _term(self, term: Term, col: int) -> object:
+        key = term.key()
+        if key not in self.index:
+            self.index[key] = len(self.terms)
+            self.terms.append(term)
+        return ("term", self.index[key])
+
+    def _scope(self, value: str, col: int) -> None:
+        names = [v for v in value.split(",") if v]
+        if not names:
+            raise RuleError("in: needs a channel", column=col, example="обстрел in:@vvgladkov")
+        for name in names:
+            found = _CHANNEL.fullmatch(name.lower())
+            if not found:
+                raise RuleError(f"{name!r} is not a channel username", column=col,
+                                example="обстрел in:@vvgladkov,@bbcrussian")
+            self.channels.append(found.group(1))
+
+    # -- parser (recursive descent over the tokens; scope tokens are skipped)
+    def parse(self) -> Expr:
+        self.toks = [t for t in self.toks if t.kind != "scope"]
+        if not self.toks:
+            if self.channels:
+                raise RuleError("the rule names channels but no words to look for", column=None,
+                                example="обстрел in:@vvgladkov")
+            raise RuleError("the rule has no words (only punctuation or emoji)", column=None, example="обстрел")
+        expr = self._or(0)
+        if self.pos < len(self.toks):
+            tok = self.toks[self.pos]
+            raise RuleError(f"unexpected {tok.text or tok.kind!r}", column=tok.col, example="(батальон OR рота) Белгород")
+        return expr
+
+    def _peek(self) -> _Tok | None:
+        return self.toks[self.pos] if self.pos < len(self.toks) else None
+
+    def _or(self, depth: int) -> Expr:
+        parts = [self._and(depth)]
+        while (tok := self._peek()) is not None and tok.kind == "or":
+            self.pos += 1
+            if self._peek() is None or self._peek().kind in ("or", "and", ")"):  # type: ignore[union-attr]
+                raise RuleError(f"{tok.text} needs a word on both sides", column=tok.col, example="обстрел OR shelling")
+            parts.append(self._and(depth))
+        return parts[0] if len(parts) == 1 else ("or", tuple(parts))
+
+    def _and(self, depth: int) -> Expr:
+        parts = [self._unary(depth)]
+        while (tok := self._peek()) is not None and tok.kind not in ("or", ")"):
+            if tok.kind == "and":
+                self.pos += 1
+                nxt = self._peek()
+                if nxt is None or nxt.kind in ("or", "and", ")"):
+                    raise RuleError(f"{tok.text} needs a word on both sides", column=tok.col,
+                                    example="обстрел AND Белгород")
+            parts.append(self._unary(depth))
+        return parts[0] if len(parts) == 1 else ("and", tuple(parts))
+
+    def _unary(self, depth: int) -> Expr:
+        tok = self._peek()
+        if tok is None:
+            raise RuleError("the rule ends where a word was expected", column=len(self.source), example="батальон -учения")
+        if tok.kind == "not":
+            self.pos += 1
+            if self._peek() is None or self._peek().kind in ("or", "and", ")"):  # type: ignore[union-attr]
+                raise RuleError(f"{tok.text} needs a word after it", column=tok.col, example="батальон NOT учения")
+            return ("not", self._unary(depth))
+        if tok.kind == "(":
+            if depth >= _MAX_DEPTH:
+                raise RuleError("too many nested parentheses", column=tok.col, example="(a OR b) c")
+            self.pos += 1
+            if (nxt := self._peek()) is not None and nxt.kind == ")":
+                raise RuleError("empty parentheses", column=tok.col, example="(батальон OR рота) Белгород")
+            expr = self._or(depth + 1)
+            close = self._peek()
+            if close is None or close.kind != ")":
+                raise RuleError("this ( is never closed", column=tok.col, example="(батальон OR рота) Белгород")
+            self.pos += 1
+            return expr
+        if tok.kind == ")":
+            raise RuleError(") without a matching (", column=tok.col, example="(батальон OR рота) Белгород")
+        if tok.kind in ("or", "and"):
+            raise RuleError(f"{tok.text} needs a word on both sides", column=tok.col, example="обстрел OR shelling")
+        self.pos += 1
+        return tok.value  # type: ignore[return-value]
+
+
+@functools.lru_cache(maxsize=65536)
+def parse_rule(source: str, *, max_length: int = 500, max_terms: int = 30) -> ParsedRule:
+    """Parse a rule. Raises RuleError (what, the column, a working example) and nothing else."""
+    if not isinstance(source, str):
+        raise RuleError("a rule must be text", example="батальон")
+    text = source.strip()
+    if not text:
+        raise RuleError("the rule is empty; write one or more words", example="батальон")
+    if len(text) > max_length:
+        raise RuleError(f"the rule is {len(text)} characters long; the limit is {max_length}",
+                        column=max_length + 1, example="батальон OR обстрел")
+    try:
+        parser = _Parser(text, max_terms)
+        expr = parser.parse()
+    except RecursionError:
+        raise RuleError("the rule is nested too deeply", example="(a OR b) c") from None
+    if evaluate(expr, set()):
+        raise RuleError(
+            "the rule only says what to leave out, so it would match almost every post; add a word to look for",
+            example="батальон -учения",
+        )
+    return ParsedRule(source=text, expr=expr, terms=tuple(parser.terms), channels=tuple(dict.fromkeys(parser.channels)))

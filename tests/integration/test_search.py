@@ -1,0 +1,91 @@
+"""Archive search on SQLite (FTS5) and PostgreSQL (GIN): index candidates, matcher confirmation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from bot import domain
+from bot.ingest.pipeline import Pipeline
+from bot.matching import RuleError, compile_rules, index_text
+from bot.matching.search import search_posts
+from bot.storage import models as m
+from bot.storage.database import Database
+
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+GLADKOV = domain.ChannelRef(1001, "vvgladkov", "Вячеслав Гладков")
+OTHER = domain.ChannelRef(1002, "otherchan", "Other")
+
+TEXTS = [
+    (GLADKOV, 1, 1, "Формируем батальоны территориальной\nобороны"),
+    (GLADKOV, 2, 2, "Товарный оборот вырос на 5%"),
+    (GLADKOV, 3, 3, "Батальон «Белгород» вышел на учения"),
+    (OTHER, 4, 4, "Обстрел Шебекино: повреждены дома 🔥"),
+    (OTHER, 5, 20, "Третий батальон получил технику"),
+    (GLADKOV, 6, 5, "ВСУ обстреляли Белгородский район"),
+    (GLADKOV, 7, 6, "Отряды само-обороны патрулируют улицы"),
+]
+
+
+async def _store(db: Database) -> None:
+    pipeline = Pipeline(db, compile_rules)
+    posts = [
+        domain.Post(channel=ch, message_id=mid, date=NOW - timedelta(days=days), text=text)
+        for ch, mid, days, text in TEXTS
+    ]
+    await pipeline.ingest(posts)
+
+
+async def test_search_finds_forms_and_confirms(db: Database) -> None:
+    await _store(db)
+    result = await search_posts(db, "батальон")
+    assert result.total == 3 and result.exact
+    assert [p.message_id for p in result.posts] == [1, 3, 5]  # newest first
+    first = result.posts[0]
+    assert [first.text[a:b] for a, b in first.highlights] == ["батальоны"]
+    assert first.link == "https://t.me/vvgladkov/1"
+    assert first.channel_title == "Вячеслав Гладков"
+
+
+async def test_search_window_scope_and_exclusions(db: Database) -> None:
+    await _store(db)
+    recent = await search_posts(db, "батальон", since=NOW - timedelta(days=7))
+    assert [p.message_id for p in recent.posts] == [1, 3]
+    scoped = await search_posts(db, "батальон", channels=["@otherchan"])
+    assert [p.message_id for p in scoped.posts] == [5]
+    assert (await search_posts(db, "батальон in:@otherchan")).total == 1
+    excluded = await search_posts(db, "батальон -учения")
+    assert [p.message_id for p in excluded.posts] == [1, 5]
+    assert (await search_posts(db, "оборона")).total == 2  # not "оборот"; "само-обороны" has it
+    assert (await search_posts(db, '"территориальная оборона"')).total == 1
+    assert (await search_posts(db, "обстрел*")).total == 2
+    assert (await search_posts(db, "самооборона")).total == 1
+    assert (await search_posts(db, "/шебекин[оа]/")).total == 1
+    assert (await search_posts(db, "батальон", limit=1)).total == 3
+
+
+async def test_bad_rule_raises_rule_error(db: Database) -> None:
+    with pytest.raises(RuleError):
+        await search_posts(db, "(батальон")
+
+
+async def test_edits_and_deletes_keep_the_index_right(db: Database) -> None:
+    await _store(db)
+    pipeline = Pipeline(db, compile_rules)
+    edited = domain.Post(channel=OTHER, message_id=4, date=NOW, text="Тишина, без происшествий",
+                         edit_date=NOW)
+    await pipeline.ingest([edited])
+    assert (await search_posts(db, "обстрел")).total == 0
+    assert (await search_posts(db, "тишина")).total == 1
+    async with db.uow() as session:
+        await session.execute(sa.delete(m.Post).where(m.Post.message_id == 4))
+    assert (await search_posts(db, "тишина")).total == 0
+
+
+async def test_migration_filled_lemma_text_matches_index_text(db: Database) -> None:
+    await _store(db)
+    async with db.uow(read_only=True) as session:
+        rows = (await session.execute(sa.select(m.Post.text, m.Post.lemma_text))).all()
+    assert rows and all(r.lemma_text == index_text(r.text) for r in rows)
