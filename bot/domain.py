@@ -180,3 +180,10 @@ def unique_by(items: Sequence[Post]) -> list[Post]:
     for post in items:
         seen[(post.channel.key, post.message_id)] = post
     return list(seen.values())
+
+
+class SessionEndedError(Exception):
+    """The Telegram session can no longer be used (revoked, or the same key used from two places).
+
+    Fatal: restarting does not help. The message says what happened and how to fix it (no secret).
+    """

@@ -53,6 +53,8 @@ class Channel(Base):
     username: Mapped[str | None] = mapped_column(String(64), unique=True)  # lower case, no @
     title: Mapped[str] = mapped_column(String(256), default="")
     last_message_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    # read contiguously up to here (backfill, gap fill); live posts do not move it, so gaps stay findable
+    history_id: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     last_post_at: Mapped[datetime | None] = mapped_column()
     status: Mapped[str] = mapped_column(String(16), default="active")
     added_by: Mapped[int | None] = mapped_column(BigInteger)  # chat id of whoever asked for it

@@ -1,0 +1,296 @@
+"""The ingest service: backfill, live updates, gap fill, joining, reconnecting. Telethon-free.
+
+Everything arrives through one pipeline (`app.pipeline.ingest`), one batch at a time under a lock,
+so a post seen by a live update, a backfill and a gap fill is one row.
+
+Gap fill reads each channel's history from `history_id`, the id up to which the history was read
+page by page. Live posts do not move it: a post that a live update skipped is found by the next
+gap fill (at start, after every reconnect, and every `ingest.gap_fill_minutes`), even when a later
+post arrived live. Telethon's own catch-up is not used (it drops channel gaps after long downtime).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import tomllib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import select, update
+
+from bot import domain
+from bot.ingest.channels import ChannelError, add_channel, find_channel, parse_channel_link
+from bot.storage import models as m
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]  # posts handled so far in this backfill
+
+
+class LiveSource(domain.ChannelSource, Protocol):
+    on_flood_wait: Any
+
+    def history(self, channel: domain.ChannelRef, *, min_id: int = 0, limit: int | None = None,
+                since: datetime | None = None) -> AsyncIterator[domain.Post]: ...
+
+    async def join(self, channel: domain.ChannelRef) -> bool: ...
+
+    def subscribe(self, on_posts: Any, on_deleted: Any) -> None: ...
+
+    async def connect(self) -> None: ...
+
+    async def disconnect(self) -> None: ...
+
+    def disconnected(self) -> Awaitable[Any]: ...
+
+
+def default_channels(path: Any) -> list[str]:
+    """Links listed in config/channels.toml (`channels = ["vvgladkov", ...]`); none when the file is absent."""
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        return []
+    except tomllib.TOMLDecodeError as exc:
+        log.error("%s is not valid TOML (%s); no default channels added", path, exc)
+        return []
+    links = data.get("channels", [])
+    return [str(link) for link in links] if isinstance(links, list) else []
+
+
+class IngestService:
+    def __init__(self, app: Any, source: LiveSource) -> None:
+        self.app = app
+        self.db = app.db
+        self.pipeline = app.pipeline
+        self.settings = app.settings
+        self.clock: domain.Clock = app.clock
+        self.source = source
+        self.source.on_flood_wait = self._record_flood_wait
+        self._lock = asyncio.Lock()
+        self._watched: dict[int, domain.ChannelRef] = {}  # bare telegram id -> ref, of active channels
+        self._subscribed = False
+
+    # --- channels ------------------------------------------------------------------------------
+    async def refresh_channels(self) -> list[m.Channel]:
+        async with self.db.uow(read_only=True) as session:
+            rows = list(await session.scalars(
+                select(m.Channel).where(m.Channel.status == domain.ChannelStatus.ACTIVE.value).order_by(m.Channel.id)))
+        self._watched = {r.telegram_id: domain.ChannelRef(r.telegram_id, r.username, r.title)
+                         for r in rows if r.telegram_id is not None}
+        return rows
+
+    async def add_default_channels(self) -> None:
+        """Watch the channels of config/channels.toml that are not stored yet (a removed one stays removed)."""
+        for link in default_channels(self.settings.ingest.default_channels_file):
+            try:
+                parsed = parse_channel_link(link)
+                async with self.db.uow(read_only=True) as session:
+                    if await find_channel(session, parsed) is not None:
+                        continue
+                ref = await add_channel(self.db, self.source, link)
+                log.info("watching %s (%s) from the default channel list", ref.key, ref.title)
+            except ChannelError as exc:
+                log.warning("default channel %s not added: %s", link, exc.message)
+
+    async def join_up_to_cap(self) -> int:
+        """Join channels in the order they were added until `telegram.join_cap` are joined."""
+        rows = await self.refresh_channels()
+        joined = sum(1 for r in rows if r.joined)
+        cap = self.settings.telegram.join_cap
+        for row in rows:
+            if joined >= cap:
+                break
+            if row.joined or row.telegram_id is None:
+                continue
+            ref = self._watched[row.telegram_id]
+            try:
+                ok = await self.source.join(ref)
+            except ChannelError as exc:
+                log.warning("cannot join %s: %s (it is polled instead)", ref.key, exc.message)
+                continue
+            if not ok:
+                log.warning("Telegram's channel limit reached at %d joined; the rest are polled", joined)
+                break
+            joined += 1
+            async with self.db.uow() as session:
+                await session.execute(update(m.Channel).where(m.Channel.id == row.id).values(joined=True))
+        return joined
+
+    # --- history ---------------------------------------------------------------------------------
+    async def backfill(self, ref: domain.ChannelRef, progress: Progress | None = None) -> domain.IngestResult:
+        """Read one channel from where its history was last read; a new channel gets the last
+        `ingest.backfill_days` days or `ingest.backfill_posts` posts, whichever is fewer."""
+        async with self.db.uow(read_only=True) as session:
+            row = await session.scalar(select(m.Channel).where(m.Channel.telegram_id == ref.telegram_id))
+        if row is None:
+            raise ChannelError("not_found", f"{ref.key} is not a stored channel; add it first.")
+        ref = domain.ChannelRef(row.telegram_id, row.username, row.title)
+        first = row.history_id == 0
+        ingest = self.settings.ingest
+        if first:
+            since = self.clock.now() - timedelta(days=ingest.backfill_days)
+            posts = self.source.history(ref, limit=ingest.backfill_posts, since=since)
+        else:
+            posts = self.source.history(ref, min_id=row.history_id)
+        total = domain.IngestResult()
+        handled = 0
+        batch: list[domain.Post] = []
+        async for post in posts:
+            batch.append(post)
+            if len(batch) >= ingest.batch_size:
+                total += await self._ingest_history(row.id, batch)
+                handled += len(batch)
+                batch = []
+                if progress:
+                    progress(handled)
+        if batch:
+            total += await self._ingest_history(row.id, batch)
+            handled += len(batch)
+        if progress:
+            progress(handled)
+        if not first and row.joined and total.stored:
+            async with self.db.uow() as session:
+                await session.execute(update(m.Channel).where(m.Channel.id == row.id)
+                                      .values(gaps_recovered=m.Channel.gaps_recovered + total.stored))
+            log.info("gap fill recovered %d posts of %s", total.stored, ref.key)
+        return total
+
+    async def _ingest_history(self, channel_row_id: int, batch: list[domain.Post]) -> domain.IngestResult:
+        result = await self.ingest(batch)
+        newest = max(p.message_id for p in batch)
+        async with self.db.uow() as session:
+            await session.execute(update(m.Channel).where(m.Channel.id == channel_row_id, m.Channel.history_id < newest)
+                                  .values(history_id=newest))
+        return result
+
+    async def gap_fill_all(self) -> domain.IngestResult:
+        """Read every watched channel from its history mark. A channel that fails is logged and skipped."""
+        total = domain.IngestResult()
+        for ref in list((await self._refs()).values()):
+            try:
+                total += await self.backfill(ref)
+            except ChannelError as exc:
+                log.warning("gap fill of %s failed: %s", ref.key, exc.message)
+        return total
+
+    async def _refs(self) -> dict[int, domain.ChannelRef]:
+        await self.refresh_channels()
+        return self._watched
+
+    # --- the one way in ------------------------------------------------------------------------------
+    async def ingest(self, posts: list[domain.Post]) -> domain.IngestResult:
+        """Store and match posts; album parts are folded into the row their album already has."""
+        async with self._lock:
+            posts = await self._fold_albums(posts)
+            return await self.pipeline.ingest(posts)  # type: ignore[no-any-return]
+
+    async def _fold_albums(self, posts: list[domain.Post]) -> list[domain.Post]:
+        groups = {(p.channel.telegram_id, p.grouped_id) for p in posts if p.grouped_id is not None}
+        if not groups:
+            return posts
+        keys: dict[tuple[int | None, int], tuple[int, str]] = {}
+        async with self.db.uow(read_only=True) as session:
+            rows = await session.execute(
+                select(m.Channel.telegram_id, m.Post.grouped_id, m.Post.message_id, m.Post.text)
+                .join(m.Channel, m.Channel.id == m.Post.channel_id)
+                .where(m.Post.grouped_id.in_([g for _, g in groups]))
+                .order_by(m.Post.message_id))
+            for telegram_id, grouped_id, message_id, text in rows:
+                keys.setdefault((telegram_id, grouped_id), (message_id, text))
+        folded: list[domain.Post] = []
+        for post in posts:
+            if post.grouped_id is None:
+                folded.append(post)
+                continue
+            key = (post.channel.telegram_id, post.grouped_id)
+            if key not in keys:
+                keys[key] = (post.message_id, post.text)
+                folded.append(post)
+                continue
+            message_id, text = keys[key]
+            if message_id != post.message_id or not post.text:
+                post = replace(post, message_id=message_id, text=post.text or text, media_type="album")
+            keys[key] = (message_id, post.text)
+            folded.append(post)
+        return folded
+
+    # --- live --------------------------------------------------------------------------------------
+    async def on_posts(self, channel_id: int, posts: list[domain.Post], edited: bool) -> None:
+        ref = self._watched.get(channel_id)
+        if ref is None:
+            return  # a chat the account is in but nobody watches
+        await self.ingest([replace(p, channel=ref) for p in posts])
+
+    async def on_deleted(self, channel_id: int, message_ids: list[int]) -> None:
+        if channel_id not in self._watched:
+            return
+        async with self._lock, self.db.uow() as session:
+            channel = select(m.Channel.id).where(m.Channel.telegram_id == channel_id).scalar_subquery()
+            await session.execute(update(m.Post).where(m.Post.channel_id == channel,
+                                                       m.Post.message_id.in_(message_ids)).values(deleted=True))
+
+    async def _record_flood_wait(self, channel: domain.ChannelRef | None, seconds: int) -> None:
+        if channel is None or channel.telegram_id is None:
+            return
+        async with self.db.uow() as session:
+            await session.execute(update(m.Channel).where(m.Channel.telegram_id == channel.telegram_id)
+                                  .values(flood_wait_seconds=m.Channel.flood_wait_seconds + seconds))
+
+    # --- the loop -----------------------------------------------------------------------------------
+    async def start_pass(self) -> None:
+        """After every (re)connect: default channels, joins up to the cap, then a gap fill of all."""
+        if not self._subscribed:
+            self.source.subscribe(self.on_posts, self.on_deleted)
+            self._subscribed = True
+        await self.add_default_channels()
+        await self.join_up_to_cap()
+        await self.gap_fill_all()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Live updates plus the gap fill timer until `stop` is set. Reconnects with backoff forever;
+        a dead session raises `domain.SessionEndedError` (no restart helps)."""
+        backoff = 1.0
+        while not stop.is_set():
+            try:
+                await self.source.connect()
+                backoff = 1.0
+                await self.start_pass()
+                await self._watch(stop)
+            except (TimeoutError, OSError, ConnectionError) as exc:
+                log.warning("Telegram connection lost (%s); reconnecting in %.0f s", exc, backoff)
+                await self._pause(stop, backoff)
+                backoff = min(backoff * 2, 300.0)
+            finally:
+                await self.source.disconnect()
+
+    async def _watch(self, stop: asyncio.Event) -> None:
+        period = self.settings.ingest.gap_fill_minutes * 60
+        dropped = asyncio.ensure_future(self.source.disconnected())
+        try:
+            while not stop.is_set():
+                if await self._pause(stop, period, also=dropped):
+                    return
+                if dropped.done():
+                    raise ConnectionError("disconnected from Telegram")
+                await self.gap_fill_all()
+        finally:
+            if not dropped.done():
+                dropped.cancel()
+
+    async def _pause(self, stop: asyncio.Event, seconds: float, also: asyncio.Future[Any] | None = None) -> bool:
+        """Sleep on the clock until `seconds` pass, `stop` is set or `also` completes. True when stopped."""
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.clock.sleep(seconds))]
+        try:
+            await asyncio.wait([*waiters, *([also] if also else [])], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waiters:
+                if not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+        return stop.is_set()

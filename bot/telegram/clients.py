@@ -1,0 +1,142 @@
+"""The user client and the bot client, built from settings. Neither is started here.
+
+Both use the same connection settings: the api id and hash, and an optional custom server
+(`TELEGRAM_SERVER` host:port, `TELEGRAM_DC_ID`, `TELEGRAM_SERVER_PUBLIC_KEY`) for Telegram's test
+environment or a private deployment. The user session is a `TELEGRAM_SESSION` string or a session
+file kept with mode 600 (it is the account's key).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from telethon import TelegramClient
+from telethon.crypto import rsa
+from telethon.sessions import SQLiteSession, StringSession
+
+from bot.config import ConfigError, Settings, TelegramSettings
+
+log = logging.getLogger(__name__)
+
+NEEDS_API = (
+    "Telegram is not configured: set TELEGRAM_API_ID and TELEGRAM_API_HASH (from https://my.telegram.org, "
+    "'API development tools') in .env or the environment."
+)
+NEEDS_BOT = "The bot is not configured: set TELEGRAM_BOT_TOKEN (from @BotFather) in .env or the environment."
+
+
+def secure_file(path: Path) -> Path:
+    """Create `path` (and its folder) readable by the owner only, or tighten an existing one to 600."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+    return path
+
+
+def session_path(settings: TelegramSettings, *, bot: bool = False) -> Path:
+    path = settings.session_file
+    if bot:
+        path = path.with_name("tgmon-bot.session")
+    return path if path.suffix == ".session" else path.with_name(path.name + ".session")
+
+
+def user_session(settings: TelegramSettings) -> StringSession | SQLiteSession:
+    if settings.session is not None and settings.session.get_secret_value():
+        try:
+            return StringSession(settings.session.get_secret_value().strip())
+        except Exception:  # a truncated or mangled paste
+            raise ConfigError(
+                "TELEGRAM_SESSION is not a valid Telethon session string; run `tgmon login --string` "
+                "again and paste the whole line."
+            ) from None
+    return SQLiteSession(str(secure_file(session_path(settings))))
+
+
+def load_public_key(path: Path) -> str:
+    """The server's RSA key as PKCS#1 PEM (what Telethon takes), from a PKCS#1 or X.509 SubjectPublicKeyInfo PEM."""
+    import rsa as pyrsa
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"TELEGRAM_SERVER_PUBLIC_KEY: cannot read {path}: {exc.strerror}") from None
+    try:
+        if b"BEGIN RSA PUBLIC KEY" in data:
+            key = pyrsa.PublicKey.load_pkcs1(data)
+        else:
+            key = pyrsa.PublicKey.load_pkcs1_openssl_pem(data)
+    except Exception:
+        raise ConfigError(
+            f"TELEGRAM_SERVER_PUBLIC_KEY: {path} is not an RSA public key in PEM form "
+            "(-----BEGIN RSA PUBLIC KEY----- or -----BEGIN PUBLIC KEY-----)."
+        ) from None
+    pem: bytes = key.save_pkcs1()
+    return pem.decode("ascii")
+
+
+def server_address(settings: TelegramSettings) -> tuple[int, str, int] | None:
+    """(dc id, host, port) of the custom server, or None for Telegram's own."""
+    if settings.server is None:
+        if settings.dc_id is not None or settings.server_public_key is not None:
+            raise ConfigError("TELEGRAM_DC_ID and TELEGRAM_SERVER_PUBLIC_KEY need TELEGRAM_SERVER (host:port) too.")
+        return None
+    if settings.dc_id is None:
+        raise ConfigError("TELEGRAM_SERVER needs TELEGRAM_DC_ID: the data center id of that server (e.g. 2).")
+    host, _, port = settings.server.rpartition(":")
+    return settings.dc_id, host.strip("[]"), int(port)
+
+
+def apply_server(client: TelegramClient, settings: TelegramSettings) -> None:
+    """Point a new session at the custom server and trust its RSA key.
+
+    A session that already holds an authorisation keeps the address it has: the server may have
+    moved it to another data center during login, and that address is the right one.
+    """
+    address = server_address(settings)
+    if address is None:
+        return
+    if settings.server_public_key is not None:
+        rsa.add_key(load_public_key(settings.server_public_key), old=False)
+    session = client.session
+    if session.auth_key is None:
+        session.set_dc(*address)
+    elif session.server_address != address[1]:
+        log.info("the session is bound to %s (dc %s); TELEGRAM_SERVER applies to new sessions",
+                 session.server_address, session.dc_id)
+
+
+def _client(session: Any, settings: Settings, **kwargs: Any) -> TelegramClient:
+    tg = settings.telegram
+    if not tg.user_configured:
+        raise ConfigError(NEEDS_API)
+    assert tg.api_id is not None and tg.api_hash is not None
+    client = TelegramClient(
+        session,
+        tg.api_id,
+        tg.api_hash.get_secret_value(),
+        device_model="tgmon",
+        app_version="tgmon 0.1",
+        catch_up=False,  # after long downtime Telethon drops channel gaps silently: we fill them ourselves
+        **kwargs,
+    )
+    apply_server(client, tg)
+    return client
+
+
+def make_user_client(settings: Settings) -> TelegramClient:
+    """The monitoring account. Every FloodWait is raised (threshold 0) so the source waits it visibly;
+    no automatic reconnect: the ingest service reconnects itself, so it can gap-fill after each one."""
+    return _client(user_session(settings.telegram), settings, flood_sleep_threshold=0,
+                   connection_retries=3, retry_delay=2, auto_reconnect=False)
+
+
+def make_bot_client(settings: Settings) -> TelegramClient:
+    """The subscriber bot (sign in with `await client.start(bot_token=...)`). Its session is its own file."""
+    if settings.telegram.bot_token is None:
+        raise ConfigError(NEEDS_BOT)
+    session = SQLiteSession(str(secure_file(session_path(settings.telegram, bot=True))))
+    return _client(session, settings, connection_retries=3, retry_delay=2, auto_reconnect=True)
