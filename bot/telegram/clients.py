@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -127,10 +128,12 @@ def _client(session: Any, settings: Settings, **kwargs: Any) -> TelegramClient:
     return client
 
 
-def make_user_client(settings: Settings) -> TelegramClient:
+def make_user_client(settings: Settings, *, session: Any = None) -> TelegramClient:
     """The monitoring account. Every FloodWait is raised (threshold 0) so the source waits it visibly;
-    no automatic reconnect: the ingest service reconnects itself, so it can gap-fill after each one."""
-    return _client(user_session(settings.telegram), settings, flood_sleep_threshold=0,
+    no automatic reconnect: the ingest service reconnects itself, so it can gap-fill after each one.
+    `session` overrides the configured one (`tgmon login --string` signs in into a fresh StringSession)."""
+    session = session if session is not None else user_session(settings.telegram)
+    return _client(session, settings, flood_sleep_threshold=0,
                    connection_retries=3, retry_delay=2, auto_reconnect=False)
 
 
@@ -140,3 +143,53 @@ def make_bot_client(settings: Settings) -> TelegramClient:
         raise ConfigError(NEEDS_BOT)
     session = SQLiteSession(str(secure_file(session_path(settings.telegram, bot=True))))
     return _client(session, settings, connection_retries=3, retry_delay=2, auto_reconnect=True)
+
+
+async def interactive_login(
+    client: TelegramClient, *, phone: str | None, echo: Callable[[str], Any], prompt: Callable[..., Any],
+    attempts: int = 5,
+) -> Any:
+    """Phone -> login code -> two-step password, asking again after a wrong answer. Returns the user."""
+    from telethon import errors
+
+    await client.connect()
+    if await client.is_user_authorized():
+        return await client.get_me()
+    for _ in range(attempts):
+        number = phone or prompt("Phone number of the monitoring account (international format, +7...)")
+        phone = None
+        try:
+            sent = await client.send_code_request(number)
+        except errors.PhoneNumberInvalidError:
+            echo(f"{number} is not a valid phone number; use the international format, e.g. +79001234567.")
+            continue
+        except (errors.PhoneNumberBannedError, errors.PhoneNumberFloodError) as exc:
+            raise ConfigError(f"Telegram refuses this number ({exc.__class__.__name__}); try another account.") from None
+        except errors.FloodWaitError as exc:
+            raise ConfigError(f"Telegram asks to wait {exc.seconds} s before sending another code.") from None
+        for _ in range(attempts):
+            code = str(prompt("Login code (sent by Telegram to your app)")).strip().replace(" ", "")
+            try:
+                return await client.sign_in(phone=number, code=code, phone_code_hash=sent.phone_code_hash)
+            except errors.PhoneCodeInvalidError:
+                echo("That code is wrong; check it and try again.")
+            except errors.PhoneCodeExpiredError:
+                echo("That code expired; a new one is on its way.")
+                sent = await client.send_code_request(number)
+            except errors.SessionPasswordNeededError:
+                return await _password(client, echo, prompt, attempts)
+        raise ConfigError("Too many wrong codes; run `tgmon login` again later.")
+    raise ConfigError("No valid phone number given; run `tgmon login` again.")
+
+
+async def _password(client: TelegramClient, echo: Callable[[str], Any], prompt: Callable[..., Any],
+                    attempts: int) -> Any:
+    from telethon import errors
+
+    for _ in range(attempts):
+        password = prompt("Two-step verification password", hide_input=True)
+        try:
+            return await client.sign_in(password=password)
+        except errors.PasswordHashInvalidError:
+            echo("That password is wrong; try again.")
+    raise ConfigError("Too many wrong passwords; run `tgmon login` again later.")

@@ -1,0 +1,112 @@
+"""`tgmon channels add|list|remove`, `tgmon stats`, `tgmon login` as a user types them.
+
+`channels add` talks to the FakeTelegram edge (only the client is replaced); list, remove and stats
+read the database alone and work without any Telegram setting.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from tests.integration.test_ingest_fakes import FakeTelegram, channel_entity, message
+
+CREDS = {"TELEGRAM_API_ID": "12345", "TELEGRAM_API_HASH": "0123456789abcdef0123456789abcdef"}
+
+
+def _invoke(args: list[str], env: dict[str, str], stdin: str | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, args, env=env, input=stdin, catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def env(db_url: str, tmp_path: Path) -> dict[str, str]:
+    return {"TGMON_DATABASE_URL": db_url, "TGMON_DATA_DIR": str(tmp_path / "data"),
+            "TGMON_CONFIG": str(tmp_path / "none.toml"), "TGMON_ENV_FILE": str(tmp_path / "none.env"),
+            "TELEGRAM_API_ID": "", "TELEGRAM_API_HASH": "", "TELEGRAM_SESSION": "",
+            "TELEGRAM_SESSION_FILE": str(tmp_path / "data" / "user.session"), "COLUMNS": "200"}
+
+
+@pytest.fixture
+def telegram(monkeypatch: pytest.MonkeyPatch) -> FakeTelegram:
+    tg = FakeTelegram()
+    tg.add_channel(channel_entity(), [message(i, f"Обстрел, сводка {i}") for i in range(1, 31)])
+    monkeypatch.setattr("bot.telegram.clients.make_user_client", lambda settings, **_: tg)
+    return tg
+
+
+def test_without_credentials_add_and_login_say_which_settings(env: dict[str, str]) -> None:
+    code, out = _invoke(["channels", "add", "@vvgladkov"], env)
+    assert code == 2
+    assert "set TELEGRAM_API_ID and TELEGRAM_API_HASH" in out
+    code, out = _invoke(["login"], env)
+    assert code == 2
+    assert "TELEGRAM_API_ID and TELEGRAM_API_HASH" in out
+    code, out = _invoke(["channels", "list"], env)  # the database alone
+    assert code == 0
+    assert "No channels are watched" in out
+
+
+def test_login_without_a_terminal_says_what_to_do(env: dict[str, str]) -> None:
+    code, out = _invoke(["login"], {**env, **CREDS})
+    assert code == 2
+    assert "needs a terminal" in out
+    assert "TELEGRAM_SESSION" in out
+
+
+def test_add_backfills_then_list_stats_and_remove(env: dict[str, str], telegram: FakeTelegram) -> None:
+    code, out = _invoke(["channels", "add", "https://t.me/vvgladkov/5", "@nosuchchannel", "t.me/addstickers/x"],
+                        {**env, **CREDS})
+    assert code == 2, out
+    assert "Watching Вячеслав Гладков (@vvgladkov)" in out
+    assert "backfilled vvgladkov: 30 new posts" in out
+    assert "No channel @nosuchchannel exists on Telegram" in out
+    assert "sticker set" in out
+    assert "2 of 3 links were not added" in out
+
+    code, out = _invoke(["channels", "add", "vvgladkov"], {**env, **CREDS})
+    assert code == 2
+    assert "already watched" in out
+
+    code, out = _invoke(["channels", "list"], env)  # no credentials needed
+    assert code == 0
+    assert "@vvgladkov" in out and "30" in out
+
+    code, out = _invoke(["stats"], env)
+    assert code == 0
+    assert "@vvgladkov" in out
+    assert "1 channels" in out
+
+    code, out = _invoke(["channels", "remove", "@vvgladkov"], env)
+    assert code == 0
+    assert "its posts are kept" in out
+    code, out = _invoke(["channels", "list", "--all"], env)
+    assert "removed" in out
+    code, out = _invoke(["channels", "remove", "@vvgladkov", "--purge"], env)
+    assert code == 0
+    assert "30 posts deleted" in out
+    code, out = _invoke(["channels", "remove", "@vvgladkov"], env)
+    assert code == 2
+    assert "is not watched" in out
+
+
+def test_a_flood_wait_during_add_is_shown(env: dict[str, str], telegram: FakeTelegram,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from telethon import errors
+
+    waited: list[float] = []
+
+    async def no_sleep(self: Any, seconds: float) -> None:
+        waited.append(seconds)
+
+    monkeypatch.setattr("bot.runtime.instrument.SystemClock.sleep", no_sleep)
+    telegram.history_errors = [errors.FloodWaitError(request=None, capture=12)]
+    code, out = _invoke(["channels", "add", "vvgladkov"], {**env, **CREDS})
+    assert code == 0, out
+    assert "FloodWait: Telegram asks to wait 12 s" in out
+    assert "30 new posts" in out
+    assert waited == [12]
