@@ -1,0 +1,219 @@
+"""/admin stats | users | channels [add LINK | remove NAME | approve NAME | reject NAME]: for settings.bot.admins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bot.commands.channels import channel_name
+from bot.commands.context import CommandContext, Request
+from bot.commands.i18n import label, t
+from bot.commands.render import as_int, clip, esc, page_of, pager
+from bot.commands.store import channel_by_username
+from bot.commands.types import Button, Reply
+from bot.storage import models as m
+
+
+def _is_admin(ctx: CommandContext, req: Request) -> bool:
+    return req.caller.user_id in ctx.settings.bot.admins
+
+
+async def admin(ctx: CommandContext, req: Request) -> Reply:
+    if not _is_admin(ctx, req):
+        return Reply(t(req.lang, "admin_only"))
+    if req.caller.in_group:
+        return Reply(t(req.lang, "admin_private_only"))
+    words = req.args.split()
+    what = words[0].lower() if words else ""
+    if what == "stats":
+        return await _stats(ctx, req)
+    if what == "users":
+        return await _users(ctx, req, 0)
+    if what == "channels":
+        if len(words) == 1:
+            return await _channels(ctx, req)
+        if len(words) == 3:
+            return await _channel_action(ctx, req, words[1].lower(), words[2])
+    return Reply(t(req.lang, "admin_help"))
+
+
+async def _stats(ctx: CommandContext, req: Request) -> Reply:
+    async with ctx.db.uow(read_only=True) as session:
+
+        async def count(model: type[m.Base], *where: Any) -> int:
+            return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+        values: dict[str, object] = {
+            "subscribers": await count(m.Subscriber, m.Subscriber.active.is_(True)),
+            "groups": await count(m.Subscriber, m.Subscriber.active.is_(True), m.Subscriber.kind == "group"),
+            "paused": await count(m.Subscriber, m.Subscriber.paused.is_(True)),
+            "inactive": await count(m.Subscriber, m.Subscriber.active.is_(False)),
+            "rules": await count(m.Rule),
+            "channels": await count(m.Channel, m.Channel.status == "active"),
+            "pending": await count(m.Channel, m.Channel.status == "pending"),
+            "posts": await count(m.Post),
+            "matches": await count(m.Match),
+            "digests": await count(m.Digest, m.Digest.state == "sent"),
+            "outbox": await count(m.Outbox, m.Outbox.state == "pending"),
+            "failed": await count(m.Outbox, m.Outbox.state.in_(("failed", "uncertain"))),
+        }
+        newest = await session.scalar(select(func.max(m.Post.date)))
+    values["newest"] = newest.strftime("%Y-%m-%d %H:%M UTC") if newest else "—"
+    return Reply(t(req.lang, "admin_stats", **values))
+
+
+async def _users(ctx: CommandContext, req: Request, page: int) -> Reply:
+    async with ctx.db.uow(read_only=True) as session:
+        rule_counts = (
+            select(m.Rule.subscriber_id, func.count().label("n")).group_by(m.Rule.subscriber_id).subquery()
+        )
+        rows = list(
+            await session.execute(
+                select(m.Subscriber, func.coalesce(rule_counts.c.n, 0))
+                .outerjoin(rule_counts, rule_counts.c.subscriber_id == m.Subscriber.id)
+                .order_by(m.Subscriber.id)
+            )
+        )
+    if not rows:
+        return Reply(t(req.lang, "admin_no_users"))
+    shown, page, pages = page_of(rows, page, 20)
+    lines = [t(req.lang, "admin_users_header", count=len(rows))]
+    for sub, rules in shown:
+        flags = "".join(
+            [
+                " ⏸" if sub.paused else "",
+                " ⛔" if not sub.active else "",
+                " 👥" if sub.kind == "group" else "",
+            ]
+        )
+        title = f" {esc(clip(sub.title, 30))}" if sub.title else ""
+        lines.append(f"<code>{sub.chat_id}</code>{title} · {sub.language} · {sub.frequency} · {rules}{flags}")
+    nav = pager("a:u", page, pages)
+    return Reply("\n".join(lines), (nav,) if nav else ())
+
+
+async def _channels(ctx: CommandContext, req: Request) -> Reply:
+    async with ctx.db.uow(read_only=True) as session:
+        rows = list(
+            await session.scalars(
+                select(m.Channel)
+                .where(m.Channel.status.in_(("active", "pending")))
+                .order_by(m.Channel.status.desc(), m.Channel.id)
+            )
+        )
+    pending = [c for c in rows if c.status == "pending"]
+    active = [c for c in rows if c.status == "active"]
+    lines = [t(req.lang, "admin_channels_header", active=len(active), pending=len(pending))]
+    buttons: list[tuple[Button, ...]] = []
+    for channel in pending[:15]:
+        who = f" ← <code>{channel.added_by}</code>" if channel.added_by else ""
+        lines.append(f"⏳ {esc(clip(channel_name(channel), 60))}{who}")
+        name = clip(channel_name(channel), 30)
+        buttons.append(
+            (
+                Button(label(req.lang, "approve_btn", name=name), f"a:ok:{channel.id}"),
+                Button(label(req.lang, "reject_btn"), f"a:no:{channel.id}"),
+            )
+        )
+    for channel in active[:15]:
+        handle = f" @{esc(channel.username)}" if channel.username else ""
+        lines.append(f"✅ {esc(clip(channel_name(channel), 60))}{handle}")
+        buttons.append(
+            (
+                Button(
+                    label(req.lang, "remove_btn", name=clip(channel_name(channel), 30)), f"a:rm:{channel.id}"
+                ),
+            )
+        )
+    if len(pending) > 15 or len(active) > 15:
+        lines.append(t(req.lang, "admin_more"))
+    lines.append(t(req.lang, "admin_channels_footer"))
+    return Reply("\n".join(lines), tuple(buttons))
+
+
+async def _channel_action(ctx: CommandContext, req: Request, action: str, name: str) -> Reply:
+    if action == "add":
+        return await _add(ctx, req, name)
+    username = name.strip().lstrip("@").removeprefix("https://").removeprefix("t.me/").strip("/").lower()
+    async with ctx.db.uow(read_only=True) as session:
+        channel = await channel_by_username(session, username)
+    if channel is None:
+        return Reply(t(req.lang, "admin_no_channel", name=name[:60]))
+    verb = {"approve": "ok", "reject": "no", "remove": "rm"}.get(action)
+    if verb is None:
+        return Reply(t(req.lang, "admin_help"))
+    reply = await _apply(ctx, req, verb, channel.id)
+    return Reply(reply.toast or reply.text)
+
+
+async def _add(ctx: CommandContext, req: Request, link: str) -> Reply:
+    try:
+        from bot.ingest.channels import ChannelError, add_channel, parse_channel_link
+    except ImportError:
+        return Reply(t(req.lang, "follow_unavailable"))
+    try:
+        parsed: Any = parse_channel_link(link)
+    except ChannelError as err:
+        return Reply(t(req.lang, "channel_error", error=clip(str(getattr(err, "message", err)), 400)))
+    username = getattr(parsed, "username", None)
+    if ctx.source is not None:
+        try:
+            ref = await add_channel(ctx.db, ctx.source, link, added_by=req.caller.chat_id)
+        except ChannelError as err:
+            return Reply(t(req.lang, "channel_error", error=clip(str(getattr(err, "message", err)), 400)))
+        return Reply(t(req.lang, "follow_added", name=ref.title or f"@{ref.username}"))
+    if not username:
+        return Reply(t(req.lang, "follow_needs_username"))
+    async with ctx.db.uow() as session:
+        channel = await channel_by_username(session, username)
+        if channel is None:
+            session.add(
+                m.Channel(username=username.lower(), title="", status="active", added_by=req.caller.chat_id)
+            )
+        else:
+            channel.status = "active"
+    return Reply(t(req.lang, "admin_channel_activated", name=f"@{username}"))
+
+
+async def _apply(ctx: CommandContext, req: Request, verb: str, channel_id: int) -> Reply:
+    """Approve ("ok"), reject ("no") or remove ("rm") one channel; returns the refreshed admin screen."""
+    async with ctx.db.uow() as session:
+        channel = await session.get(m.Channel, channel_id)
+        if channel is None or channel.status == "removed":
+            return Reply("", toast=t(req.lang, "channel_gone"), alert=True)
+        name = clip(channel_name(channel), 60)
+        username = channel.username
+        if verb in ("no", "rm"):
+            channel.status = "removed"
+        elif verb == "ok" and (ctx.source is None or not username):
+            channel.status = "active"  # the ingest service resolves and backfills it
+    if verb == "ok" and ctx.source is not None and username:
+        from bot.ingest.channels import ChannelError, add_channel
+
+        try:
+            await add_channel(ctx.db, ctx.source, f"@{username}", added_by=req.caller.chat_id)
+        except ChannelError as err:
+            if getattr(err, "code", "") != "exists":
+                return Reply("", toast=clip(str(getattr(err, "message", err)), 180), alert=True)
+        async with ctx.db.uow() as session:
+            row = await session.get(m.Channel, channel_id)
+            if row is not None:
+                row.status = "active"
+    screen = await _channels(ctx, req)
+    toast_key = {"ok": "approved_toast", "no": "rejected_toast", "rm": "removed_toast"}[verb]
+    return Reply(screen.text, screen.buttons, toast=label(req.lang, toast_key, name=name))
+
+
+async def on_button(ctx: CommandContext, req: Request, parts: list[str]) -> Reply:
+    if not _is_admin(ctx, req):
+        return Reply("", toast=t(req.lang, "admin_only"), alert=True)
+    action = parts[0] if parts else ""
+    arg = as_int(parts[1]) if len(parts) == 2 else None
+    if arg is None:
+        return Reply("", toast=t(req.lang, "button_stale"))
+    if action == "u":
+        return await _users(ctx, req, arg)
+    if action in ("ok", "no", "rm"):
+        return await _apply(ctx, req, action, arg)
+    return Reply("", toast=t(req.lang, "button_stale"))

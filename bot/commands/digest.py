@@ -1,0 +1,44 @@
+"""/digest [week], /pause, /resume."""
+
+from __future__ import annotations
+
+from bot.commands.context import CommandContext, Request
+from bot.commands.i18n import t
+from bot.commands.store import ensure_subscriber
+from bot.commands.types import Reply
+
+_PERIODS = {"": "since_last", "week": "week", "неделя": "week", "7": "week"}
+
+
+async def digest(ctx: CommandContext, req: Request) -> Reply:
+    period = _PERIODS.get(req.args.strip().lower())
+    if period is None:
+        return Reply(t(req.lang, "digest_usage"))
+    if req.subscriber is None:
+        return Reply(t(req.lang, "not_registered"))
+    try:
+        from bot.digest.service import request_digest
+    except ImportError:
+        return Reply(t(req.lang, "digest_unavailable"))
+    result = await request_digest(ctx.db, ctx.settings, req.caller.chat_id, now=ctx.now(), period=period)
+    if result.items == 0:
+        return Reply(t(req.lang, "digest_empty_week" if period == "week" else "digest_empty"))
+    return Reply(t(req.lang, "digest_queued", items=result.items, chunks=result.chunks))
+
+
+async def pause(ctx: CommandContext, req: Request) -> Reply:
+    return await _set_paused(ctx, req, True)
+
+
+async def resume(ctx: CommandContext, req: Request) -> Reply:
+    return await _set_paused(ctx, req, False)
+
+
+async def _set_paused(ctx: CommandContext, req: Request, paused: bool) -> Reply:
+    async with ctx.db.uow() as session:
+        sub = await ensure_subscriber(session, req.caller, req.lang, ctx.settings)
+        already = sub.paused == paused
+        sub.paused = paused
+    if paused:
+        return Reply(t(req.lang, "already_paused" if already else "paused"))
+    return Reply(t(req.lang, "already_running" if already else "resumed"))

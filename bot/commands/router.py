@@ -1,0 +1,166 @@
+"""Text or button data in, Reply out: rate limit, private mode, group admin checks, dispatch, and a
+catch-all so that a user never sees a trace."""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+
+from bot.commands import admin, channels, digest, export, rules, settings_menu, start, stop
+from bot.commands.context import CommandContext, Request
+from bot.commands.i18n import language_for, t
+from bot.commands.render import clip
+from bot.commands.store import get_subscriber
+from bot.commands.types import Caller, Reply
+from bot.digest.render import LIMIT, utf16_len
+
+log = logging.getLogger(__name__)
+_COMMAND = re.compile(r"\s*/(\S+)\s*(.*)", re.DOTALL)
+
+Command = Callable[[CommandContext, Request], Awaitable[Reply]]
+ButtonHandler = Callable[[CommandContext, Request, list[str]], Awaitable[Reply]]
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    run: Command
+    changes: bool  # in a group, only its admins may run it
+
+
+COMMANDS: dict[str, Spec] = {
+    "start": Spec(start.start, True),
+    "help": Spec(start.help_, False),
+    "lang": Spec(start.lang, True),
+    "watch": Spec(rules.watch, True),
+    "rules": Spec(rules.list_rules, False),
+    "unwatch": Spec(rules.unwatch, True),
+    "search": Spec(rules.search, False),
+    "channels": Spec(channels.list_channels, False),
+    "follow": Spec(channels.follow, True),
+    "settings": Spec(settings_menu.settings, True),
+    "digest": Spec(digest.digest, True),
+    "pause": Spec(digest.pause, True),
+    "resume": Spec(digest.resume, True),
+    "export": Spec(export.export, True),
+    "stop": Spec(stop.stop, True),
+    "admin": Spec(admin.admin, False),
+}
+BUTTONS: dict[str, ButtonHandler] = {
+    "go": start.on_button,
+    "lang": start.on_lang_button,
+    "r": rules.on_button,
+    "c": channels.on_button,
+    "s": settings_menu.on_button,
+    "stop": stop.on_button,
+    "a": admin.on_button,
+}
+BUTTON_COST = 0.25  # a press of a menu button, in commands
+PENDING: dict[str, Command] = {"tz": settings_menu.timezone_input, "watch": rules.watch}
+
+
+class BotCommands:
+    """The bot's behaviour, with no transport: the handlers feed it and send what it returns."""
+
+    def __init__(self, ctx: CommandContext) -> None:
+        self.ctx = ctx
+
+    async def handle_text(self, caller: Caller, text: str) -> Reply | None:
+        """The reply to one message, or None when the bot should stay quiet."""
+        name, args, addressed = _split_command(text, self.ctx.bot_username)
+        if name is None or not addressed:
+            pending = self.ctx.pending.take(caller) if name is None else None
+            if pending is None and caller.in_group:
+                return None  # group chatter is not for us
+            stopped, gate = self._gate(caller)
+            if stopped:
+                return gate
+            req = await self._request(caller, text.strip())
+            if pending is not None:
+                return await self._safely(PENDING[pending], req)
+            return Reply(t(req.lang, "plain_text_hint"))
+        stopped, gate = self._gate(caller)
+        if stopped:
+            return gate
+        req = await self._request(caller, args)
+        spec = COMMANDS.get(name)
+        if spec is None:
+            return Reply(t(req.lang, "unknown_command", command="/" + clip(name, 40)))
+        if spec.changes and caller.in_group and not caller.is_group_admin:
+            return Reply(t(req.lang, "group_admin_only"))
+        return await self._safely(spec.run, req)
+
+    async def handle_button(self, caller: Caller, data: str) -> Reply | None:
+        stopped, gate = self._gate(caller, cost=BUTTON_COST)
+        if stopped:
+            return None if gate is None else Reply("", toast=_plain(gate.text), alert=True)
+        parts = data.split(":")
+        req = await self._request(caller, data)
+        handler = BUTTONS.get(parts[0])
+        if handler is None or len(data) > 64:
+            return Reply("", toast=t(req.lang, "button_stale"))
+        if caller.in_group and not caller.is_group_admin and data != "go:help":
+            return Reply("", toast=t(req.lang, "group_admin_only"), alert=True)
+
+        async def run(ctx: CommandContext, request: Request) -> Reply:
+            return await handler(ctx, request, parts[1:])
+
+        return await self._safely(run, req, button=True)
+
+    def _gate(self, caller: Caller, cost: float = 1.0) -> tuple[bool, Reply | None]:
+        """(False, None): go on. (True, reply): stop here with this reply (None: stay quiet),
+        for a flooding or refused user."""
+        verdict = self.ctx.limiter.check(caller.user_id, cost)
+        lang = language_for(caller.language_code)
+        if verdict == "drop":
+            return True, None
+        if verdict == "warn":
+            seconds = max(1, round(self.ctx.limiter.retry_after(caller.user_id)))
+            return True, Reply(t(lang, "slow_down", seconds=seconds))
+        bot = self.ctx.settings.bot
+        if bot.private_mode and caller.user_id not in bot.allowlist and caller.user_id not in bot.admins:
+            return True, Reply(t(lang, "refused_private"))
+        return False, None
+
+    async def _request(self, caller: Caller, args: str) -> Request:
+        async with self.ctx.db.uow(read_only=True) as session:
+            sub = await get_subscriber(session, caller.chat_id)
+        lang = sub.language if sub is not None else language_for(caller.language_code)
+        return Request(caller=caller, args=args, lang=lang, subscriber=sub)
+
+    async def _safely(self, run: Command, req: Request, *, button: bool = False) -> Reply:
+        try:
+            return fit(await run(self.ctx, req))
+        except Exception:
+            # the trace goes to the log (with no user text beyond the chat id), never to the user
+            log.exception("command failed in chat %s", req.caller.chat_id)
+            text = t(req.lang, "internal_error")
+            return Reply("", toast=_plain(text), alert=True) if button else Reply(text)
+
+
+def fit(reply: Reply, limit: int = LIMIT) -> Reply:
+    """Keep a reply within Telegram's 4096 UTF-16 units: drop whole lines from the end (every line
+    of ours closes its own tags), so the HTML stays well formed."""
+    if utf16_len(reply.text) <= limit:
+        return reply
+    lines = reply.text.split("\n")
+    while lines and utf16_len("\n".join(lines)) + 2 > limit:
+        lines.pop()
+    return replace(reply, text="\n".join(lines) + "\n…")
+
+
+def _split_command(text: str, bot_username: str | None) -> tuple[str | None, str, bool]:
+    """("watch", "батальон", addressed) for "/watch@bot батальон"; (None, "", True) for plain text."""
+    found = _COMMAND.match(text)
+    if found is None:
+        return None, "", True
+    name, _, target = found.group(1).partition("@")
+    addressed = not target or bot_username is None or target.lower() == bot_username.lower()
+    return name.lower(), found.group(2).strip(), addressed
+
+
+def _plain(html_text: str) -> str:
+    """A toast shows plain text: drop our own tags and entities."""
+    return html.unescape(re.sub(r"<[^>]+>", "", html_text))[:190]

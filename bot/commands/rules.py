@@ -1,0 +1,236 @@
+"""/watch, /rules, /unwatch, /search and the rule list's buttons."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from bot.commands.context import CommandContext, Request
+from bot.commands.i18n import Html, label, t
+from bot.commands.render import as_int, clip, esc, marked, page_of, pager
+from bot.commands.store import ensure_subscriber, rule_of, rules_of, unfollowed_ids
+from bot.commands.types import Button, Reply
+from bot.digest.render import excerpt
+from bot.matching import RuleError, parse_rule
+from bot.storage import models as m
+
+DRY_RUN_DAYS = 7
+_REGEX = re.compile(r"(?:^|[\s(])/(?:[^/\\\s]|\\.)(?:[^/\\]|\\.)*/")
+
+
+def _rule_error(lang: str, err: RuleError) -> str:
+    """What is wrong (the matcher's English message), where, and a rule that works."""
+    message = str(getattr(err, "message", "") or err)
+    column = getattr(err, "column", None)
+    example = getattr(err, "example", "") or "батальон"
+    where = t(lang, "rule_error_column", column=column) if column is not None else ""
+    return t(lang, "rule_error", error=clip(message, 400), where=where, example=clip(example, 200))
+
+
+def _regex_count(parsed: object, source: str) -> int:
+    count = getattr(parsed, "regex_count", None)
+    return int(count) if isinstance(count, int) else len(_REGEX.findall(source))
+
+
+async def watch(ctx: CommandContext, req: Request) -> Reply:
+    source = " ".join(req.args.split())
+    if not source:
+        return Reply(t(req.lang, "watch_usage"))
+    limits = ctx.settings.matching
+    try:
+        parsed = parse_rule(source, max_length=limits.max_rule_length, max_terms=limits.max_terms)
+    except RuleError as err:
+        return Reply(_rule_error(req.lang, err))
+    scope = [str(c) for c in getattr(parsed, "channels", ())]  # `in:@name` in the rule
+    async with ctx.db.uow() as session:
+        sub = await ensure_subscriber(session, req.caller, req.lang, ctx.settings)
+        existing = await rules_of(session, sub.id)
+        if any(r.source.casefold() == source.casefold() for r in existing):
+            number = next(i for i, r in enumerate(existing, 1) if r.source.casefold() == source.casefold())
+            return Reply(t(req.lang, "rule_exists", number=number, rule=clip(source, 200)))
+        if len(existing) >= ctx.settings.bot.max_rules:
+            return Reply(t(req.lang, "rule_quota", limit=ctx.settings.bot.max_rules))
+        regex_limit = limits.max_regex_rules_per_subscriber
+        regexes = _regex_count(parsed, source)
+        if (
+            regexes
+            and sum(_regex_count(_parse_quietly(r.source), r.source) for r in existing) + regexes
+            > regex_limit
+        ):
+            return Reply(t(req.lang, "regex_quota", limit=regex_limit))
+        rule = m.Rule(subscriber_id=sub.id, name="", source=source, compiled=None, channels=scope)
+        session.add(rule)
+        await session.flush()
+        rule_id, number, tz = rule.id, len(existing) + 1, sub.timezone
+    await ctx.notify_rules_changed()
+    text = t(req.lang, "rule_added", number=number, rule=clip(source, 200))
+    text += "\n\n" + await _dry_run(ctx, req.lang, source, tz)
+    buttons = (
+        (
+            Button(label(req.lang, "delete_rule_btn"), f"r:del:{rule_id}:0"),
+            Button(label(req.lang, "my_rules_btn"), "r:page:0"),
+        ),
+    )
+    return Reply(text, buttons)
+
+
+def _parse_quietly(source: str) -> object:
+    try:
+        return parse_rule(source, max_length=100_000, max_terms=100_000)
+    except RuleError:
+        return None
+
+
+async def _dry_run(ctx: CommandContext, lang: str, source: str, tz: str) -> str:
+    try:
+        from bot.matching.search import search_posts
+    except ImportError:  # the full-text search is not installed in this build
+        return t(lang, "dry_run_unavailable")
+    since = ctx.now() - timedelta(days=DRY_RUN_DAYS)
+    try:
+        found = await search_posts(ctx.db, source, since=since, limit=2)
+    except RuleError as err:
+        return _rule_error(lang, err)
+    if found.total == 0:
+        return t(lang, "dry_run_none", days=DRY_RUN_DAYS)
+    lines = [t(lang, "dry_run", days=DRY_RUN_DAYS, count=found.total)]
+    lines.extend(_post_line(post, tz) for post in found.posts[:2])
+    return "\n".join(lines)
+
+
+def _post_line(post: Any, tz: str) -> str:
+    text, spans = excerpt(post.text or "", list(post.highlights), 200)
+    when = post.date.astimezone(ZoneInfo(tz)).strftime("%d.%m %H:%M")
+    channel = post.channel_title or post.channel_username or "?"
+    more = " …" if len(text) < len(post.text or "") else ""
+    return f"• {when} <i>{esc(clip(channel, 60))}</i>: {marked(text, spans)}{more}\n{esc(post.link)}"
+
+
+async def list_rules(ctx: CommandContext, req: Request, page: int = 0) -> Reply:
+    if req.subscriber is None:
+        return Reply(t(req.lang, "rules_empty"))
+    async with ctx.db.uow(read_only=True) as session:
+        items = await rules_of(session, req.subscriber.id)
+    return _rules_screen(ctx, req.lang, items, page)
+
+
+def _rules_screen(ctx: CommandContext, lang: str, items: Sequence[m.Rule], page: int) -> Reply:
+    if not items:
+        return Reply(t(lang, "rules_empty"))
+    shown, page, pages = page_of(items, page)
+    first = page * 10 + 1
+    lines = [t(lang, "rules_header", count=len(items), limit=ctx.settings.bot.max_rules)]
+    lines += [f"{n}. <code>{esc(clip(r.source, 100))}</code>" for n, r in enumerate(shown, first)]
+    lines.append(t(lang, "rules_footer"))
+    delete = [
+        Button(label(lang, "delete_n_btn", number=n), f"r:del:{r.id}:{page}")
+        for n, r in enumerate(shown, first)
+    ]
+    rows: list[tuple[Button, ...]] = [tuple(delete[i : i + 5]) for i in range(0, len(delete), 5)]
+    nav = pager("r:page", page, pages)
+    if nav:
+        rows.append(nav)
+    return Reply("\n".join(lines), tuple(rows))
+
+
+async def on_button(ctx: CommandContext, req: Request, parts: list[str]) -> Reply:
+    action = parts[0] if parts else ""
+    if action == "page" and len(parts) == 2 and (page := as_int(parts[1])) is not None:
+        return await list_rules(ctx, req, page)
+    if action == "del" and len(parts) == 3 and (rule_id := as_int(parts[1])) is not None:
+        return await _delete_by_id(ctx, req, rule_id, as_int(parts[2]) or 0)
+    return Reply("", toast=t(req.lang, "button_stale"))
+
+
+async def _delete_by_id(ctx: CommandContext, req: Request, rule_id: int, page: int) -> Reply:
+    if req.subscriber is None:
+        return Reply("", toast=t(req.lang, "rule_gone"), alert=True)
+    async with ctx.db.uow() as session:
+        rule = await rule_of(session, req.subscriber.id, rule_id)  # owner check: this chat's rules only
+        if rule is None:
+            return Reply("", toast=t(req.lang, "rule_gone"), alert=True)
+        source = rule.source
+        await session.delete(rule)
+        await session.flush()
+        items = await rules_of(session, req.subscriber.id)
+    await ctx.notify_rules_changed()
+    screen = _rules_screen(ctx, req.lang, items, page)
+    toast = label(req.lang, "rule_deleted_toast", rule=clip(source, 60))
+    return Reply(screen.text, screen.buttons, toast=toast)
+
+
+async def unwatch(ctx: CommandContext, req: Request) -> Reply:
+    arg = " ".join(req.args.split())
+    if not arg:
+        return Reply(t(req.lang, "unwatch_usage"))
+    if req.subscriber is None:
+        return Reply(t(req.lang, "rules_empty"))
+    async with ctx.db.uow() as session:
+        items = await rules_of(session, req.subscriber.id)
+        number = as_int(arg)
+        target: m.Rule | None = None
+        if number is not None and 1 <= number <= len(items):
+            target = items[number - 1]
+        else:
+            target = next((r for r in items if r.source.casefold() == arg.casefold()), None)
+        if target is None:
+            return Reply(t(req.lang, "unwatch_not_found", value=clip(arg, 100), count=len(items)))
+        source = target.source
+        await session.delete(target)
+    await ctx.notify_rules_changed()
+    return Reply(t(req.lang, "rule_deleted", rule=clip(source, 200)))
+
+
+async def search(ctx: CommandContext, req: Request) -> Reply:
+    source = " ".join(req.args.split())
+    if not source:
+        return Reply(t(req.lang, "search_usage"))
+    limits = ctx.settings.matching
+    try:
+        parse_rule(source, max_length=limits.max_rule_length, max_terms=limits.max_terms)
+    except RuleError as err:
+        return Reply(_rule_error(req.lang, err))
+    try:
+        from bot.matching.search import search_posts
+    except ImportError:
+        return Reply(t(req.lang, "search_unavailable"))
+    scope, tz = await _followed_scope(ctx, req)
+    try:
+        found = await search_posts(ctx.db, source, limit=5, channels=scope)
+    except RuleError as err:
+        return Reply(_rule_error(req.lang, err))
+    if found.total == 0:
+        return Reply(t(req.lang, "search_none", rule=clip(source, 200)))
+    lines = [
+        t(
+            req.lang,
+            "search_header",
+            rule=Html(esc(clip(source, 200))),
+            count=found.total,
+            shown=len(found.posts),
+        )
+    ]
+    lines.extend(_post_line(post, tz) for post in found.posts[:5])
+    return Reply("\n\n".join(lines))
+
+
+async def _followed_scope(ctx: CommandContext, req: Request) -> tuple[list[str], str]:
+    """The channels to search: all of them (an empty list) unless this chat unfollowed some."""
+    if req.subscriber is None:
+        return [], ctx.settings.digest.default_timezone
+    async with ctx.db.uow(read_only=True) as session:
+        dropped = await unfollowed_ids(session, req.subscriber.id)
+        if not dropped:
+            return [], req.subscriber.timezone
+        rows = await session.execute(
+            select(m.Channel.username, m.Channel.telegram_id).where(
+                m.Channel.status == "active", m.Channel.id.not_in(dropped)
+            )
+        )
+        keys = [r.username or str(r.telegram_id) for r in rows]
+    return keys or ["-"], req.subscriber.timezone

@@ -1,0 +1,129 @@
+"""/channels and /follow, with and without a channel source; admin approval."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot import domain
+from bot.storage import models as m
+from bot.storage.database import Database
+from tests.integration.test_commands_kit import ALICE, OTHER, button_data, ingest, make_kit, visible
+from tests.integration.test_commands_kit import BORIS as RU_BORIS
+
+ADMIN = 1001  # Alice's user id
+BORIS = replace(RU_BORIS, language_code="en")  # the same second user, reading English
+
+
+class FakeSource:
+    """The user client's resolve(), faked at the network edge: known names resolve, others do not."""
+
+    def __init__(self, known: dict[str, domain.ChannelRef]) -> None:
+        self.known = known
+        self.asked: list[str] = []
+
+    async def resolve(self, link: str) -> domain.ChannelRef:
+        from bot.ingest.channels import ChannelError
+
+        self.asked.append(link)
+        ref = self.known.get(link.lstrip("@").lower())
+        if ref is None:
+            raise ChannelError("not_found", f"No channel {link} exists.")
+        return ref
+
+    async def history(
+        self, channel: domain.ChannelRef, *, min_id: int = 0, limit: int | None = None
+    ) -> AsyncIterator[domain.Post]:
+        for post in ():
+            yield post
+
+
+async def test_channels_follow_and_unfollow_buttons(db: Database) -> None:
+    await ingest(db, [("a", timedelta(hours=1))])
+    await ingest(db, [("b", timedelta(hours=1))], channel=OTHER)
+    kit = make_kit(db)
+    listing = await kit.say(ALICE, "/channels")
+    text = visible(listing)
+    assert "Watched channels: 2; you follow 2." in text
+    assert "Other <news> & co" in text  # a channel title is escaped, never markup
+    off = [d for d in button_data(listing) if d.startswith("c:off:")]
+    assert len(off) == 2
+    after = await kit.press(ALICE, off[0])
+    assert "you follow 1." in visible(after) and after.toast and after.toast.startswith("Unfollowed")
+    assert await kit.count(m.Subscription, m.Subscription.following.is_(False)) == 1
+    on = next(d for d in button_data(after) if d.startswith("c:on:"))
+    again = await kit.press(ALICE, on)
+    assert "you follow 2." in visible(again)
+    # Boris is unaffected by Alice's choices
+    assert "вы читаете 2." in visible(await kit.say(RU_BORIS, "/channels"))
+    # a channel id that is not watched
+    assert (await kit.press(ALICE, "c:on:999999:0")).alert
+
+
+async def test_follow_without_a_source_queues_for_an_admin(db: Database) -> None:
+    kit = make_kit(db, admins=[ADMIN], max_channels=2)
+    assert "Send a channel's public link" in visible(await kit.say(BORIS, "/follow"))
+    bad = await kit.say(BORIS, "/follow https://example.com/x")
+    assert "I can't watch that channel" in visible(bad) and "not a Telegram link" in visible(bad)
+    queued = await kit.say(BORIS, "/follow https://t.me/NewsChan/42")
+    assert "Asked for @newschan" in visible(queued)
+    assert "already waiting" in visible(await kit.say(ALICE, "/follow @newschan"))
+    await kit.say(BORIS, "/follow @second_chan")
+    assert "the most allowed" in visible(await kit.say(BORIS, "/follow @third_chan"))
+    async with db.uow(read_only=True) as session:
+        rows = list(await session.scalars(select(m.Channel).order_by(m.Channel.id)))
+    assert [(c.username, c.status, c.added_by) for c in rows] == [
+        ("newschan", "pending", BORIS.chat_id),
+        ("second_chan", "pending", BORIS.chat_id),
+    ]
+    # the admin approves one and rejects the other, by button
+    assert "for the bot's administrators" in visible(await kit.say(BORIS, "/admin channels"))
+    screen = await kit.say(ALICE, "/admin channels")
+    assert "0 watched, 2 waiting for approval" in visible(screen)
+    approve = next(d for d in button_data(screen) if d.startswith("a:ok:"))
+    assert (await kit.press(BORIS, approve)).alert  # not an admin
+    approved = await kit.press(ALICE, approve)
+    assert approved.toast == "Approved @newschan"
+    assert "1 watched, 1 waiting for approval" in visible(approved)
+    reject = next(d for d in button_data(approved) if d.startswith("a:no:"))
+    await kit.press(ALICE, reject)
+    async with db.uow(read_only=True) as session:
+        statuses = dict((await session.execute(select(m.Channel.username, m.Channel.status))).all())
+    assert statuses == {"newschan": "active", "second_chan": "removed"}
+    assert "@newschan is already watched" in visible(await kit.say(ALICE, "/follow t.me/newschan"))
+
+
+async def test_follow_with_a_source_adds_at_once(db: Database) -> None:
+    source = FakeSource({"vvgladkov": domain.ChannelRef(1302282372, "vvgladkov", "Гладков")})
+    kit = make_kit(db, source=source)
+    added = await kit.say(ALICE, "/follow https://t.me/vvgladkov")
+    assert "Now watching Гладков" in visible(added)
+    assert "is already watched" in visible(await kit.say(ALICE, "/follow @vvgladkov"))
+    missing = await kit.say(ALICE, "/follow @nosuchchannel")
+    assert "No channel @nosuchchannel exists." in visible(missing)
+    assert await kit.count(m.Channel) == 1
+
+    approving = make_kit(db, source=source, approve_channels=True)
+    queued = await approving.say(BORIS, "/follow @otherchannel")
+    assert "Asked for @otherchannel" in visible(queued)
+    assert source.asked == ["@vvgladkov", "@nosuchchannel"]  # approval mode asks Telegram nothing
+
+
+async def test_admin_commands(db: Database) -> None:
+    await ingest(db, [("Батальон", timedelta(hours=1))])
+    kit = make_kit(db, admins=[ADMIN])
+    await kit.say(BORIS, "/watch батальон")
+    assert "for the bot's administrators" in visible(await kit.say(BORIS, "/admin stats"))
+    stats = visible(await kit.say(ALICE, "/admin stats"))
+    assert "Subscribers: 1 active" in stats and "Rules: 1" in stats and "Posts: 1" in stats
+    users = visible(await kit.say(ALICE, "/admin users"))
+    assert str(BORIS.chat_id) in users
+    assert "/admin stats" in visible(await kit.say(ALICE, "/admin"))
+    added = await kit.say(ALICE, "/admin channels add @freshchan")
+    assert "@freshchan is watched now" in visible(added)
+    removed = await kit.say(ALICE, "/admin channels remove @freshchan")
+    assert "Removed @freshchan" in visible(removed)
+    assert "No channel" in visible(await kit.say(ALICE, "/admin channels remove @ghost"))
