@@ -90,9 +90,12 @@ async def deliver_due(db: Database, sender: Sender, limiter: RateLimiter, clock:
 
     try:
         while True:
-            jobs = await outbox.due_heads(db, clock.now(), limit=MAX_IN_FLIGHT * 2, exclude=busy)
+            excluded = set(busy)
+            jobs = await outbox.due_heads(db, clock.now(), limit=MAX_IN_FLIGHT * 2, exclude=excluded)
             if not jobs:
                 if not tasks:
+                    if excluded:
+                        continue  # a send finished while we looked: its chat's next chunk may be due now
                     break
                 await asyncio.wait(set(tasks), return_when=asyncio.FIRST_COMPLETED)
                 continue

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 from telethon.extensions import html as tl_html
 
 from bot.config import Settings
+from bot.delivery import outbox
 from bot.delivery.clock import ManualClock
 from bot.delivery.errors import ChatFloodWait, ChatUnavailable, SendFailed, SendUncertain
 from bot.delivery.limiter import RateLimiter
@@ -127,3 +130,53 @@ async def test_uncertain_send_is_not_repeated_and_a_failure_is_retried(db) -> No
     assert states[1001] == ("uncertain", 1)
     assert states[1002][0] == "sent" and states[1002][1] == 2
     assert [s.chat_id for s in sender.sent] == [1002]
+
+
+class KilledWhileWaiting(ManualClock):
+    """The process dies while the worker waits for the limiter after `after` sends."""
+
+    def __init__(self, start, sender_box, after):
+        super().__init__(start)
+        self.box, self.after = sender_box, after
+
+    async def sleep(self, seconds: float) -> None:
+        if len(self.box[0].sent) >= self.after:
+            raise asyncio.CancelledError  # what a kill looks like to the coroutine
+        await super().sleep(seconds)
+
+
+async def test_kill_between_chunk_2_and_3_resends_only_3_4_5(db) -> None:
+    box: list[FakeSender] = []
+    clock = KilledWhileWaiting(T0 + timedelta(hours=1), box, after=2)
+    await _seed(db, chat_id=1001, posts=50, text="Обстрел " + "длинный текст поста про район {i} " * 10)
+    req = await request_digest(db, SETTINGS, 1001, now=clock.now())
+    assert req.chunks == 5, req
+    box.append(FakeSender(clock))
+    with pytest.raises(asyncio.CancelledError):
+        await deliver_due(db, box[0], RateLimiter(SETTINGS.delivery, clock), clock)
+    assert [s.html.split("\n", 1)[0] for s in box[0].sent] == ["(1/5)", "(2/5)"]
+    # restart: a new process, a new limiter, a new sender
+    restarted = ManualClock(clock.now() + timedelta(seconds=5))
+    sender = FakeSender(restarted)
+    assert await deliver_due(db, sender, RateLimiter(SETTINGS.delivery, restarted), restarted) == 3
+    assert [s.html.split("\n", 1)[0] for s in sender.sent] == ["(3/5)", "(4/5)", "(5/5)"]
+    rows = await outbox_rows(db)
+    assert [r.state for r in rows] == ["sent"] * 5 and all(r.attempts == 1 for r in rows)
+    assert [s.random_id for s in box[0].sent + sender.sent] == [r.random_id for r in rows]
+    (digest,) = await digests(db)
+    assert digest.state == "sent"
+
+
+async def test_kill_during_a_send_marks_it_uncertain_and_the_rest_go_on(db) -> None:
+    clock = ManualClock(T0 + timedelta(hours=1))
+    await _seed(db, chat_id=1001, posts=50, text="Обстрел " + "длинный текст поста про район {i} " * 10)
+    await request_digest(db, SETTINGS, 1001, now=clock.now())
+    rows = await outbox_rows(db)
+    job = await outbox.claim(db, rows[0].id, clock.now())  # claimed, request on the wire, then the kill
+    assert job is not None
+    clock.advance(minutes=11)
+    assert await outbox.recover_stale(db, clock.now(), timedelta(minutes=10)) == [rows[0].id]
+    sender = FakeSender(clock)
+    assert await deliver_due(db, sender, RateLimiter(SETTINGS.delivery, clock), clock) == 4
+    assert [s.html.split("\n", 1)[0] for s in sender.sent] == ["(2/5)", "(3/5)", "(4/5)", "(5/5)"]
+    assert [r.state for r in await outbox_rows(db)] == ["uncertain"] + ["sent"] * 4
