@@ -1,0 +1,102 @@
+"""The Sender over the Telethon bot client: one rendered HTML message (and a PNG) per call.
+
+Requests are built by hand (messages.sendMessage / messages.sendMedia) so the outbox's stable
+`random_id` goes with them: if a chunk is ever sent twice, Telegram drops the repeat. Telethon's
+errors are mapped to `bot.delivery.errors` here, so nothing past this module sees a Telethon type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from telethon import TelegramClient, errors
+from telethon.extensions import html as telethon_html
+from telethon.tl import functions, types
+
+from bot.delivery.errors import ChatFloodWait, ChatUnavailable, SendFailed, SendUncertain
+from bot.domain import SendResult
+
+CAPTION_LIMIT = 1024  # UTF-16 units of a media caption
+_GONE = (
+    errors.UserIsBlockedError,
+    errors.InputUserDeactivatedError,
+    errors.UserDeactivatedError,
+    errors.UserDeactivatedBanError,
+    errors.ChatWriteForbiddenError,
+    errors.PeerIdInvalidError,
+    errors.ChatIdInvalidError,
+    errors.ChannelPrivateError,
+    errors.ChatAdminRequiredError,
+    errors.UserBannedInChannelError,
+)
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _photo_random_id(random_id: int) -> int:
+    """The chart goes out as its own request when the text is too long for a caption: a second
+    stable id, derived from the chunk's."""
+    return (random_id ^ 0x5DEECE66D) & 0x7FFFFFFFFFFFFFFF or 1
+
+
+def _message_id(result: Any, random_id: int) -> int | None:
+    if isinstance(result, types.UpdateShortSentMessage):
+        return int(result.id)
+    for update in getattr(result, "updates", None) or ():
+        if isinstance(update, types.UpdateMessageID) and update.random_id == random_id:
+            return int(update.id)
+    return None
+
+
+class TelethonSender:
+    def __init__(self, client: TelegramClient, *, timeout: float = 30.0) -> None:
+        self.client = client
+        self.timeout = timeout
+
+    async def _peer(self, chat_id: int) -> Any:
+        try:
+            return await self.client.get_input_entity(chat_id)
+        except (ValueError, TypeError):
+            # not in the session cache (a new session): bots may address a user by id alone
+            if chat_id > 0:
+                return types.InputPeerUser(chat_id, 0)
+            return types.InputPeerChat(-chat_id)
+
+    async def _call(self, request: Any) -> Any:
+        if not self.client.is_connected():
+            raise SendFailed("the bot client is not connected")
+        try:
+            return await asyncio.wait_for(self.client(request), self.timeout)
+        except (TimeoutError, ConnectionError) as exc:
+            # the request may have reached Telegram: the outbox must not blindly send it again
+            raise SendUncertain(f"no answer from Telegram ({type(exc).__name__})") from None
+
+    async def send_html(
+        self, chat_id: int, html: str, *, random_id: int, attachment: bytes | None = None
+    ) -> SendResult:
+        text, entities = telethon_html.parse(html)
+        try:
+            peer = await self._peer(chat_id)
+            if attachment is not None:
+                uploaded = await self.client.upload_file(attachment, file_name="chart.png")
+                media = types.InputMediaUploadedPhoto(file=uploaded)
+                if _utf16_len(text) <= CAPTION_LIMIT:
+                    result = await self._call(functions.messages.SendMediaRequest(
+                        peer, media, message=text, entities=entities or None, random_id=random_id))
+                    return SendResult(_message_id(result, random_id))
+                await self._call(functions.messages.SendMediaRequest(
+                    peer, media, message="", random_id=_photo_random_id(random_id)))
+            result = await self._call(functions.messages.SendMessageRequest(
+                peer, text, no_webpage=True, entities=entities or None, random_id=random_id))
+            return SendResult(_message_id(result, random_id))
+        except errors.FloodWaitError as exc:
+            raise ChatFloodWait(exc.seconds) from None
+        except errors.RandomIdDuplicateError:
+            return SendResult(None)  # this very chunk was delivered before: Telegram dropped the repeat
+        except _GONE as exc:
+            raise ChatUnavailable(type(exc).__name__) from None
+        except errors.RPCError as exc:
+            raise SendFailed(f"Telegram refused the message: {type(exc).__name__}") from None
