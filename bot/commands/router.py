@@ -97,7 +97,7 @@ class BotCommands:
         if stopped:
             return None if gate is None else Reply("", toast=_plain(gate.text), alert=True)
         parts = data.split(":")
-        req = await self._request(caller, data)
+        req = await self._request(caller, "")  # a button carries its arguments in `parts`
         handler = BUTTONS.get(parts[0])
         if handler is None or len(data) > 64:
             return Reply("", toast=t(req.lang, "button_stale"))

@@ -143,3 +143,34 @@ async def test_pause_and_resume(db: Database) -> None:
     assert "Resumed" in visible(await kit.say(ALICE, "/resume"))
     assert "not paused" in visible(await kit.say(ALICE, "/resume"))
     assert not (await _sub(db, ALICE)).paused
+
+
+async def test_tour_buttons_lead_to_each_screen(db: Database) -> None:
+    kit = make_kit(db)
+    tour = await kit.say(ALICE, "/start")
+    assert set(buttons(tour)) == {"➕ Add a rule", "📢 Channels", "⚙️ Settings", "❓ Help"}
+    assert "Welcome back" in visible(await kit.say(ALICE, "/start"))
+    helped = await kit.press(ALICE, buttons(tour)["❓ Help"])
+    assert not helped.edit and "/watch RULE" in visible(helped)  # a new message: the tour stays
+    assert "No channels are watched yet" in visible(await kit.press(ALICE, buttons(tour)["📢 Channels"]))
+    assert "Settings" in visible(await kit.press(ALICE, buttons(tour)["⚙️ Settings"]))
+    prompt = await kit.press(ALICE, buttons(tour)["➕ Add a rule"])
+    assert "Send me the words" in visible(prompt)
+    added = await kit.say(ALICE, "обстрел Белгород")  # the next plain message is the rule
+    assert "Rule 1 added: обстрел Белгород" in visible(added)
+    assert "/watch батальон" in visible(await kit.say(ALICE, "ещё слово"))  # only the one message
+    assert (await kit.press(ALICE, "go:nowhere")).text == ""
+
+
+async def test_help_lists_every_command_with_an_example(db: Database) -> None:
+    from bot.commands import COMMANDS
+
+    kit = make_kit(db)
+    for caller in (ALICE, BORIS):
+        text = visible(await kit.say(caller, "/help"))
+        for name in COMMANDS:
+            assert f"/{name}" in text, name
+        assert "/watch батальон" in text and "/follow https://t.me/vvgladkov" in text
+        assert "\\b" in text  # the RE2 ASCII-only warning
+    admin = await kit.say(ALICE, "/admin stats")
+    assert "for the bot's administrators" in visible(admin)

@@ -17,7 +17,7 @@ STRINGS: dict[str, str] = {
     "start_group": "👋 Hi, group! I will send this group a digest of the channel posts that match its rules. Only the group's admins can change the rules and settings: <code>/watch батальон</code>, /channels, /settings. /help lists every command.",
     "help": (
         "<b>Commands</b>\n"
-        "/start: subscribe this chat and take the tour\n"
+        "/start: subscribe this chat and take the tour; /help: this list\n"
         "/watch RULE: add a rule, e.g. <code>/watch батальон</code>\n"
         "/rules: your rules, each with a delete button\n"
         "/unwatch N or RULE: delete a rule, e.g. <code>/unwatch 2</code>\n"
