@@ -9,7 +9,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.app import App
-from bot.digest import DigestItem, digest_items, render_items_html, split_chunks
+from bot.digest.builder import build_digest, digest_title
+from bot.digest.render import DigestItem
+from bot.digest.select import matches_posted_between
 from bot.domain import IngestResult
 from bot.ingest.export import read_export
 from bot.ingest.pipeline import as_async
@@ -54,7 +56,10 @@ async def run_demo(app: App, export: Path = SAMPLE_EXPORT) -> DemoReport:
         newest = await session.scalar(select(m.Post.date).order_by(m.Post.date.desc()).limit(1))
     until = newest or datetime.now(UTC)
     since = until - timedelta(days=1)
-    items = await digest_items(app.db, subscriber_id, since, until)
-    title = f"Daily digest, {until:%Y-%m-%d}: {len(items)} matches"
-    chunks = split_chunks(render_items_html(items, "Europe/Moscow", title))
-    return DemoReport(result, items, chunks, since, until)
+    # the builder the scheduler uses: grouped, reposts collapsed, split for Telegram
+    async with app.db.uow(read_only=True) as session:
+        rows = await matches_posted_between(session, subscriber_id, since, until)
+    tz = "Europe/Moscow"
+    built = build_digest(rows, tz=tz, title=digest_title("daily", since, until, tz),
+                         size=app.settings.digest.max_items, excerpt_chars=app.settings.digest.excerpt_chars)
+    return DemoReport(result, built.items, built.chunks, since, until)

@@ -1,0 +1,75 @@
+"""The preview: the digest a subscriber with these rules would receive, built from stored posts
+with the same builder and renderer the bot uses. Sends nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from bot.config import Settings
+from bot.digest.builder import BuiltDigest, build_digest, digest_title
+from bot.digest.select import MatchRow
+from bot.domain import Rule
+from bot.matching import compile_rules, parse_rule
+from bot.storage import models as m
+from bot.storage.database import Database
+
+
+def read_rules(lines: Sequence[str], settings: Settings) -> list[Rule]:
+    """One rule a line; blank lines and lines starting with # are skipped. Raises ValueError naming
+    the line (a RuleError's message says what is wrong and gives an example)."""
+    rules: list[Rule] = []
+    for number, line in enumerate(lines, 1):
+        source = line.strip()
+        if not source or source.startswith("#"):
+            continue
+        try:
+            parse_rule(source, max_length=settings.matching.max_rule_length, max_terms=settings.matching.max_terms)
+        except ValueError as exc:
+            raise ValueError(f"line {number}: {source!r}: {exc}") from None
+        rules.append(Rule(id=len(rules) + 1, source=source))
+    if not rules:
+        raise ValueError("the rules file holds no rule; write one rule a line, for example: обстрел OR shelling")
+    return rules
+
+
+def period(since: date | None, until: date | None, tz: str, now: datetime) -> tuple[datetime, datetime]:
+    """Local dates to a UTC window: from the start of `since` to the end of `until`; by default
+    the last 24 hours up to now, like a daily digest."""
+    zone = ZoneInfo(tz)
+    end = datetime.combine(until + timedelta(days=1), time(), tzinfo=zone) if until else now.astimezone(zone)
+    start = datetime.combine(since, time(), tzinfo=zone) if since else end - timedelta(days=1)
+    if start >= end:
+        raise ValueError(f"--since {start:%Y-%m-%d} is not before --until; give an earlier --since")
+    return start, end
+
+
+async def preview_digest(
+    db: Database, settings: Settings, rules: list[Rule], *, since: datetime, until: datetime, tz: str,
+    daily_title: bool,
+) -> BuiltDigest:
+    matcher = compile_rules(rules)
+    names = {r.id: r.source for r in rules}
+    rows: list[MatchRow] = []
+    query = (
+        select(m.Post, m.Channel)
+        .join(m.Channel, m.Channel.id == m.Post.channel_id)
+        .where(m.Post.date > since, m.Post.date <= until, m.Post.deleted.is_(False), m.Channel.status != "removed")
+        .order_by(m.Post.date.desc(), m.Post.id.desc())
+    )
+    async with db.uow(read_only=True) as session:
+        for post, channel in await session.execute(query):
+            if not post.text:
+                continue
+            for hit in matcher.match(post.text, channel.username or str(channel.telegram_id)):
+                rows.append(MatchRow(
+                    hit.rule_id, names[hit.rule_id], post.id, channel.id, channel.telegram_id, channel.username,
+                    channel.title or channel.username or str(channel.telegram_id), post.message_id, post.date,
+                    post.text, tuple(hit.highlights), post.views, post.forward_channel_id, post.forward_message_id,
+                ))
+    title = digest_title("daily" if daily_title else "preview", since, until, tz)
+    return build_digest(rows, tz=tz, title=title, size=settings.digest.max_items,
+                        excerpt_chars=settings.digest.excerpt_chars)
