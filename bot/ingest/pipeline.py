@@ -10,7 +10,9 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import domain
@@ -66,27 +68,51 @@ class Pipeline:
 
     async def _store(
         self, session: AsyncSession, channel: m.Channel, items: list[domain.Post], result: IngestResult
-    ) -> list[m.Post]:
+    ) -> list[tuple[int, str]]:
+        """Insert the new posts and apply real changes to known ones. Returns (post id, text) to match.
+
+        Bulk statements only: one SELECT of the few columns that tell a change, one multi-row
+        INSERT ... ON CONFLICT DO NOTHING RETURNING (the ids of the rows actually inserted); ORM rows
+        are loaded only for the posts that changed.
+        """
+        posts = _POSTS
         ids = [p.message_id for p in items]
-        existing = await posts_by_message_id(session, channel.id, ids)
-        fresh = [p for p in items if p.message_id not in existing]
+        known = {
+            r.message_id: r
+            for r in await session.execute(
+                select(posts.c.id, posts.c.message_id, posts.c.text_hash, posts.c.views, posts.c.deleted).where(
+                    posts.c.channel_id == channel.id, posts.c.message_id.in_(ids)
+                )
+            )
+        }
+        to_match: list[tuple[int, str]] = []
+        fresh = [p for p in items if p.message_id not in known]
         if fresh:
-            await session.execute(
-                insert_ignore(session, m.Post, ["channel_id", "message_id"]),
+            inserted = await session.execute(
+                insert_ignore(session, m.Post, ["channel_id", "message_id"]).returning(posts.c.id, posts.c.message_id),
                 [_row(channel.id, p) for p in fresh],
             )
-        stored = await posts_by_message_id(session, channel.id, ids)
-        to_match: list[m.Post] = []
-        for post in items:
-            row = stored[post.message_id]
-            if post.message_id not in existing:
+            new_ids = {message_id: post_id for post_id, message_id in inserted}
+            for post in fresh:
+                post_id = new_ids.get(post.message_id)
+                if post_id is None:  # another writer stored it between our SELECT and INSERT
+                    result.unchanged += 1
+                    continue
                 result.stored += 1
-                to_match.append(row)
-            elif _apply_change(session, row, post):
-                result.updated += 1
-                to_match.append(row)
-            else:
-                result.unchanged += 1
+                if post.text and not post.deleted:
+                    to_match.append((post_id, post.text))
+        changed = [p for p in items if p.message_id in known and _differs(known[p.message_id], p)]
+        result.unchanged += sum(1 for p in items if p.message_id in known) - len(changed)
+        if changed:
+            rows = await posts_by_message_id(session, channel.id, [p.message_id for p in changed])
+            for post in changed:
+                row = rows[post.message_id]
+                if _apply_change(session, row, post):
+                    result.updated += 1
+                    if row.text and not row.deleted:
+                        to_match.append((row.id, row.text))
+                else:
+                    result.unchanged += 1
         newest = max(items, key=lambda p: p.message_id)
         if newest.message_id > channel.last_message_id:
             channel.last_message_id = newest.message_id
@@ -94,24 +120,66 @@ class Pipeline:
         return to_match
 
     async def _match(
-        self, session: AsyncSession, matcher: Matcher, channel: m.Channel, posts: list[m.Post], result: IngestResult
+        self,
+        session: AsyncSession,
+        matcher: Matcher,
+        channel: m.Channel,
+        posts: list[tuple[int, str]],
+        result: IngestResult,
     ) -> None:
         key = channel.username or str(channel.telegram_id)
-        rows = [
-            {"rule_id": hit.rule_id, "post_id": post.id, "highlights": [list(h) for h in hit.highlights]}
-            for post in posts
-            if post.text and not post.deleted
-            for hit in matcher.match(post.text, key)
-        ]
-        if not rows:
+        hits = [(hit, post_id) for post_id, text in posts for hit in matcher.match(text, key)]
+        if not hits:
             return
-        # RETURNING yields only the rows actually inserted: the matches that are new
-        inserted = await session.scalars(
-            insert_ignore(session, m.Match, ["rule_id", "post_id"]).returning(m.Match.id), rows
-        )
-        new = sorted(inserted)
+        new = await _insert_matches(session, hits)
+        new.sort()
         result.matches += len(new)
         result.new_match_ids.extend(new)
+
+
+async def _insert_matches(session: AsyncSession, hits: list[tuple[domain.RuleMatch, int]]) -> list[int]:
+    """Matches as multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING id (only the rows actually
+    inserted: the new matches), a few thousand rows a statement.
+
+    Every value is an integer we made (rule id, post id, highlight offsets) or our own timestamp, so
+    the rows are written as literals: this spares SQLAlchemy's per-parameter processing (a JSON
+    encoding per match among it), which was most of the cost of a batch with many matches.
+    """
+    conn = await session.connection()
+    now = datetime.now(UTC)
+    # SQLAlchemy's SQLite DATETIME text (UTC, no zone); on PostgreSQL a timestamptz with its +00:00
+    stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f") if conn.dialect.name == "sqlite" else now.isoformat(sep=" ")
+    new: list[int] = []
+    for start in range(0, len(hits), _MATCH_CHUNK):
+        values = ",".join(
+            f"({int(hit.rule_id):d},{int(post_id):d},'[{_spans(hit.highlights)}]','{stamp}')"
+            for hit, post_id in hits[start : start + _MATCH_CHUNK]
+        )
+        result = await conn.exec_driver_sql(
+            "INSERT INTO matches (rule_id, post_id, highlights, matched_at) VALUES "
+            + values
+            + " ON CONFLICT (rule_id, post_id) DO NOTHING RETURNING id"
+        )
+        new.extend(int(r[0]) for r in result.fetchall())
+    return new
+
+
+_MATCH_CHUNK = 5000
+
+
+def _spans(highlights: tuple[tuple[int, int], ...]) -> str:
+    return ",".join(f"[{int(a):d},{int(b):d}]" for a, b in highlights)
+_POSTS = m.Post.__table__
+assert isinstance(_POSTS, Table)
+
+
+def _differs(stored: Any, post: domain.Post) -> bool:
+    """A newer sighting that changes something: the text, a deletion, or the view count."""
+    return (
+        stored.text_hash != post.text_hash
+        or (post.deleted and not stored.deleted)
+        or (post.views is not None and post.views != stored.views)
+    )
 
 
 def _row(channel_id: int, post: domain.Post) -> dict[str, object]:
