@@ -74,6 +74,7 @@ class IngestService:
         self._lock = asyncio.Lock()
         self._watched: dict[int, domain.ChannelRef] = {}  # bare telegram id -> ref, of active channels
         self._subscribed = False
+        self._refreshed_at: datetime | None = None
 
     # --- channels ------------------------------------------------------------------------------
     async def refresh_channels(self) -> list[m.Channel]:
@@ -198,7 +199,8 @@ class IngestService:
             rows = await session.execute(
                 select(m.Channel.telegram_id, m.Post.grouped_id, m.Post.message_id, m.Post.text)
                 .join(m.Channel, m.Channel.id == m.Post.channel_id)
-                .where(m.Post.grouped_id.in_([g for _, g in groups]))
+                .where(m.Channel.telegram_id.in_({t for t, _ in groups}),
+                       m.Post.grouped_id.in_({g for _, g in groups}))
                 .order_by(m.Post.message_id))
             for telegram_id, grouped_id, message_id, text in rows:
                 keys.setdefault((telegram_id, grouped_id), (message_id, text))
@@ -222,9 +224,20 @@ class IngestService:
     # --- live --------------------------------------------------------------------------------------
     async def on_posts(self, channel_id: int, posts: list[domain.Post], edited: bool) -> None:
         ref = self._watched.get(channel_id)
+        if ref is None and self._may_refresh():
+            await self.refresh_channels()  # added a moment ago (by the bot, or `tgmon channels add`)?
+            ref = self._watched.get(channel_id)
         if ref is None:
             return  # a chat the account is in but nobody watches
         await self.ingest([replace(p, channel=ref) for p in posts])
+
+    def _may_refresh(self) -> bool:
+        """At most one re-read of the channel list a minute for posts of unknown channels."""
+        now = self.clock.now()
+        if self._refreshed_at is not None and (now - self._refreshed_at).total_seconds() < 60:
+            return False
+        self._refreshed_at = now
+        return True
 
     async def on_deleted(self, channel_id: int, message_ids: list[int]) -> None:
         if channel_id not in self._watched:

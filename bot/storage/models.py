@@ -72,6 +72,7 @@ class Post(Base):
         UniqueConstraint("channel_id", "message_id", name="uq_posts_channel_message"),
         Index("ix_posts_date", "date"),
         Index("ix_posts_forward", "forward_channel_id", "forward_message_id"),
+        Index("ix_posts_channel_grouped", "channel_id", "grouped_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

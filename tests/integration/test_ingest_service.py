@@ -255,3 +255,15 @@ async def test_a_channel_gone_private_is_skipped_by_gap_fill(db: Database, exc: 
     tg.history_errors = [exc]
     result = await service.gap_fill_all()  # logged, not raised
     assert result.stored == 0
+
+
+async def test_a_channel_added_while_running_gets_its_live_posts(db: Database) -> None:
+    tg, _, service = await _setup(db, [message(1, "x")])
+    await service.start_pass()
+    tg.add_channel(channel_entity(2002, "newchan", "Новый"), [])
+    await add_channel(db, TelethonSource(tg, FakeClock()), "@newchan")  # e.g. by the bot, meanwhile
+    await tg.handler(events.NewMessage)(events.NewMessage.Event(message(7, "первый пост", cid=2002)))
+    async with db.uow(read_only=True) as s:
+        rows = (await s.execute(select(m.Channel.username, m.Post.message_id)
+                                .join(m.Post, m.Post.channel_id == m.Channel.id))).all()
+    assert sorted(rows) == [("newchan", 7), ("vvgladkov", 1)]
