@@ -154,6 +154,11 @@ class IngestService:
             handled += len(batch)
         if progress:
             progress(handled)
+        seen = getattr(self.source, "newest_seen", {}).get(row.telegram_id, 0)
+        if seen > row.history_id:  # the read completed: nothing up to the newest id seen is left behind
+            async with self.db.uow() as session:
+                await session.execute(update(m.Channel).where(m.Channel.id == row.id, m.Channel.history_id < seen)
+                                      .values(history_id=seen))
         if not first and row.joined and total.stored:
             async with self.db.uow() as session:
                 await session.execute(update(m.Channel).where(m.Channel.id == row.id)

@@ -98,6 +98,9 @@ class TelethonSource:
         self.page_size = page_size
         self.on_flood_wait = on_flood_wait
         self.flood_waited = 0  # seconds, since this source was made
+        # per channel, the newest message id any history page showed: a read that completed has
+        # handled every message up to it (or left it out on purpose: beyond the backfill bounds)
+        self.newest_seen: dict[int, int] = {}
 
     # --- session -------------------------------------------------------------------------------
     async def call(self, request: Any, *, channel: domain.ChannelRef | None = None) -> Any:
@@ -207,7 +210,12 @@ class TelethonSource:
         except errors.RPCError as exc:
             raise channel_error(exc, channel.key) or ChannelError(
                 "private", f"Cannot read {channel.key} ({exc.__class__.__name__}).") from None
-        return list(getattr(result, "messages", None) or [])
+        messages = list(getattr(result, "messages", None) or [])
+        if messages and channel.telegram_id is not None:
+            top = max(msg.id for msg in messages)
+            if top > self.newest_seen.get(channel.telegram_id, 0):
+                self.newest_seen[channel.telegram_id] = top
+        return messages
 
     async def history(
         self, channel: domain.ChannelRef, *, min_id: int = 0, limit: int | None = None,
@@ -243,16 +251,17 @@ class TelethonSource:
     async def _latest(self, peer: Any, channel: domain.ChannelRef, limit: int | None,
                       since: datetime | None) -> list[Any]:
         kept: list[Any] = []
-        offset = 0
+        offset = posts = 0
         while True:
             page = await self._page(peer, channel, offset_id=offset, add_offset=0)
             page = sorted((m for m in page if not offset or m.id < offset), key=lambda m: -m.id)
             for message in page:
                 if since is not None and message.date is not None and message.date < since:
                     return kept
-                kept.append(message)
-                if limit is not None and sum(1 for m in kept if is_post(m)) >= limit:
+                if limit is not None and posts >= limit:
                     return kept
+                kept.append(message)
+                posts += is_post(message)
             if len(page) < self.page_size:
                 return kept
             offset = page[-1].id

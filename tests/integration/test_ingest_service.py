@@ -123,7 +123,7 @@ async def test_150_posts_published_while_down_are_all_stored_and_matched(db: Dat
     assert len(rows) == 160
     assert await _matched_posts(db) == set(range(11, 161))
     channel = await _channel(db)
-    assert (channel.last_message_id, channel.history_id, channel.joined) == (160, 160, True)
+    assert (channel.last_message_id, channel.history_id, channel.joined) == (160, 161, True)
     assert channel.gaps_recovered == 150
 
 
@@ -267,3 +267,14 @@ async def test_a_channel_added_while_running_gets_its_live_posts(db: Database) -
         rows = (await s.execute(select(m.Channel.username, m.Post.message_id)
                                 .join(m.Post, m.Post.channel_id == m.Channel.id))).all()
     assert sorted(rows) == [("newchan", 7), ("vvgladkov", 1)]
+
+
+async def test_a_quiet_channel_is_marked_read_and_its_next_posts_are_found(db: Database) -> None:
+    old = [message(i, f"old {i}", date=T0 - timedelta(days=30)) for i in range(1, 4)]
+    tg, _, service = await _setup(db, old, backfill_days=7)
+    await service.backfill(domain.ChannelRef(GLADKOV_ID))
+    assert await _posts(db) == []  # nothing in the last 7 days
+    assert (await _channel(db)).history_id == 3  # but the history up to 3 was looked at
+    tg.publish(message(4, "new"))
+    await service.gap_fill_all()
+    assert [r.message_id for r in await _posts(db)] == [4]
