@@ -10,18 +10,20 @@ signatures of all texts are computed together with numpy (multiply-shift hashing
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
+from functools import lru_cache
 
 import numpy as np
 
 NUM_PERM = 32
 BANDS = 8  # 8 bands of 4 rows: pairs with Jaccard >= 0.8 share a band with probability > 0.99
 SIMILARITY = 0.8  # estimated Jaccard similarity at which two texts count as the same post
+SMALL = 400  # up to this many texts (one digest) a pure-Python index beats numpy's call overhead
+BOTTOM_K = 6  # the small path indexes each text under its 6 smallest shingle hashes
+SLACK = 0.2  # the estimate's margin: pairs estimated this far below the threshold are checked exactly
 MIN_WORDS = 6  # shorter texts ("Обстрел.", "Срочно") are too generic to merge on text alone
 
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _MASK32 = np.uint64(0xFFFFFFFF)
 _rng = np.random.default_rng(20261124)
 _A = _rng.integers(1, 2**63, size=NUM_PERM, dtype=np.uint64) | np.uint64(1)  # odd multipliers
@@ -52,8 +54,13 @@ class UnionFind:
 
 
 def _word_hashes(text: str) -> list[int]:
-    words = _WORD.findall(text.casefold().replace("ё", "е"))
-    return [hash(w) & 0xFFFFFFFF for w in words]
+    """A hash per whitespace-separated word, case-folded. Punctuation stays on its word: reposts
+    copy it too, and splitting on it costs more than all the rest. Python's str hash is salted per
+    process, which is fine: signatures are only ever compared within one process."""
+    return list(map(hash, text.casefold().split()))
+
+
+BLOCK = 20_000  # texts per numpy pass: bounds the memory of the shingle arrays
 
 
 def signatures(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -62,11 +69,17 @@ def signatures(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     n = len(texts)
     sig = np.zeros((n, NUM_PERM), dtype=np.uint64)
     usable = np.zeros(n, dtype=bool)
+    for first in range(0, n, BLOCK):
+        _block_signatures(texts, first, min(n, first + BLOCK), sig, usable)
+    return sig, usable
+
+
+def _block_signatures(texts: Sequence[str], first: int, last: int, sig: np.ndarray, usable: np.ndarray) -> None:
     lengths: list[int] = []
     words: list[int] = []
     index: list[int] = []
-    for i, text in enumerate(texts):
-        hashed = _word_hashes(text)
+    for i in range(first, last):
+        hashed = _word_hashes(texts[i])
         if len(hashed) < MIN_WORDS:
             continue
         usable[i] = True
@@ -74,8 +87,8 @@ def signatures(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         lengths.append(len(hashed))
         words.extend(hashed)
     if not index:
-        return sig, usable
-    w = np.asarray(words, dtype=np.uint64)
+        return
+    w = np.asarray(words, dtype=np.int64).view(np.uint64) & _MASK32
     lens = np.asarray(lengths, dtype=np.int64)
     starts = np.concatenate(([0], np.cumsum(lens)[:-1]))
     # word 3-gram shingles inside each text: combine three consecutive word hashes
@@ -86,10 +99,8 @@ def signatures(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     shingles = (w[pos] * np.uint64(0x9E3779B1) ^ (w[pos + 1] << np.uint64(21)) ^ (w[pos + 2] * np.uint64(0x85EBCA77)))
     shingle_starts = starts - 2 * np.arange(len(starts), dtype=np.int64)  # two positions dropped per text
     rows = np.asarray(index, dtype=np.int64)
-    for p in range(NUM_PERM):
-        hashed = ((shingles * _A[p] + _B[p]) >> np.uint64(32)) & _MASK32
-        sig[rows, p] = np.minimum.reduceat(hashed, shingle_starts)
-    return sig, usable
+    hashed = ((shingles[:, None] * _A[None, :] + _B[None, :]) >> np.uint64(32)) & _MASK32  # every permutation at once
+    sig[rows] = np.minimum.reduceat(hashed, shingle_starts, axis=0)
 
 
 def near_duplicate_groups(texts: Sequence[str], threshold: float = SIMILARITY) -> list[list[int]]:
@@ -98,19 +109,41 @@ def near_duplicate_groups(texts: Sequence[str], threshold: float = SIMILARITY) -
     uf = UnionFind(n)
     if n < 2:
         return uf.groups()
+    if n <= SMALL:
+        return _small_groups(texts, threshold)
     sig, usable = signatures(texts)
     rows_per_band = NUM_PERM // BANDS
-    need = int(np.ceil(threshold * NUM_PERM))
+    need = int(np.ceil((threshold - SLACK) * NUM_PERM))
     candidates = np.nonzero(usable)[0]
-    for band in range(BANDS):
-        part = np.ascontiguousarray(sig[candidates, band * rows_per_band : (band + 1) * rows_per_band])
-        keys = part.view(np.dtype((np.void, part.dtype.itemsize * rows_per_band))).ravel()
-        buckets: dict[object, int] = {}
-        for local, key in enumerate(keys.tolist()):
-            i = int(candidates[local])
-            first = buckets.setdefault(key, i)
-            if first != i and uf.find(first) != uf.find(i) and int((sig[first] == sig[i]).sum()) >= need:
-                uf.union(first, i)
+    if len(candidates) < 2:
+        return uf.groups()
+    # one bucket key per (text, band): the band's 4 values folded into 64 bits, salted by the band
+    part = sig[candidates].reshape(len(candidates), BANDS, rows_per_band)
+    key = np.arange(1, BANDS + 1, dtype=np.uint64)[None, :] * np.uint64(0x9E3779B97F4A7C15)
+    for col in range(rows_per_band):
+        key = (key * np.uint64(0x100000001B3)) ^ part[:, :, col]
+    flat = key.ravel()  # row-major: text i's bands at i * BANDS ... i * BANDS + BANDS - 1
+    _, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
+    owner = candidates[np.arange(len(flat)) // BANDS]
+    leader = owner[first[inverse.ravel()]]
+    shared = np.nonzero(leader != owner)[0]  # (text, band) pairs whose bucket an earlier text opened
+    pairs: set[tuple[int, int]] = set()
+    if len(shared):
+        a, b = leader[shared], owner[shared]
+        close = (sig[a] == sig[b]).sum(axis=1) >= need  # a bucket clash is not enough: estimate first
+        pairs.update(zip(a[close].tolist(), b[close].tolist(), strict=True))
+    sets: dict[int, frozenset[int]] = {}
+
+    def shingle_set(i: int) -> frozenset[int]:
+        found = sets.get(i)
+        if found is None:
+            found = sets[i] = _shingle_set(texts[i])
+        return found
+
+    # then the exact Jaccard similarity decides, so the result never hangs on an estimate's noise
+    pairs = {(a_i, b_i) for a_i, b_i in pairs if jaccard(shingle_set(a_i), shingle_set(b_i)) >= threshold}
+    for a_i, b_i in pairs:
+        uf.union(a_i, b_i)
     return uf.groups()
 
 
@@ -138,12 +171,48 @@ def collapse(keys: Sequence[Hashable], forward_of: Sequence[Hashable | None], te
     return uf.groups()
 
 
+def _small_groups(texts: Sequence[str], threshold: float) -> list[list[int]]:
+    """Bottom-k sketches: each text is filed under its k smallest shingle hashes; two texts with
+    Jaccard similarity >= 0.8 share one of them with probability above 0.999. Only texts sharing a
+    key are compared, exactly."""
+    uf = UnionFind(len(texts))
+    index: dict[int, list[int]] = {}
+    sets: list[frozenset[int]] = []
+    for i, text in enumerate(texts):
+        shingles = _shingle_set(text)
+        if len(shingles) < MIN_WORDS - 2:
+            shingles = frozenset()
+        sets.append(shingles)
+        if not shingles:
+            continue
+        seen: set[int] = set()
+        for value in sorted(shingles)[:BOTTOM_K]:
+            bucket = index.setdefault(value, [])
+            for j in bucket:
+                if j not in seen:
+                    seen.add(j)
+                    if jaccard(sets[j], shingles) >= threshold:
+                        uf.union(j, i)
+            bucket.append(i)
+    return uf.groups()
+
+
+@lru_cache(maxsize=1 << 16)  # one tick builds thousands of digests over the same posts
+def _shingle_set(text: str) -> frozenset[int]:
+    w = text.casefold().split()
+    return frozenset(map(hash, zip(w, w[1:], w[2:], strict=False)))
+
+
+def jaccard(a: frozenset[int], b: frozenset[int]) -> float:
+    if not a or not b:
+        return 0.0
+    common = len(a & b)
+    return common / (len(a) + len(b) - common)
+
+
 def naive_near_duplicate_groups(texts: Sequence[str], threshold: float = SIMILARITY) -> list[list[int]]:
     """The pairwise baseline (exact Jaccard over shingle sets), for the benchmark and the tests."""
-    shingles = []
-    for text in texts:
-        h = _word_hashes(text)
-        shingles.append({(h[k], h[k + 1], h[k + 2]) for k in range(len(h) - 2)} if len(h) >= MIN_WORDS else None)
+    shingles = [_shingle_set(t) if len(_word_hashes(t)) >= MIN_WORDS else None for t in texts]
     uf = UnionFind(len(texts))
     for i in range(len(texts)):
         a = shingles[i]
@@ -151,6 +220,6 @@ def naive_near_duplicate_groups(texts: Sequence[str], threshold: float = SIMILAR
             continue
         for j in range(i + 1, len(texts)):
             b = shingles[j]
-            if b and len(a & b) >= threshold * len(a | b):
+            if b and jaccard(a, b) >= threshold:
                 uf.union(i, j)
     return uf.groups()

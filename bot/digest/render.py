@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from bot.domain import post_link
@@ -68,6 +69,12 @@ def _marked_html(text: str, spans: Sequence[tuple[int, int]]) -> str:
     return "".join(out)
 
 
+@lru_cache(maxsize=1 << 15)  # the same post shows up in many subscribers' digests of one tick
+def _excerpt_html(text: str, highlights: tuple[tuple[int, int], ...], width: int) -> tuple[str, str]:
+    cut, spans = excerpt(text, highlights, width)
+    return cut, _marked_html(cut, spans)
+
+
 def render_items_html(
     items: Sequence[DigestItem], tz: str, title: str, excerpt_chars: int = 280, more: int = 0
 ) -> list[str]:
@@ -84,7 +91,7 @@ def render_items_html(
         for channel, entries in channels.items():
             blocks.append(f"📢 <i>{html.escape(channel)}</i> ({len(entries)})")
             for item in entries:
-                text, spans = excerpt(item.text, item.highlights, excerpt_chars)
+                text, marked = _excerpt_html(item.text, item.highlights, excerpt_chars)
                 when = item.date.astimezone(zone).strftime("%d.%m %H:%M")
                 notes = ""
                 if item.also_in:
@@ -92,7 +99,7 @@ def render_items_html(
                 if item.other_rules:
                     notes += f"\n<i>also matches: {html.escape(', '.join(item.other_rules))}</i>"
                 blocks.append(
-                    f"• {when} {_marked_html(text, spans)}{' …' if len(text) < len(item.text) else ''}{notes}\n"
+                    f"• {when} {marked}{' …' if len(text) < len(item.text) else ''}{notes}\n"
                     f'<a href="{html.escape(item.link, quote=True)}">{html.escape(item.link)}</a>'
                 )
     if more:

@@ -22,12 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.delivery.worker import sleep_or_stop
 from bot.digest.schedule import Schedule, day_of_key, due_occurrence, in_quiet_hours
-from bot.digest.service import lock_subscriber, queue_digest
+from bot.digest.service import DigestJob, queue_digests
 from bot.domain import Clock, Frequency
 from bot.storage import models as m
 from bot.storage.database import Database
 
 log = logging.getLogger(__name__)
+
+BATCH = 200  # subscribers built per transaction
 
 
 def schedule_of(sub: m.Subscriber) -> Schedule:
@@ -45,12 +47,19 @@ class DigestScheduler:
         """One pass: build every due digest. Returns how many digests were built (empty ones included)."""
         now = self.clock.now()
         await self._skip_paused(now)
+        candidates = await self._candidates(now)
         built = 0
-        for chat_id in await self._candidates(now):
+        for first in range(0, len(candidates), BATCH):
+            batch = candidates[first : first + BATCH]
             try:
-                built += await self._build(chat_id, now)
+                built += await self._build(batch, now)
             except Exception:  # one broken subscriber must not stop the others' digests
-                log.exception("digest for chat %s failed; it is retried on the next tick", chat_id)
+                log.exception("digest batch failed; building its subscribers one by one")
+                for sub_id in batch:
+                    try:
+                        built += await self._build([sub_id], now)
+                    except Exception:
+                        log.exception("digest for subscriber %s failed; it is retried on the next tick", sub_id)
         return built
 
     async def _skip_paused(self, now: datetime) -> None:
@@ -62,7 +71,7 @@ class DigestScheduler:
             await session.execute(update(m.Subscriber).where(*paused).values(last_digest_at=now))
 
     async def _candidates(self, now: datetime) -> list[int]:
-        """Chat ids that may be due: scheduled subscribers whose schedule says so, and instant
+        """Subscriber ids that may be due: scheduled subscribers whose schedule says so, and instant
         subscribers with new matches (checked in SQL)."""
         chats: list[int] = []
         async with self.db.uow(read_only=True) as session:
@@ -75,14 +84,14 @@ class DigestScheduler:
             last_days = await self._last_days(session)
             for sub in scheduled.scalars():
                 if due_occurrence(schedule_of(sub), now, sub.last_digest_at or sub.created_at, last_days.get(sub.id)):
-                    chats.append(sub.chat_id)
+                    chats.append(sub.id)
             fresh = exists().where(
                 m.Rule.subscriber_id == m.Subscriber.id, m.Match.rule_id == m.Rule.id,
                 m.Match.matched_at > func.coalesce(m.Subscriber.last_digest_at, m.Subscriber.created_at),
                 m.Match.matched_at <= now,
             )
             instant = await session.scalars(
-                select(m.Subscriber.chat_id).where(
+                select(m.Subscriber.id).where(
                     m.Subscriber.active.is_(True), m.Subscriber.paused.is_(False),
                     m.Subscriber.frequency == Frequency.INSTANT, fresh,
                     or_(m.Subscriber.last_digest_at.is_(None),
@@ -94,15 +103,15 @@ class DigestScheduler:
         return chats
 
     @staticmethod
-    async def _last_days(session: AsyncSession, subscriber_id: int | None = None) -> dict[int, date]:
+    async def _last_days(session: AsyncSession, subscriber_ids: list[int] | None = None) -> dict[int, date]:
         """Per subscriber, the local date of its latest scheduled digest."""
         query = (
             select(m.Digest.subscriber_id, func.max(m.Digest.period_key))
             .where(m.Digest.kind.in_(["daily", "weekly"]))
             .group_by(m.Digest.subscriber_id, m.Digest.kind)
         )
-        if subscriber_id is not None:
-            query = query.where(m.Digest.subscriber_id == subscriber_id)
+        if subscriber_ids is not None:
+            query = query.where(m.Digest.subscriber_id.in_(subscriber_ids))
         out: dict[int, date] = {}
         for sub_id, key in await session.execute(query):
             day = day_of_key(str(key))
@@ -110,33 +119,38 @@ class DigestScheduler:
                 out[int(sub_id)] = day
         return out
 
-    async def _build(self, chat_id: int, now: datetime) -> int:
+    async def _build(self, subscriber_ids: list[int], now: datetime) -> int:
+        """Build the due digests of these subscribers in one transaction (their rows locked on
+        PostgreSQL; SQLite's BEGIN IMMEDIATE serialises writers), deciding again under the lock."""
         async with self.db.uow() as session:
-            sub = await lock_subscriber(session, chat_id)
-            if sub is None or not sub.active or sub.paused:
-                return 0
-            schedule = schedule_of(sub)
-            if sub.frequency == Frequency.INSTANT:
-                if in_quiet_hours(schedule, now):
-                    return 0  # held: the first tick after quiet hours sends them in one batch
-                result = await queue_digest(
-                    session, self.settings, sub, kind="instant", period_key=f"instant:{now.isoformat()}",
-                    since=sub.last_digest_at, until=now, now=now,
-                )
-            else:
-                last_day = (await self._last_days(session, sub.id)).get(sub.id)
-                occurrence = due_occurrence(schedule, now, sub.last_digest_at or sub.created_at, last_day)
-                if occurrence is None:
-                    return 0
-                result = await queue_digest(
-                    session, self.settings, sub, kind=occurrence.kind, period_key=occurrence.key,
-                    since=sub.last_digest_at, until=now, now=now, chart=occurrence.kind == "weekly",
-                )
-            if result is None:
-                return 0
-            log.info("digest %s for chat %s: %d items in %d chunks", result.digest_id, chat_id, result.items,
-                     result.chunks)
-            return 1
+            query = select(m.Subscriber).where(m.Subscriber.id.in_(subscriber_ids)).order_by(m.Subscriber.id)
+            if self.db.dialect == "postgresql":
+                query = query.with_for_update()
+            subs = (await session.scalars(query)).all()
+            last_days = await self._last_days(session, subscriber_ids)
+            jobs = [job for sub in subs if (job := self._job(sub, now, last_days.get(sub.id))) is not None]
+            results = await queue_digests(session, self.settings, jobs, now=now)
+        built = 0
+        for job, result in zip(jobs, results, strict=True):
+            if result is not None:
+                built += 1
+                log.info("digest %s (%s) for chat %s: %d items in %d chunks", result.digest_id, job.period_key,
+                         job.sub.chat_id, result.items, result.chunks)
+        return built
+
+    def _job(self, sub: m.Subscriber, now: datetime, last_day: date | None) -> DigestJob | None:
+        if not sub.active or sub.paused:
+            return None
+        schedule = schedule_of(sub)
+        if sub.frequency == Frequency.INSTANT:
+            if in_quiet_hours(schedule, now):
+                return None  # held: the first tick after quiet hours sends them in one batch
+            return DigestJob(sub, "instant", f"instant:{now.isoformat()}", sub.last_digest_at, now)
+        occurrence = due_occurrence(schedule, now, sub.last_digest_at or sub.created_at, last_day)
+        if occurrence is None:
+            return None
+        return DigestJob(sub, occurrence.kind, occurrence.key, sub.last_digest_at, now,
+                         chart=occurrence.kind == "weekly")
 
     async def _safe_tick(self) -> None:
         try:

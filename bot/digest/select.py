@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage import models as m
@@ -30,6 +30,7 @@ class MatchRow:
     views: int | None = None
     forward_channel_id: int | None = None
     forward_message_id: int | None = None
+    subscriber_id: int = 0
 
 
 _COLUMNS = (
@@ -48,21 +49,23 @@ _COLUMNS = (
     m.Post.views,
     m.Post.forward_channel_id,
     m.Post.forward_message_id,
+    m.Rule.subscriber_id,
 )
 
 
-def _query(subscriber_id: int) -> Select[tuple[object, ...]]:
-    unfollowed = select(m.Subscription.channel_id).where(
-        m.Subscription.subscriber_id == subscriber_id, m.Subscription.following.is_(False)
+def _query(subscriber_ids: Sequence[int]) -> Select[tuple[object, ...]]:
+    unfollowed = exists().where(
+        m.Subscription.subscriber_id == m.Rule.subscriber_id, m.Subscription.channel_id == m.Post.channel_id,
+        m.Subscription.following.is_(False),
     )
     return (
         select(*_COLUMNS)
         .join(m.Rule, m.Rule.id == m.Match.rule_id)
         .join(m.Post, m.Post.id == m.Match.post_id)
         .join(m.Channel, m.Channel.id == m.Post.channel_id)
-        .where(m.Rule.subscriber_id == subscriber_id, m.Post.deleted.is_(False))
+        .where(m.Rule.subscriber_id.in_(list(subscriber_ids)), m.Post.deleted.is_(False))
         .where(m.Channel.status != "removed")
-        .where(m.Post.channel_id.not_in(unfollowed))
+        .where(~unfollowed)
         .order_by(m.Post.date.desc(), m.Post.id.desc(), m.Match.rule_id)
     )
 
@@ -71,7 +74,7 @@ def _rows(result: Sequence[tuple[object, ...]]) -> list[MatchRow]:
     out = []
     for r in result:
         (rule_id, name, source, post_id, channel_id, tg_id, username, title, msg_id, date, text, spans,
-         views, fwd_channel, fwd_message) = r
+         views, fwd_channel, fwd_message, subscriber_id) = r
         out.append(
             MatchRow(
                 rule_id=int(rule_id),  # type: ignore[call-overload]
@@ -88,6 +91,7 @@ def _rows(result: Sequence[tuple[object, ...]]) -> list[MatchRow]:
                 views=views,  # type: ignore[arg-type]
                 forward_channel_id=fwd_channel,  # type: ignore[arg-type]
                 forward_message_id=fwd_message,  # type: ignore[arg-type]
+                subscriber_id=int(subscriber_id),  # type: ignore[call-overload]
             )
         )
     return out
@@ -99,17 +103,36 @@ async def matches_found_between(
     """Matches first found in (since, until]: what a scheduled digest delivers. Windowing on when a
     match was found, not on the post's date, puts every match in exactly one digest, also a post that
     arrived late through gap filling."""
-    query = _query(subscriber_id).where(m.Match.matched_at <= until)
-    if since is not None:
-        query = query.where(m.Match.matched_at > since)
-    return _rows((await session.execute(query)).all())
+    return (await matches_found_for(session, {subscriber_id: (since, until)})).get(subscriber_id, [])
+
+
+async def matches_found_for(
+    session: AsyncSession, windows: Mapping[int, tuple[datetime | None, datetime]]
+) -> dict[int, list[MatchRow]]:
+    """`matches_found_between` for many subscribers in one query (the scheduler's batches)."""
+    if not windows:
+        return {}
+    starts = [since for since, _ in windows.values()]
+    query = _query(list(windows)).where(m.Match.matched_at <= max(until for _, until in windows.values()))
+    if all(s is not None for s in starts):
+        query = query.where(m.Match.matched_at > min(s for s in starts if s is not None))
+    query = query.add_columns(m.Match.matched_at)
+    out: dict[int, list[MatchRow]] = {sub: [] for sub in windows}
+    result = (await session.execute(query)).all()
+    rows = _rows([r[:-1] for r in result])
+    for row, r in zip(rows, result, strict=True):
+        since, until = windows[row.subscriber_id]
+        found: datetime = r[-1]  # type: ignore[assignment]
+        if found <= until and (since is None or found > since):
+            out[row.subscriber_id].append(row)
+    return out
 
 
 async def matches_posted_between(
     session: AsyncSession, subscriber_id: int, since: datetime | None, until: datetime
 ) -> list[MatchRow]:
     """Matches on posts dated in (since, until]: the weekly overview and the preview."""
-    query = _query(subscriber_id).where(m.Post.date <= until)
+    query = _query([subscriber_id]).where(m.Post.date <= until)
     if since is not None:
         query = query.where(m.Post.date > since)
     return _rows((await session.execute(query)).all())

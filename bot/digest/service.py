@@ -9,15 +9,16 @@ to the end of the period in the same transaction.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.digest.builder import build_digest, digest_title
-from bot.digest.select import matches_found_between, matches_posted_between
+from bot.digest.select import matches_found_for, matches_posted_between
 from bot.domain import DigestState, OutboxState
 from bot.storage import models as m
 from bot.storage.database import Database
@@ -45,6 +46,86 @@ async def lock_subscriber(session: AsyncSession, chat_id: int) -> m.Subscriber |
     return await session.scalar(query)
 
 
+@dataclass(frozen=True, slots=True)
+class DigestJob:
+    """One digest to build: the subscriber, the period's key and window, and how to fill it."""
+
+    sub: m.Subscriber
+    kind: str
+    period_key: str
+    since: datetime | None
+    until: datetime
+    by_post_date: bool = False  # window on the posts' dates (week view) instead of when matches were found
+    chart: bool = False
+    advance: bool = True  # move the subscriber's watermark to `until`
+
+
+async def queue_digests(
+    session: AsyncSession, settings: Settings, jobs: Sequence[DigestJob], *, now: datetime
+) -> list[DigestRequest | None]:
+    """Build and queue several digests in the caller's transaction, with a handful of statements
+    whatever their number. For each job: None when its period key was built before; a period with
+    nothing in it is recorded as 'empty' and queues nothing."""
+    if not jobs:
+        return []
+    inserted = (await session.execute(
+        insert_ignore(session, m.Digest, ["subscriber_id", "period_key"]).returning(
+            m.Digest.id, m.Digest.subscriber_id, m.Digest.period_key),
+        [{"subscriber_id": j.sub.id, "period_key": j.period_key, "kind": j.kind,
+          "period_start": j.since or j.sub.created_at, "period_end": j.until, "state": DigestState.PENDING,
+          "items": 0, "created_at": now} for j in jobs],
+    )).all()
+    ids = {(int(sub_id), str(key)): int(digest_id) for digest_id, sub_id, key in inserted}
+    fresh = [(j, ids[(j.sub.id, j.period_key)]) for j in jobs if (j.sub.id, j.period_key) in ids]
+    by_found = await matches_found_for(session, {j.sub.id: (j.since, j.until) for j, _ in fresh if not j.by_post_date})
+    results: dict[int, DigestRequest] = {}
+    outbox: list[dict[str, object]] = []
+    digest_updates: list[dict[str, object]] = []
+    watermarks: list[dict[str, object]] = []
+    for job, digest_id in fresh:
+        sub = job.sub
+        if job.by_post_date:
+            rows = await matches_posted_between(session, sub.id, job.since, job.until)
+        else:
+            rows = by_found.get(sub.id, [])
+        built = build_digest(rows, tz=sub.timezone, title=digest_title(job.kind, job.since, job.until, sub.timezone),
+                             size=sub.digest_size or settings.digest.max_items,
+                             excerpt_chars=settings.digest.excerpt_chars)
+        if job.advance:
+            mark = job.until if sub.last_digest_at is None else max(sub.last_digest_at, job.until)
+            watermarks.append({"id": sub.id, "last_digest_at": mark})
+        if not built.items:
+            digest_updates.append({"id": digest_id, "state": DigestState.EMPTY, "items": 0})
+            results[digest_id] = DigestRequest(digest_id, 0, 0)
+            continue
+        attachment = None
+        if job.chart:
+            from bot.digest.chart import weekly_chart_png
+
+            attachment = weekly_chart_png(rows, job.since or job.until - timedelta(days=7), job.until, sub.timezone)
+        total = len(built.chunks)
+        outbox.extend(
+            {"digest_id": digest_id, "subscriber_id": sub.id, "chat_id": sub.chat_id, "kind": "digest",
+             "chunk_no": n, "chunk_total": total, "text": text, "attachment": attachment if n == 1 else None,
+             "random_id": new_random_id(), "state": OutboxState.PENDING, "attempts": 0, "not_before": now,
+             "created_at": now}
+            for n, text in enumerate(built.chunks, 1)
+        )
+        digest_updates.append({"id": digest_id, "state": DigestState.BUILT, "items": built.total})
+        results[digest_id] = DigestRequest(digest_id, built.total, total)
+    if outbox:
+        await session.execute(insert(m.Outbox), outbox)
+    if digest_updates:
+        await session.execute(update(m.Digest), digest_updates)
+    if watermarks:
+        await session.execute(update(m.Subscriber), watermarks)
+        marks = {w["id"]: w["last_digest_at"] for w in watermarks}
+        for job, _ in fresh:  # keep the loaded objects true to the rows
+            if job.sub.id in marks:
+                job.sub.last_digest_at = marks[job.sub.id]  # type: ignore[assignment]
+    return [results.get(ids.get((j.sub.id, j.period_key), -1)) for j in jobs]
+
+
 async def queue_digest(
     session: AsyncSession,
     settings: Settings,
@@ -59,46 +140,11 @@ async def queue_digest(
     chart: bool = False,
     advance: bool = True,
 ) -> DigestRequest | None:
-    """Build the digest of (since, until] and queue it. None when this period key was built before.
-    A period with nothing in it is recorded as 'empty' and queues nothing."""
-    inserted = await session.scalar(
-        insert_ignore(session, m.Digest, ["subscriber_id", "period_key"])
-        .values(subscriber_id=sub.id, period_key=period_key, kind=kind, period_start=since or sub.created_at,
-                period_end=until, state=DigestState.PENDING, items=0, created_at=now)
-        .returning(m.Digest.id)
+    """One digest: see `queue_digests`."""
+    (result,) = await queue_digests(
+        session, settings, [DigestJob(sub, kind, period_key, since, until, by_post_date, chart, advance)], now=now
     )
-    if inserted is None:
-        return None
-    digest_id = int(inserted)
-    fetch = matches_posted_between if by_post_date else matches_found_between
-    rows = await fetch(session, sub.id, since, until)
-    built = build_digest(rows, tz=sub.timezone, title=digest_title(kind, since, until, sub.timezone),
-                         size=sub.digest_size or settings.digest.max_items,
-                         excerpt_chars=settings.digest.excerpt_chars)
-    digest = await session.get(m.Digest, digest_id)
-    assert digest is not None
-    if advance:
-        sub.last_digest_at = until if sub.last_digest_at is None else max(sub.last_digest_at, until)
-    if not built.items:
-        digest.state = DigestState.EMPTY
-        return DigestRequest(digest_id, 0, 0)
-    attachment = None
-    if chart:
-        from bot.digest.chart import weekly_chart_png
-
-        attachment = weekly_chart_png(rows, since or until - timedelta(days=7), until, sub.timezone)
-    total = len(built.chunks)
-    session.add_all(
-        m.Outbox(digest_id=digest_id, subscriber_id=sub.id, chat_id=sub.chat_id, kind="digest", chunk_no=n,
-                 chunk_total=total, text=text, attachment=attachment if n == 1 else None,
-                 random_id=new_random_id(), state=OutboxState.PENDING, attempts=0, not_before=now,
-                 created_at=now)
-        for n, text in enumerate(built.chunks, 1)
-    )
-    digest.state = DigestState.BUILT
-    digest.items = built.total
-    await session.flush()
-    return DigestRequest(digest_id, built.total, total)
+    return result
 
 
 async def request_digest(

@@ -5,10 +5,12 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from telethon.extensions import html as tl_html
 from telethon.helpers import add_surrogate, del_surrogate
 from telethon.tl.types import MessageEntityBold, MessageEntityTextUrl
 
+from bot.digest import collapse as collapse_module
 from bot.digest.builder import build_digest
 from bot.digest.collapse import naive_near_duplicate_groups, near_duplicate_groups
 from bot.digest.render import utf16_len
@@ -81,7 +83,7 @@ def test_near_identical_text_in_several_channels_is_one_item() -> None:
     base = "Сегодня силы ПВО сбили над Белгородской областью двенадцать беспилотников, пострадавших нет, " \
            "повреждены два частных дома и линия электропередачи"
     rows = [row(1, base, channel=1, title="A"), row(2, base + " 🔴 Подписаться", channel=2, title="B", minutes=3),
-            row(3, base.replace("Сегодня", "Сегодня утром"), channel=3, title="C", minutes=4),
+            row(3, "Срочно! " + base, channel=3, title="C", minutes=4),
             row(4, "Совсем другой текст про погоду в регионе на выходных и без всяких происшествий", channel=4,
                 title="D", word="Совсем")]
     built = build_digest(rows, tz="UTC", title="D")
@@ -109,7 +111,9 @@ def test_private_channel_links_use_the_c_form() -> None:
     assert "https://t.me/c/1001/7" in tl_html.parse(built.chunks[0])[0]
 
 
-def test_lsh_finds_the_same_groups_as_the_pairwise_baseline() -> None:
+@pytest.mark.parametrize("small", [400, 0], ids=["bottom-k", "minhash-lsh"])
+def test_lsh_finds_the_same_groups_as_the_pairwise_baseline(monkeypatch: pytest.MonkeyPatch, small: int) -> None:
+    monkeypatch.setattr(collapse_module, "SMALL", small)
     rnd = random.Random(7)
     vocab = [f"слово{i}" for i in range(2000)]
     texts = []
