@@ -75,6 +75,7 @@ class IngestService:
         self._watched: dict[int, domain.ChannelRef] = {}  # bare telegram id -> ref, of active channels
         self._subscribed = False
         self._refreshed_at: datetime | None = None
+        self._join_after: datetime | None = None
 
     # --- channels ------------------------------------------------------------------------------
     async def refresh_channels(self) -> list[m.Channel]:
@@ -103,6 +104,8 @@ class IngestService:
         rows = await self.refresh_channels()
         joined = sum(1 for r in rows if r.joined)
         cap = self.settings.telegram.join_cap
+        if self._join_after is not None and self.clock.now() < self._join_after:
+            return joined  # Telegram asked to wait before joining more
         for row in rows:
             if joined >= cap:
                 break
@@ -112,6 +115,11 @@ class IngestService:
             try:
                 ok = await self.source.join(ref)
             except ChannelError as exc:
+                if exc.code == "flood_wait":
+                    self._join_after = self.clock.now() + timedelta(seconds=exc.retry_after or 60)
+                    log.warning("joining paused for %s s (FloodWait); the rest are polled meanwhile",
+                                exc.retry_after)
+                    break
                 log.warning("cannot join %s: %s (it is polled instead)", ref.key, exc.message)
                 continue
             if not ok:
@@ -295,6 +303,7 @@ class IngestService:
                     return
                 if dropped.done():
                     raise ConnectionError("disconnected from Telegram")
+                await self.join_up_to_cap()  # channels added meanwhile, or joins paused by a FloodWait
                 await self.gap_fill_all()
         finally:
             if not dropped.done():

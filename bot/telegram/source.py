@@ -186,10 +186,21 @@ class TelethonSource:
             raise ChannelError("not_found", f"No channel @{channel.username} exists any more.") from None
 
     async def join(self, channel: domain.ChannelRef) -> bool:
-        """Join (live updates need membership). False when Telegram's own channel limit is reached."""
+        """Join (live updates need membership). False when Telegram's own channel limit is reached.
+
+        A FloodWait longer than a minute is not waited here (joining can wait; reading cannot): it is
+        raised as ChannelError("flood_wait") so the caller polls the channel and tries again later.
+        """
         peer = await self.input_channel(channel)
         try:
-            await self.call(functions.channels.JoinChannelRequest(channel=peer), channel=channel)
+            await self.client(functions.channels.JoinChannelRequest(channel=peer))
+        except errors.FloodWaitError as exc:
+            if exc.seconds > 60:
+                raise channel_error(exc, channel.key) or exc from None
+            await self._flood(channel, exc.seconds)
+            return await self.join(channel)
+        except SESSION_ERRORS as exc:
+            raise session_ended(exc) from None
         except errors.ChannelsTooMuchError:
             return False
         except errors.UserAlreadyParticipantError:

@@ -278,3 +278,20 @@ async def test_a_quiet_channel_is_marked_read_and_its_next_posts_are_found(db: D
     tg.publish(message(4, "new"))
     await service.gap_fill_all()
     assert [r.message_id for r in await _posts(db)] == [4]
+
+
+async def test_a_long_flood_wait_on_join_pauses_joining_and_polls_meanwhile(db: Database) -> None:
+    tg, clock, service = await _setup(db, [message(1, "x")])
+    tg.add_channel(channel_entity(2002, "second", "Второй"), [message(1, "y", cid=2002)])
+    await add_channel(db, TelethonSource(tg, FakeClock()), "@second")
+    tg.join_errors[2002] = errors.FloodWaitError(request=None, capture=600)
+    await service.start_pass()
+    assert tg.joined == [GLADKOV_ID]
+    assert len(await _posts(db)) == 2  # the unjoined one is polled
+    assert clock.sleeps == []  # a 10-minute wait is not sat out at start
+    del tg.join_errors[2002]
+    await service.join_up_to_cap()
+    assert tg.joined == [GLADKOV_ID]  # still paused
+    clock.current += timedelta(seconds=601)
+    await service.join_up_to_cap()
+    assert tg.joined == [GLADKOV_ID, 2002]
