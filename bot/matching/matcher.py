@@ -10,6 +10,7 @@ rules takes well under 2 s (benchmarks/matching.py measures it).
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
@@ -32,8 +33,20 @@ class _Compiled:
     rule_id: int
     expr: Expr  # over global term ids
     channels: frozenset[str]
-    positive: frozenset[int]
+    positive: tuple[int, ...]
     subscriber_id: int
+    has_regex: bool
+    # fast paths: "one" (a single term), "all" (AND of terms), "any" (OR of terms), "expr"
+    mode: str = "expr"
+    flat: tuple[int, ...] = ()
+
+
+def _shape(expr: Expr) -> tuple[str, tuple[int, ...]]:
+    if expr[0] == "term":
+        return "one", (expr[1],)
+    if expr[0] in ("and", "or") and all(e[0] == "term" for e in expr[1]):
+        return ("all" if expr[0] == "and" else "any"), tuple(e[1] for e in expr[1])
+    return "expr", ()
 
 
 def _remap(expr: Expr, ids: list[int]) -> Expr:
@@ -54,11 +67,13 @@ class CompiledMatcher:
         self._prefix_lengths: list[int] = []
         self._atom_ids: dict[Atom, int] = {}
         self._atom_terms: list[list[int]] = []
-        self._atom_phrases: list[list[int]] = []
         self._terms: list[Term] = []
         self._term_ids: dict[tuple[object, ...], int] = {}
-        self._term_rules: list[list[int]] = []
+        self._term_rules: list[list[int]] = []  # term -> indexes of rules to evaluate when it is hit
+        self._direct: list[list[int]] = []  # term -> ids of unscoped one-term rules: hit = match
         self._regex_terms: list[int] = []
+        self._phrases: dict[int, tuple[tuple[int, ...], bool]] = {}  # term -> (its atoms, tight)
+        self._pair_phrases: dict[tuple[int, int], list[int]] = {}  # (first atom, second atom) -> phrases
         self._rules: list[_Compiled | None] = []
         self._by_rule_id: dict[int, int] = {}
         self._regex_rules: dict[int, int] = defaultdict(int)  # subscriber -> regex rules compiled
@@ -93,14 +108,19 @@ class CompiledMatcher:
         own = set(parsed.channels)
         channels = scope & own if scope and own else scope | own
         index = len(self._rules)
+        expr = _remap(parsed.expr, ids)
+        mode, flat = _shape(expr)
         compiled = _Compiled(
-            rule.id, _remap(parsed.expr, ids), frozenset(channels),
-            frozenset(ids[t] for t in parsed.positive_terms()), rule.subscriber_id,
+            rule.id, expr, frozenset(channels), tuple(sorted({ids[t] for t in parsed.positive_terms()})),
+            rule.subscriber_id, parsed.regex_count > 0, mode, flat,
         )
         self._rules.append(compiled)
         self._by_rule_id[rule.id] = index
-        for tid in set(ids):
-            self._term_rules[tid].append(index)
+        if mode == "one" and not channels:
+            self._direct[flat[0]].append(rule.id)
+        else:
+            for tid in set(ids):
+                self._term_rules[tid].append(index)
         return True
 
     def remove(self, rule_id: int) -> None:
@@ -108,8 +128,10 @@ class CompiledMatcher:
         if index is None:
             return
         compiled = self._rules[index]
-        if compiled is not None and any(self._terms[t].kind == "regex" for t in compiled.positive):
+        if compiled is not None and compiled.has_regex:
             self._regex_rules[compiled.subscriber_id] -= 1
+        if compiled is not None and compiled.mode == "one" and rule_id in self._direct[compiled.flat[0]]:
+            self._direct[compiled.flat[0]].remove(rule_id)
         self._rules[index] = None
 
     def _term_id(self, term: Term) -> int:
@@ -121,14 +143,15 @@ class CompiledMatcher:
         self._term_ids[key] = tid
         self._terms.append(term)
         self._term_rules.append([])
+        self._direct.append([])
         if term.kind == "regex":
             self._regex_terms.append(tid)
         elif term.kind == "word":
             self._atom_terms[self._atom_id(term.atoms[0])].append(tid)
         else:
-            for atom in term.atoms[1:]:
-                self._atom_id(atom)
-            self._atom_phrases[self._atom_id(term.atoms[0])].append(tid)
+            atom_ids = tuple(self._atom_id(atom) for atom in term.atoms)
+            self._phrases[tid] = (atom_ids, term.tight)
+            self._pair_phrases.setdefault((atom_ids[0], atom_ids[1]), []).append(tid)
         return tid
 
     def _atom_id(self, atom: Atom) -> int:
@@ -138,7 +161,6 @@ class CompiledMatcher:
         aid = len(self._atom_terms)
         self._atom_ids[atom] = aid
         self._atom_terms.append([])
-        self._atom_phrases.append([])
         if atom.kind == "lemma":
             keys = atom.keys
         elif atom.kind == "exact":
@@ -149,7 +171,8 @@ class CompiledMatcher:
                 self._prefix_lengths.append(len(atom.keys[0]))
         for key in keys:
             self._keys.setdefault(key, []).append(aid)
-        self._cache.clear()  # cached words may satisfy the new atom
+        if self._cache:
+            self._cache.clear()  # cached words may satisfy the new atom
         return aid
 
     # ---- matching
@@ -172,78 +195,126 @@ class CompiledMatcher:
         self._cache[word] = atoms
         return atoms
 
-    def term_hits(self, toks: Tokens) -> dict[int, list[Span]]:
-        """Every term found in the text, with its spans."""
-        words, starts, ends = toks.words, toks.starts, toks.ends
-        cache = self._cache
+    def term_hits(self, toks: Tokens) -> tuple[dict[int, list[int]], dict[int, list[Span]]]:
+        """Every term found in the text: word terms as token indexes, the others as spans."""
+        words = toks.words
+        found = list(map(self._cache.get, words))  # C-level: most words are cached
+        if None in found:
+            for i, atoms in enumerate(found):
+                if atoms is None:
+                    found[i] = self._atoms(words[i])
         positions: dict[int, list[int]] = {}
-        for i, word in enumerate(words):
-            atoms = cache.get(word)
-            if atoms is None:
-                atoms = self._atoms(word)
-            for aid in atoms:
-                found = positions.get(aid)
-                if found is None:
+        pairs: list[tuple[int, tuple[int, ...], tuple[int, ...]]] = []  # adjacent tokens that both hit
+        before = -2
+        for i in itertools.compress(range(len(found)), found):  # C-level: only the tokens that hit
+            atoms = found[i]
+            for aid in atoms:  # type: ignore[union-attr]
+                hit = positions.get(aid)
+                if hit is None:
                     positions[aid] = [i]
                 else:
-                    found.append(i)
-        hits: dict[int, list[Span]] = {}
+                    hit.append(i)
+            if before == i - 1:
+                pairs.append((before, found[before], atoms))  # type: ignore[arg-type]
+            before = i
+        word_hits: dict[int, list[int]] = {}
+        span_hits: dict[int, list[Span]] = {}
+        atom_terms = self._atom_terms
         for aid, pos in positions.items():
-            for tid in self._atom_terms[aid]:
-                hits.setdefault(tid, []).extend((starts[i], ends[i]) for i in pos)
-            for tid in self._atom_phrases[aid]:
-                spans = self._phrase_spans(self._terms[tid], pos, positions, toks)
-                if spans:
-                    hits.setdefault(tid, []).extend(spans)
+            for tid in atom_terms[aid]:
+                word_hits[tid] = pos  # a word term has one atom: its token indexes, ascending
+        if pairs and self._pair_phrases:
+            self._phrase_hits(pairs, found, toks, span_hits)
         for joined, first, last in toks.compounds:
-            atoms = cache.get(joined)
+            atoms = self._cache.get(joined)
             if atoms is None:
                 atoms = self._atoms(joined)
             for aid in atoms:
                 for tid in self._atom_terms[aid]:
-                    hits.setdefault(tid, []).append((starts[first], ends[last]))
+                    span_hits.setdefault(tid, []).append((toks.starts[first], toks.ends[last]))
         for tid in self._regex_terms:
             regex = self._terms[tid].regex
             assert regex is not None
             spans = list(regex.spans(toks.folded))
             if spans:
-                hits[tid] = spans
-        return hits
+                span_hits[tid] = spans
+        return word_hits, span_hits
 
-    def _phrase_spans(self, term: Term, first: list[int], positions: dict[int, list[int]], toks: Tokens) -> list[Span]:
-        following = []
-        for atom in term.atoms[1:]:
-            pos = positions.get(self._atom_ids[atom])
-            if not pos:
-                return []
-            following.append(set(pos))
-        spans = []
-        for p in first:
-            if all(p + k + 1 in found for k, found in enumerate(following)) and all(
-                phrase_gap_ok(toks.folded, toks.ends[p + k], toks.starts[p + k + 1], tight=term.tight)
-                for k in range(len(following))
-            ):
-                spans.append((toks.starts[p], toks.ends[p + len(following)]))
-        return spans
+    def _phrase_hits(
+        self,
+        pairs: list[tuple[int, tuple[int, ...], tuple[int, ...]]],
+        found: list[tuple[int, ...] | None],
+        toks: Tokens,
+        span_hits: dict[int, list[Span]],
+    ) -> None:
+        """Phrases are indexed by their first two atoms: only adjacent hit tokens are looked at."""
+        pair_phrases, phrases = self._pair_phrases, self._phrases
+        folded, starts, ends = toks.folded, toks.starts, toks.ends
+        for i, first, second in pairs:
+            for a in first:
+                for b in second:
+                    tids = pair_phrases.get((a, b))
+                    if not tids:
+                        continue
+                    for tid in tids:
+                        atom_ids, tight = phrases[tid]
+                        last = i + len(atom_ids) - 1
+                        if last >= len(found):
+                            continue
+                        if any(atom_ids[k] not in (found[i + k] or ()) for k in range(2, len(atom_ids))):
+                            continue
+                        if all(phrase_gap_ok(folded, ends[j], starts[j + 1], tight=tight) for j in range(i, last)):
+                            span_hits.setdefault(tid, []).append((starts[i], ends[last]))
 
     def match(self, text: str, channel: str | None = None) -> list[RuleMatch]:
         if not text:
             return []
-        hits = self.term_hits(tokenize(text))
-        if not hits:
+        toks = tokenize(text)
+        word_hits, span_hits = self.term_hits(toks)
+        if not word_hits and not span_hits:
             return []
+        starts, ends = toks.starts, toks.ends
+        spans_of: dict[int, tuple[Span, ...]] = {}
+
+        def spans(tid: int) -> tuple[Span, ...]:
+            found = spans_of.get(tid)
+            if found is None:
+                pos = word_hits.get(tid)
+                listed = [(starts[i], ends[i]) for i in pos] if pos is not None else []
+                extra = span_hits.get(tid)
+                found = tuple(sorted({*listed, *extra})) if extra else tuple(listed)
+                spans_of[tid] = found
+            return found
+
+        result: list[RuleMatch] = []
+        direct, term_rules = self._direct, self._term_rules
         candidates: set[int] = set()
-        for tid in hits:
-            candidates.update(self._term_rules[tid])
-        key = (channel or "").lower().lstrip("@")
-        result = []
-        for index in candidates:
-            rule = self._rules[index]
-            if rule is None or (rule.channels and key not in rule.channels):
-                continue
-            if evaluate(rule.expr, hits):
-                spans = {span for tid in rule.positive if tid in hits for span in hits[tid]}
-                result.append(RuleMatch(rule.rule_id, tuple(sorted(spans))))
+        for tid in (*word_hits, *(t for t in span_hits if t not in word_hits)):
+            ids = direct[tid]
+            if ids:
+                found = spans(tid)
+                result.extend([RuleMatch(rid, found) for rid in ids])
+            candidates.update(term_rules[tid])
+        if candidates:
+            hit = word_hits.keys() | span_hits.keys()
+            key = (channel or "").lower().lstrip("@")
+            rules = self._rules
+            for index in candidates:
+                rule = rules[index]
+                if rule is None or (rule.channels and key not in rule.channels):
+                    continue
+                mode = rule.mode
+                if mode == "all":
+                    if not all(t in hit for t in rule.flat):
+                        continue
+                elif mode == "expr" and not evaluate(rule.expr, hit):
+                    continue
+                found_terms = [t for t in rule.positive if t in hit]
+                if len(found_terms) == 1:
+                    highlights = spans(found_terms[0])
+                else:
+                    highlights = tuple(sorted({s for t in found_terms for s in spans(t)}))
+                result.append(RuleMatch(rule.rule_id, highlights))
         result.sort(key=lambda m: m.rule_id)
         return result
 

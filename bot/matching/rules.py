@@ -60,6 +60,7 @@ class ParsedRule:
     expr: Expr
     terms: tuple[Term, ...]
     channels: tuple[str, ...] = ()  # from in:@...
+    positive: frozenset[int] = frozenset()
 
     @property
     def regex_count(self) -> int:
@@ -67,20 +68,24 @@ class ParsedRule:
 
     def positive_terms(self) -> frozenset[int]:
         """Terms whose presence helps the rule match (not under NOT): what highlights show."""
-        found: set[int] = set()
+        return self.positive
 
-        def walk(e: Expr, positive: bool) -> None:
-            if e[0] == "term":
-                if positive:
-                    found.add(e[1])
-            elif e[0] == "not":
-                walk(e[1], not positive)
-            else:
-                for child in e[1]:
-                    walk(child, positive)
 
-        walk(self.expr, True)
-        return frozenset(found)
+def _positive(expr: Expr) -> frozenset[int]:
+    found: set[int] = set()
+
+    def walk(e: Expr, positive: bool) -> None:
+        if e[0] == "term":
+            if positive:
+                found.add(e[1])
+        elif e[0] == "not":
+            walk(e[1], not positive)
+        else:
+            for child in e[1]:
+                walk(child, positive)
+
+    walk(expr, True)
+    return frozenset(found)
 
 
 def evaluate(expr: Expr, hit: Container[int]) -> bool:
@@ -356,4 +361,7 @@ def parse_rule(source: str, *, max_length: int = 500, max_terms: int = 30) -> Pa
             "the rule only says what to leave out, so it would match almost every post; add a word to look for",
             example="батальон -учения",
         )
-    return ParsedRule(source=text, expr=expr, terms=tuple(parser.terms), channels=tuple(dict.fromkeys(parser.channels)))
+    return ParsedRule(
+        source=text, expr=expr, terms=tuple(parser.terms), channels=tuple(dict.fromkeys(parser.channels)),
+        positive=_positive(expr),
+    )

@@ -1,0 +1,334 @@
+"""Matching: posts/s and peak memory of tgmon's compiled matcher at 10 / 100 / 1,000 / 10,000 rules,
+next to a baseline measured in the same run (one compiled `re` per keyword, IGNORECASE, word
+boundaries, tried in a loop: what keyword bots do), the rebuild time after one rule change, and
+archive search over 1,000,000 stored posts on SQLite (FTS5) and PostgreSQL (GIN).
+
+    python -m benchmarks.matching            # the full run (20,000 posts; 1,000,000 stored posts)
+    python -m benchmarks.matching --quick    # a few minutes: 4,000 posts, 100,000 stored posts
+
+Everything is generated deterministically (mostly Russian, some Ukrainian and English). Medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import random
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bot.domain import Rule
+
+
+def _w(words: str) -> list[str]:
+    return words.split()
+
+
+# Words the rules care about, inflected in the corpus (news of a border region)
+TOPIC = [
+    "батальон", "обстрел", "самооборона", "оборона", "беспилотник", "Белгород", "Шебекино", "ракета",
+    "укрытие", "эвакуация", "граница", "губернатор", "ранение", "пожар", "взрыв", "учение", "техника",
+    "территориальный", "отряд", "район", "село", "дорога", "электроснабжение", "сирена", "тревога",
+]
+UK_TOPIC = ["батальйон", "обстріл", "оборона", "безпілотник", "укриття", "евакуація", "кордон", "тривога"]
+EN_WORDS = _w(
+    "the a of to and in on for with shelling battalion defense drone missile border region governor "
+    "attack night city village shelter evacuation damage house people report said killed injured police "
+    "power line school road train bridge fire smoke alarm air unit units forces army soldier soldiers "
+    "volunteer volunteers territorial self-defense strike strikes damaged residents official officials "
+    "yesterday today morning evening week month year news update support help water heating"
+)
+# Function words make up about a third of real running text; nobody subscribes to them.
+STOP = {
+    "ru": _w("и в не на что с по как а то это к у из за о от же для так но да бы до только уже ли или "
+          "его ее их он она они мы вы мне был была были будет есть все при также этом где после"),
+    "uk": _w("і в не на що з по як а то це до у із за про від ж для так але та би тільки вже чи або "
+          "його її їх він вона вони ми ви був була були буде є все при також цьому де після"),
+    "en": _w("the a an of to and in on for with at by from is are was were be been it this that as"),
+}
+EMOJI = ["🔥", "⚡️", "❗️", "🇷🇺", "👉", "📍", "✅"]
+
+
+def _lexemes(lang: str, per_prefix: int, rng: random.Random) -> list[tuple[str, list[str]]]:
+    """(normal form, surface forms) from the pymorphy3 dictionary, in a shuffled order (the Zipf rank)."""
+    from bot.matching.morph import morphology
+
+    morph = morphology()
+    dictionary = (morph._ru if lang == "ru" else morph._uk).dictionary
+    first = "абвгдежзиклмнопрстуфхцчшэюя" if lang == "ru" else "абвгдежзиклмнопрстуфхцчшюяєі"
+    groups: dict[str, set[str]] = {}
+    for a in first:
+        for b in "аеиоуыяклмнпрствді":
+            for word, (paradigm, index) in itertools.islice(dictionary.words.iteritems(a + b), per_prefix):
+                if word.isalpha():
+                    groups.setdefault(dictionary.build_normal_form(paradigm, index, word), set()).add(word)
+    lexemes = [(lemma.replace("ё", "е"), sorted(forms)) for lemma, forms in sorted(groups.items()) if len(lemma) >= 3]
+    rng.shuffle(lexemes)
+    return lexemes
+
+
+def _forms(word: str, lang: str) -> list[str]:
+    from bot.matching.morph import morphology
+
+    morph = morphology()
+    analyzer = morph._ru if lang == "ru" else morph._uk
+    parses = analyzer.parse(word.lower())
+    return sorted({f.word for f in parses[0].lexeme}) if parses else [word]
+
+
+@dataclass
+class Corpus:
+    posts: list[str]
+    lemmas: list[str]  # rule material: normal forms that occur in the corpus, frequent to rare
+    bigrams: list[str]  # adjacent word pairs seen in the corpus, for phrase rules
+
+
+def build_corpus(n_posts: int, seed: int = 7) -> Corpus:
+    """Posts of 50-300 words: a Zipf law over lexemes (each occurrence a random form of it), a third
+    function words, topic words sprinkled in, punctuation, line breaks and emoji."""
+    from bot.matching.morph import morphology
+
+    rng = random.Random(seed)
+    ru = _lexemes("ru", 2500, rng)
+    uk = _lexemes("uk", 800, rng)
+    en = [(w, [w]) for w in EN_WORDS]
+    topic_ru = [f for w in TOPIC for f in _forms(w, "ru")]
+    topic_uk = [f for w in UK_TOPIC for f in _forms(w, "uk")]
+
+    def zipf(lexemes: list[tuple[str, list[str]]]) -> Callable[[int], list[str]]:
+        cum = list(itertools.accumulate(1.0 / (rank + 8) for rank in range(len(lexemes))))
+        return lambda k: [rng.choice(forms) for _, forms in rng.choices(lexemes, cum_weights=cum, k=k)]
+
+    draw = {"ru": zipf(ru), "uk": zipf(uk), "en": zipf(en)}
+    topic = {"ru": topic_ru, "uk": topic_uk, "en": EN_WORDS[20:40]}
+    posts: list[str] = []
+    for _ in range(n_posts):
+        roll = rng.random()
+        lang = "ru" if roll < 0.85 else "uk" if roll < 0.95 else "en"
+        words = draw[lang](rng.randint(50, 300))
+        for i in range(len(words)):
+            if rng.random() < 0.35:
+                words[i] = rng.choice(STOP[lang])
+        for _ in range(rng.randint(0, 4)):
+            words[rng.randrange(len(words))] = rng.choice(topic[lang])
+        out: list[str] = []
+        sentence = 0
+        for word in words:
+            out.append(word.capitalize() if sentence == 0 else word)
+            sentence += 1
+            if sentence > rng.randint(6, 16):
+                out[-1] += rng.choice([".", ".", "!", ",", ":"]) + ("\n" if rng.random() < 0.2 else "")
+                sentence = 0
+            if rng.random() < 0.01:
+                out.append(rng.choice(EMOJI))
+        posts.append(" ".join(out))
+    # rule words: not the 300 most frequent lexemes of a language (what nobody subscribes to)
+    lemmas: dict[str, None] = {w.lower(): None for w in TOPIC}
+    morph = morphology()
+    stop_lemmas = {lemma for words in STOP.values() for w in words for lemma in morph.lemmas(w)}
+    for lemma, _ in [*ru[300:], *uk[300:], *en[20:]]:
+        if lemma not in stop_lemmas:
+            lemmas[lemma] = None
+    stop = {w for ws in STOP.values() for w in ws}
+    bigrams = sorted({
+        f"{a} {b}" for p in posts[:2000] for a, b in itertools.pairwise(p.lower().split())
+        if a.isalpha() and b.isalpha() and a not in stop and b not in stop
+    })
+    rng.shuffle(bigrams)
+    return Corpus(posts, list(lemmas), bigrams)
+
+
+def build_rules(corpus: Corpus, n: int, seed: int = 11) -> list[Rule]:
+    """A realistic mix: single words, AND, phrases, OR, prefixes, exclusions, exact forms."""
+    rng = random.Random(seed + n)
+    lemmas = corpus.lemmas
+    sources: dict[str, None] = {}
+    topic = [t.lower() for t in TOPIC]
+    while len(sources) < n:
+        roll = rng.random()
+        pick = rng.choice(topic) if rng.random() < 0.05 else rng.choice(lemmas)
+        other = rng.choice(lemmas)
+        if roll < 0.55:
+            source = pick
+        elif roll < 0.70:
+            source = f"{pick} {other}"
+        elif roll < 0.80:
+            source = f'"{rng.choice(corpus.bigrams)}"'
+        elif roll < 0.88:
+            source = f"{pick} OR {other}"
+        elif roll < 0.93:
+            if len(pick) < 6:
+                continue
+            source = f"{pick[: len(pick) - 2]}*"
+        elif roll < 0.97:
+            source = f"{pick} -{other}"
+        else:
+            source = f"={pick}"
+        sources[source] = None
+    return [Rule(i + 1, s, subscriber_id=i // 20 + 1) for i, s in enumerate(sources)]
+
+
+# ---- the baseline: one compiled `re` per keyword, tried in a loop --------------------------------
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+class Baseline:
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.rules = []
+        for rule in rules:
+            words = [w for w in _WORD.findall(rule.source) if w.upper() not in ("OR", "AND", "NOT")]
+            self.rules.append((rule.id, [re.compile(rf"\b{re.escape(w)}\b", re.IGNORECASE) for w in words]))
+
+    def match(self, text: str) -> list[int]:
+        return [rid for rid, patterns in self.rules if all(p.search(text) for p in patterns)]
+
+
+def _rate(func: Callable[[str], object], posts: Sequence[str], *, min_posts: int, max_seconds: float) -> float:
+    """Posts per second of CPU time of this process: on a shared machine, wall time measures the
+    neighbours; CPU time measures the one core this code runs on."""
+    start = time.process_time()
+    for done, text in enumerate(itertools.cycle(posts), 1):
+        func(text)
+        elapsed = time.process_time() - start
+        if done >= min_posts and (done >= len(posts) or elapsed >= max_seconds):
+            return done / elapsed
+    raise AssertionError("unreachable")
+
+
+def _mib(n: float) -> str:
+    return f"{n / (1 << 20):.0f} MiB"
+
+
+def memory_probe(n_posts: int, n_rules: int) -> dict[str, float]:
+    """Run in a fresh process: peak memory of loading the analyzers, compiling and matching."""
+    from bot.matching import compile_rules, morph
+
+    corpus = build_corpus(n_posts)
+    rules = build_rules(corpus, n_rules)
+    morph._shared = None  # the analyzers are part of what is measured
+    import gc
+
+    gc.collect()
+    tracemalloc.start()
+    matcher = compile_rules(rules)
+    for text in corpus.posts:
+        matcher.match(text)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"traced_peak": peak, "max_rss": rss}
+
+
+def bench_matching(corpus: Corpus, sizes: Sequence[int], repeat: int, baseline_seconds: float) -> list[dict[str, object]]:
+    from bot.matching import compile_rules
+
+    rows: list[dict[str, object]] = []
+    for n in sizes:
+        rules = build_rules(corpus, n)
+        builds = []
+        for _ in range(3):
+            t = time.perf_counter()
+            matcher = compile_rules(rules)
+            builds.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        for text in corpus.posts:  # warm-up: every word of the corpus analysed once
+            matcher.match(text)
+        cold = len(corpus.posts) / (time.perf_counter() - t)
+        rates = [_rate(matcher.match, corpus.posts, min_posts=len(corpus.posts), max_seconds=0) for _ in range(repeat)]
+        sample = corpus.posts[:2000]
+        hits = sum(1 for text in sample if matcher.match(text))
+        per_post = sum(len(matcher.match(text)) for text in sample) / len(sample)
+        baseline = Baseline(rules)
+        base = _rate(baseline.match, corpus.posts, min_posts=20, max_seconds=baseline_seconds)
+        tgmon = statistics.median(rates)
+        rows.append({
+            "rules": n, "tgmon_posts_s": tgmon, "cold_posts_s": cold, "baseline_posts_s": base,
+            "ratio": tgmon / base, "build_s": statistics.median(builds), "posts_with_hits": hits / len(sample),
+            "matches_per_post": per_post,
+        })
+        print(f"  {n:>6} rules: tgmon {tgmon:8.0f} posts/s (first pass {cold:.0f}), baseline {base:8.1f} posts/s, "
+              f"x{tgmon / base:.0f}; full build {statistics.median(builds):.2f} s; "
+              f"{hits / len(sample):.0%} of posts match a rule, {per_post:.1f} rules a post", flush=True)
+    return rows
+
+
+def bench_rebuild(corpus: Corpus, n: int) -> dict[str, float]:
+    """After one rule change: a full rebuild (what the pipeline does) and an incremental add."""
+    from bot.matching import compile_rules
+
+    rules = build_rules(corpus, n)
+    compile_rules(rules)  # the running app has parsed these before
+    full, incremental = [], []
+    for k in range(5):
+        changed = [*rules[:-1], Rule(rules[-1].id, f"новое правило {k}", rules[-1].subscriber_id)]
+        t = time.perf_counter()
+        matcher = compile_rules(changed)
+        full.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        matcher.add(Rule(n + 100 + k, f"батальон -учение{k}", 1))
+        incremental.append(time.perf_counter() - t)
+    return {"full_rebuild_s": statistics.median(full), "incremental_add_s": statistics.median(incremental)}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.matching", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes: a few minutes")
+    parser.add_argument("--posts", type=int, help="corpus size (default 20000; --quick 4000)")
+    parser.add_argument("--rules", default="10,100,1000,10000", help="rule set sizes, comma-separated")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--baseline-seconds", type=float, help="time spent measuring each baseline (default 20; --quick 5)")
+    parser.add_argument("--search-posts", type=int, help="stored posts for archive search (default 1000000; --quick 100000)")
+    parser.add_argument("--pg", default=os.environ.get("TGMON_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres"),
+                        help="PostgreSQL server for the search benchmark ('' to skip)")
+    parser.add_argument("--skip-search", action="store_true")
+    parser.add_argument("--memory-probe", nargs=2, type=int, metavar=("POSTS", "RULES"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.memory_probe:
+        print(json.dumps(memory_probe(*args.memory_probe)))
+        return
+    n_posts = args.posts or (4000 if args.quick else 20000)
+    sizes = [int(s) for s in args.rules.split(",") if s]
+    baseline_seconds = args.baseline_seconds or (5.0 if args.quick else 20.0)
+
+    t = time.perf_counter()
+    corpus = build_corpus(n_posts)
+    words = sum(len(p.split()) for p in corpus.posts)
+    print(f"corpus: {n_posts} posts, {words / n_posts:.0f} words a post on average, built in {time.perf_counter() - t:.1f} s")
+    print("matching (one core, after warm-up; medians):")
+    rows = bench_matching(corpus, sizes, args.repeat, baseline_seconds)
+    biggest = max(sizes)
+    rebuild = bench_rebuild(corpus, biggest)
+    print(f"rebuild after one rule change at {biggest} rules: full {rebuild['full_rebuild_s']:.2f} s, "
+          f"incremental add {rebuild['incremental_add_s'] * 1000:.1f} ms")
+    probe_posts = min(n_posts, 5000)
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.matching", "--memory-probe", str(probe_posts), str(biggest)],
+        capture_output=True, text=True, check=True,
+    )
+    memory = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"memory at {biggest} rules ({probe_posts} posts matched, fresh process): matcher + analyzers "
+          f"{_mib(memory['traced_peak'])} traced peak; process peak RSS {_mib(memory['max_rss'])} (with the corpus)")
+    if not args.skip_search:
+        from benchmarks.matching_search import bench_search
+
+        asyncio.run(bench_search(args.search_posts or (100_000 if args.quick else 1_000_000), args.pg or None))
+    print("\n| rules | tgmon posts/s | baseline posts/s | ratio | full build |")
+    print("|---|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['rules']:,} | {row['tgmon_posts_s']:,.0f} | {row['baseline_posts_s']:,.1f} | "
+              f"{row['ratio']:,.0f}x | {row['build_s']:.2f} s |")
+
+
+if __name__ == "__main__":
+    main()
