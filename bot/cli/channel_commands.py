@@ -73,6 +73,9 @@ async def login(ctx: click.Context, as_string: bool, phone: str | None) -> None:
             "tgmon login asks for the login code Telegram sends, so it needs a terminal. Run it interactively "
             "(docker compose run --rm tgmon login), or set TELEGRAM_SESSION to a session string made by "
             "`tgmon login --string` on another machine.")
+    if settings.telegram.session is not None and settings.telegram.session.get_secret_value() and not as_string:
+        as_string = True  # TELEGRAM_SESSION is in force: the session file would not be used
+        click.echo("TELEGRAM_SESSION is set, so the session is a string: a fresh one is printed below.")
     try:
         client = make_user_client(settings, session=StringSession() if as_string else None)
     except ConfigError as exc:
