@@ -112,6 +112,7 @@ async def deliver_due(db: Database, sender: Sender, limiter: RateLimiter, clock:
                 task = asyncio.create_task(send_one(db, sender, limiter, clock, claimed, max_attempts))
                 tasks.add(task)
                 task.add_done_callback(functools.partial(done, chat_id=job.chat_id))
+                await asyncio.sleep(0)  # let the send start now, in its slot, before this loop waits again
     finally:
         for task in list(tasks):
             task.cancel()  # a kill: whatever was on the wire stays 'sending' and is found as uncertain later
