@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot import domain
+from bot.commands import Caller, ChatKind
 from bot.storage import models as m
 from bot.storage.database import Database
 from tests.integration.test_commands_kit import ALICE, OTHER, button_data, ingest, make_kit, visible
@@ -68,6 +69,8 @@ async def test_follow_without_a_source_queues_for_an_admin(db: Database) -> None
     assert "Send a channel's public link" in visible(await kit.say(BORIS, "/follow"))
     bad = await kit.say(BORIS, "/follow https://example.com/x")
     assert "I can't watch that channel" in visible(bad) and "not a Telegram link" in visible(bad)
+    invite = await kit.say(BORIS, "/follow https://t.me/+AbCdEf123456")
+    assert "I need the channel's public @username" in visible(invite)  # nobody here can resolve it
     queued = await kit.say(BORIS, "/follow https://t.me/NewsChan/42")
     assert "Asked for @newschan" in visible(queued)
     assert "already waiting" in visible(await kit.say(ALICE, "/follow @newschan"))
@@ -127,3 +130,5 @@ async def test_admin_commands(db: Database) -> None:
     removed = await kit.say(ALICE, "/admin channels remove @freshchan")
     assert "Removed @freshchan" in visible(removed)
     assert "No channel" in visible(await kit.say(ALICE, "/admin channels remove @ghost"))
+    in_group = Caller(-100777, ALICE.user_id, ChatKind.GROUP, is_group_admin=True, language_code="en")
+    assert "in a private chat" in visible(await kit.say(in_group, "/admin stats"))

@@ -82,45 +82,43 @@ async def test_groups_only_admins_change_rules_and_settings(db: Database) -> Non
     assert deleted.toast == "Deleted: батальон"
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "/frobnicate",
-        "/" + "x" * 5000,
-        "/watch",
-        "/unwatch",
-        "/follow",
-        "/search",
-        "x" * 10_240,
-        "/watch " + "батальон " * 1200,
-        "/search " + "я" * 10_240,
-        "/follow " + "a" * 10_240,
-        "/settings tz " + "z" * 10_240,
-        "/watch 🔥🔥🔥",
-        "/watch 💥 обстрел",
-        "/watch שלום עולם",
-        "/watch مرحبا <i>x</i>",
-        "/unwatch <b>1</b>",
-        "<script>alert(1)</script>",
-        "/watch x<y more & AT&T </b>",
-        "/settings <b>",
-        "/lang <i>",
-        "/admin <a href='x'>",
-        "/digest <b>",
-        "/",
-        "/ watch батальон",
-        "/start\u200f\u202e",
-    ],
-)
-async def test_odd_input_gets_a_clean_reply(
-    db: Database, text: str, caplog: pytest.LogCaptureFixture
-) -> None:
+ODD_INPUTS = [
+    "/frobnicate",
+    "/" + "x" * 5000,
+    "/watch",
+    "/unwatch",
+    "/follow",
+    "/search",
+    "x" * 10_240,
+    "/watch " + "батальон " * 1200,
+    "/search " + "я" * 10_240,
+    "/follow " + "a" * 10_240,
+    "/settings tz " + "z" * 10_240,
+    "/watch 🔥🔥🔥",
+    "/watch 💥 обстрел",
+    "/watch שלום עולם",
+    "/watch مرحبا <i>x</i>",
+    "/unwatch <b>1</b>",
+    "<script>alert(1)</script>",
+    "/watch x<y more & AT&T </b>",
+    "/settings <b>",
+    "/lang <i>",
+    "/admin <a href='x'>",
+    "/digest <b>",
+    "/",
+    "/ watch батальон",
+    "/start\u200f\u202e",
+]
+
+
+async def test_odd_input_gets_a_clean_reply(db: Database, caplog: pytest.LogCaptureFixture) -> None:
     kit = make_kit(db)
-    with caplog.at_level(logging.ERROR):
-        reply = await kit.say(ALICE, text)  # check_html: Telethon's parser keeps every character
-    assert reply.text.strip()
-    assert len(reply.text.encode("utf-16-le")) // 2 <= 4096
-    assert "Traceback" not in reply.text and "Error:" not in reply.text
+    for text in ODD_INPUTS:
+        with caplog.at_level(logging.ERROR):
+            reply = await kit.say(ALICE, text)  # check_html: Telethon's parser keeps every character
+        assert reply.text.strip(), text
+        assert len(reply.text.encode("utf-16-le")) // 2 <= 4096, text[:50]
+        assert "Traceback" not in reply.text and "Error:" not in reply.text
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
