@@ -138,7 +138,7 @@ class AppSettings(_Section):
 class RuntimeSettings(_Section):
     """`tgmon run`: shutdown, scheduler leadership, health."""
 
-    shutdown_grace_seconds: float = Field(default=8, gt=0, le=60)  # then unfinished work is cancelled
+    shutdown_grace_seconds: float = Field(default=6, gt=0, le=60)  # then unfinished work is cancelled
     leader_retry_seconds: float = Field(default=5, gt=0, le=60)  # a standby scheduler retries the lock
     monitor_seconds: float = Field(default=15, gt=0, le=3600)  # outbox depth and database probe
     stall_seconds: float = Field(default=600, gt=0)  # /healthz fails after this long without progress

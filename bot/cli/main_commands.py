@@ -105,11 +105,9 @@ def _terminal(chunk: str) -> str:
 @cli.command()
 @click.option("--role", "roles", multiple=True, type=click.Choice([*ROLES, "all"]),
               help="what this process does (repeat for several; default: every role whose credentials are set)")
-@click.option("--account", default=None,
-              help="ingest: the monitoring account of this process (see telegram.accounts); its channels only")
 @click.pass_context
 @run_async
-async def run(ctx: click.Context, roles: tuple[str, ...], account: str | None) -> None:
+async def run(ctx: click.Context, roles: tuple[str, ...]) -> None:
     """Run tgmon until SIGTERM/SIGINT: the service with credentials, the offline demo without them."""
     settings = settings_from(ctx)
     chosen = _roles(settings, roles)
@@ -120,7 +118,7 @@ async def run(ctx: click.Context, roles: tuple[str, ...], account: str | None) -
         return
     setup_logging(settings, role="+".join(chosen))
     try:
-        await run_roles(settings, chosen, account=account, optional=not roles)
+        await run_roles(settings, chosen, optional=not roles)
     except (InstanceLocked, RoleError) as exc:
         raise UserError(str(exc)) from None
 

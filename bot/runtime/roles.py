@@ -61,12 +61,13 @@ def _import(module: str, name: str, issue: int) -> Any:
 class Runtime:
     """What the roles of one process share: the app, the clock, the Telegram clients."""
 
-    def __init__(self, app: App, *, account: str | None = None) -> None:
+    def __init__(self, app: App) -> None:
         self.app = app
         self.settings = app.settings
-        self.account = account
         self._bot_client: Any = None
         self._user_client: Any = None
+        self._source: Any = None
+        self.roles: tuple[str, ...] = ()
         self._closers: list[Callable[[], Awaitable[Any]]] = []
 
     async def bot_client(self) -> Any:
@@ -80,25 +81,28 @@ class Runtime:
             self._bot_client = client
         return self._bot_client
 
-    async def user_client(self) -> Any:
+    def user_client(self) -> Any:
+        """The monitoring account's client, not connected: the ingest source connects it (and checks
+        the login) itself, and reconnects after every drop so it can gap-fill."""
         if self._user_client is None:
             make_user_client = _import("bot.telegram.clients", "make_user_client", 4)
-            client = make_user_client(self.settings) if self.account is None else make_user_client(
-                self.settings, account=self.account)
-            await client.connect()
-            self._closers.append(client.disconnect)
-            if not await client.is_user_authorized():
-                raise RoleError("the monitoring account is not logged in: run `tgmon login` once "
-                                "(in Docker: docker compose run --rm tgmon login)")
-            self._user_client = client
+            self._user_client = make_user_client(self.settings)
+            self._closers.append(self._user_client.disconnect)
         return self._user_client
+
+    def source(self) -> Any:
+        """The monitoring account as a ChannelSource: one per process, shared by ingest and the bot."""
+        if self._source is None:
+            telethon_source = _import("bot.telegram.source", "TelethonSource", 4)
+            self._source = telethon_source(self.user_client(), self.app.clock, page_size=self.settings.ingest.page_size)
+        return self._source
 
     async def close(self) -> None:
         for close in reversed(self._closers):
             with contextlib.suppress(Exception):
                 result = close()
                 if asyncio.iscoroutine(result):
-                    await asyncio.wait_for(result, 3)
+                    await asyncio.wait_for(result, 1)
         self._closers.clear()
 
 
@@ -136,9 +140,7 @@ async def build_role(rt: Runtime, role: str) -> Service:
         return run_delivery
     if role == "ingest":
         ingest_service = _import("bot.ingest.service", "IngestService", 4)
-        telethon_source = _import("bot.telegram.source", "TelethonSource", 4)
-        client = await rt.user_client()
-        source = telethon_source(client)
+        source = rt.source()
 
         async def run_ingest(stop: asyncio.Event) -> None:
             await ingest_service(app, source).run(stop)
@@ -147,9 +149,12 @@ async def build_role(rt: Runtime, role: str) -> Service:
     if role == "bot":
         bot_service = _import("bot.telegram.bot_runner", "BotService", 5)
         client = await rt.bot_client()
+        # /follow resolves a new channel at once through the monitoring account when this process
+        # also ingests (the ingest service keeps that connection); otherwise an admin approves it
+        source = rt.source() if "ingest" in rt.roles else None
 
         async def run_bot(stop: asyncio.Event) -> None:
-            await bot_service(app, client).run(stop)
+            await bot_service(app, client, source=source).run(stop)
 
         return run_bot
     raise RoleError(f"unknown role {role!r}; use one of {', '.join(ROLES)} or all")

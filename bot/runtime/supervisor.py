@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from bot import metrics
 from bot.app import App, build_app
@@ -56,13 +58,33 @@ async def supervise(name: str, service: Service, stop: asyncio.Event, health: He
     health.ended(name, "stopped")
 
 
+async def _cancel_orphans(seconds: float = 1.0) -> int:
+    """Cancel every other task of the loop and wait a little; returns how many are still running."""
+    me = asyncio.current_task()
+    rest = {t for t in asyncio.all_tasks() if t is not me and not t.done()}
+    for task in rest:
+        task.cancel()
+    if not rest:
+        return 0
+    _done, still = await asyncio.wait(rest, timeout=seconds)
+    return len(still)
+
+
+async def _bounded(closing: Coroutine[Any, Any, Any], what: str, seconds: float = 1.0) -> None:
+    try:
+        await asyncio.wait_for(closing, seconds)
+    except Exception as exc:  # closing must never keep the process from ending
+        log.warning("closing %s failed (%s)", what, type(exc).__name__)
+
+
 async def run_roles(
-    settings: Settings, roles: Sequence[str], *, account: str | None = None, optional: bool = False
+    settings: Settings, roles: Sequence[str], *, optional: bool = False
 ) -> int:
     """Run `roles` until SIGTERM/SIGINT. With `optional`, a role not in this build is skipped, not fatal."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     signals: list[str] = []
+    stop_signals = signals
 
     def on_signal(sig: signal.Signals) -> None:
         signals.append(sig.name)
@@ -92,7 +114,8 @@ async def run_roles(
         health = Health(settings.runtime.stall_seconds)
         if settings.app.metrics_port is not None:
             server = metrics.MetricsServer(settings.app.metrics_host, settings.app.metrics_port, health.check).start()
-        rt = Runtime(app, account=account)
+        rt = Runtime(app)
+        rt.roles = tuple(roles)
         services: dict[str, Service] = {}
         for role in roles:
             try:
@@ -118,20 +141,27 @@ async def run_roles(
                         settings.runtime.shutdown_grace_seconds)
             task.cancel()
         if pending:
-            await asyncio.wait(pending, timeout=2)
-        log.info("tgmon stopped")
+            await asyncio.wait(pending, timeout=1)
         return 0
     finally:
         stop.set()
         for task in tasks.values():
             task.cancel()
+        stuck = await _cancel_orphans()  # tasks the services spawned (sends in flight, ...)
         if rt is not None:
-            await rt.close()
+            await _bounded(rt.close(), "the Telegram clients")
         if app is not None:
-            await app.close()
+            await _bounded(app.close(), "the database")
         if server is not None:
             server.stop()
         if lock is not None:
             lock.release()
+        log.info("tgmon stopped")
+        if stuck:
+            # asyncio.run() would wait for them forever; every transaction is committed or rolled
+            # back by now, so leaving without them loses nothing
+            log.warning("%d tasks ignored cancellation; exiting without them", stuck)
+            logging.shutdown()
+            os._exit(0 if stop_signals else 1)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
