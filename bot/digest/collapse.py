@@ -60,7 +60,7 @@ def _word_hashes(text: str) -> list[int]:
     return list(map(hash, text.casefold().split()))
 
 
-BLOCK = 20_000  # texts per numpy pass: bounds the memory of the shingle arrays
+BLOCK = 2_000  # texts per numpy pass: keeps the (shingles x permutations) array near 30 MB
 
 
 def signatures(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -99,7 +99,9 @@ def _block_signatures(texts: Sequence[str], first: int, last: int, sig: np.ndarr
     shingles = (w[pos] * np.uint64(0x9E3779B1) ^ (w[pos + 1] << np.uint64(21)) ^ (w[pos + 2] * np.uint64(0x85EBCA77)))
     shingle_starts = starts - 2 * np.arange(len(starts), dtype=np.int64)  # two positions dropped per text
     rows = np.asarray(index, dtype=np.int64)
-    hashed = ((shingles[:, None] * _A[None, :] + _B[None, :]) >> np.uint64(32)) & _MASK32  # every permutation at once
+    hashed = shingles[:, None] * _A[None, :]  # every permutation at once, in place: (shingles x 32)
+    hashed += _B[None, :]
+    hashed >>= np.uint64(32)
     sig[rows] = np.minimum.reduceat(hashed, shingle_starts, axis=0)
 
 

@@ -83,7 +83,14 @@ class DigestScheduler:
             )
             last_days = await self._last_days(session)
             for sub in scheduled.scalars():
-                if due_occurrence(schedule_of(sub), now, sub.last_digest_at or sub.created_at, last_days.get(sub.id)):
+                try:
+                    due = due_occurrence(schedule_of(sub), now, sub.last_digest_at or sub.created_at,
+                                         last_days.get(sub.id))
+                except (ValueError, LookupError):  # a timezone this machine does not know: skip, say so
+                    log.warning("subscriber %s has an unusable schedule (timezone %r); no digest", sub.id,
+                                sub.timezone)
+                    continue
+                if due:
                     chats.append(sub.id)
             fresh = exists().where(
                 m.Rule.subscriber_id == m.Subscriber.id, m.Match.rule_id == m.Rule.id,
@@ -128,7 +135,15 @@ class DigestScheduler:
                 query = query.with_for_update()
             subs = (await session.scalars(query)).all()
             last_days = await self._last_days(session, subscriber_ids)
-            jobs = [job for sub in subs if (job := self._job(sub, now, last_days.get(sub.id))) is not None]
+            jobs = []
+            for sub in subs:
+                try:
+                    job = self._job(sub, now, last_days.get(sub.id))
+                except (ValueError, LookupError):
+                    log.warning("subscriber %s has an unusable schedule (timezone %r); no digest", sub.id, sub.timezone)
+                    continue
+                if job is not None:
+                    jobs.append(job)
             results = await queue_digests(session, self.settings, jobs, now=now)
         built = 0
         for job, result in zip(jobs, results, strict=True):
