@@ -98,9 +98,14 @@ async def _dry_run(ctx: CommandContext, lang: str, source: str, tz: str) -> str:
         return _rule_error(lang, err)
     if found.total == 0:
         return t(lang, "dry_run_none", days=DRY_RUN_DAYS)
-    lines = [t(lang, "dry_run", days=DRY_RUN_DAYS, count=found.total)]
+    lines = [t(lang, "dry_run", days=DRY_RUN_DAYS, count=_total(found))]
     lines.extend(_post_line(post, tz) for post in found.posts[:2])
     return "\n".join(lines)
+
+
+def _total(found: Any) -> str:
+    """The match count; "≈N" when the search estimated it from a sample of a huge candidate set."""
+    return str(found.total) if getattr(found, "exact", True) else f"≈{found.total}"
 
 
 def _post_line(post: Any, tz: str) -> str:
@@ -211,7 +216,7 @@ async def search(ctx: CommandContext, req: Request) -> Reply:
             req.lang,
             "search_header",
             rule=Html(esc(clip(source, 200))),
-            count=found.total,
+            count=_total(found),
             shown=len(found.posts),
         )
     ]

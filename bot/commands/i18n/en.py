@@ -109,7 +109,7 @@ STRINGS: dict[str, str] = {
     "choose_hour": "At what hour should the digest come?",
     "choose_minute": "And the minutes after {hour}?",
     "choose_timezone": "Choose your timezone, or send a city name (<code>Москва</code>, <code>Berlin</code>) or a UTC offset (<code>UTC+3</code>).",
-    "choose_quiet": "Quiet hours: no instant messages in this period (a digest due then waits until it ends).",
+    "choose_quiet": "Quiet hours: no instant messages in this period; what matched meanwhile comes together when it ends. Daily and weekly digests keep their time.",
     "choose_size": "How many items should a digest show? The rest are counted at the end.",
     "choose_weekday": "On which day should the weekly digest come?",
     "saved_toast": "Saved",
