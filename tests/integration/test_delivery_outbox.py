@@ -180,3 +180,23 @@ async def test_kill_during_a_send_marks_it_uncertain_and_the_rest_go_on(db) -> N
     assert await deliver_due(db, sender, RateLimiter(SETTINGS.delivery, clock), clock) == 4
     assert [s.html.split("\n", 1)[0] for s in sender.sent] == ["(2/5)", "(3/5)", "(4/5)", "(5/5)"]
     assert [r.state for r in await outbox_rows(db)] == ["uncertain"] + ["sent"] * 4
+
+
+async def test_delivery_worker_run_sends_what_is_queued_and_stops(db) -> None:
+    from bot.delivery.clock import SystemClock
+    from bot.delivery.worker import DeliveryWorker
+
+    clock = SystemClock()
+    await _seed(db)
+    await request_digest(db, SETTINGS, 1001, now=clock.now())
+    sender = FakeSender(clock)
+    stop = asyncio.Event()
+    task = asyncio.create_task(DeliveryWorker(db, sender, SETTINGS, clock).run(stop))
+    for _ in range(200):
+        if sender.sent:
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert len(sender.sent) == 1
+    assert [r.state for r in await outbox_rows(db)] == ["sent"]

@@ -158,3 +158,30 @@ async def test_weekly_digest_has_the_chart_and_is_sent(db) -> None:
     assert sender.sent[0].attachment == row.attachment
     (digest,) = await digests(db)
     assert digest.period_key == "weekly:2026-11-23" and digest.state == "sent" and digest.items == 7
+
+
+async def test_a_subscriber_with_an_unknown_timezone_does_not_stop_the_others(db) -> None:
+    created = datetime(2026, 11, 19, tzinfo=UTC)
+    await add_subscriber(db, chat_id=20, timezone="Mars/Olympus", created_at=created)
+    good = await add_subscriber(db, chat_id=21, timezone="UTC", created_at=created)
+    clock = ManualClock(datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+    assert await DigestScheduler(db, SETTINGS, clock).tick() == 1
+    assert [d.subscriber_id for d in await digests(db)] == [good]
+
+
+async def test_run_ticks_through_apscheduler_and_stops(db) -> None:
+    import asyncio
+
+    from bot.delivery.clock import SystemClock
+
+    await add_subscriber(db, chat_id=30, timezone="UTC", digest_hour=0, created_at=datetime(2020, 1, 1, tzinfo=UTC))
+    stop = asyncio.Event()
+    task = asyncio.create_task(DigestScheduler(db, SETTINGS, SystemClock()).run(stop))
+    for _ in range(200):  # the job's first run is at start; wait for its digest (bounded, not timed)
+        if await digests(db):
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    (digest,) = await digests(db)
+    assert digest.kind == "daily" and digest.state == "empty"
