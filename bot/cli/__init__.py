@@ -9,6 +9,7 @@ from bot.cli import db as _db  # noqa: F401  # isort: skip
 from bot.cli import main_commands as _main  # noqa: F401  # isort: skip
 from bot.cli import digest_commands as _digest  # noqa: F401  # isort: skip
 from bot.cli import channel_commands as _channels  # noqa: F401  # isort: skip
+from bot.cli import match_commands as _match  # noqa: F401  # isort: skip
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ class RuleError(ValueError):
     """
 
     def __init__(self, message: str, *, column: int | None = None, example: str = "батальон OR обстрел") -> None:
+        message = message[:1].upper() + message[1:]
         self.message = message
         self.column = column
         self.example = example

@@ -7,6 +7,7 @@ and kept in a bounded LRU cache (`settings.matching.cache_size` words).
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from collections.abc import Callable
 
@@ -19,6 +20,8 @@ class Morphology:
     def __init__(self, cache_size: int = 1 << 18) -> None:
         import pymorphy3
         import Stemmer
+
+        logging.getLogger("pymorphy3").setLevel(logging.WARNING)  # it logs every dictionary load at INFO
 
         self._ru = pymorphy3.MorphAnalyzer(lang="ru")
         self._uk = pymorphy3.MorphAnalyzer(lang="uk")

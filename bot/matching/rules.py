@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Container
 from dataclasses import dataclass
@@ -147,6 +148,9 @@ class _Parser:
                                     example='"территориальная оборона"')
                 toks.append(self._phrase(s[i + 1 : close], i + 1))
                 i = close + 1
+            elif ch in "-!" and s[i + 1 : i + 2] == "(":
+                toks.append(_Tok("not", i + 1, ch))
+                i += 1
             elif ch in "»”":
                 raise RuleError(f"{ch} closes a phrase that was never opened", column=i + 1,
                                 example="«территориальная оборона»")
@@ -207,23 +211,39 @@ class _Parser:
         return []  # "-🔥": emoji are ignored everywhere, so is their exclusion
 
     def _phrase(self, inner: str, col: int) -> _Tok:
-        atoms: list[Atom] = []
+        # slots: one atom per plain word; a hyphenated word is (its parts, or the parts joined)
+        slots: list[list[tuple[Atom, ...]]] = []
         for chunk_match in re.finditer(r"\S+", inner):
             chunk = chunk_match.group()
             exact = chunk.startswith("=")
             prefix = chunk.endswith("*")
+            at = col + 1 + chunk_match.start()
             words = rule_words(chunk.lstrip("=").rstrip("*"))
             for n, parts in enumerate(words):
-                for k, part in enumerate(parts):
-                    last = n == len(words) - 1 and k == len(parts) - 1
-                    atoms.append(self._atom(part, exact=exact, prefix=prefix and last,
-                                            col=col + 1 + chunk_match.start()))
-        if not atoms:
+                last = n == len(words) - 1
+                split = tuple(
+                    self._atom(p, exact=exact, prefix=prefix and last and k == len(parts) - 1, col=at)
+                    for k, p in enumerate(parts)
+                )
+                if len(parts) == 1:
+                    slots.append([split])
+                    continue
+                joined = self._atom("".join(parts), exact=exact, prefix=prefix and last, col=at)
+                self.atoms -= 1  # the joined form is the same word
+                slots.append([split, (joined,)])
+        if not slots:
             raise RuleError("the phrase has no words", column=col, example='"территориальная оборона"')
+        if sum(len(options) > 1 for options in slots) > 3:
+            raise RuleError("a phrase may hold at most 3 hyphenated words", column=col,
+                            example='"self-defense units"')
         text = inner.strip()
-        if len(atoms) == 1:
-            return _Tok("term", col, text, self._term(Term("word", atoms=tuple(atoms), text=text), col))
-        return _Tok("term", col, text, self._term(Term("phrase", atoms=tuple(atoms), text=text), col))
+        variants = []
+        for choice in itertools.product(*slots):
+            atoms = tuple(atom for group in choice for atom in group)
+            kind = "word" if len(atoms) == 1 else "phrase"
+            variants.append(self._term(Term(kind, atoms=atoms, text=text), col))
+        expr = variants[0] if len(variants) == 1 else ("or", tuple(variants))
+        return _Tok("term", col, text, expr)
 
     def _atom(self, word: str, *, exact: bool, prefix: bool, col: int) -> Atom:
         self.atoms += 1

@@ -1,0 +1,49 @@
+"""Recompute every post's lemma text (after a dictionary or normalisation upgrade) and make sure
+the full-text index and its triggers exist. One short transaction per batch: ingestion keeps going."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from bot.matching.fts import ensure_index
+from bot.matching.index import INDEX_VERSION, index_text
+from bot.storage import models as m
+from bot.storage.database import Database
+
+VERSION_KEY = "matching.index_version"
+
+
+async def reindex(
+    db: Database, *, only_missing: bool = False, batch: int = 1000, progress: Callable[[int], None] | None = None
+) -> int:
+    """Rewrite posts.lemma_text (all, or only the missing ones). Returns how many posts were rewritten."""
+    last, done = 0, 0
+    while True:
+        async with db.uow() as session:
+            query = sa.select(m.Post.id, m.Post.text).where(m.Post.id > last).order_by(m.Post.id).limit(batch)
+            if only_missing:
+                query = query.where(m.Post.lemma_text.is_(None))
+            rows = (await session.execute(query)).all()
+            if not rows:
+                break
+            await session.execute(
+                sa.update(m.Post.__table__)  # type: ignore[arg-type]
+                .where(m.Post.__table__.c.id == sa.bindparam("pid"))  # type: ignore[attr-defined]
+                .values(lemma_text=sa.bindparam("lemmas")),
+                [{"pid": r.id, "lemmas": index_text(r.text or "")} for r in rows],
+            )
+        done += len(rows)
+        last = rows[-1].id
+        if progress is not None:
+            progress(done)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(lambda sync: ensure_index(sync))
+    async with db.uow() as session:
+        row = await session.get(m.Meta, VERSION_KEY)
+        if row is None:
+            session.add(m.Meta(key=VERSION_KEY, value=INDEX_VERSION))
+        else:
+            row.value = INDEX_VERSION
+    return done
