@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from typing import Any
 
 from sqlalchemy import func, select
@@ -153,27 +155,16 @@ async def _add(ctx: CommandContext, req: Request, link: str) -> Reply:
     except ImportError:
         return Reply(t(req.lang, "follow_unavailable"))
     try:
-        parsed: Any = parse_channel_link(link)
+        parse_channel_link(link)
     except ChannelError as err:
         return Reply(t(req.lang, "channel_error", error=clip(str(getattr(err, "message", err)), 400)))
-    username = getattr(parsed, "username", None)
-    if ctx.source is not None:
-        try:
-            ref = await add_channel(ctx.db, ctx.source, link, added_by=req.caller.chat_id)
-        except ChannelError as err:
-            return Reply(t(req.lang, "channel_error", error=clip(str(getattr(err, "message", err)), 400)))
-        return Reply(t(req.lang, "follow_added", name=ref.title or f"@{ref.username}"))
-    if not username:
-        return Reply(t(req.lang, "follow_needs_username"))
-    async with ctx.db.uow() as session:
-        channel = await channel_by_username(session, username)
-        if channel is None:
-            session.add(
-                m.Channel(username=username.lower(), title="", status="active", added_by=req.caller.chat_id)
-            )
-        else:
-            channel.status = "active"
-    return Reply(t(req.lang, "admin_channel_activated", name=f"@{username}"))
+    if ctx.source is None:
+        return Reply(t(req.lang, "admin_no_resolver", name=clip(link, 80)))
+    try:
+        ref = await add_channel(ctx.db, ctx.source, link, added_by=req.caller.chat_id)
+    except ChannelError as err:
+        return Reply(t(req.lang, "channel_error", error=clip(str(getattr(err, "message", err)), 400)))
+    return Reply(t(req.lang, "follow_added", name=ref.title or f"@{ref.username}"))
 
 
 async def _apply(ctx: CommandContext, req: Request, verb: str, channel_id: int) -> Reply:
@@ -183,26 +174,37 @@ async def _apply(ctx: CommandContext, req: Request, verb: str, channel_id: int) 
         if channel is None or channel.status == "removed":
             return Reply("", toast=t(req.lang, "channel_gone"), alert=True)
         name = clip(channel_name(channel), 60)
-        username = channel.username
+        username, requester = channel.username, channel.added_by
         if verb in ("no", "rm"):
             channel.status = "removed"
-        elif verb == "ok" and (ctx.source is None or not username):
-            channel.status = "active"  # the ingest service resolves and backfills it
-    if verb == "ok" and ctx.source is not None and username:
+    if verb == "ok":
+        if ctx.source is None or not username:
+            return Reply(
+                "",
+                toast=_plain(t(req.lang, "admin_no_resolver", name=f"@{username or channel_id}")),
+                alert=True,
+            )
         from bot.ingest.channels import ChannelError, add_channel
 
         try:
-            await add_channel(ctx.db, ctx.source, f"@{username}", added_by=req.caller.chat_id)
+            # resolves the name once and makes the row active with its id: the ingest service
+            # then joins it and reads its recent history
+            ref = await add_channel(ctx.db, ctx.source, f"@{username}", added_by=requester)
+            name = clip(ref.title or name, 60)
         except ChannelError as err:
             if getattr(err, "code", "") != "exists":
                 return Reply("", toast=clip(str(getattr(err, "message", err)), 180), alert=True)
-        async with ctx.db.uow() as session:
-            row = await session.get(m.Channel, channel_id)
-            if row is not None:
-                row.status = "active"
+            async with ctx.db.uow() as session:  # already watched under its id: the request is moot
+                row = await session.get(m.Channel, channel_id)
+                if row is not None and row.status == "pending":
+                    row.status = "removed"
     screen = await _channels(ctx, req)
     toast_key = {"ok": "approved_toast", "no": "rejected_toast", "rm": "removed_toast"}[verb]
     return Reply(screen.text, screen.buttons, toast=label(req.lang, toast_key, name=name))
+
+
+def _plain(text: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", text))[:190]
 
 
 async def on_button(ctx: CommandContext, req: Request, parts: list[str]) -> Reply:

@@ -146,6 +146,20 @@ class FakeBotClient:
         self.messages[message] = shown
         self.log.append(("edit", shown))
 
+    async def get_entity(self, target: Any) -> Any:
+        """contacts.resolveUsername, as Telegram answers a bot: public channels only."""
+        if target == "newchan":
+            return types.Channel(
+                id=1444000111,
+                access_hash=9,
+                title="New & Chan",
+                photo=types.ChatPhotoEmpty(),
+                date=datetime.now(UTC),
+                username="NewChan",
+                broadcast=True,
+            )
+        raise ValueError(f'No user has "{target}" as username')
+
     async def get_permissions(self, chat: int, user: int) -> Any:
         self.permission_checks += 1
         admin = user in self.admins.get(chat, set())
@@ -340,6 +354,15 @@ async def test_group_admin_status_comes_from_the_client(db: Database) -> None:
         group = await session.scalar(select(m.Subscriber).where(m.Subscriber.chat_id == GROUP_CHAT_ID))
     assert group is not None and group.kind == "group" and group.title == "Ops <room>"
     assert client.permission_checks == 2  # cached per (chat, user)
+
+    # /follow in private: looked up through the bot client, stored with its id for the ingest service
+    [followed] = await client.user_says(ALICE, "/follow https://t.me/newchan")
+    assert "Теперь слежу за New & Chan" in followed.text
+    [missing] = await client.user_says(ALICE, "/follow @nochan")
+    assert "No channel @nochan exists" in missing.text
+    async with db.uow(read_only=True) as session:
+        row = await session.scalar(select(m.Channel).where(m.Channel.username == "newchan"))
+    assert row is not None and (row.telegram_id, row.status, row.added_by) == (1444000111, "active", ALICE.id)
     stop.set()
     await service
 

@@ -87,16 +87,27 @@ async def test_follow_without_a_source_queues_for_an_admin(db: Database) -> None
     screen = await kit.say(ALICE, "/admin channels")
     assert "0 watched, 2 waiting for approval" in visible(screen)
     approve = next(d for d in button_data(screen) if d.startswith("a:ok:"))
+    unable = await kit.press(ALICE, approve)  # nothing in this process can look the name up
+    assert unable.alert and unable.toast and "tgmon channels add @newschan" in unable.toast
+    source = FakeSource({"newschan": domain.ChannelRef(1400000001, "newschan", "News <Chan>")})
+    kit = make_kit(db, source=source, admins=[ADMIN], approve_channels=True)
     assert (await kit.press(BORIS, approve)).alert  # not an admin
     approved = await kit.press(ALICE, approve)
-    assert approved.toast == "Approved @newschan"
+    assert approved.toast == "Approved News <Chan>"
     assert "1 watched, 1 waiting for approval" in visible(approved)
     reject = next(d for d in button_data(approved) if d.startswith("a:no:"))
     await kit.press(ALICE, reject)
     async with db.uow(read_only=True) as session:
-        statuses = dict((await session.execute(select(m.Channel.username, m.Channel.status))).all())
-    assert statuses == {"newschan": "active", "second_chan": "removed"}
-    assert "@newschan is already watched" in visible(await kit.say(ALICE, "/follow t.me/newschan"))
+        rows = (
+            await session.execute(
+                select(m.Channel.username, m.Channel.status, m.Channel.telegram_id, m.Channel.added_by)
+            )
+        ).all()
+    assert sorted(tuple(r) for r in rows) == [
+        ("newschan", "active", 1400000001, BORIS.chat_id),  # resolved once, with its id: ingest takes it
+        ("second_chan", "removed", None, BORIS.chat_id),
+    ]
+    assert "is already watched" in visible(await kit.say(ALICE, "/follow t.me/newschan"))
 
 
 async def test_follow_with_a_source_adds_at_once(db: Database) -> None:
@@ -125,10 +136,13 @@ async def test_admin_commands(db: Database) -> None:
     users = visible(await kit.say(ALICE, "/admin users"))
     assert str(BORIS.chat_id) in users
     assert "/admin stats" in visible(await kit.say(ALICE, "/admin"))
-    added = await kit.say(ALICE, "/admin channels add @freshchan")
-    assert "@freshchan is watched now" in visible(added)
+    assert "tgmon channels add @freshchan" in visible(await kit.say(ALICE, "/admin channels add @freshchan"))
+    fresh = FakeSource({"freshchan": domain.ChannelRef(1400000002, "freshchan", "Fresh")})
+    kit = make_kit(db, source=fresh, admins=[ADMIN])
+    assert "Now watching Fresh" in visible(await kit.say(ALICE, "/admin channels add @freshchan"))
+    assert "No channel @ghost exists" in visible(await kit.say(ALICE, "/admin channels add @ghost"))
     removed = await kit.say(ALICE, "/admin channels remove @freshchan")
-    assert "Removed @freshchan" in visible(removed)
+    assert "Removed Fresh" in visible(removed)
     assert "No channel" in visible(await kit.say(ALICE, "/admin channels remove @ghost"))
     in_group = Caller(-100777, ALICE.user_id, ChatKind.GROUP, is_group_admin=True, language_code="en")
     assert "in a private chat" in visible(await kit.say(in_group, "/admin stats"))

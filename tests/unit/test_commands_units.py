@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot import domain
 from bot.commands import Button, RateLimiter, Reply
 from bot.commands.i18n import language_for, t
 from bot.commands.router import _split_command, fit
@@ -117,3 +118,52 @@ def test_fit_drops_whole_lines() -> None:
     fitted = fit(long)
     assert len(fitted.text.encode("utf-16-le")) // 2 <= 4096
     assert fitted.text.endswith("\n…") and fitted.text.count("<b>") == fitted.text.count("</b>")
+
+
+async def test_bot_client_resolver_maps_telegram_answers() -> None:
+    from datetime import UTC, datetime
+
+    from telethon import errors, types
+
+    from bot.ingest.channels import ChannelError
+    from bot.telegram.bot_runner import BotClientResolver
+
+    channel = types.Channel(
+        id=1302282372,
+        title="Гладков",
+        photo=types.ChatPhotoEmpty(),
+        date=datetime.now(UTC),
+        username="VVGladkov",
+        broadcast=True,
+        access_hash=5,
+    )
+    answers: dict[str, object] = {
+        "vvgladkov": channel,
+        "somebody": types.User(id=5, first_name="S"),
+        "busy": errors.FloodWaitError(request=None, capture=120),
+        "nobody": ValueError('No user has "nobody" as username'),
+    }
+
+    class Client:
+        async def get_entity(self, target: object) -> object:
+            answer = answers[str(target)]
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+    resolver = BotClientResolver(Client())
+    assert await resolver.resolve("https://t.me/vvgladkov") == domain.ChannelRef(
+        1302282372, "vvgladkov", "Гладков"
+    )
+    for link, code in (
+        ("@somebody", "is_user"),
+        ("@busy", "flood_wait"),
+        ("@nobody", "not_found"),
+        ("t.me/+AbCdEf123456", "private"),
+    ):
+        with pytest.raises(ChannelError) as caught:
+            await resolver.resolve(link)
+        assert caught.value.code == code, link
+    with pytest.raises(ChannelError):
+        async for _ in resolver.history(domain.ChannelRef(1, "x")):
+            pass

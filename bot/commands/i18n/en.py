@@ -162,7 +162,7 @@ STRINGS: dict[str, str] = {
     "admin_channels_footer": "Add one: <code>/admin channels add https://t.me/NAME</code>",
     "admin_more": "… and more; use <code>/admin channels approve|remove @name</code>.",
     "admin_no_channel": "No channel <code>{name}</code> is known.",
-    "admin_channel_activated": "✅ {name} is watched now; the ingest service reads its history.",
+    "admin_no_resolver": "This process cannot look channels up on Telegram. Add it on the ingest host: <code>tgmon channels add {name}</code>",
     "approve_btn": "✅ Approve {name}",
     "reject_btn": "✖ Reject",
     "remove_btn": "🗑 Remove {name}",

@@ -154,7 +154,7 @@ STRINGS: dict[str, str] = {
     "admin_channels_footer": "Добавить: <code>/admin channels add https://t.me/ИМЯ</code>",
     "admin_more": "… и другие; используйте <code>/admin channels approve|remove @имя</code>.",
     "admin_no_channel": "Канал <code>{name}</code> не известен.",
-    "admin_channel_activated": "✅ {name} теперь отслеживается; сервис сбора читает его историю.",
+    "admin_no_resolver": "Этот процесс не может искать каналы в Telegram. Добавьте канал на машине сбора: <code>tgmon channels add {name}</code>",
     "approve_btn": "✅ Одобрить {name}",
     "reject_btn": "✖ Отклонить",
     "remove_btn": "🗑 Убрать {name}",
