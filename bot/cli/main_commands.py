@@ -13,11 +13,11 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from bot.app import build_app
 from bot.cli.base import UserError, cli, run_async, settings_from
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.ingest.export import ExportError, read_export
 from bot.ingest.pipeline import as_async
 from bot.logging_setup import setup_logging
-from bot.runtime import ROLES, InstanceLocked, RoleError, missing_credentials, run_roles
+from bot.runtime import ROLES, FatalServiceError, InstanceLocked, RoleError, missing_credentials, run_roles
 
 console = Console()
 log = logging.getLogger(__name__)
@@ -119,8 +119,10 @@ async def run(ctx: click.Context, roles: tuple[str, ...]) -> None:
     setup_logging(settings, role="+".join(chosen))
     try:
         await run_roles(settings, chosen, optional=not roles)
-    except (InstanceLocked, RoleError) as exc:
+    except (InstanceLocked, RoleError, ConfigError) as exc:
         raise UserError(str(exc)) from None
+    except FatalServiceError as exc:
+        raise click.ClickException(f"tgmon stopped: {exc}") from None  # exit code 1: a supervisor restarts it
 
 
 def _roles(settings: Settings, given: tuple[str, ...]) -> list[str]:

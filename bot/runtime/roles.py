@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from bot import metrics
 from bot.app import App
 from bot.config import Settings
 from bot.runtime import fake_edge
@@ -67,19 +68,27 @@ class Runtime:
         self._bot_client: Any = None
         self._user_client: Any = None
         self._source: Any = None
+        self._bot_lock = asyncio.Lock()
         self.roles: tuple[str, ...] = ()
         self._closers: list[Callable[[], Awaitable[Any]]] = []
 
     async def bot_client(self) -> Any:
-        if self._bot_client is None:
-            make_bot_client = _import("bot.telegram.clients", "make_bot_client", 4)
-            client = make_bot_client(self.settings)
-            token = self.settings.telegram.bot_token
-            assert token is not None
-            await client.start(bot_token=token.get_secret_value())
-            self._closers.append(client.disconnect)
-            self._bot_client = client
-        return self._bot_client
+        """The bot's client, signed in; shared by the bot and delivery roles of this process."""
+        async with self._bot_lock:
+            if self._bot_client is None:
+                make_bot_client = _import("bot.telegram.clients", "make_bot_client", 4)
+                client = make_bot_client(self.settings)
+                token = self.settings.telegram.bot_token
+                assert token is not None
+                try:
+                    await client.start(bot_token=token.get_secret_value())
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(client.disconnect(), 1)
+                    raise
+                self._closers.append(client.disconnect)
+                self._bot_client = client
+            return self._bot_client
 
     def user_client(self) -> Any:
         """The monitoring account's client, not connected: the ingest source connects it (and checks
@@ -118,9 +127,16 @@ async def build_role(rt: Runtime, role: str) -> Service:
         digest_scheduler = _import("bot.digest.scheduler", "DigestScheduler", 6)
         lock = scheduler_lock(settings, str(app.db.engine.url.render_as_string(hide_password=False)))
 
+        class MeteredScheduler(digest_scheduler):  # type: ignore[misc, valid-type]
+            async def tick(self) -> int:
+                built = int(await super().tick())
+                metrics.digest_built(built)
+                metrics.heartbeat("scheduler")
+                return built
+
         async def run_scheduler(stop: asyncio.Event) -> None:
             async def work(inner: asyncio.Event) -> None:
-                await digest_scheduler(app.db, settings, BeatingClock(app.clock, "scheduler")).run(inner)
+                await MeteredScheduler(app.db, settings, BeatingClock(app.clock, "scheduler")).run(inner)
 
             await lead(lock, work, stop, retry_seconds=settings.runtime.leader_retry_seconds,
                        grace_seconds=settings.runtime.shutdown_grace_seconds)
@@ -128,14 +144,15 @@ async def build_role(rt: Runtime, role: str) -> Service:
         return run_scheduler
     if role == "delivery":
         delivery_worker = _import("bot.delivery.worker", "DeliveryWorker", 6)
-        sender: Any = fake_edge.RecordingSender.from_env()
-        if sender is None:
-            telethon_sender = _import("bot.telegram.sender", "TelethonSender", 6)
-            sender = telethon_sender(await rt.bot_client())
-        counted = CountingSender(sender)
+        fake: Any = fake_edge.RecordingSender.from_env()
+        telethon_sender: Any = None if fake is not None else _import("bot.telegram.sender", "TelethonSender", 6)
 
         async def run_delivery(stop: asyncio.Event) -> None:
-            await delivery_worker(app.db, counted, settings, BeatingClock(app.clock, "delivery")).run(stop)
+            # the bot client starts inside the supervised service: Telegram being unreachable at
+            # start means a retry with backoff, not a dead process
+            sender = fake if fake is not None else telethon_sender(await rt.bot_client())
+            clock = BeatingClock(app.clock, "delivery")
+            await delivery_worker(app.db, CountingSender(sender), settings, clock).run(stop)
 
         return run_delivery
     if role == "ingest":
@@ -148,13 +165,12 @@ async def build_role(rt: Runtime, role: str) -> Service:
         return run_ingest
     if role == "bot":
         bot_service = _import("bot.telegram.bot_runner", "BotService", 5)
-        client = await rt.bot_client()
         # /follow resolves a new channel at once through the monitoring account when this process
         # also ingests (the ingest service keeps that connection); otherwise an admin approves it
         source = rt.source() if "ingest" in rt.roles else None
 
         async def run_bot(stop: asyncio.Event) -> None:
-            await bot_service(app, client, source=source).run(stop)
+            await bot_service(app, await rt.bot_client(), source=source).run(stop)
 
         return run_bot
     raise RoleError(f"unknown role {role!r}; use one of {', '.join(ROLES)} or all")

@@ -21,7 +21,8 @@ from typing import Any
 
 from bot import metrics
 from bot.app import App, build_app
-from bot.config import Settings
+from bot.config import ConfigError, Settings
+from bot.domain import SessionEndedError
 from bot.runtime.health import Health
 from bot.runtime.instance_lock import InstanceLock, sqlite_path
 from bot.runtime.monitor import monitor
@@ -36,7 +37,16 @@ def service_window(settings: Settings, role: str) -> float:
     return settings.runtime.stall_seconds
 
 
-async def supervise(name: str, service: Service, stop: asyncio.Event, health: Health, window: float) -> None:
+FATAL = (ConfigError, SessionEndedError)
+
+
+class FatalServiceError(Exception):
+    """A service stopped for good (a dead session, a wrong setting); the message says which and why."""
+
+
+async def supervise(
+    name: str, service: Service, stop: asyncio.Event, health: Health, window: float, fatal: list[str]
+) -> None:
     delay = 1.0
     while not stop.is_set():
         health.register(name, window)
@@ -47,8 +57,16 @@ async def supervise(name: str, service: Service, stop: asyncio.Event, health: He
                 break
             log.warning("%s returned without being asked to stop; restarting in %.0f s", name, delay)
             health.ended(name, "returned early, restarting")
+        except FATAL as exc:  # restarting cannot help: the whole process stops and says why
+            log.error("%s cannot go on: %s", name, exc)
+            health.ended(name, f"fatal: {type(exc).__name__}")
+            fatal.append(f"{name}: {exc}")
+            stop.set()
+            return
         except Exception as exc:
-            log.error("%s failed (%s: %s); restarting in %.0f s", name, type(exc).__name__, exc, delay, exc_info=True)
+            network = isinstance(exc, OSError | ConnectionError | TimeoutError)  # expected now and then
+            log.error("%s failed (%s: %s); restarting in %.0f s", name, type(exc).__name__, exc, delay,
+                      exc_info=not network)
             health.ended(name, f"failed with {type(exc).__name__}, restarting")
         if time.monotonic() - started > 120:
             delay = 1.0  # it ran fine for a while: this is a new incident
@@ -85,6 +103,7 @@ async def run_roles(
     stop = asyncio.Event()
     signals: list[str] = []
     stop_signals = signals
+    fatal: list[str] = []
 
     def on_signal(sig: signal.Signals) -> None:
         signals.append(sig.name)
@@ -129,7 +148,7 @@ async def run_roles(
         roles = list(services)
         for role, service in services.items():
             window = service_window(settings, role)
-            tasks[role] = asyncio.create_task(supervise(role, service, stop, health, window), name=role)
+            tasks[role] = asyncio.create_task(supervise(role, service, stop, health, window, fatal), name=role)
         tasks["monitor"] = asyncio.create_task(
             monitor(app.db, health, stop, settings.runtime.monitor_seconds), name="monitor")
         log.info("tgmon running: %s (database %s)", ", ".join(roles), app.db.dialect)
@@ -142,6 +161,8 @@ async def run_roles(
             task.cancel()
         if pending:
             await asyncio.wait(pending, timeout=1)
+        if fatal:
+            raise FatalServiceError("; ".join(fatal))
         return 0
     finally:
         stop.set()
