@@ -26,6 +26,7 @@ import time
 import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bot.domain import Rule
 
@@ -281,6 +282,115 @@ def bench_rebuild(corpus: Corpus, n: int) -> dict[str, float]:
     return {"full_rebuild_s": statistics.median(full), "incremental_add_s": statistics.median(incremental)}
 
 
+# ---- archive search over N stored posts -------------------------------------------------------
+
+SEARCH_RULES = ["батальон", "беспилотник Белгород", "батальон -учения", '"территориальная оборона"',
+                "обстрел*", "эвакуация OR укрытие"]
+
+
+async def _load(db: Any, corpus: Corpus, n: int) -> None:
+    """N posts from 5,000 distinct texts (20-60 words each) with bulk SQL, then the index."""
+    from sqlalchemy import text
+
+    from bot.matching import index_text
+    from bot.matching.fts import drop_index, ensure_index
+
+    rng = random.Random(5)
+    templates = []
+    for post in corpus.posts[:5000]:
+        words = post.split()
+        start = rng.randrange(max(1, len(words) - 60))
+        body = " ".join(words[start : start + rng.randint(20, 60)])
+        templates.append({"id": len(templates), "text": body, "lemma_text": index_text(body)})
+    k = len(templates)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(drop_index)  # build the index once at the end, not row by row
+        await conn.execute(text("INSERT INTO channels (id, telegram_id, username, title, last_message_id, status, "
+                                "joined, gaps_recovered, flood_wait_seconds, created_at, updated_at) VALUES "
+                                "(1, 1302282372, 'vvgladkov', 'Гладков', 0, 'active', false, 0, 0, "
+                                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+        await conn.execute(text("CREATE TEMPORARY TABLE bench_templates (id INTEGER PRIMARY KEY, text TEXT, lemma_text TEXT)"))
+        await conn.execute(text("INSERT INTO bench_templates VALUES (:id, :text, :lemma_text)"), templates)
+        if db.dialect == "sqlite":
+            await conn.execute(text(
+                "INSERT INTO posts (channel_id, message_id, date, text, text_hash, lemma_text, deleted, stored_at) "
+                "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < :n) "
+                "SELECT 1, n, strftime('%Y-%m-%d %H:%M:%S.000000', 'now', '-' || (n % 525600) || ' minutes'), "
+                "t.text, 'h', t.lemma_text, 0, CURRENT_TIMESTAMP FROM seq JOIN bench_templates t ON t.id = n % :k"
+            ), {"n": n, "k": k})
+        else:
+            await conn.execute(text(
+                "INSERT INTO posts (channel_id, message_id, date, text, text_hash, lemma_text, deleted, stored_at) "
+                "SELECT 1, n, now() - (n % 525600) * interval '1 minute', t.text, 'h', t.lemma_text, false, now() "
+                "FROM generate_series(1, :n) n JOIN bench_templates t ON t.id = n % :k"
+            ), {"n": n, "k": k})
+        await conn.run_sync(lambda sync: ensure_index(sync, rebuild=True))
+    async with db.engine.connect() as conn:
+        await conn.execute(text("ANALYZE"))
+        await conn.commit()
+
+
+async def bench_search(corpus: Corpus, n: int, pg_url: str | None) -> None:
+    import tempfile
+    import uuid
+    from datetime import UTC, datetime, timedelta
+    from pathlib import Path
+
+    from bot.matching.search import search_posts
+    from bot.storage.database import Database
+
+    targets: list[tuple[str, str, Callable[[], Any] | None]] = []
+    tmp = tempfile.TemporaryDirectory()
+    targets.append(("SQLite FTS5", f"sqlite:///{Path(tmp.name) / 'search.db'}", None))
+    if pg_url:
+        import asyncpg
+
+        name = f"tgmon_bench_{uuid.uuid4().hex[:8]}"
+        admin = pg_url.rsplit("/", 1)[0]
+        try:
+            conn = await asyncpg.connect(pg_url, timeout=5)
+            await conn.execute(f'CREATE DATABASE "{name}"')
+            await conn.close()
+
+            async def drop() -> None:
+                c = await asyncpg.connect(pg_url, timeout=5)
+                await c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                await c.close()
+
+            targets.append(("PostgreSQL GIN", f"{admin}/{name}", drop))
+        except (OSError, asyncpg.PostgresError) as exc:
+            print(f"PostgreSQL skipped ({exc})")
+    print(f"archive search over {n:,} stored posts (medians of 5; last 7 days / all time, 20 newest shown):")
+    try:
+        for label, url, _ in targets:
+            db = Database.from_url(url)
+            try:
+                await db.upgrade()
+                t = time.perf_counter()
+                await _load(db, corpus, n)
+                print(f"  {label}: {n:,} posts stored and indexed in {time.perf_counter() - t:.0f} s")
+                week = datetime.now(UTC) - timedelta(days=7)
+                for rule in [*SEARCH_RULES, f'"{corpus.bigrams[0]}"']:
+                    line = []
+                    for since in (week, None):
+                        await search_posts(db, rule, since=since)  # warm
+                        times = []
+                        for _ in range(5):
+                            t = time.perf_counter()
+                            result = await search_posts(db, rule, since=since)
+                            times.append(time.perf_counter() - t)
+                        about = "" if result.exact else "~"
+                        line.append(f"{statistics.median(times) * 1000:6.0f} ms ({about}{result.total:,})")
+                    print(f"    {rule:<28} 7 days {line[0]}   all {line[1]}", flush=True)
+            finally:
+                await db.dispose()
+    finally:
+        for _, _, drop in targets:
+            if drop is not None:
+                await drop()
+        tmp.cleanup()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.matching", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes: a few minutes")
@@ -320,9 +430,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"memory at {biggest} rules ({probe_posts} posts matched, fresh process): matcher + analyzers "
           f"{_mib(memory['traced_peak'])} traced peak; process peak RSS {_mib(memory['max_rss'])} (with the corpus)")
     if not args.skip_search:
-        from benchmarks.matching_search import bench_search
-
-        asyncio.run(bench_search(args.search_posts or (100_000 if args.quick else 1_000_000), args.pg or None))
+        asyncio.run(bench_search(corpus, args.search_posts or (100_000 if args.quick else 1_000_000), args.pg or None))
     print("\n| rules | tgmon posts/s | baseline posts/s | ratio | full build |")
     print("|---|---|---|---|---|")
     for row in rows:

@@ -15,6 +15,7 @@ from bot.matching.text import canonical, tokenize
 INDEX_VERSION = "1"  # bump when normalisation changes; `tgmon reindex` rebuilds lemma_text
 
 # A condition: None (anything passes) | ("key", k) | ("prefix", p) | ("and"|"or", (cond, ...))
+# | ("andnot", cond, excluded cond)
 Cond = tuple | None
 
 
@@ -66,29 +67,48 @@ def _combine(kind: str, parts: list[Cond]) -> Cond:
     return kept[0] if len(kept) == 1 else (kind, tuple(kept))
 
 
+def _plain(rule: ParsedRule, e: Expr) -> bool:
+    """Words (lemmas) combined with AND/OR: the index answers exactly whether a post has them."""
+    if e[0] == "term":
+        term = rule.terms[e[1]]
+        return term.kind == "word" and term.atoms[0].kind == "lemma"
+    if e[0] == "not":
+        return False
+    return all(_plain(rule, c) for c in e[1])
+
+
 def condition(rule: ParsedRule) -> Cond:
-    """What a post must contain to be able to match ``rule`` (None: no constraint)."""
+    """What a post must contain to be able to match ``rule`` (None: no constraint). Exclusions of
+    plain words become NOT in the index query: `батальон -учения` reads no post about учения."""
 
     def walk(e: Expr) -> Cond:
         if e[0] == "term":
             return _term_cond(rule.terms[e[1]])
         if e[0] == "not":
             return None
+        if e[0] == "and":
+            positive = _combine("and", [walk(c) for c in e[1] if c[0] != "not"])
+            excluded = [walk(c[1]) for c in e[1] if c[0] == "not" and _plain(rule, c[1])]
+            kept = [c for c in excluded if c is not None]
+            if positive is not None and kept:
+                return ("andnot", positive, _combine("or", kept))
+            return positive
         return _combine(e[0], [walk(c) for c in e[1]])
 
     return walk(rule.expr)
 
 
 def exact_by_index(rule: ParsedRule) -> bool:
-    """True when the condition is the rule itself: only words (lemmas), AND and OR."""
+    """True when the index condition is the rule itself: words (lemmas) with AND, OR and
+    exclusions of words, so the index can count the matches without reading any post."""
 
     def walk(e: Expr) -> bool:
-        if e[0] == "term":
-            term = rule.terms[e[1]]
-            return term.kind == "word" and term.atoms[0].kind == "lemma" and "'" not in "".join(term.atoms[0].keys)
-        if e[0] == "not":
-            return False
-        return all(walk(c) for c in e[1])
+        if e[0] == "and" and any(c[0] == "not" for c in e[1]):
+            kept = [c for c in e[1] if c[0] != "not"]
+            return bool(kept) and all(walk(c) for c in kept) and all(
+                _plain(rule, c[1]) for c in e[1] if c[0] == "not"
+            )
+        return _plain(rule, e) or (e[0] in ("and", "or") and all(walk(c) for c in e[1]))
 
     return walk(rule.expr)
 
@@ -100,6 +120,8 @@ def fts5_query(cond: Cond) -> str:
         return f'"{cond[1]}"'
     if kind == "prefix":
         return f'"{cond[1]}"*'
+    if kind == "andnot":
+        return f"({fts5_query(cond[1])} NOT {fts5_query(cond[2])})"
     joiner = " AND " if kind == "and" else " OR "
     return "(" + joiner.join(fts5_query(c) for c in cond[1]) + ")"
 
@@ -111,5 +133,7 @@ def tsquery(cond: Cond) -> str:
         return f"'{cond[1]}'"
     if kind == "prefix":
         return f"'{cond[1]}':*"
+    if kind == "andnot":
+        return f"({tsquery(cond[1])} & !{tsquery(cond[2])})"
     joiner = " & " if kind == "and" else " | "
     return "(" + joiner.join(tsquery(c) for c in cond[1]) + ")"

@@ -148,13 +148,13 @@ class _Parser:
                                     example='"территориальная оборона"')
                 toks.append(self._phrase(s[i + 1 : close], i + 1))
                 i = close + 1
-            elif ch in "-!" and s[i + 1 : i + 2] == "(":
+            elif ch in "-!" and s[i + 1 : i + 2] and s[i + 1] in "(/" + "".join(_QUOTES):
                 toks.append(_Tok("not", i + 1, ch))
                 i += 1
             elif ch in "»”":
                 raise RuleError(f"{ch} closes a phrase that was never opened", column=i + 1,
                                 example="«территориальная оборона»")
-            elif ch == "/" and (i == 0 or s[i - 1].isspace() or s[i - 1] == "("):
+            elif ch == "/" and (i == 0 or s[i - 1].isspace() or s[i - 1] in "(-!"):
                 end = i + 1
                 while end < len(s) and s[end] != "/":
                     end += 2 if s[end] == "\\" else 1
@@ -186,9 +186,6 @@ class _Parser:
         if chunk[:1] in "-!" and len(chunk) > 1:
             out.append(_Tok("not", col, chunk[0]))
             chunk, col = chunk[1:], col + 1
-            if chunk[:1] == "/":
-                raise RuleError("put a space between - and a /pattern/, or use NOT", column=col,
-                                example="батальон NOT /учени\\w*/")
         exact = chunk.startswith("=")
         if exact:
             chunk, col = chunk[1:], col + 1

@@ -11,18 +11,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import MatchingSettings
 from bot.domain import Rule, post_link
 from bot.matching.fts import PG_VECTOR
 from bot.matching.index import condition, exact_by_index, fts5_query, tsquery
-from bot.matching.matcher import compile_rules
+from bot.matching.matcher import CompiledMatcher, compile_rules
 from bot.matching.rules import parse_rule
 from bot.storage import models as m
 from bot.storage.database import Database
 
 _BATCH = 500
-MAX_CONFIRM = 20_000  # candidates read and matched at most; beyond that the total is estimated
+MAX_CONFIRM = 2_000  # candidates read and matched at most; beyond that the total is estimated
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +42,7 @@ class FoundPost:
 class SearchResult:
     total: int  # posts that match (an estimate when `exact` is False)
     posts: list[FoundPost]  # newest first, at most `limit`
-    exact: bool = True  # False: more candidates than MAX_CONFIRM, total extrapolated from those read
+    exact: bool = True  # False: more candidates than could be read, total extrapolated from those read
 
 
 def _scope(asked: Sequence[str], own: Sequence[str]) -> set[str]:
@@ -59,6 +60,7 @@ async def search_posts(
     limit: int = 20,
     channels: Sequence[str] = (),
     settings: MatchingSettings | None = None,
+    max_confirm: int = MAX_CONFIRM,
 ) -> SearchResult:
     """Posts matching ``rule`` dated in [since, until], newest first. Raises RuleError."""
     settings = settings or MatchingSettings()
@@ -92,39 +94,54 @@ async def search_posts(
                 sa.text(f"{PG_VECTOR} @@ to_tsquery('simple', :ts_query)").bindparams(ts_query=tsquery(cond))
             )
     exact_count = cond is not None and exact_by_index(parsed)
-    if cond is None or not exact_count:
-        query = query.limit(MAX_CONFIRM + 1)
-
+    found: list[FoundPost] = []
     async with db.uow(read_only=True) as session:
-        candidates = list(await session.scalars(query))
-        found: list[FoundPost] = []
-        confirmed = checked = 0
-        for start in range(0, min(len(candidates), MAX_CONFIRM), _BATCH):
-            if exact_count and len(found) >= limit:
-                break
-            batch = candidates[start : start + _BATCH]
-            rows = await session.execute(
-                sa.select(m.Post.id, m.Post.message_id, m.Post.date, m.Post.text,
-                          m.Channel.username, m.Channel.title, m.Channel.telegram_id)
-                .join(m.Channel, m.Channel.id == m.Post.channel_id)
-                .where(m.Post.id.in_(batch))
-            )
-            by_id = {r.id: r for r in rows}
-            for pid in batch:
-                row = by_id[pid]
-                checked += 1
-                hits = matcher.match(row.text or "", row.username or str(row.telegram_id))
-                if not hits:
-                    continue
-                confirmed += 1
-                if len(found) < limit:
-                    found.append(FoundPost(
-                        row.id, row.username, row.title or "", row.message_id, row.date, row.text,
-                        hits[0].highlights, post_link(row.username, row.telegram_id, row.message_id),
-                    ))
-    if exact_count:
-        return SearchResult(len(candidates), found)
-    if len(candidates) <= MAX_CONFIRM:
+        if exact_count:
+            # the index condition is the rule itself: count in the index, confirm only what is shown
+            total = int(await session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())) or 0)
+            offset, page = 0, max(2 * limit, 100)
+            while len(found) < limit and offset < total:
+                ids = list(await session.scalars(query.offset(offset).limit(page)))
+                offset += page
+                await _confirm(session, matcher, ids, found, limit)
+            return SearchResult(total, found)
+        candidates = list(await session.scalars(query.limit(max_confirm + 1)))
+        confirmed, checked = await _confirm(session, matcher, candidates[:max_confirm], found, limit)
+    if len(candidates) <= max_confirm:
         return SearchResult(confirmed, found)
-    estimate = round(confirmed * len(candidates) / max(checked, 1))
-    return SearchResult(estimate, found, exact=False)
+    # more candidates than we read: extrapolate from those read, and count the rest in the index
+    rest = await _count(db, query)
+    return SearchResult(round(confirmed * rest / max(checked, 1)), found, exact=False)
+
+
+async def _count(db: Database, query: sa.Select[tuple[int]]) -> int:
+    async with db.uow(read_only=True) as session:
+        return int(await session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())) or 0)
+
+
+async def _confirm(
+    session: AsyncSession, matcher: CompiledMatcher, ids: list[int], found: list[FoundPost], limit: int
+) -> tuple[int, int]:
+    """Match the candidates' texts; append the confirmed ones (up to ``limit``) to ``found``."""
+    confirmed = 0
+    for start in range(0, len(ids), _BATCH):
+        batch = ids[start : start + _BATCH]
+        rows = await session.execute(
+            sa.select(m.Post.id, m.Post.message_id, m.Post.date, m.Post.text,
+                      m.Channel.username, m.Channel.title, m.Channel.telegram_id)
+            .join(m.Channel, m.Channel.id == m.Post.channel_id)
+            .where(m.Post.id.in_(batch))
+        )
+        by_id = {r.id: r for r in rows}
+        for pid in batch:
+            row = by_id[pid]
+            hits = matcher.match(row.text or "", row.username or str(row.telegram_id))
+            if not hits:
+                continue
+            confirmed += 1
+            if len(found) < limit:
+                found.append(FoundPost(
+                    row.id, row.username, row.title or "", row.message_id, row.date, row.text,
+                    hits[0].highlights, post_link(row.username, row.telegram_id, row.message_id),
+                ))
+    return confirmed, len(ids)
