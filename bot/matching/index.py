@@ -89,7 +89,7 @@ def condition(rule: ParsedRule) -> Cond:
         if e[0] == "and":
             positive = _combine("and", [walk(c) for c in e[1] if c[0] != "not"])
             excluded = [walk(c[1]) for c in e[1] if c[0] == "not" and _plain(rule, c[1])]
-            kept = [c for c in excluded if c is not None]
+            kept: list[Cond] = [c for c in excluded if c is not None]
             if positive is not None and kept:
                 return ("andnot", positive, _combine("or", kept))
             return positive

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -114,7 +115,7 @@ async def search_posts(
     return SearchResult(round(confirmed * rest / max(checked, 1)), found, exact=False)
 
 
-async def _count(db: Database, query: sa.Select[tuple[int]]) -> int:
+async def _count(db: Database, query: sa.Select[Any]) -> int:
     async with db.uow(read_only=True) as session:
         return int(await session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())) or 0)
 
