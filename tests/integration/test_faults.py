@@ -338,6 +338,32 @@ def test_sigterm_mid_send_exits_cleanly_and_loses_nothing(tmp_path: Path, procs:
     print(f"\nSIGTERM: exit 0 after {took:.1f} s; {in_doubt} sends left in doubt; {states}")
 
 
+def test_sigkill_between_digest_chunks_then_restart(tmp_path: Path, procs: Callable[..., Proc]) -> None:
+    """Digests of three chunks each; the worker is SIGKILLed mid-run. A restart sends what is left:
+    nothing twice, chunks in order, a chunk in doubt holds the rest of its digest (never skipped)."""
+    url = f"sqlite:///{tmp_path / 'tgmon.db'}"
+    upgrade(url, tmp_path)
+    seed_outbox(url, chats=100, chunks=3)
+    log = tmp_path / "sends.log"
+    env = fault_env(url, tmp_path, TGMON_TEST_SENDER_LOG=str(log), TGMON_TEST_SENDER_DELAY="0.2")
+    proc = procs(role_command("delivery"), env, tmp_path, "delivery")
+    wait_until(lambda: len(sends(log)) >= 120, 120, "120 sends")
+    proc.signal(signal.SIGKILL)
+    assert proc.wait(10) == -signal.SIGKILL
+    partial = scalar(url, "SELECT count(DISTINCT chat_id) FROM outbox WHERE state = 'sent' AND chunk_no < chunk_total")
+    assert partial > 0  # killed between the chunks of some digests
+    in_doubt = scalar(url, "SELECT count(*) FROM outbox WHERE state = 'sending'")
+    env.pop("TGMON_TEST_SENDER_DELAY")
+    again = procs(role_command("delivery"), env, tmp_path, "delivery-again")
+    wait_until(lambda: scalar(url, UNBLOCKED_PENDING) == 0, 120, "the rest")
+    again.signal(signal.SIGTERM)
+    assert again.wait(20) == 0
+    held = scalar(url, "SELECT count(*) FROM outbox WHERE state = 'pending'")
+    states = check_exactly_once(url, log, allow_pending=held)
+    assert states.get("sending", 0) == in_doubt and states["sent"] == 300 - in_doubt - held
+    print(f"\nSIGKILL between chunks: {partial} digests cut between chunks, {in_doubt} sends in doubt; {states}")
+
+
 @pytest.mark.postgres
 def test_database_connections_killed_mid_run_delivery_recovers(
     pg_database: str, tmp_path: Path, procs: Callable[..., Proc]
