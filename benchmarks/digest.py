@@ -96,7 +96,9 @@ async def _seed(path: Path, subscribers: int, rules: int, posts: int, rng: rando
 
 
 async def bench_build(subscribers: int, rules: int, posts: int, repeat: int) -> None:
-    times, built_n = [], 0
+    times: list[float] = []
+    cpu: list[float] = []
+    built_n = 0
     for run in range(repeat):
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "digest.db"
@@ -106,17 +108,21 @@ async def bench_build(subscribers: int, rules: int, posts: int, repeat: int) -> 
             db = Database.from_url(f"sqlite:///{path}")
             clock = ManualClock(NOW)
             scheduler = DigestScheduler(db, Settings(), clock)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             built_n = await scheduler.tick()
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)  # this process's CPU (both threads): fair on a shared machine
             async with db.engine.connect() as conn:
                 chunks = (await conn.exec_driver_sql("SELECT count(*) FROM outbox")).scalar()
             await db.dispose()
             print(f"  run {run + 1}: seeded {posts} posts, {subscribers * rules} rules, {n_matches} matches in the "
-                  f"period ({seed_s:.1f} s); tick built {built_n} digests, {chunks} chunks in {times[-1]:.1f} s")
-    med = statistics.median(times)
-    print(f"build: {subscribers} subscribers x {rules} rules over {posts} posts: median {med:.1f} s "
-          f"({med / max(1, built_n) * 1000:.2f} ms a digest); target < 60 s -> {'OK' if med < 60 else 'MISSED'}")
+                  f"period ({seed_s:.1f} s); tick built {built_n} digests, {chunks} chunks in {times[-1]:.1f} s "
+                  f"({cpu[-1]:.1f} s CPU)")
+    med, med_cpu = statistics.median(times), statistics.median(cpu)
+    print(f"build: {subscribers} subscribers x {rules} rules over {posts} posts: median {med:.1f} s wall, "
+          f"{med_cpu:.1f} s CPU ({med_cpu / max(1, built_n) * 1000:.2f} ms CPU a digest); "
+          f"target < 60 s on one core -> {'OK' if med_cpu < 60 else 'MISSED'} (CPU), "
+          f"{'OK' if med < 60 else 'MISSED'} (wall, on this machine's load)")
 
 
 def bench_collapse(sizes: list[int], repeat: int, baseline: int) -> None:

@@ -80,11 +80,13 @@ def build_items(rows: Sequence[MatchRow], size: int = 0) -> tuple[list[DigestIte
     clusters = [[ordered[i] for i in group] for group in collapse_posts(ordered)]
     # the item shown is the forward origin if we have it, else the earliest post of the cluster
     for cluster in clusters:
+        if len(cluster) == 1:
+            continue
         keys = {(p.row.channel_telegram_id, p.row.message_id) for p in cluster}
+        forwarded = {(p.row.forward_channel_id, p.row.forward_message_id) for p in cluster}
         origin = next(
             (p for p in cluster if (p.row.forward_channel_id, p.row.forward_message_id) not in keys
-             and (p.row.channel_telegram_id, p.row.message_id) in
-             {(q.row.forward_channel_id, q.row.forward_message_id) for q in cluster}),
+             and (p.row.channel_telegram_id, p.row.message_id) in forwarded),
             None,
         )
         if origin is not None:

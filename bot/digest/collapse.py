@@ -181,14 +181,12 @@ def _small_groups(texts: Sequence[str], threshold: float) -> list[list[int]]:
     index: dict[int, list[int]] = {}
     sets: list[frozenset[int]] = []
     for i, text in enumerate(texts):
-        shingles = _shingle_set(text)
-        if len(shingles) < MIN_WORDS - 2:
-            shingles = frozenset()
+        shingles, sketch = _sketch(text)
         sets.append(shingles)
         if not shingles:
             continue
         seen: set[int] = set()
-        for value in sorted(shingles)[:BOTTOM_K]:
+        for value in sketch:
             bucket = index.setdefault(value, [])
             for j in bucket:
                 if j not in seen:
@@ -200,6 +198,15 @@ def _small_groups(texts: Sequence[str], threshold: float) -> list[list[int]]:
 
 
 @lru_cache(maxsize=1 << 16)  # one tick builds thousands of digests over the same posts
+def _sketch(text: str) -> tuple[frozenset[int], tuple[int, ...]]:
+    """A text's shingle set (empty when it is too short to compare) and its bottom-k sketch."""
+    shingles = _shingle_set(text)
+    if len(shingles) < MIN_WORDS - 2:
+        return frozenset(), ()
+    return shingles, tuple(sorted(shingles)[:BOTTOM_K])
+
+
+@lru_cache(maxsize=1 << 16)
 def _shingle_set(text: str) -> frozenset[int]:
     w = text.casefold().split()
     return frozenset(map(hash, zip(w, w[1:], w[2:], strict=False)))

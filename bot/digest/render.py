@@ -92,7 +92,8 @@ def render_items_html(
             blocks.append(f"📢 <i>{html.escape(channel)}</i> ({len(entries)})")
             for item in entries:
                 text, marked = _excerpt_html(item.text, item.highlights, excerpt_chars)
-                when = item.date.astimezone(zone).strftime("%d.%m %H:%M")
+                local = item.date.astimezone(zone)
+                when = f"{local.day:02d}.{local.month:02d} {local.hour:02d}:{local.minute:02d}"
                 notes = ""
                 if item.also_in:
                     notes += f"\n<i>also in: {html.escape(', '.join(item.also_in))}</i>"
