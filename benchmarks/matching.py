@@ -73,7 +73,12 @@ def _lexemes(lang: str, per_prefix: int, rng: random.Random) -> list[tuple[str, 
             for word, (paradigm, index) in itertools.islice(dictionary.words.iteritems(a + b), per_prefix):
                 if word.isalpha():
                     groups.setdefault(dictionary.build_normal_form(paradigm, index, word), set()).add(word)
-    lexemes = [(lemma.replace("ё", "е"), sorted(forms)) for lemma, forms in sorted(groups.items()) if len(lemma) >= 3]
+    lexemes = []
+    for lemma, forms in sorted(groups.items()):
+        if len(lemma) >= 3:
+            ordered = sorted(forms)
+            rng.shuffle(ordered)  # which forms are common: arbitrary but fixed
+            lexemes.append((lemma.replace("ё", "е"), ordered))
     rng.shuffle(lexemes)
     return lexemes
 
@@ -108,7 +113,11 @@ def build_corpus(n_posts: int, seed: int = 7) -> Corpus:
 
     def zipf(lexemes: list[tuple[str, list[str]]]) -> Callable[[int], list[str]]:
         cum = list(itertools.accumulate(1.0 / (rank + 8) for rank in range(len(lexemes))))
-        return lambda k: [rng.choice(forms) for _, forms in rng.choices(lexemes, cum_weights=cum, k=k)]
+        # a lexeme's forms are not equally common either: the first few carry most occurrences
+        def form(forms: list[str]) -> str:
+            return forms[min(int(rng.paretovariate(1.2)) - 1, len(forms) - 1)]
+
+        return lambda k: [form(forms) for _, forms in rng.choices(lexemes, cum_weights=cum, k=k)]
 
     draw = {"ru": zipf(ru), "uk": zipf(uk), "en": zipf(en)}
     topic = {"ru": topic_ru, "uk": topic_uk, "en": EN_WORDS[20:40]}
@@ -413,8 +422,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     t = time.perf_counter()
     corpus = build_corpus(n_posts)
-    words = sum(len(p.split()) for p in corpus.posts)
-    print(f"corpus: {n_posts} posts, {words / n_posts:.0f} words a post on average, built in {time.perf_counter() - t:.1f} s")
+    words = [w for p in corpus.posts for w in p.lower().split()]
+    print(f"corpus: {n_posts} posts, {len(words) / n_posts:.0f} words a post on average, {len(set(words)):,} distinct "
+          f"words, built in {time.perf_counter() - t:.1f} s")
     print("matching (one core, after warm-up; medians):")
     rows = bench_matching(corpus, sizes, args.repeat, baseline_seconds)
     biggest = max(sizes)

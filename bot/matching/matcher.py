@@ -77,8 +77,11 @@ class CompiledMatcher:
         self._rules: list[_Compiled | None] = []
         self._by_rule_id: dict[int, int] = {}
         self._regex_rules: dict[int, int] = defaultdict(int)  # subscriber -> regex rules compiled
+        # word -> atoms, in two generations: when the young one is full it becomes the old one, and
+        # words still in use move back on their next sighting (an LRU without per-hit bookkeeping)
         self._cache: dict[str, tuple[int, ...]] = {}
-        self._cache_limit = max(self.settings.cache_size, 1024)
+        self._old: dict[str, tuple[int, ...]] = {}
+        self._cache_limit = max(self.settings.cache_size // 2, 1024)
         self.errors: dict[int, str] = {}
         for rule in rules:
             self.add(rule)
@@ -171,8 +174,9 @@ class CompiledMatcher:
                 self._prefix_lengths.append(len(atom.keys[0]))
         for key in keys:
             self._keys.setdefault(key, []).append(aid)
-        if self._cache:
+        if self._cache or self._old:
             self._cache.clear()  # cached words may satisfy the new atom
+            self._old.clear()
         return aid
 
     # ---- matching
@@ -180,18 +184,20 @@ class CompiledMatcher:
         return frozenset(self._by_rule_id)
 
     def _atoms(self, word: str) -> tuple[int, ...]:
-        form = canonical(word)
-        keys = self._keys
-        found: list[int] = []
-        for lemma in self._morph.lemmas(form):
-            found.extend(keys.get(lemma, ()))
-        found.extend(keys.get("=" + form, ()))
-        for length in self._prefix_lengths:
-            if length <= len(form):
-                found.extend(keys.get("*" + form[:length], ()))
-        atoms = tuple(dict.fromkeys(found))
+        atoms = self._old.get(word)
+        if atoms is None:
+            form = canonical(word)
+            keys = self._keys
+            found: list[int] = []
+            for lemma in self._morph.lemmas(form):
+                found.extend(keys.get(lemma, ()))
+            found.extend(keys.get("=" + form, ()))
+            for length in self._prefix_lengths:
+                if length <= len(form):
+                    found.extend(keys.get("*" + form[:length], ()))
+            atoms = tuple(dict.fromkeys(found))
         if len(self._cache) >= self._cache_limit:
-            self._cache.clear()  # bounded: a long tail of rare words must not grow it forever
+            self._old, self._cache = self._cache, {}
         self._cache[word] = atoms
         return atoms
 

@@ -42,22 +42,18 @@ class Morphology:
         return (word,)
 
     def _cyrillic(self, word: str) -> tuple[str, ...]:
-        forms: dict[str, None] = {}
-        ru_known = self._ru.word_is_known(word)
-        uk_known = self._uk.word_is_known(word)
-        analyzers = [a for a, known in ((self._ru, ru_known), (self._uk, uk_known)) if known]
-        if not analyzers:
-            # an unknown word (a name, an abbreviation, slang): the best guess of the likelier
-            # language, and the word itself
-            guess = self._uk if _UKRAINIAN_ONLY.intersection(word) else self._ru
-            parses = guess.parse(word)
-            if parses:
-                forms[parses[0].normal_form.replace("ё", "е")] = None
-            forms[word] = None
+        # both dictionaries: a word may be Russian or Ukrainian, or both (оборони: a Russian verb
+        # form and the Ukrainian genitive of оборона); every known normal form is kept
+        ru = [] if _UKRAINIAN_ONLY.intersection(word) else self._ru.parse(word)
+        uk = self._uk.parse(word) if self._uk.word_is_known(word) or not any(p.is_known for p in ru) else []
+        forms = {p.normal_form.replace("ё", "е"): None for p in (*ru, *uk) if p.is_known}
+        if forms:
             return tuple(forms)
-        for analyzer in analyzers:
-            for parse in analyzer.parse(word):
-                forms[parse.normal_form.replace("ё", "е")] = None
+        # unknown to both (a name, an abbreviation, slang): the likelier language's best guess,
+        # and the word itself
+        guess = (ru or uk)[:1]
+        forms = {p.normal_form.replace("ё", "е"): None for p in guess}
+        forms[word] = None
         return tuple(forms)
 
     def rule_lemmas(self, word: str) -> tuple[str, ...]:
