@@ -374,26 +374,27 @@ def test_database_connections_killed_mid_run_delivery_recovers(
     url = pg_database
     asyncio.run(_reset_schema(url))
     upgrade(url, tmp_path)
-    seed_outbox(url, chats=1500, chunks=2)
+    seed_outbox(url, chats=600, chunks=2)
     log = tmp_path / "sends.log"
     env = fault_env(url, tmp_path, TGMON_TEST_SENDER_LOG=str(log), TGMON_TEST_SENDER_DELAY="0.01")
     workers = [procs(role_command("delivery"), env, tmp_path, f"delivery{i}") for i in range(2)]
-    for kill_at in (600, 1800):
+    for kill_at in (300, 800):
         wait_until(lambda n=kill_at: len(sends(log)) >= n, 120, f"{kill_at} sends")  # type: ignore[misc]
         killed = scalar(url, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                              "WHERE datname = current_database() AND pid <> pg_backend_pid()")
         assert killed > 0
-    wait_until(lambda: scalar(url, "SELECT count(*) FROM outbox WHERE state = 'pending'") == 0, 180, "the rest")
-    wait_until(lambda: scalar(url, "SELECT count(*) FROM outbox WHERE state = 'sending'") == 0
-               or all(w.p.poll() is None for w in workers), 10, "in-flight sends to settle")
+    wait_until(lambda: scalar(url, UNBLOCKED_PENDING) == 0, 300, "the rest")
     for w in workers:
         assert w.p.poll() is None, "a worker died instead of retrying:\n" + w.output()[-3000:]
         w.signal(signal.SIGTERM)
     for w in workers:
         assert w.wait(20) == 0
-    states = check_exactly_once(url, log)
-    assert states.get("sent", 0) >= 3000 - 2 * 64  # at most the in-flight sends of a kill are uncertain
-    assert states.get("sent", 0) + states.get("uncertain", 0) + states.get("sending", 0) == 3000
+    held = scalar(url, "SELECT count(*) FROM outbox WHERE state = 'pending'")
+    states = check_exactly_once(url, log, allow_pending=held)
+    assert states.get("sent", 0) >= 1200 - 2 * 64  # at most the in-flight sends of a kill are uncertain
+    assert states.get("sent", 0) + states.get("uncertain", 0) + states.get("sending", 0) + held == 1200
+    failed_passes = sum(w.output().count("delivery pass failed") for w in workers)
+    print(f"\nconnections killed twice: {states}; {failed_passes} failed passes retried")
 
 
 async def _reset_schema(url: str) -> None:
