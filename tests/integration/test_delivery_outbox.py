@@ -80,7 +80,7 @@ async def test_week_digest_carries_a_png_chart_and_keeps_the_watermark(db) -> No
 async def test_flood_wait_holds_only_that_chat_and_it_gets_everything_after(db) -> None:
     clock = ManualClock(T0 + timedelta(hours=1))
     for chat in (1001, 1002, 1003):
-        await _seed(db, chat_id=chat, posts=60, text="Обстрел " + "длинный текст поста про район {i} " * 4)
+        await _seed(db, chat_id=chat, posts=30, text="Обстрел " + "длинный текст поста про район {i} " * 6)
     for chat in (1001, 1002, 1003):
         req = await request_digest(db, SETTINGS, chat, now=clock.now())
         assert req.chunks >= 2

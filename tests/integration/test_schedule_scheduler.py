@@ -53,7 +53,7 @@ async def test_one_digest_a_day_at_the_local_hour_on_dst_days(tmp_path, zone: st
             when = start + timedelta(hours=h)
             await add_post_match(db, channel, rule, f"обстрел номер {h} {sub}", date=when)
     clock = ManualClock(start)
-    await _run(DigestScheduler(db, SETTINGS, clock), clock, start + timedelta(hours=72), timedelta(minutes=15))
+    await _run(DigestScheduler(db, SETTINGS, clock), clock, start + timedelta(hours=72), timedelta(minutes=30))
     rows = await digests(db)
     for sub, expected in ((early, {(2, 30), (3, 30)}), (late, {(8, 0)})):
         mine = [d for d in rows if d.subscriber_id == sub]
@@ -88,7 +88,7 @@ async def test_down_from_0700_to_1000_over_the_0800_digest_gives_one_digest_at_s
         await add_post_match(db, channel, rule, f"обстрел в {h} часов", date=day + timedelta(hours=h, minutes=30))
     clock = ManualClock(day + timedelta(hours=5))
     scheduler = DigestScheduler(db, SETTINGS, clock)
-    await _run(scheduler, clock, day + timedelta(hours=7), timedelta(minutes=1))
+    await _run(scheduler, clock, day + timedelta(hours=7), timedelta(minutes=10))
     assert await digests(db) == []
     clock.set(day + timedelta(hours=10))  # back up
     assert await scheduler.tick() == 1
