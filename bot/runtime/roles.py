@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import importlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -158,9 +159,20 @@ async def build_role(rt: Runtime, role: str) -> Service:
     if role == "ingest":
         ingest_service = _import("bot.ingest.service", "IngestService", 4)
         source = rt.source()
+        # the ingest loop sleeps on its app's clock between gap-fill passes: that clock beats
+        ingest_app = dataclasses.replace(app, clock=BeatingClock(app.clock, "ingest"))
 
         async def run_ingest(stop: asyncio.Event) -> None:
-            await ingest_service(app, source).run(stop)
+            service = ingest_service(ingest_app, source)
+            recorded = source.on_flood_wait  # the service's own bookkeeping, then the metric
+
+            async def on_flood_wait(channel: Any, seconds: int) -> None:
+                metrics.flood_wait(seconds, "ingest")
+                if recorded is not None:
+                    await recorded(channel, seconds)
+
+            source.on_flood_wait = on_flood_wait
+            await service.run(stop)
 
         return run_ingest
     if role == "bot":
