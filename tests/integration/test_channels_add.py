@@ -59,23 +59,23 @@ async def test_add_stores_the_resolved_channel_once(db: Database) -> None:
     assert source.calls == ["@vvgladkov"]  # the known channel was never resolved again
 
 
-@pytest.mark.parametrize(
-    ("code", "message"),
-    [
-        ("not_found", "No channel @nosuchname exists."),
-        ("is_user", "@nosuchname is a user, not a channel."),
-        ("private", "@nosuchname is private."),
-        ("banned", "@nosuchname has banned the monitoring account."),
-        ("flood_wait", "Telegram asks to wait 300 s."),
-    ],
-)
-async def test_resolve_errors_store_nothing(db: Database, code: str, message: str) -> None:
-    source = RecordingSource({"@nosuchname": ChannelError(code, message)})  # type: ignore[arg-type]
-    with pytest.raises(ChannelError) as err:
-        await add_channel(db, source, "t.me/nosuchname")
-    assert (err.value.code, err.value.message) == (code, message)
-    async with db.uow(read_only=True) as s:
-        assert await count(s, m.Channel) == 0
+RESOLVE_ERRORS = [
+    ("not_found", "No channel @nosuchname exists."),
+    ("is_user", "@nosuchname is a user, not a channel."),
+    ("private", "@nosuchname is private."),
+    ("banned", "@nosuchname has banned the monitoring account."),
+    ("flood_wait", "Telegram asks to wait 300 s."),
+]
+
+
+async def test_resolve_errors_store_nothing(db: Database) -> None:
+    for code, message in RESOLVE_ERRORS:
+        source = RecordingSource({"@nosuchname": ChannelError(code, message)})  # type: ignore[arg-type]
+        with pytest.raises(ChannelError) as err:
+            await add_channel(db, source, "t.me/nosuchname")
+        assert (err.value.code, err.value.message) == (code, message)
+        async with db.uow(read_only=True) as s:
+            assert await count(s, m.Channel) == 0, code
 
 
 async def test_invalid_link_never_reaches_the_source(db: Database) -> None:
