@@ -76,10 +76,11 @@ async def supervise(
     health.ended(name, "stopped")
 
 
-async def _cancel_orphans(seconds: float = 1.0) -> int:
-    """Cancel every other task of the loop and wait a little; returns how many are still running."""
+async def _cancel_orphans(existing: set[asyncio.Task[Any]], seconds: float = 1.0) -> int:
+    """Cancel the tasks started since `existing` was taken (the services' own: sends in flight, ...)
+    and wait a little; returns how many are still running."""
     me = asyncio.current_task()
-    rest = {t for t in asyncio.all_tasks() if t is not me and not t.done()}
+    rest = {t for t in asyncio.all_tasks() if t is not me and t not in existing and not t.done()}
     for task in rest:
         task.cancel()
     if not rest:
@@ -100,6 +101,7 @@ async def run_roles(
 ) -> int:
     """Run `roles` until SIGTERM/SIGINT. With `optional`, a role not in this build is skipped, not fatal."""
     loop = asyncio.get_running_loop()
+    existing = asyncio.all_tasks()  # whoever called us keeps its tasks; ours are cancelled at the end
     stop = asyncio.Event()
     signals: list[str] = []
     stop_signals = signals
@@ -132,7 +134,12 @@ async def run_roles(
         app = await build_app(settings)
         health = Health(settings.runtime.stall_seconds)
         if settings.app.metrics_port is not None:
-            server = metrics.MetricsServer(settings.app.metrics_host, settings.app.metrics_port, health.check).start()
+            host, port = settings.app.metrics_host, settings.app.metrics_port
+            try:
+                server = metrics.MetricsServer(host, port, health.check).start()
+            except OSError as exc:
+                raise RoleError(f"cannot serve metrics on {host}:{port} ({exc.strerror}); "
+                                "set TGMON_METRICS_PORT to a free port, or unset it") from None
         rt = Runtime(app)
         rt.roles = tuple(roles)
         services: dict[str, Service] = {}
@@ -168,7 +175,7 @@ async def run_roles(
         stop.set()
         for task in tasks.values():
             task.cancel()
-        stuck = await _cancel_orphans()  # tasks the services spawned (sends in flight, ...)
+        stuck = await _cancel_orphans(existing)  # tasks the services spawned (sends in flight, ...)
         if rt is not None:
             await _bounded(rt.close(), "the Telegram clients")
         if app is not None:
