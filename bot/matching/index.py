@@ -8,6 +8,8 @@ it; the real matcher then confirms the candidates.
 
 from __future__ import annotations
 
+import functools
+
 from bot.matching.morph import morphology
 from bot.matching.rules import Atom, Expr, ParsedRule, Term
 from bot.matching.text import canonical, tokenize
@@ -23,18 +25,23 @@ def _key(word: str) -> str:
     return word.replace("'", "")
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _word_keys(word: str) -> tuple[str, ...]:
+    """A folded word's index keys: its canonical form and every lemma (the morphology caches too,
+    but this skips canonicalisation and key cleanup for the words every post repeats)."""
+    form = canonical(word)
+    return tuple(dict.fromkeys(_key(k) for k in (form, *morphology().lemmas(form))))
+
+
 def index_text(text: str) -> str:
     """The normalised lemma text of ``text`` for the full-text index."""
     if not text:
         return ""
-    morph = morphology()
     toks = tokenize(text)
     keys: dict[str, None] = {}
-    for word in [*toks.words, *(joined for joined, _, _ in toks.compounds)]:
-        form = canonical(word)
-        keys[_key(form)] = None
-        for lemma in morph.lemmas(form):
-            keys[_key(lemma)] = None
+    # each distinct word once: a post repeats most of its words
+    for word in dict.fromkeys([*toks.words, *(joined for joined, _, _ in toks.compounds)]):
+        keys.update(dict.fromkeys(_word_keys(word)))
     keys.pop("", None)
     return " ".join(keys)
 
