@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from sqlalchemy import text
@@ -56,4 +57,4 @@ async def build_app(settings: Settings, *, database_url: str | None = None, migr
         await migrate_database(db)
     from bot.runtime.instrument import MeteredPipeline
 
-    return App(settings=settings, db=db, pipeline=MeteredPipeline(db, compile_rules))
+    return App(settings=settings, db=db, pipeline=MeteredPipeline(db, functools.partial(compile_rules, settings=settings.matching)))

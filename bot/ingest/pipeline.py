@@ -6,6 +6,7 @@ several of them is one row. A batch is one transaction: it lands whole or not at
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
@@ -34,7 +35,9 @@ class Pipeline:
     async def reload_rules(self) -> Matcher:
         async with self.db.uow(read_only=True) as session:
             rules = await rules_for_matching(session)
-        self._matcher = self._factory(rules)
+        # compiled off the event loop: with 10,000 rules a build takes about a second, and live
+        # updates, sends and heartbeats must keep running meanwhile; the old matcher serves until then
+        self._matcher = await asyncio.to_thread(self._factory, rules)
         return self._matcher
 
     async def matcher(self) -> Matcher:
