@@ -35,6 +35,17 @@ class Window:
     def record(self, now: float) -> None:
         self.times.append(now)
 
+    def free(self, now: float) -> int:
+        """How many events may happen now without waiting."""
+        return self.capacity - sum(1 for t in self.times if t + self.period > now)
+
+    def delay_for(self, k: int, now: float) -> float:
+        """Seconds until `k` events (at most `capacity`) may happen at once."""
+        need = min(k, self.capacity) - (self.capacity - len(self.times))
+        if need <= 0:
+            return 0.0
+        return max(0.0, self.times[need - 1] + self.period - now)
+
 
 def _window(rate: float, per: float) -> Window:
     """`rate` events per `per` seconds as a window: whole events over the matching period."""
@@ -78,6 +89,20 @@ class RateLimiter:
         t = self._t()
         self._global.period = self.capacity_period()
         return max(self._global.delay(t), self._chat(chat_id).delay(t))
+
+    def chat_delay(self, chat_id: int) -> float:
+        """Seconds until `chat_id`'s own window lets a message go (the global window aside)."""
+        return self._chat(chat_id).delay(self._t())
+
+    def free_now(self) -> int:
+        """How many messages (to distinct chats that are free) may go right now under the global limit."""
+        self._global.period = self.capacity_period()
+        return self._global.free(self._t())
+
+    def global_delay(self, k: int = 1) -> float:
+        """Seconds until `k` messages may go at once under the global limit."""
+        self._global.period = self.capacity_period()
+        return self._global.delay_for(k, self._t())
 
     def capacity_period(self) -> float:
         return self._global.capacity / self.settings.global_per_second * self.slowdown

@@ -1,19 +1,26 @@
 """Outbox rows through their states: pending -> sending -> sent | uncertain | failed.
 
-A row is written (pending) before anything is sent. A worker claims one row right before sending
-it (state 'sending', claimed_at, attempts + 1) and marks it right after, each in its own short
-transaction, so a crash loses at most the one request on the wire, and that row is found later as
-stale 'sending' and reported as uncertain instead of being sent again blindly.
+A row is written (pending) before anything is sent. A worker claims rows right before sending them
+(state 'sending', claimed_at, attempts + 1): `claim_heads` takes up to N due rows of distinct chats
+in ONE short transaction, only as many as the rate limiter lets go at once, so each claimed row is
+on the wire moments later. A row is marked right after Telegram answered: `mark_sent_many` records
+a batch of answered sends in one transaction (never before the answer); a retry, a failure or an
+unknown outcome is recorded at once by itself. A crash loses at most the requests on the wire and
+the answers not yet recorded; those rows are found later as stale 'sending' and reported as
+uncertain instead of being sent again blindly.
 
 Order inside a chat: only a chat's head row (no earlier row of the same chat still pending or
 sending) is ever due, so chunks arrive numbered in order and a FloodWait on chunk 2 holds 3, 4, 5.
+The partial index ix_outbox_chat_active (chat_id, id) WHERE state IN ('pending', 'sending') answers
+that head-of-chat test from the few active rows, however many sent rows the table holds.
 On PostgreSQL the claim is `SELECT ... FOR UPDATE SKIP LOCKED`, so parallel workers never take
 the same row; on SQLite the claim runs inside BEGIN IMMEDIATE, which serialises writers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, func, select, update
@@ -93,6 +100,60 @@ async def claim(db: Database, row_id: int, now: datetime) -> Job | None:
         return _job(row)
 
 
+async def claim_heads(
+    db: Database, now: datetime, *, limit: int, exclude: set[int] | None = None,
+    pick: Callable[[Sequence[Job]], Sequence[Job]] | None = None,
+) -> tuple[list[Job], list[Job]]:
+    """Claim due head rows (one per chat, oldest first) in one transaction.
+
+    Reads up to `limit` candidates (locking them on PostgreSQL, skipping rows another worker holds),
+    lets `pick` choose the ones to send now (all of them without `pick`), and claims those.
+    Returns (claimed, candidates); a candidate not picked stays pending and unlocked."""
+    query = (
+        select(m.Outbox)
+        .where(m.Outbox.state == OutboxState.PENDING, m.Outbox.not_before <= now, _head_of_chat())  # type: ignore[arg-type]
+        .order_by(m.Outbox.not_before, m.Outbox.id)
+        .limit(limit)
+    )
+    if exclude:
+        query = query.where(m.Outbox.chat_id.not_in(exclude))
+    if db.dialect == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=m.Outbox)
+    async with db.uow() as session:
+        candidates = [_job(r) for r in (await session.scalars(query)).all()]
+        chosen = list(pick(candidates)) if pick is not None else candidates
+        if not chosen:
+            return [], candidates
+        ids = [j.id for j in chosen]
+        await session.execute(
+            update(m.Outbox).where(m.Outbox.id.in_(ids))
+            .values(state=OutboxState.SENDING, claimed_at=now, attempts=m.Outbox.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        digest_ids = {j.digest_id for j in chosen if j.digest_id is not None}
+        if digest_ids:
+            await session.execute(
+                update(m.Digest)
+                .where(m.Digest.id.in_(digest_ids), m.Digest.state == DigestState.BUILT)
+                .values(state=DigestState.SENDING)
+                .execution_options(synchronize_session=False)
+            )
+    return [replace(j, attempts=j.attempts + 1) for j in chosen], candidates
+
+
+async def release(db: Database, jobs: Sequence[Job]) -> None:
+    """Give claimed rows back unsent (the worker was told to stop while it claimed them)."""
+    if not jobs:
+        return
+    async with db.uow() as session:
+        await session.execute(
+            update(m.Outbox)
+            .where(m.Outbox.id.in_([j.id for j in jobs]), m.Outbox.state == OutboxState.SENDING)
+            .values(state=OutboxState.PENDING, claimed_at=None, attempts=m.Outbox.attempts - 1)
+            .execution_options(synchronize_session=False)
+        )
+
+
 async def _finish_digest(session: AsyncSession, digest_id: int | None, now: datetime) -> None:
     if digest_id is None:
         return
@@ -112,6 +173,28 @@ async def mark_sent(db: Database, job: Job, now: datetime, message_id: int | Non
             .values(state=OutboxState.SENT, sent_at=now, message_id=message_id, last_error=None)
         )
         await _finish_digest(session, job.digest_id, now)
+
+
+async def mark_sent_many(db: Database, answered: Sequence[tuple[Job, int | None]], now: datetime) -> None:
+    """Record sends Telegram has answered (job, message id), all in one transaction."""
+    if not answered:
+        return
+    async with db.uow() as session:
+        await session.execute(
+            update(m.Outbox),
+            [{"id": job.id, "state": OutboxState.SENT, "sent_at": now, "message_id": message_id, "last_error": None}
+             for job, message_id in answered],
+        )
+        digest_ids = sorted({job.digest_id for job, _ in answered if job.digest_id is not None})
+        if digest_ids:
+            active = aliased(m.Outbox)
+            await session.execute(
+                update(m.Digest)
+                .where(m.Digest.id.in_(digest_ids),
+                       ~exists().where(active.digest_id == m.Digest.id, active.state.in_(ACTIVE)))
+                .values(state=DigestState.SENT, sent_at=now)
+                .execution_options(synchronize_session=False)
+            )
 
 
 async def mark_retry(db: Database, job: Job, not_before: datetime, error: str, *, count_attempt: bool) -> None:

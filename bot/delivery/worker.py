@@ -1,16 +1,24 @@
 """The delivery worker: sends due outbox rows through the Sender, paced by the shared limiter.
 
-One loop picks due rows (a chat's head row only, so chunks go in order), waits for the limiter's
-slot, claims the row and hands the send to a task, so a slow request to one chat never holds the
-others; a chat with a send in flight is skipped until it is marked.
+One loop, each turn: record the answered sends (one transaction for the batch), then claim as
+many due rows as the limiter lets go right now (up to 32 in flight; one transaction for the batch,
+a chat's head row only, so chunks go in order) and hand each send to a task, so a slow request to
+one chat never holds the others. With nothing to claim it waits for a send to end, a limiter slot,
+or the stop event.
+
+Stop: once `stop` is set no new row is claimed; the sends already on the wire are awaited and
+recorded, so a SIGTERM leaves no row in doubt. Only a cancellation (a kill, or the supervisor's
+grace period running out) cancels sends mid-flight: those rows stay 'sending' and are reported as
+uncertain later, never resent.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
+from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 from bot.config import Settings
 from bot.delivery import outbox
@@ -22,13 +30,10 @@ from bot.storage.database import Database
 log = logging.getLogger(__name__)
 
 MAX_IN_FLIGHT = 32
+BATCH_SLOTS = 8  # when the global limit is reached, wait until this many slots are free: batched claims
+CANDIDATE_SLACK = 16  # extra candidate rows read per claim, for chats whose own window is still closed
 STALE_AFTER = timedelta(minutes=10)  # a 'sending' row older than this lost its worker
 POLL_SECONDS = 1.0
-
-
-async def _wait_slot(limiter: RateLimiter, clock: Clock, chat_id: int) -> None:
-    while (wait := limiter.delay(chat_id)) > 0:
-        await clock.sleep(wait)
 
 
 def _backoff(attempts: int) -> float:
@@ -36,9 +41,13 @@ def _backoff(attempts: int) -> float:
 
 
 async def send_one(
-    db: Database, sender: Sender, limiter: RateLimiter, clock: Clock, job: outbox.Job, max_attempts: int
+    db: Database, sender: Sender, limiter: RateLimiter, clock: Clock, job: outbox.Job, max_attempts: int,
+    *, on_sent: Callable[[int | None], None] | None = None,
 ) -> bool:
-    """Send one claimed row and record the outcome. True when it was delivered."""
+    """Send one claimed row and record the outcome. True when it was delivered.
+
+    With `on_sent`, a delivered row is handed over (its message id) to be recorded in a batch
+    instead of in a transaction of its own; every other outcome is recorded here at once."""
     try:
         result = await sender.send_html(job.chat_id, job.text, random_id=job.random_id, attachment=job.attachment)
     except ChatFloodWait as exc:
@@ -69,54 +78,157 @@ async def send_one(
         log.exception("outbox %s (chat %s): unexpected error while sending", job.id, job.chat_id)
         await outbox.mark_done(db, job, OutboxState.UNCERTAIN, clock.now(), f"unexpected error: {type(exc).__name__}")
         return False
-    await outbox.mark_sent(db, job, clock.now(), result.message_id)
     limiter.success()
+    if on_sent is not None:
+        on_sent(result.message_id)
+    else:
+        await outbox.mark_sent(db, job, clock.now(), result.message_id)
     return True
 
 
-async def deliver_due(db: Database, sender: Sender, limiter: RateLimiter, clock: Clock) -> int:
-    """Send every due outbox row once; returns how many were delivered."""
-    max_attempts = limiter.settings.max_attempts
-    busy: set[int] = set()
-    tasks: set[asyncio.Task[bool]] = set()
-    sent = 0
+async def deliver_due(
+    db: Database, sender: Sender, limiter: RateLimiter, clock: Clock, stop: asyncio.Event | None = None
+) -> int:
+    """Send every due outbox row once (until `stop` is set); returns how many were delivered."""
+    return await _Pass(db, sender, limiter, clock, stop).run()
 
-    def done(task: asyncio.Task[bool], *, chat_id: int) -> None:
-        nonlocal sent
-        busy.discard(chat_id)
-        tasks.discard(task)
-        if not task.cancelled() and task.exception() is None and task.result():
-            sent += 1
 
-    try:
-        while True:
-            excluded = set(busy)
-            jobs = await outbox.due_heads(db, clock.now(), limit=MAX_IN_FLIGHT * 2, exclude=excluded)
-            if not jobs:
-                if not tasks:
-                    if excluded:
-                        continue  # a send finished while we looked: its chat's next chunk may be due now
+class _Pass:
+    """One `deliver_due` call: its in-flight sends and the answers not yet recorded."""
+
+    def __init__(self, db: Database, sender: Sender, limiter: RateLimiter, clock: Clock,
+                 stop: asyncio.Event | None) -> None:
+        self.db, self.sender, self.limiter, self.clock, self.stop = db, sender, limiter, clock, stop
+        self.max_attempts = limiter.settings.max_attempts
+        self.tasks: set[asyncio.Task[bool]] = set()
+        self.busy: set[int] = set()  # chats with a send in flight or an answer not yet recorded
+        self.answered: list[tuple[outbox.Job, int | None]] = []
+        self.sent = 0
+
+    def stopping(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    async def run(self) -> int:
+        try:
+            while True:
+                await self.flush()
+                if self.stopping():
                     break
-                await asyncio.wait(set(tasks), return_when=asyncio.FIRST_COMPLETED)
-                continue
-            jobs.sort(key=lambda j: limiter.delay(j.chat_id))
-            for job in jobs:
-                while len(tasks) >= MAX_IN_FLIGHT:
-                    await asyncio.wait(set(tasks), return_when=asyncio.FIRST_COMPLETED)
-                await _wait_slot(limiter, clock, job.chat_id)
-                claimed = await outbox.claim(db, job.id, clock.now())
-                if claimed is None:
-                    continue  # another worker took it, or it is no longer the chat's head
-                limiter.record(job.chat_id)
-                busy.add(job.chat_id)
-                task = asyncio.create_task(send_one(db, sender, limiter, clock, claimed, max_attempts))
-                tasks.add(task)
-                task.add_done_callback(functools.partial(done, chat_id=job.chat_id))
-                await asyncio.sleep(0)  # let the send start now, in its slot, before this loop waits again
-    finally:
-        for task in list(tasks):
-            task.cancel()  # a kill: whatever was on the wire stays 'sending' and is found as uncertain later
-    return sent
+                claimed, seen, wait = await self.claim()
+                if claimed:
+                    await asyncio.sleep(0)  # let the sends start now, in their slots
+                    continue
+                if not seen and not self.tasks and not self.answered:
+                    break
+                await self.wait(wait)
+            while self.tasks:  # stopping or done: the sends on the wire end and are recorded
+                await asyncio.wait(set(self.tasks))
+            await self.flush()
+        except Exception:
+            # a database error: the sends on the wire still end and their answers are recorded if
+            # the database lets us; then the caller retries the pass
+            if self.tasks:
+                await asyncio.wait(set(self.tasks))
+            await self.flush_quietly()
+            raise
+        finally:
+            if self.tasks:  # a cancellation: what is on the wire stays 'sending' (uncertain later)
+                for task in list(self.tasks):
+                    task.cancel()
+                await self.flush_quietly()  # answers that came back did reach Telegram
+        return self.sent
+
+    async def flush(self) -> None:
+        if not self.answered:
+            return
+        batch, self.answered = self.answered, []
+        try:
+            await outbox.mark_sent_many(self.db, batch, self.clock.now())
+        except BaseException:
+            self.answered[:0] = batch  # still unrecorded: a later flush (or the stale check) has them
+            raise
+        for job, _ in batch:
+            self.busy.discard(job.chat_id)
+        self.sent += len(batch)
+
+    async def flush_quietly(self) -> None:
+        try:
+            await self.flush()
+        except Exception:  # already failing: these rows stay 'sending' and are found as stale
+            log.warning("%d answered sends could not be recorded: left 'sending', reported uncertain later",
+                        len(self.answered))
+
+    async def claim(self) -> tuple[int, bool, float | None]:
+        """Claim and start what may go now. Returns (claimed, any row due, seconds to wait for a slot)."""
+        room = MAX_IN_FLIGHT - len(self.tasks) - len(self.answered)
+        if room <= 0:
+            return 0, True, None  # wait for a send to end
+        free = self.limiter.free_now()
+        if free <= 0:
+            return 0, True, self.limiter.global_delay(min(room, BATCH_SLOTS))
+        want = min(room, free)
+        blocked: list[float] = []
+
+        def pick(candidates: Sequence[outbox.Job]) -> list[outbox.Job]:
+            chosen: list[outbox.Job] = []
+            for job in candidates:
+                if len(chosen) >= want:
+                    break
+                delay = self.limiter.chat_delay(job.chat_id)
+                if delay > 0:
+                    blocked.append(delay)
+                else:
+                    chosen.append(job)
+            return chosen
+
+        claimed, seen = await outbox.claim_heads(
+            self.db, self.clock.now(), limit=want + CANDIDATE_SLACK, exclude=set(self.busy), pick=pick
+        )
+        if claimed and self.stopping():  # stop came while the claim ran: nothing of it goes out
+            await outbox.release(self.db, claimed)
+            return 0, bool(seen), None
+        for job in claimed:
+            self.limiter.record(job.chat_id)
+            self.busy.add(job.chat_id)
+            task = asyncio.create_task(self.send(job))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        return len(claimed), bool(seen), (min(blocked) if blocked and not claimed else None)
+
+    async def send(self, job: outbox.Job) -> bool:
+        def answered(message_id: int | None) -> None:
+            self.answered.append((job, message_id))
+
+        try:
+            ok = await send_one(self.db, self.sender, self.limiter, self.clock, job, self.max_attempts,
+                                on_sent=answered)
+        finally:
+            if not any(j is job for j, _ in self.answered):
+                self.busy.discard(job.chat_id)  # recorded by itself (retry, failure, in doubt)
+        return ok
+
+    async def wait(self, seconds: float | None) -> None:
+        """Until a send ends, `seconds` pass on the clock, or stop is set."""
+        if not self.tasks and self.stop is None:
+            if seconds is not None:
+                await self.clock.sleep(seconds)
+            return
+        waiters: set[asyncio.Future[Any]] = set(self.tasks)
+        sleeper = asyncio.ensure_future(self.clock.sleep(seconds)) if seconds is not None else None
+        stopper = asyncio.ensure_future(self.stop.wait()) if self.stop is not None else None
+        for extra in (sleeper, stopper):
+            if extra is not None:
+                waiters.add(extra)
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for extra in (sleeper, stopper):
+                if extra is not None and not extra.done():
+                    extra.cancel()
+        if sleeper is not None and sleeper.done():
+            if sleeper.cancelled():
+                raise asyncio.CancelledError  # the clock's sleep was cancelled: so is this pass
+            sleeper.result()
 
 
 async def sleep_or_stop(clock: Clock, stop: asyncio.Event, seconds: float) -> None:
@@ -146,7 +258,7 @@ class DeliveryWorker:
                 log.warning("%d outbox rows were left mid-send by a stopped worker: marked uncertain, not resent",
                             len(stale))
             try:
-                await deliver_due(self.db, self.sender, self.limiter, self.clock)
+                await deliver_due(self.db, self.sender, self.limiter, self.clock, stop)
             except Exception:  # keep delivering: a database hiccup must not end the worker
                 log.exception("delivery pass failed; retrying")
             await sleep_or_stop(self.clock, stop, POLL_SECONDS)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.storage.types import BigId, UTCDateTime
@@ -189,6 +190,9 @@ class Outbox(Base):
         UniqueConstraint("digest_id", "chunk_no", name="uq_outbox_digest_chunk"),
         Index("ix_outbox_state_due", "state", "not_before"),
         Index("ix_outbox_chat_id", "chat_id"),
+        # the worker's head-of-chat test reads only active rows (migration 0008)
+        Index("ix_outbox_chat_active", "chat_id", "id", sqlite_where=sql_text("state IN ('pending', 'sending')"),
+              postgresql_where=sql_text("state IN ('pending', 'sending')")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
