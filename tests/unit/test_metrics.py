@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import urllib.error
 import urllib.request
 
@@ -53,6 +54,8 @@ def test_metrics_endpoint_serves_counters() -> None:
 
 def test_healthz_fails_when_a_service_stalls() -> None:
     clock = FakeTime()
+    # heartbeats are process-wide and on the monotonic clock: an earlier test's beat must be in the past
+    clock.now = time.monotonic() + 10_000
     health = Health(stall_seconds=60, clock=clock)
     health.register("scheduler")
     server = metrics.MetricsServer("127.0.0.1", 0, health.check).start()
