@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import ctypes
 import json
 import os
 import signal
@@ -52,13 +53,19 @@ def fault_env(db_url: str, workdir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def _die_with_parent() -> None:
+    """In the child: SIGKILL it when the test process dies (a killed pytest runs no teardown, and an
+    orphaned worker would go on writing to the shared PostgreSQL)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG (Linux)
+
+
 class Proc:
     def __init__(self, args: list[str], env: dict[str, str], workdir: Path, name: str) -> None:
         self.args = args
         self.log_path = workdir / f"{name}.log"
         self.log = self.log_path.open("ab")
         self.p = subprocess.Popen([sys.executable, "-m", "bot", *args], env=env, cwd=workdir,
-                                  stdout=self.log, stderr=subprocess.STDOUT)
+                                  stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
 
     def signal(self, sig: signal.Signals) -> None:
         if self.p.poll() is None:
