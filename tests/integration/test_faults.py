@@ -228,6 +228,23 @@ UNBLOCKED_PENDING = (
 )
 
 
+
+def wait_settled(url: str, timeout: float, quiet: float = 3.0) -> None:
+    """Until the workers have nothing left they could send: no unblocked pending row, and the row
+    states unchanged for `quiet` seconds. The second half matters: a send in flight (10 ms here)
+    still shows as 'sending' and holds its chat's next chunk, which is unblocked a moment later."""
+    deadline = time.monotonic() + timeout
+    states_sql = "SELECT state, count(*) FROM outbox GROUP BY state ORDER BY state"
+    last, since = query(url, states_sql), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        current = query(url, states_sql)
+        if current != last:
+            last, since = current, time.monotonic()
+        elif time.monotonic() - since >= quiet and scalar(url, UNBLOCKED_PENDING) == 0:
+            return
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for the outbox to settle: {last}")
+
 def check_exactly_once(url: str, log: Path, allow_pending: int = 0) -> dict[str, int]:
     """Every outbox row: sent -> exactly one send seen; uncertain/sending -> at most one (reported);
     nothing pending but what is held behind a send in doubt; no random_id ever seen twice; chunks
@@ -335,7 +352,7 @@ def test_sigterm_mid_send_exits_cleanly_and_loses_nothing(tmp_path: Path, procs:
     # a restart delivers the rest, nothing twice
     env.pop("TGMON_TEST_SENDER_DELAY")
     again = procs(role_command("delivery"), env, tmp_path, "delivery-again")
-    wait_until(lambda: scalar(url, UNBLOCKED_PENDING) == 0, 120, "the rest")
+    wait_settled(url, 120)
     again.signal(signal.SIGTERM)
     assert again.wait(20) == 0
     held = scalar(url, "SELECT count(*) FROM outbox WHERE state = 'pending'")
@@ -362,7 +379,7 @@ def test_sigkill_between_digest_chunks_then_restart(tmp_path: Path, procs: Calla
     in_doubt = scalar(url, "SELECT count(*) FROM outbox WHERE state = 'sending'")
     env.pop("TGMON_TEST_SENDER_DELAY")
     again = procs(role_command("delivery"), env, tmp_path, "delivery-again")
-    wait_until(lambda: scalar(url, UNBLOCKED_PENDING) == 0, 120, "the rest")
+    wait_settled(url, 120)
     again.signal(signal.SIGTERM)
     assert again.wait(20) == 0
     held = scalar(url, "SELECT count(*) FROM outbox WHERE state = 'pending'")
@@ -390,7 +407,7 @@ def test_database_connections_killed_mid_run_delivery_recovers(
         killed = scalar(url, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                              "WHERE datname = current_database() AND pid <> pg_backend_pid()")
         assert killed > 0
-    wait_until(lambda: scalar(url, UNBLOCKED_PENDING) == 0, 300, "the rest")
+    wait_settled(url, 300)
     for w in workers:
         assert w.p.poll() is None, "a worker died instead of retrying:\n" + w.output()[-3000:]
         w.signal(signal.SIGTERM)
