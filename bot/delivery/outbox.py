@@ -56,48 +56,9 @@ def _head_of_chat() -> object:
     )
 
 
-async def due_heads(db: Database, now: datetime, *, limit: int = 64, exclude: set[int] | None = None) -> list[Job]:
-    """Rows that may be sent now, at most one per chat, oldest first. Reads only."""
-    query = (
-        select(m.Outbox)
-        .where(m.Outbox.state == OutboxState.PENDING, m.Outbox.not_before <= now, _head_of_chat())  # type: ignore[arg-type]
-        .order_by(m.Outbox.not_before, m.Outbox.id)
-        .limit(limit)
-    )
-    if exclude:
-        query = query.where(m.Outbox.chat_id.not_in(exclude))
-    async with db.uow(read_only=True) as session:
-        rows = (await session.scalars(query)).all()
-    return [_job(r) for r in rows]
-
-
 def _job(r: m.Outbox) -> Job:
     return Job(r.id, r.digest_id, r.subscriber_id, r.chat_id, r.chunk_no, r.chunk_total, r.text, r.attachment,
                r.random_id, r.attempts)
-
-
-async def claim(db: Database, row_id: int, now: datetime) -> Job | None:
-    """Take one row for sending; None when another worker has it or it is no longer due."""
-    async with db.uow() as session:
-        query = select(m.Outbox).where(
-            m.Outbox.id == row_id, m.Outbox.state == OutboxState.PENDING, m.Outbox.not_before <= now,
-            _head_of_chat(),  # type: ignore[arg-type]
-        )
-        if db.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=m.Outbox)
-        row = await session.scalar(query)
-        if row is None:
-            return None
-        row.state = OutboxState.SENDING
-        row.claimed_at = now
-        row.attempts += 1
-        if row.digest_id is not None:
-            await session.execute(
-                update(m.Digest)
-                .where(m.Digest.id == row.digest_id, m.Digest.state == DigestState.BUILT)
-                .values(state=DigestState.SENDING)
-            )
-        return _job(row)
 
 
 async def claim_heads(
