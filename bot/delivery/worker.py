@@ -115,8 +115,10 @@ class _Pass:
                 if self.stopping():
                     break
                 claimed, seen, wait = await self.claim()
-                if claimed:
-                    await asyncio.sleep(0)  # let the sends start now, in their slots
+                if claimed or self.answered:
+                    # let the sends start now, in their slots; answers that came in while the last
+                    # flush or this claim ran are recorded first (they also hold room and their chats)
+                    await asyncio.sleep(0)
                     continue
                 if not seen and not self.tasks and not self.answered:
                     break
@@ -213,6 +215,8 @@ class _Pass:
             if seconds is not None:
                 await self.clock.sleep(seconds)
             return
+        if not self.tasks and seconds is None:
+            seconds = POLL_SECONDS  # nothing on the wire to end: never wait on the stop event alone
         waiters: set[asyncio.Future[Any]] = set(self.tasks)
         sleeper = asyncio.ensure_future(self.clock.sleep(seconds)) if seconds is not None else None
         stopper = asyncio.ensure_future(self.stop.wait()) if self.stop is not None else None
