@@ -8,6 +8,7 @@ Secrets are ``SecretStr``: they print as ``**********`` and never reach a log or
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,7 +16,15 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -28,6 +37,26 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+MAIN_ACCOUNT = "main"  # the monitoring account of TELEGRAM_SESSION / telegram.session_file
+_ACCOUNT_NAME = re.compile(r"[a-z0-9_]{1,32}")
+
+
+def account_session_env(name: str) -> str:
+    """The environment variable that holds an account's session string."""
+    return "TELEGRAM_SESSION" if name == MAIN_ACCOUNT else f"TELEGRAM_SESSION_{name.upper()}"
+
+
+def _account_name(name: str) -> str:
+    if len(name) > 32:  # never echo it: an old-style entry here was a session string
+        raise ValueError("an account name is longer than 32 characters; names are 1-32 of a-z, 0-9 and _ "
+                         "(a session string goes in TELEGRAM_SESSION_<NAME>, not in TELEGRAM_ACCOUNTS)")
+    if not _ACCOUNT_NAME.fullmatch(name):
+        raise ValueError(f"{name!r} is not an account name; use 1-32 of a-z, 0-9 and _, e.g. main,second")
+    if name == "file":
+        raise ValueError("'file' cannot name an account (TELEGRAM_SESSION_FILE is the session file setting)")
+    return name
+
+
 class TelegramSettings(_Section):
     api_id: int | None = Field(default=None, gt=0)
     api_hash: SecretStr | None = None
@@ -38,7 +67,51 @@ class TelegramSettings(_Section):
     dc_id: int | None = Field(default=None, ge=1, le=10_000)
     server_public_key: Path | None = None  # PEM file of the custom server's RSA key
     join_cap: int = Field(default=450, ge=0, le=500)
-    accounts: list[str] = Field(default_factory=list)  # extra session strings/files for scale-out
+    # monitoring accounts by name (`main` is always one); each ingest process runs one of them
+    accounts: list[str] = Field(default_factory=list)
+    # session strings of the accounts other than main (TELEGRAM_SESSION_<NAME>); else a session file each
+    account_sessions: dict[str, SecretStr] = Field(default_factory=dict)
+    channel_cap: int = Field(default=1000, ge=1, le=1_000_000)  # channels one account watches at most
+
+    @field_validator("accounts")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        names = [_account_name(name.strip()) for name in value]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"{', '.join(map(repr, repeated))} listed more than once; name each account once")
+        return names
+
+    @model_validator(mode="after")
+    def _sessions_of_known_accounts(self) -> TelegramSettings:
+        for name in self.account_sessions:
+            if name == MAIN_ACCOUNT:
+                raise ValueError("TELEGRAM_SESSION_MAIN is not read: the main account's session string is "
+                                 "TELEGRAM_SESSION")
+            if name not in self.account_names:
+                raise ValueError(
+                    f"{account_session_env(name)} is set, but {name!r} is not in TELEGRAM_ACCOUNTS "
+                    f"({', '.join(self.account_names)}); add it there, or remove the session")
+        return self
+
+    @property
+    def account_names(self) -> list[str]:
+        """Every configured monitoring account, `main` first."""
+        return [MAIN_ACCOUNT, *(n for n in self.accounts if n != MAIN_ACCOUNT)]
+
+    def require_account(self, name: str) -> str:
+        """`name`, when it is a configured account; else a ConfigError naming the configured ones and the fix."""
+        if name not in self.account_names:
+            shown = name if len(name) <= 32 else name[:29] + "..."
+            raise ConfigError(
+                f"no monitoring account named {shown!r}; configured: {', '.join(self.account_names)}. "
+                f"Add it to TELEGRAM_ACCOUNTS (e.g. TELEGRAM_ACCOUNTS={','.join(self.account_names)},NAME) "
+                "and sign it in with `tgmon login --account NAME`.")
+        return name
+
+    def account_session(self, name: str) -> SecretStr | None:
+        """The session string of an account, or None when it uses its session file."""
+        return self.session if name == MAIN_ACCOUNT else self.account_sessions.get(name)
 
     @field_validator("server")
     @classmethod
@@ -159,7 +232,7 @@ class Settings(_Section):
         """Every secret value in force, for the log redaction filter."""
         values = [self.telegram.api_hash, self.telegram.session, self.telegram.bot_token]
         found = [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
-        found.extend(a for a in self.telegram.accounts if len(a) > 40)  # session strings, not file names
+        found.extend(v.get_secret_value() for v in self.telegram.account_sessions.values() if v.get_secret_value())
         return found
 
 
@@ -173,6 +246,8 @@ ENV_NAMES: dict[str, tuple[str, str]] = {
     "TELEGRAM_SERVER": ("telegram", "server"),
     "TELEGRAM_DC_ID": ("telegram", "dc_id"),
     "TELEGRAM_SERVER_PUBLIC_KEY": ("telegram", "server_public_key"),
+    "TELEGRAM_ACCOUNTS": ("telegram", "accounts"),
+    "TELEGRAM_ACCOUNT_CAP": ("telegram", "channel_cap"),
     "TGMON_DATABASE_URL": ("database", "url"),
     "DATABASE_URL": ("database", "url"),
     "TGMON_LOG_LEVEL": ("app", "log_level"),
@@ -182,7 +257,9 @@ ENV_NAMES: dict[str, tuple[str, str]] = {
     "TGMON_ADMINS": ("bot", "admins"),
 }
 _LIST_FIELDS = {("bot", "admins"), ("bot", "allowlist"), ("telegram", "accounts")}
-_SECRET_FIELDS = {("telegram", "api_hash"), ("telegram", "session"), ("telegram", "bot_token")}
+_SECRET_FIELDS = {("telegram", "api_hash"), ("telegram", "session"), ("telegram", "bot_token"),
+                  ("telegram", "account_sessions")}
+_ACCOUNT_SESSION_PREFIX = "TELEGRAM_SESSION_"  # TELEGRAM_SESSION_<NAME>: the session string of account <name>
 
 
 def async_database_url(url: str) -> str:
@@ -232,6 +309,11 @@ def _apply_env(tree: dict[str, Any], env: Mapping[str, str | None]) -> dict[tupl
         if value is None:
             continue
         target = ENV_NAMES.get(name)
+        if target is None and name.startswith(_ACCOUNT_SESSION_PREFIX) and value != "":
+            account = name.removeprefix(_ACCOUNT_SESSION_PREFIX).lower()
+            tree.setdefault("telegram", {}).setdefault("account_sessions", {})[account] = value
+            origin[("telegram", "account_sessions")] = name
+            continue
         if target is None and name.startswith("TGMON_") and "__" in name:
             section, _, key = name.removeprefix("TGMON_").lower().partition("__")
             target = (section, key)
@@ -292,6 +374,9 @@ def _explain(exc: ValidationError, origin: dict[tuple[str, str], str]) -> str:
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = "unknown setting; see config/settings.example.toml for the names"
+        if len(loc) == 1:  # a check across settings of one section: the message names them itself
+            lines.append(f"  {message}")
+            continue
         shown = "" if key in _SECRET_FIELDS else f" ({'.'.join(loc)})"
         lines.append(f"  {where}{shown}: {message}")
     return "\n".join(lines)

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy import select
@@ -21,7 +22,8 @@ from sqlalchemy import select
 from bot import domain
 from bot.app import App, build_app
 from bot.cli.base import UserError, cli, run_async, settings_from
-from bot.config import ConfigError, Settings
+from bot.config import MAIN_ACCOUNT, ConfigError, Settings, account_session_env
+from bot.ingest.accounts import AccountState, account_states, stale_after
 from bot.ingest.channels import ChannelError, ChannelInfo, add_channel, list_channels, remove_channel
 from bot.storage import models as m
 
@@ -55,29 +57,38 @@ def _duration(seconds: float | None) -> str:
 @click.option("--string", "as_string", is_flag=True,
               help="print a session string for TELEGRAM_SESSION instead of writing the session file")
 @click.option("--phone", default=None, help="the account's phone number, international format (+7...)")
+@click.option("--account", default=MAIN_ACCOUNT, show_default=True,
+              help="which monitoring account: main, or a name listed in TELEGRAM_ACCOUNTS")
 @click.pass_context
 @run_async
-async def login(ctx: click.Context, as_string: bool, phone: str | None) -> None:
-    """Sign in the monitoring account (phone, login code, two-step password) and save the session."""
+async def login(ctx: click.Context, as_string: bool, phone: str | None, account: str) -> None:
+    """Sign in a monitoring account (phone, login code, two-step password) and save its session."""
     from telethon.sessions import StringSession
 
     from bot.telegram.clients import interactive_login, make_user_client, session_path
 
     settings = settings_from(ctx)
+    try:
+        settings.telegram.require_account(account)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    flag = "" if account == MAIN_ACCOUNT else f" --account {account}"
+    env_name = account_session_env(account)
     if not settings.telegram.user_configured:
         raise UserError(
             "tgmon login needs TELEGRAM_API_ID and TELEGRAM_API_HASH (from https://my.telegram.org, "
-            "'API development tools'); put them in .env, then run `tgmon login` again.")
+            f"'API development tools'); put them in .env, then run `tgmon login{flag}` again.")
     if not sys.stdin.isatty():
         raise UserError(
             "tgmon login asks for the login code Telegram sends, so it needs a terminal. Run it interactively "
-            "(docker compose run --rm tgmon login), or set TELEGRAM_SESSION to a session string made by "
-            "`tgmon login --string` on another machine.")
-    if settings.telegram.session is not None and settings.telegram.session.get_secret_value() and not as_string:
-        as_string = True  # TELEGRAM_SESSION is in force: the session file would not be used
-        click.echo("TELEGRAM_SESSION is set, so the session is a string: a fresh one is printed below.")
+            f"(docker compose run --rm tgmon login{flag}), or set {env_name} to a session string made by "
+            f"`tgmon login{flag} --string` on another machine.")
+    secret = settings.telegram.account_session(account)
+    if secret is not None and secret.get_secret_value() and not as_string:
+        as_string = True  # the session string is in force: the session file would not be used
+        click.echo(f"{env_name} is set, so the session is a string: a fresh one is printed below.")
     try:
-        client = make_user_client(settings, session=StringSession() if as_string else None)
+        client = make_user_client(settings, account, session=StringSession() if as_string else None)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
     try:
@@ -90,11 +101,12 @@ async def login(ctx: click.Context, as_string: bool, phone: str | None) -> None:
     finally:
         await client.disconnect()
     name = f"@{me.username}" if me.username else (me.first_name or str(me.id))
+    who = f"Account {account} logged in as {name}"
     if as_string:
-        click.echo(f"Logged in as {name}. Put this line in .env (it is the account's key: keep it secret):")
-        click.echo(f"TELEGRAM_SESSION={StringSession.save(client.session)}")
+        click.echo(f"{who}. Put this line in .env (it is the account's key: keep it secret):")
+        click.echo(f"{env_name}={StringSession.save(client.session)}")
     else:
-        click.echo(f"Logged in as {name}. Session saved to {session_path(settings.telegram)} (mode 600).")
+        click.echo(f"{who}. Session saved to {session_path(settings.telegram, account=account)} (mode 600).")
 
 
 # --- channels ------------------------------------------------------------------------------------------
@@ -208,6 +220,44 @@ async def _lags(app: App, infos: list[ChannelInfo]) -> dict[int, float]:
     return lags
 
 
+async def _accounts(app: App) -> dict[str, AccountState]:
+    stale = stale_after(app.settings.ingest.gap_fill_minutes)
+    return {state.name: state for state in await account_states(app.db, datetime.now(UTC), stale)}
+
+
+def _account_cell(info: ChannelInfo, accounts: dict[str, AccountState]) -> str:
+    if info.status != domain.ChannelStatus.ACTIVE.value:
+        return "-"
+    if info.account is None:
+        return "[yellow]none[/yellow]"
+    state = accounts.get(info.account)
+    return info.account if state is not None and state.live else f"{info.account} [yellow](down)[/yellow]"
+
+
+def _account_report(infos: list[ChannelInfo], accounts: dict[str, AccountState], now: datetime) -> None:
+    """One line per monitoring account, and a warning for active channels that no live account watches."""
+    for state in accounts.values():
+        seen = f"heartbeat {_ago(state.heartbeat_at, now)}"
+        how = "live" if state.live else "[yellow]down[/yellow] (its channels go to a live account)"
+        console.print(f"account {state.name}: {state.channels} of its cap {state.cap} channels; {how}, {seen}",
+                      highlight=False)
+    active = [i for i in infos if i.status == domain.ChannelStatus.ACTIVE.value]
+    orphaned = [i for i in active if i.account is None or not (accounts.get(i.account) and accounts[i.account].live)]
+    if not orphaned:
+        return
+    live = [s for s in accounts.values() if s.live]
+    if not live:
+        why = "no ingest process is running (`tgmon run --role ingest`)"
+    elif sum(s.cap for s in live) < len(active):
+        why = (f"every live account is at its cap ({', '.join(f'{s.name} {s.cap}' for s in live)}): add an account "
+               "(TELEGRAM_ACCOUNTS, then `tgmon run --role ingest --account NAME`) or raise TELEGRAM_ACCOUNT_CAP")
+    else:
+        why = "a live account claims them at its next gap-fill pass"
+    names = ", ".join(i.name for i in orphaned[:10]) + (", ..." if len(orphaned) > 10 else "")
+    console.print(f"[yellow]Warning: {len(orphaned)} active channels are watched by no live monitoring account "
+                  f"({names}): {why}.[/yellow]", highlight=False)
+
+
 @channels.command(name="list")
 @click.option("--all", "include_removed", is_flag=True, help="also show removed channels")
 @click.pass_context
@@ -218,17 +268,20 @@ async def channels_list(ctx: click.Context, include_removed: bool) -> None:
     try:
         infos = await list_channels(app.db, since=_today(), include_removed=include_removed)
         lags = await _lags(app, infos)
+        accounts = await _accounts(app)
     finally:
         await app.close()
     if not infos:
         console.print("No channels are watched. Add one: tgmon channels add @name")
         return
     now = datetime.now(UTC)
-    table = Table("channel", "title", "status", "joined", "posts", "today (UTC)", "last post", "lag")
+    table = Table("channel", "title", "status", "account", "joined", "posts", "today (UTC)", "last post", "lag")
     for info in infos:
-        table.add_row(info.name, info.title, info.status, "yes" if info.joined else "polled", str(info.posts),
+        table.add_row(info.name, escape(info.title), info.status, _account_cell(info, accounts),
+                      "yes" if info.joined else "polled", str(info.posts),
                       str(info.posts_today), _ago(info.last_post_at, now), _duration(lags.get(info.id)))
     console.print(table)
+    _account_report(infos, accounts, now)
 
 
 @channels.command(name="remove")
@@ -265,15 +318,18 @@ async def stats(ctx: click.Context) -> None:
     try:
         infos = await list_channels(app.db, since=_today())
         lags = await _lags(app, infos)
+        accounts = await _accounts(app)
     finally:
         await app.close()
     now = datetime.now(UTC)
-    table = Table("channel", "last post", "lag", "posts today (UTC)", "gaps recovered", "FloodWait s", "posts")
+    table = Table("channel", "account", "last post", "lag", "posts today (UTC)", "gaps recovered", "FloodWait s",
+                  "posts")
     for info in infos:
         last = info.last_post_at.strftime("%Y-%m-%d %H:%M UTC") if info.last_post_at else "-"
-        table.add_row(info.name, last, _duration(lags.get(info.id)), str(info.posts_today), str(info.gaps_recovered),
-                      str(info.flood_wait_seconds), str(info.posts))
+        table.add_row(info.name, _account_cell(info, accounts), last, _duration(lags.get(info.id)),
+                      str(info.posts_today), str(info.gaps_recovered), str(info.flood_wait_seconds), str(info.posts))
     console.print(table)
+    _account_report(infos, accounts, now)
     console.print(f"{len(infos)} channels, {sum(i.posts_today for i in infos)} posts today, "
                   f"{sum(i.gaps_recovered for i in infos)} recovered by gap fill, "
                   f"{sum(i.flood_wait_seconds for i in infos)} s of FloodWait; as of {now:%H:%M UTC}.")

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from bot.app import build_app
 from bot.cli.base import UserError, cli, run_async, settings_from
-from bot.config import ConfigError, Settings
+from bot.config import MAIN_ACCOUNT, ConfigError, Settings
 from bot.ingest.export import ExportError, read_export
 from bot.ingest.pipeline import as_async
 from bot.logging_setup import setup_logging
@@ -105,24 +105,39 @@ def _terminal(chunk: str) -> str:
 @cli.command()
 @click.option("--role", "roles", multiple=True, type=click.Choice([*ROLES, "all"]),
               help="what this process does (repeat for several; default: every role whose credentials are set)")
+@click.option("--account", default=MAIN_ACCOUNT, show_default=True,
+              help="the monitoring account the ingest role runs (one of TELEGRAM_ACCOUNTS)")
 @click.pass_context
 @run_async
-async def run(ctx: click.Context, roles: tuple[str, ...]) -> None:
+async def run(ctx: click.Context, roles: tuple[str, ...], account: str) -> None:
     """Run tgmon until SIGTERM/SIGINT: the service with credentials, the offline demo without them."""
     settings = settings_from(ctx)
     chosen = _roles(settings, roles)
+    if account != MAIN_ACCOUNT:
+        _check_account(settings, account, chosen)
     if not chosen:
         console.print("[yellow]No Telegram credentials configured (TELEGRAM_API_ID, TELEGRAM_API_HASH, "
                       "TELEGRAM_BOT_TOKEN): running the offline demo.[/yellow]")
         await _demo(settings.app.data_dir, None, None, settings)
         return
-    setup_logging(settings, role="+".join(chosen))
+    label = "+".join(chosen) + (f"@{account}" if account != MAIN_ACCOUNT else "")
+    setup_logging(settings, role=label)
     try:
-        await run_roles(settings, chosen, optional=not roles)
+        await run_roles(settings, chosen, optional=not roles, account=account)
     except (InstanceLocked, RoleError, ConfigError) as exc:
         raise UserError(str(exc)) from None
     except FatalServiceError as exc:
         raise click.ClickException(f"tgmon stopped: {exc}") from None  # exit code 1: a supervisor restarts it
+
+
+def _check_account(settings: Settings, account: str, chosen: list[str]) -> None:
+    if "ingest" not in chosen:
+        raise UserError(f"--account {account} names the monitoring account of the ingest role, which this "
+                        "process does not run; add --role ingest.")
+    try:
+        settings.telegram.require_account(account)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
 
 
 def _roles(settings: Settings, given: tuple[str, ...]) -> list[str]:

@@ -250,6 +250,7 @@ class ChannelInfo:
     posts_today: int
     gaps_recovered: int
     flood_wait_seconds: int
+    account: str | None = None  # the monitoring account that watches it; None: none yet
 
     @property
     def name(self) -> str:
@@ -275,7 +276,7 @@ async def list_channels(db: Database, *, since: datetime, include_removed: bool 
             id=c.id, telegram_id=c.telegram_id, username=c.username, title=c.title, status=c.status,
             joined=c.joined, last_message_id=c.last_message_id, last_post_at=c.last_post_at,
             posts=int(n or 0), posts_today=int(t or 0), gaps_recovered=c.gaps_recovered,
-            flood_wait_seconds=c.flood_wait_seconds,
+            flood_wait_seconds=c.flood_wait_seconds, account=c.account,
         )
         for c, n, t in rows
     ]
@@ -299,4 +300,5 @@ async def remove_channel(db: Database, link: str, *, purge: bool = False) -> tup
         else:
             row.status = domain.ChannelStatus.REMOVED.value
             row.joined = False
+            row.account = None  # no account watches it any more
     return ref, purged

@@ -7,6 +7,11 @@ Gap fill reads each channel's history from `history_id`, the id up to which the 
 page by page. Live posts do not move it: a post that a live update skipped is found by the next
 gap fill (at start, after every reconnect, and every `ingest.gap_fill_minutes`), even when a later
 post arrived live. Telethon's own catch-up is not used (it drops channel gaps after long downtime).
+
+A service runs one monitoring account (`main` by default). It watches only the channels assigned
+to that account (`channels.account`, balanced between the live accounts by `bot/ingest/accounts.py`
+at start and on every gap-fill pass): it joins, gap-fills and takes live updates of those alone, and
+ignores live updates of any other channel its account happens to be in.
 """
 
 from __future__ import annotations
@@ -21,8 +26,11 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from bot import domain
+from bot.config import MAIN_ACCOUNT
+from bot.ingest.accounts import Assignment, balance, heartbeat, stale_after
 from bot.ingest.channels import ChannelError, add_channel, find_channel, parse_channel_link
 from bot.storage import models as m
 
@@ -63,8 +71,11 @@ def default_channels(path: Any) -> list[str]:
 
 
 class IngestService:
-    def __init__(self, app: Any, source: LiveSource) -> None:
+    HEARTBEAT_SECONDS = 60  # during a long backfill the account still beats this often
+
+    def __init__(self, app: Any, source: LiveSource, account: str = MAIN_ACCOUNT) -> None:
         self.app = app
+        self.account = account
         self.db = app.db
         self.pipeline = app.pipeline
         self.settings = app.settings
@@ -76,15 +87,47 @@ class IngestService:
         self._subscribed = False
         self._refreshed_at: datetime | None = None
         self._join_after: datetime | None = None
+        self._beat_at: datetime | None = None
+        self._over_capacity = 0
 
     # --- channels ------------------------------------------------------------------------------
     async def refresh_channels(self) -> list[m.Channel]:
+        """Heartbeat and balance this account's channels, then read them: the active channels it watches."""
+        await self._balance()
         async with self.db.uow(read_only=True) as session:
             rows = list(await session.scalars(
-                select(m.Channel).where(m.Channel.status == domain.ChannelStatus.ACTIVE.value).order_by(m.Channel.id)))
+                select(m.Channel).where(m.Channel.status == domain.ChannelStatus.ACTIVE.value,
+                                        m.Channel.account == self.account).order_by(m.Channel.id)))
         self._watched = {r.telegram_id: domain.ChannelRef(r.telegram_id, r.username, r.title)
                          for r in rows if r.telegram_id is not None}
         return rows
+
+    async def _balance(self) -> Assignment:
+        tg = self.settings.telegram
+        now = self.clock.now()
+        done = await balance(self.db, self.account, tg.channel_cap, now, stale_after(self.settings.ingest.gap_fill_minutes))
+        self._beat_at = now
+        if done.claimed or done.released:
+            log.info("account %s: claimed %d channels, released %d; watching %d of %d active (live accounts: %s)",
+                     self.account, done.claimed, done.released, done.owned, done.active, ", ".join(done.live))
+        if done.over_capacity and done.over_capacity != self._over_capacity:
+            log.warning(
+                "%d active channels are watched by no monitoring account: the live accounts (%s) are all at their "
+                "cap (TELEGRAM_ACCOUNT_CAP, %d for %s). Add an account (TELEGRAM_ACCOUNTS, then `tgmon run --role "
+                "ingest --account NAME`) or raise the cap; `tgmon channels list` shows which ones.",
+                done.over_capacity, ", ".join(done.live), tg.channel_cap, self.account)
+        elif self._over_capacity and not done.over_capacity:
+            log.info("every active channel has a monitoring account again")
+        self._over_capacity = done.over_capacity
+        return done
+
+    async def _beat(self) -> None:
+        """Keep the account alive during long reads, at most once a HEARTBEAT_SECONDS."""
+        now = self.clock.now()
+        if self._beat_at is not None and (now - self._beat_at).total_seconds() < self.HEARTBEAT_SECONDS:
+            return
+        await heartbeat(self.db, self.account, self.settings.telegram.channel_cap, now)
+        self._beat_at = now
 
     async def add_default_channels(self) -> None:
         """Watch the channels of config/channels.toml that are not stored yet (a removed one stays removed)."""
@@ -98,6 +141,8 @@ class IngestService:
                 log.info("watching %s (%s) from the default channel list", ref.key, ref.title)
             except ChannelError as exc:
                 log.warning("default channel %s not added: %s", link, exc.message)
+            except IntegrityError:
+                log.info("default channel %s was added by another ingest process meanwhile", link)
 
     async def join_up_to_cap(self) -> int:
         """Join channels in the order they were added until `telegram.join_cap` are joined."""
@@ -175,6 +220,8 @@ class IngestService:
         return total
 
     async def _ingest_history(self, channel_row_id: int, batch: list[domain.Post]) -> domain.IngestResult:
+        if self._beat_at is not None:  # a running service (not a one-off backfill of `channels add`)
+            await self._beat()
         result = await self.ingest(batch)
         newest = max(p.message_id for p in batch)
         async with self.db.uow() as session:
@@ -183,7 +230,7 @@ class IngestService:
         return result
 
     async def gap_fill_all(self) -> domain.IngestResult:
-        """Read every watched channel from its history mark. A channel that fails is logged and skipped."""
+        """Read every channel of this account from its history mark. A channel that fails is logged and skipped."""
         total = domain.IngestResult()
         for ref in list((await self._refs()).values()):
             try:

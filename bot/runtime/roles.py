@@ -16,7 +16,7 @@ from typing import Any
 
 from bot import metrics
 from bot.app import App
-from bot.config import Settings
+from bot.config import MAIN_ACCOUNT, Settings
 from bot.runtime import fake_edge
 from bot.runtime.instrument import BeatingClock, CountingSender
 from bot.runtime.leader import AlwaysLeader, LeaderLock, PgAdvisoryLock, lead
@@ -61,11 +61,13 @@ def _import(module: str, name: str, issue: int) -> Any:
 
 
 class Runtime:
-    """What the roles of one process share: the app, the clock, the Telegram clients."""
+    """What the roles of one process share: the app, the clock, the Telegram clients, and the one
+    monitoring account this process runs (`tgmon run --account NAME`, `main` by default)."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, account: str = MAIN_ACCOUNT) -> None:
         self.app = app
         self.settings = app.settings
+        self.account = account
         self._bot_client: Any = None
         self._user_client: Any = None
         self._source: Any = None
@@ -96,7 +98,7 @@ class Runtime:
         the login) itself, and reconnects after every drop so it can gap-fill."""
         if self._user_client is None:
             make_user_client = _import("bot.telegram.clients", "make_user_client", 4)
-            self._user_client = make_user_client(self.settings)
+            self._user_client = make_user_client(self.settings, self.account)
             self._closers.append(self._user_client.disconnect)
         return self._user_client
 
@@ -163,7 +165,7 @@ async def build_role(rt: Runtime, role: str) -> Service:
         ingest_app = dataclasses.replace(app, clock=BeatingClock(app.clock, "ingest"))
 
         async def run_ingest(stop: asyncio.Event) -> None:
-            service = ingest_service(ingest_app, source)
+            service = ingest_service(ingest_app, source, account=rt.account)
             recorded = source.on_flood_wait  # the service's own bookkeeping, then the metric
 
             async def on_flood_wait(channel: Any, seconds: int) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from bot import metrics
 from bot.app import App, build_app
-from bot.config import ConfigError, Settings
+from bot.config import MAIN_ACCOUNT, ConfigError, Settings
 from bot.domain import SessionEndedError
 from bot.runtime.health import Health
 from bot.runtime.instance_lock import InstanceLock, sqlite_path
@@ -97,9 +97,10 @@ async def _bounded(closing: Coroutine[Any, Any, Any], what: str, seconds: float 
 
 
 async def run_roles(
-    settings: Settings, roles: Sequence[str], *, optional: bool = False
+    settings: Settings, roles: Sequence[str], *, optional: bool = False, account: str = MAIN_ACCOUNT
 ) -> int:
-    """Run `roles` until SIGTERM/SIGINT. With `optional`, a role not in this build is skipped, not fatal."""
+    """Run `roles` until SIGTERM/SIGINT. With `optional`, a role not in this build is skipped, not fatal.
+    `account` is the monitoring account of the ingest role (and of the bot's /follow lookups)."""
     loop = asyncio.get_running_loop()
     existing = asyncio.all_tasks()  # whoever called us keeps its tasks; ours are cancelled at the end
     stop = asyncio.Event()
@@ -140,7 +141,7 @@ async def run_roles(
             except OSError as exc:
                 raise RoleError(f"cannot serve metrics on {host}:{port} ({exc.strerror}); "
                                 "set TGMON_METRICS_PORT to a free port, or unset it") from None
-        rt = Runtime(app)
+        rt = Runtime(app, account)
         rt.roles = tuple(roles)
         services: dict[str, Service] = {}
         for role in roles:

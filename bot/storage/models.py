@@ -60,11 +60,22 @@ class Channel(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     added_by: Mapped[int | None] = mapped_column(BigInteger)  # chat id of whoever asked for it
     joined: Mapped[bool] = mapped_column(Boolean, default=False)
-    account: Mapped[str | None] = mapped_column(String(64))  # the monitoring account that owns it
+    # the monitoring account that watches it (bot/ingest/accounts.py); None: no account yet
+    account: Mapped[str | None] = mapped_column(String(64), index=True)
     gaps_recovered: Mapped[int] = mapped_column(Integer, default=0)
     flood_wait_seconds: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class IngestAccount(Base):
+    """A monitoring account some ingest process runs: its channel cap and last sign of life (migration 0009)."""
+
+    __tablename__ = "ingest_accounts"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cap: Mapped[int] = mapped_column(Integer)
+    heartbeat_at: Mapped[datetime] = mapped_column()
 
 
 class Post(Base):

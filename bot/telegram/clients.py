@@ -2,8 +2,9 @@
 
 Both use the same connection settings: the api id and hash, and an optional custom server
 (`TELEGRAM_SERVER` host:port, `TELEGRAM_DC_ID`, `TELEGRAM_SERVER_PUBLIC_KEY`) for Telegram's test
-environment or a private deployment. The user session is a `TELEGRAM_SESSION` string or a session
-file kept with mode 600 (it is the account's key).
+environment or a private deployment. A monitoring account's session is a string (`TELEGRAM_SESSION`
+for `main`, `TELEGRAM_SESSION_<NAME>` for the others) or a session file kept with mode 600 (it is the
+account's key).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from telethon import TelegramClient
 from telethon.crypto import rsa
 from telethon.sessions import SQLiteSession, StringSession
 
-from bot.config import ConfigError, Settings, TelegramSettings
+from bot.config import MAIN_ACCOUNT, ConfigError, Settings, TelegramSettings, account_session_env
 
 log = logging.getLogger(__name__)
 
@@ -38,23 +39,29 @@ def secure_file(path: Path) -> Path:
     return path
 
 
-def session_path(settings: TelegramSettings, *, bot: bool = False) -> Path:
+def session_path(settings: TelegramSettings, *, bot: bool = False, account: str = MAIN_ACCOUNT) -> Path:
+    """The session file: `telegram.session_file` for the main account; `<its stem>-<name>.session`
+    next to it for another account (data/tgmon-user-second.session); tgmon-bot.session for the bot."""
     path = settings.session_file
     if bot:
         path = path.with_name("tgmon-bot.session")
+    elif account != MAIN_ACCOUNT:
+        path = path.with_name(f"{path.name.removesuffix('.session')}-{account}.session")
     return path if path.suffix == ".session" else path.with_name(path.name + ".session")
 
 
-def user_session(settings: TelegramSettings) -> StringSession | SQLiteSession:
-    if settings.session is not None and settings.session.get_secret_value():
+def user_session(settings: TelegramSettings, account: str = MAIN_ACCOUNT) -> StringSession | SQLiteSession:
+    secret = settings.account_session(settings.require_account(account))
+    if secret is not None and secret.get_secret_value():
         try:
-            return StringSession(settings.session.get_secret_value().strip())
+            return StringSession(secret.get_secret_value().strip())
         except Exception:  # a truncated or mangled paste
+            flag = "" if account == MAIN_ACCOUNT else f" --account {account}"
             raise ConfigError(
-                "TELEGRAM_SESSION is not a valid Telethon session string; run `tgmon login --string` "
-                "again and paste the whole line."
+                f"{account_session_env(account)} is not a valid Telethon session string; run "
+                f"`tgmon login{flag} --string` again and paste the whole line."
             ) from None
-    return SQLiteSession(str(secure_file(session_path(settings))))
+    return SQLiteSession(str(secure_file(session_path(settings, account=account))))
 
 
 def load_public_key(path: Path) -> str:
@@ -128,11 +135,13 @@ def _client(session: Any, settings: Settings, **kwargs: Any) -> TelegramClient:
     return client
 
 
-def make_user_client(settings: Settings, *, session: Any = None) -> TelegramClient:
-    """The monitoring account. Every FloodWait is raised (threshold 0) so the source waits it visibly;
-    no automatic reconnect: the ingest service reconnects itself, so it can gap-fill after each one.
-    `session` overrides the configured one (`tgmon login --string` signs in into a fresh StringSession)."""
-    session = session if session is not None else user_session(settings.telegram)
+def make_user_client(settings: Settings, account: str = MAIN_ACCOUNT, *, session: Any = None) -> TelegramClient:
+    """A monitoring account (`main`, or one named in TELEGRAM_ACCOUNTS). Every FloodWait is raised
+    (threshold 0) so the source waits it visibly; no automatic reconnect: the ingest service
+    reconnects itself, so it can gap-fill after each one. `session` overrides the configured one
+    (`tgmon login --string` signs in into a fresh StringSession)."""
+    settings.telegram.require_account(account)
+    session = session if session is not None else user_session(settings.telegram, account)
     return _client(session, settings, flood_sleep_threshold=0,
                    connection_retries=3, retry_delay=2, auto_reconnect=False)
 
