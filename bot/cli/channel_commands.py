@@ -88,7 +88,7 @@ async def login(ctx: click.Context, as_string: bool, phone: str | None, account:
         as_string = True  # the session string is in force: the session file would not be used
         click.echo(f"{env_name} is set, so the session is a string: a fresh one is printed below.")
     try:
-        client = make_user_client(settings, account, session=StringSession() if as_string else None)
+        client = make_user_client(settings, account=account, session=StringSession() if as_string else None)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
     try:
@@ -116,8 +116,8 @@ def channels() -> None:
 
 
 @asynccontextmanager
-async def _telegram(app: App) -> AsyncIterator[Any]:
-    """The connected TelethonSource of the monitoring account, with FloodWaits shown as they happen."""
+async def _telegram(app: App, account: str = MAIN_ACCOUNT) -> AsyncIterator[Any]:
+    """The connected TelethonSource of a monitoring account, with FloodWaits shown as they happen."""
     from bot.telegram.clients import make_user_client
     from bot.telegram.source import TelethonSource
 
@@ -127,7 +127,7 @@ async def _telegram(app: App) -> AsyncIterator[Any]:
             "Adding a channel resolves it on Telegram: set TELEGRAM_API_ID and TELEGRAM_API_HASH "
             "(https://my.telegram.org) in .env and run `tgmon login` first.")
     try:
-        client = make_user_client(settings)
+        client = make_user_client(settings, account=account)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
     source = TelethonSource(client, app.clock, page_size=settings.ingest.page_size)
@@ -148,17 +148,23 @@ async def _telegram(app: App) -> AsyncIterator[Any]:
 @channels.command(name="add")
 @click.argument("links", nargs=-1, required=True)
 @click.option("--no-backfill", is_flag=True, help="only resolve and store; the service backfills later")
+@click.option("--account", default=MAIN_ACCOUNT, show_default=True,
+              help="the monitoring account that looks the channels up (the ingest processes assign them later)")
 @click.pass_context
 @run_async
-async def channels_add(ctx: click.Context, links: tuple[str, ...], no_backfill: bool) -> None:
+async def channels_add(ctx: click.Context, links: tuple[str, ...], no_backfill: bool, account: str) -> None:
     """Watch channels: @name, t.me/name, t.me/name/123, t.me/s/name, -100... ids, t.me/+invite."""
     from bot.ingest.service import IngestService
 
     settings = settings_from(ctx)
+    try:
+        settings.telegram.require_account(account)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
     app = await build_app(settings)
     failed = 0
     try:
-        async with _telegram(app) as source:
+        async with _telegram(app, account) as source:
             service = IngestService(app, source)
             record = source.on_flood_wait
 

@@ -98,7 +98,7 @@ class Runtime:
         the login) itself, and reconnects after every drop so it can gap-fill."""
         if self._user_client is None:
             make_user_client = _import("bot.telegram.clients", "make_user_client", 4)
-            self._user_client = make_user_client(self.settings, self.account)
+            self._user_client = make_user_client(self.settings, account=self.account)
             self._closers.append(self._user_client.disconnect)
         return self._user_client
 

@@ -169,3 +169,31 @@ async def test_the_ingest_role_of_a_named_account_watches_its_channels(db_url: s
     assert accounts == ["second"]
     assert stored == 2 and owners == {"second"} and beats == {"second": 1000}
     assert sorted(tg.joined) == [3001, 3002]
+
+
+def test_channels_add_looks_up_through_the_named_account(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    tg = FakeTelegram()
+    tg.add_channel(channel_entity(), [message(i, f"сводка {i}") for i in range(1, 4)])
+    accounts: list[str] = []
+
+    def make_user_client(settings: Any, account: str = "main", **_: Any) -> FakeTelegram:
+        accounts.append(account)
+        return tg
+
+    monkeypatch.setattr("bot.telegram.clients.make_user_client", make_user_client)
+    code, out = _invoke(["channels", "add", "@vvgladkov", "--account", "second"], env)
+    assert code == 0, out
+    assert accounts == ["second"] and "3 new posts" in out
+    code, out = _invoke(["channels", "add", "@vvgladkov", "--account", "nobody"], env)
+    assert code == 2 and "no monitoring account named 'nobody'" in out
+
+
+def test_the_compose_second_account_service_runs_a_real_command() -> None:
+    from tests.unit.test_runtime_deploy import _parses, compose
+
+    service = compose()["services"]["ingest-second"]
+    assert service["command"] == ["run", "--role", "ingest", "--account", "second"]
+    _parses(service["command"])
+    assert service["profiles"] == ["second-account"]
+    assert service["depends_on"] == compose()["services"]["ingest"]["depends_on"]
+    assert "tgmon-data:/app/data" in service["volumes"]  # its session file sits next to the main one
