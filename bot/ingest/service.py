@@ -171,8 +171,9 @@ class IngestService:
                 log.warning("Telegram's channel limit reached at %d joined; the rest are polled", joined)
                 break
             joined += 1
-            async with self.db.uow() as session:
-                await session.execute(update(m.Channel).where(m.Channel.id == row.id).values(joined=True))
+            async with self.db.uow() as session:  # still this account's (a takeover resets the flag)
+                await session.execute(update(m.Channel).where(m.Channel.id == row.id, m.Channel.account == self.account)
+                                      .values(joined=True))
         return joined
 
     # --- history ---------------------------------------------------------------------------------
@@ -233,6 +234,7 @@ class IngestService:
         """Read every channel of this account from its history mark. A channel that fails is logged and skipped."""
         total = domain.IngestResult()
         for ref in list((await self._refs()).values()):
+            await self._beat()  # a pass over many channels takes a while
             try:
                 total += await self.backfill(ref)
             except ChannelError as exc:

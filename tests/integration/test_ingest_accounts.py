@@ -218,3 +218,28 @@ async def test_two_services_ingest_only_their_channels_and_every_post_once(db: D
                                       .join(m.Post, m.Post.channel_id == m.Channel.id))).all()
     assert sorted(rows) == sorted((cid, i) for cid in posts for i in range(1, 7))  # every post once
     assert _read_channels(tg_main) == mine and _read_channels(tg_second) == theirs
+
+
+async def test_migration_gives_channels_joined_before_accounts_to_main(db: Database) -> None:
+    from sqlalchemy import text
+
+    from bot.storage.migrate import current, downgrade, upgrade
+
+    await downgrade(db.engine, "0008_outbox_chat_active_index")
+    async with db.engine.begin() as conn:
+        await conn.execute(text(
+            "INSERT INTO channels (telegram_id, username, title, last_message_id, history_id, status, joined, "
+            "gaps_recovered, flood_wait_seconds, created_at, updated_at) VALUES "
+            "(1, 'joinedone', 'J', 0, 0, 'active', :yes, 0, 0, :now, :now), "
+            "(2, 'polledone', 'P', 0, 0, 'active', :no, 0, 0, :now, :now)"),
+            {"yes": True, "no": False, "now": NOW.replace(tzinfo=None) if db.dialect == "sqlite" else NOW})
+    await upgrade(db.engine)
+    assert await current(db.engine) == "0009_ingest_accounts"
+    async with db.uow(read_only=True) as session:
+        owners = dict((await session.execute(select(m.Channel.username, m.Channel.account))).all())
+    assert owners == {"joinedone": "main", "polledone": None}
+    done = await balance(db, "main", 1000, NOW, STALE)  # main keeps the joined one and takes the other
+    assert (done.claimed, done.owned) == (1, 2)
+    async with db.uow(read_only=True) as session:
+        joined = dict((await session.execute(select(m.Channel.username, m.Channel.joined))).all())
+    assert joined == {"joinedone": True, "polledone": False}
