@@ -10,11 +10,14 @@ rules takes well under 2 s (benchmarks/matching.py measures it).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
+import operator
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
 from bot.config import MatchingSettings
 from bot.domain import Rule, RuleMatch
@@ -26,6 +29,12 @@ from bot.matching.text import Tokens, canonical, phrase_gap_ok, tokenize
 log = logging.getLogger(__name__)
 
 Span = tuple[int, int]
+# a cached word: (atoms of word terms, atoms of phrases), or () when it is in no rule
+_WordAtoms = tuple[tuple[int, ...], ...]
+_NO_ATOMS: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
+_OF_WORDS = operator.itemgetter(0)
+_OF_PHRASES = operator.itemgetter(1)
+_new_match = functools.partial(tuple.__new__, RuleMatch)  # RuleMatch((id, spans)) without its Python __new__
 
 
 @dataclass(slots=True)
@@ -39,6 +48,7 @@ class _Compiled:
     # fast paths: "one" (a single term), "all" (AND of terms), "any" (OR of terms), "expr"
     mode: str = "expr"
     flat: tuple[int, ...] = ()
+    needed: frozenset[int] = frozenset()  # "all": the terms that must all be hit
 
 
 def _shape(expr: Expr) -> tuple[str, tuple[int, ...]]:
@@ -47,6 +57,30 @@ def _shape(expr: Expr) -> tuple[str, tuple[int, ...]]:
     if expr[0] in ("and", "or") and all(e[0] == "term" for e in expr[1]):
         return ("all" if expr[0] == "and" else "any"), tuple(e[1] for e in expr[1])
     return "expr", ()
+
+
+def _triggers(expr: Expr, mode: str, flat: tuple[int, ...]) -> tuple[int, ...]:
+    """The terms whose hit makes a rule worth evaluating: one term of an AND suffices (it must be
+    hit for the rule to match), every term otherwise."""
+    if mode == "all":
+        return flat[:1]
+    if expr[0] == "and":
+        required = [e[1] for e in expr[1] if e[0] == "term"]
+        if required:
+            return (required[0],)
+    found: list[int] = []
+
+    def walk(e: Expr) -> None:
+        if e[0] == "term":
+            found.append(e[1])
+        elif e[0] == "not":
+            walk(e[1])
+        else:
+            for child in e[1]:
+                walk(child)
+
+    walk(expr)
+    return tuple(dict.fromkeys(found))
 
 
 def _remap(expr: Expr, ids: list[int]) -> Expr:
@@ -73,14 +107,19 @@ class CompiledMatcher:
         self._direct: list[list[int]] = []  # term -> ids of unscoped one-term rules: hit = match
         self._regex_terms: list[int] = []
         self._phrases: dict[int, tuple[tuple[int, ...], bool]] = {}  # term -> (its atoms, tight)
-        self._pair_phrases: dict[tuple[int, int], list[int]] = {}  # (first atom, second atom) -> phrases
+        self._phrase_starts: dict[int, dict[int, list[int]]] = {}  # first atom -> second atom -> phrases
         self._rules: list[_Compiled | None] = []
         self._by_rule_id: dict[int, int] = {}
         self._regex_rules: dict[int, int] = defaultdict(int)  # subscriber -> regex rules compiled
         # word -> atoms, in two generations: when the young one is full it becomes the old one, and
         # words still in use move back on their next sighting (an LRU without per-hit bookkeeping)
-        self._cache: dict[str, tuple[int, ...]] = {}
-        self._old: dict[str, tuple[int, ...]] = {}
+        self._cache: dict[str, _WordAtoms] = {}
+        self._old: dict[str, _WordAtoms] = {}
+        self._phrase_atoms: set[int] = set()  # atoms that are a word of some phrase
+        self._term_atom: dict[int, int] = {}  # word term -> its atom
+        # atom -> ((word term, ids of its direct rules, indexes of rules to evaluate), ...): one
+        # compact record per atom, made on first use and dropped when one of its terms changes
+        self._plans: list[tuple[tuple[int, tuple[int, ...], tuple[int, ...]], ...] | None] = []
         self._cache_limit = max(self.settings.cache_size // 2, 1024)
         self.errors: dict[int, str] = {}
         for rule in rules:
@@ -115,16 +154,25 @@ class CompiledMatcher:
         mode, flat = _shape(expr)
         compiled = _Compiled(
             rule.id, expr, frozenset(channels), tuple(sorted({ids[t] for t in parsed.positive_terms()})),
-            rule.subscriber_id, parsed.regex_count > 0, mode, flat,
+            rule.subscriber_id, parsed.regex_count > 0, mode, flat, frozenset(flat),
         )
         self._rules.append(compiled)
         self._by_rule_id[rule.id] = index
         if mode == "one" and not channels:
             self._direct[flat[0]].append(rule.id)
+            self._replan(flat[0])
         else:
-            for tid in set(ids):
+            # a rule is looked at when one of its terms is hit; an AND needs only one of its terms
+            # to be hit to be worth evaluating (the others are checked then)
+            for tid in _triggers(expr, mode, flat):
                 self._term_rules[tid].append(index)
+                self._replan(tid)
         return True
+
+    def _replan(self, tid: int) -> None:
+        aid = self._term_atom.get(tid)
+        if aid is not None:
+            self._plans[aid] = None
 
     def remove(self, rule_id: int) -> None:
         index = self._by_rule_id.pop(rule_id, None)
@@ -135,6 +183,7 @@ class CompiledMatcher:
             self._regex_rules[compiled.subscriber_id] -= 1
         if compiled is not None and compiled.mode == "one" and rule_id in self._direct[compiled.flat[0]]:
             self._direct[compiled.flat[0]].remove(rule_id)
+            self._replan(compiled.flat[0])
         self._rules[index] = None
 
     def _term_id(self, term: Term) -> int:
@@ -150,11 +199,20 @@ class CompiledMatcher:
         if term.kind == "regex":
             self._regex_terms.append(tid)
         elif term.kind == "word":
-            self._atom_terms[self._atom_id(term.atoms[0])].append(tid)
+            aid = self._atom_id(term.atoms[0])
+            terms = self._atom_terms[aid]
+            if not terms:
+                self._forget_words()  # cached words list the atom as a phrase word only
+            terms.append(tid)
+            self._term_atom[tid] = aid
+            self._plans[aid] = None
         else:
             atom_ids = tuple(self._atom_id(atom) for atom in term.atoms)
+            if not self._phrase_atoms.issuperset(atom_ids):
+                self._phrase_atoms.update(atom_ids)
+                self._forget_words()
             self._phrases[tid] = (atom_ids, term.tight)
-            self._pair_phrases.setdefault((atom_ids[0], atom_ids[1]), []).append(tid)
+            self._phrase_starts.setdefault(atom_ids[0], {}).setdefault(atom_ids[1], []).append(tid)
         return tid
 
     def _atom_id(self, atom: Atom) -> int:
@@ -164,6 +222,7 @@ class CompiledMatcher:
         aid = len(self._atom_terms)
         self._atom_ids[atom] = aid
         self._atom_terms.append([])
+        self._plans.append(None)
         if atom.kind == "lemma":
             keys = atom.keys
         elif atom.kind == "exact":
@@ -174,16 +233,21 @@ class CompiledMatcher:
                 self._prefix_lengths.append(len(atom.keys[0]))
         for key in keys:
             self._keys.setdefault(key, []).append(aid)
-        if self._cache or self._old:
-            self._cache.clear()  # cached words may satisfy the new atom
-            self._old.clear()
+        self._forget_words()  # cached words may satisfy the new atom
         return aid
+
+    def _forget_words(self) -> None:
+        if self._cache or self._old:
+            self._cache.clear()
+            self._old.clear()
 
     # ---- matching
     def rule_ids(self) -> frozenset[int]:
         return frozenset(self._by_rule_id)
 
-    def _atoms(self, word: str) -> tuple[int, ...]:
+    def _atoms(self, word: str) -> _WordAtoms:
+        """A word's atoms, split in two: those of word terms (hits to report) and those of phrases
+        (hits to chain with the next words); ``()`` when it has neither, the common case."""
         atoms = self._old.get(word)
         if atoms is None:
             form = canonical(word)
@@ -195,47 +259,28 @@ class CompiledMatcher:
             for length in self._prefix_lengths:
                 if length <= len(form):
                     found.extend(keys.get("*" + form[:length], ()))
-            atoms = tuple(dict.fromkeys(found))
+            unique = dict.fromkeys(found)
+            atom_terms, phrase_atoms = self._atom_terms, self._phrase_atoms
+            of_words = tuple(a for a in unique if atom_terms[a])
+            of_phrases = tuple(a for a in unique if a in phrase_atoms)
+            atoms = (of_words, of_phrases) if of_words or of_phrases else ()
         if len(self._cache) >= self._cache_limit:
             self._old, self._cache = self._cache, {}
         self._cache[word] = atoms
         return atoms
 
-    def term_hits(self, toks: Tokens) -> tuple[dict[int, list[int]], dict[int, list[Span]]]:
-        """Every term found in the text: word terms as token indexes, the others as spans."""
-        words = toks.words
-        found = list(map(self._cache.get, words))  # C-level: most words are cached
-        if None in found:
-            for i, atoms in enumerate(found):
-                if atoms is None:
-                    found[i] = self._atoms(words[i])
-        positions: dict[int, list[int]] = {}
-        pairs: list[tuple[int, tuple[int, ...], tuple[int, ...]]] = []  # adjacent tokens that both hit
-        before = -2
-        for i in itertools.compress(range(len(found)), found):  # C-level: only the tokens that hit
-            atoms = found[i]
-            for aid in atoms:  # type: ignore[union-attr]
-                hit = positions.get(aid)
-                if hit is None:
-                    positions[aid] = [i]
-                else:
-                    hit.append(i)
-            if before == i - 1:
-                pairs.append((before, found[before], atoms))  # type: ignore[arg-type]
-            before = i
-        word_hits: dict[int, list[int]] = {}
+    def _span_hits(
+        self, phrase_idx: list[int], found: list[_WordAtoms], toks: Tokens
+    ) -> dict[int, list[Span]]:
+        """The terms found as spans: phrases, hyphenated compounds written joined, regexes."""
         span_hits: dict[int, list[Span]] = {}
-        atom_terms = self._atom_terms
-        for aid, pos in positions.items():
-            for tid in atom_terms[aid]:
-                word_hits[tid] = pos  # a word term has one atom: its token indexes, ascending
-        if pairs and self._pair_phrases:
-            self._phrase_hits(pairs, found, toks, span_hits)
+        if len(phrase_idx) > 1:
+            self._phrase_hits(phrase_idx, found, toks, span_hits)
         for joined, first, last in toks.compounds:
             atoms = self._cache.get(joined)
             if atoms is None:
                 atoms = self._atoms(joined)
-            for aid in atoms:
+            for aid in atoms[0] if atoms else ():
                 for tid in self._atom_terms[aid]:
                     span_hits.setdefault(tid, []).append((toks.starts[first], toks.ends[last]))
         for tid in self._regex_terms:
@@ -244,22 +289,28 @@ class CompiledMatcher:
             spans = list(regex.spans(toks.folded))
             if spans:
                 span_hits[tid] = spans
-        return word_hits, span_hits
+        return span_hits
 
     def _phrase_hits(
         self,
-        pairs: list[tuple[int, tuple[int, ...], tuple[int, ...]]],
-        found: list[tuple[int, ...] | None],
+        phrase_idx: list[int],
+        found: list[_WordAtoms],
         toks: Tokens,
         span_hits: dict[int, list[Span]],
     ) -> None:
-        """Phrases are indexed by their first two atoms: only adjacent hit tokens are looked at."""
-        pair_phrases, phrases = self._pair_phrases, self._phrases
+        """Phrases are indexed by their first two atoms: only adjacent tokens that are both phrase
+        words are looked at."""
+        phrase_starts, phrases = self._phrase_starts, self._phrases
         folded, starts, ends = toks.folded, toks.starts, toks.ends
-        for i, first, second in pairs:
-            for a in first:
-                for b in second:
-                    tids = pair_phrases.get((a, b))
+        # the phrase-word tokens whose next token is one too (C-level)
+        adjacent = itertools.compress(phrase_idx, map(operator.eq, map((1).__add__, phrase_idx), phrase_idx[1:]))
+        for i in adjacent:
+            for a in found[i][1]:
+                seconds = phrase_starts.get(a)
+                if seconds is None:
+                    continue
+                for b in found[i + 1][1]:
+                    tids = seconds.get(b)
                     if not tids:
                         continue
                     for tid in tids:
@@ -267,7 +318,7 @@ class CompiledMatcher:
                         last = i + len(atom_ids) - 1
                         if last >= len(found):
                             continue
-                        if any(atom_ids[k] not in (found[i + k] or ()) for k in range(2, len(atom_ids))):
+                        if any(atom_ids[k] not in (found[i + k] or _NO_ATOMS)[1] for k in range(2, len(atom_ids))):
                             continue
                         if all(phrase_gap_ok(folded, ends[j], starts[j + 1], tight=tight) for j in range(i, last)):
                             span_hits.setdefault(tid, []).append((starts[i], ends[last]))
@@ -275,34 +326,75 @@ class CompiledMatcher:
     def match(self, text: str, channel: str | None = None) -> list[RuleMatch]:
         if not text:
             return []
-        toks = tokenize(text)
-        word_hits, span_hits = self.term_hits(toks)
-        if not word_hits and not span_hits:
+        return self.match_tokens(tokenize(text), channel)
+
+    def match_tokens(self, toks: Tokens, channel: str | None = None) -> list[RuleMatch]:
+        """`match` on a text already tokenised (ingestion shares one tokenisation with the index).
+
+        The per-token work is C-level where it can be (cache lookups, the indexes of the tokens that
+        hit, adjacency, spans); Python loops run once per hit token, then once per distinct atom set,
+        hit term and candidate rule."""
+        words = toks.words
+        cached = list(map(self._cache.get, words))  # most words are cached
+        if None in cached:
+            atoms_of = self._atoms
+            cached = [atoms if atoms is not None else atoms_of(word) for atoms, word in zip(cached, words, strict=True)]
+        found = cast(list[_WordAtoms], cached)
+        hit_idx = list(itertools.compress(range(len(found)), found))
+        if hit_idx:
+            hits = list(map(found.__getitem__, hit_idx))
+            word_atoms: list[tuple[int, ...]] = list(map(_OF_WORDS, hits))
+            word_idx = list(itertools.compress(hit_idx, word_atoms))
+            phrase_idx = list(itertools.compress(hit_idx, map(_OF_PHRASES, hits))) if self._phrase_starts else []
+        else:
+            word_atoms, word_idx, phrase_idx = [], [], []
+        span_hits = self._span_hits(phrase_idx, found, toks)
+        if not word_idx and not span_hits:
             return []
+        groups: dict[tuple[int, ...], list[int]] = {}  # the tokens with the same word atoms
+        same_atoms = groups.get
+        for i, atoms in zip(word_idx, filter(None, word_atoms), strict=True):
+            same = same_atoms(atoms)
+            if same is None:
+                groups[atoms] = [i]
+            else:
+                same.append(i)
+        positions: dict[int, list[int]] = {}
+        for atoms, idx in groups.items():
+            for aid in atoms:
+                pos = positions.get(aid)
+                positions[aid] = idx if pos is None else sorted(pos + idx)
         starts, ends = toks.starts, toks.ends
-        spans_of: dict[int, tuple[Span, ...]] = {}
-
-        def spans(tid: int) -> tuple[Span, ...]:
-            found = spans_of.get(tid)
-            if found is None:
-                pos = word_hits.get(tid)
-                listed = [(starts[i], ends[i]) for i in pos] if pos is not None else []
-                extra = span_hits.get(tid)
-                found = tuple(sorted({*listed, *extra})) if extra else tuple(listed)
-                spans_of[tid] = found
-            return found
-
+        atom_terms, direct, term_rules = self._atom_terms, self._direct, self._term_rules
+        spans_of: dict[int, tuple[Span, ...]] = {}  # every term hit, with its spans
         result: list[RuleMatch] = []
-        direct, term_rules = self._direct, self._term_rules
         candidates: set[int] = set()
-        for tid in (*word_hits, *(t for t in span_hits if t not in word_hits)):
-            ids = direct[tid]
-            if ids:
-                found = spans(tid)
-                result.extend([RuleMatch(rid, found) for rid in ids])
+        plans = self._plans
+        for aid, pos in positions.items():
+            plan = plans[aid]
+            if plan is None:
+                plan = plans[aid] = tuple((t, tuple(direct[t]), tuple(term_rules[t])) for t in atom_terms[aid])
+            if len(pos) == 1:
+                i = pos[0]
+                spans: tuple[Span, ...] = ((starts[i], ends[i]),)
+            else:
+                spans = tuple(zip(map(starts.__getitem__, pos), map(ends.__getitem__, pos), strict=True))
+            for tid, ids, indexes in plan:
+                extra = span_hits.pop(tid, None) if span_hits else None
+                found_spans = tuple(sorted({*spans, *extra})) if extra else spans
+                spans_of[tid] = found_spans
+                if ids:
+                    result.extend(map(_new_match, zip(ids, itertools.repeat(found_spans))))
+                if indexes:
+                    candidates.update(indexes)
+        for tid, extra in span_hits.items():  # terms found only as spans
+            found_spans = tuple(sorted(set(extra)))
+            spans_of[tid] = found_spans
+            if direct[tid]:
+                result.extend(map(_new_match, zip(direct[tid], itertools.repeat(found_spans))))
             candidates.update(term_rules[tid])
         if candidates:
-            hit = word_hits.keys() | span_hits.keys()
+            hit = spans_of.keys()
             key = (channel or "").lower().lstrip("@")
             rules = self._rules
             for index in candidates:
@@ -311,17 +403,17 @@ class CompiledMatcher:
                     continue
                 mode = rule.mode
                 if mode == "all":
-                    if not all(t in hit for t in rule.flat):
+                    if not hit >= rule.needed:
                         continue
                 elif mode == "expr" and not evaluate(rule.expr, hit):
                     continue
                 found_terms = [t for t in rule.positive if t in hit]
                 if len(found_terms) == 1:
-                    highlights = spans(found_terms[0])
+                    highlights = spans_of[found_terms[0]]
                 else:
-                    highlights = tuple(sorted({s for t in found_terms for s in spans(t)}))
+                    highlights = tuple(sorted({s for t in found_terms for s in spans_of[t]}))
                 result.append(RuleMatch(rule.rule_id, highlights))
-        result.sort(key=lambda m: m.rule_id)
+        result.sort()  # by rule id (unique)
         return result
 
 
