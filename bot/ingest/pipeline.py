@@ -19,11 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import domain
 from bot.domain import IngestResult, Matcher
 from bot.matching import index_text
+from bot.matching.index import index_tokens
+from bot.matching.text import Tokens, tokenize
 from bot.storage import models as m
 from bot.storage.database import Database
 from bot.storage.repos import ensure_channel, insert_ignore, posts_by_message_id, rules_for_matching
 
 log = logging.getLogger(__name__)
+
+_ToMatch = tuple[int, str, Tokens | None]  # post id, text, its tokens when already made
 
 
 class Pipeline:
@@ -71,8 +75,9 @@ class Pipeline:
 
     async def _store(
         self, session: AsyncSession, channel: m.Channel, items: list[domain.Post], result: IngestResult
-    ) -> list[tuple[int, str]]:
-        """Insert the new posts and apply real changes to known ones. Returns (post id, text) to match.
+    ) -> list[_ToMatch]:
+        """Insert the new posts and apply real changes to known ones. Returns what to match: (post id,
+        text, its tokens when already made: a new post is tokenised once, for the index and the matcher).
 
         Bulk statements only: one SELECT of the few columns that tell a change, one multi-row
         INSERT ... ON CONFLICT DO NOTHING RETURNING (the ids of the rows actually inserted); ORM rows
@@ -88,12 +93,13 @@ class Pipeline:
                 )
             )
         }
-        to_match: list[tuple[int, str]] = []
+        to_match: list[_ToMatch] = []
         fresh = [p for p in items if p.message_id not in known]
         if fresh:
+            tokens = {p.message_id: tokenize(p.text) for p in fresh if p.text}
             inserted = await session.execute(
                 insert_ignore(session, m.Post, ["channel_id", "message_id"]).returning(posts.c.id, posts.c.message_id),
-                [_row(channel.id, p) for p in fresh],
+                [_row(channel.id, p, tokens.get(p.message_id)) for p in fresh],
             )
             new_ids = {message_id: post_id for post_id, message_id in inserted}
             for post in fresh:
@@ -103,7 +109,7 @@ class Pipeline:
                     continue
                 result.stored += 1
                 if post.text and not post.deleted:
-                    to_match.append((post_id, post.text))
+                    to_match.append((post_id, post.text, tokens.get(post.message_id)))
         changed = [p for p in items if p.message_id in known and _differs(known[p.message_id], p)]
         result.unchanged += sum(1 for p in items if p.message_id in known) - len(changed)
         if changed:
@@ -113,7 +119,7 @@ class Pipeline:
                 if _apply_change(session, row, post):
                     result.updated += 1
                     if row.text and not row.deleted:
-                        to_match.append((row.id, row.text))
+                        to_match.append((row.id, row.text, None))
                 else:
                     result.unchanged += 1
         newest = max(items, key=lambda p: p.message_id)
@@ -127,11 +133,16 @@ class Pipeline:
         session: AsyncSession,
         matcher: Matcher,
         channel: m.Channel,
-        posts: list[tuple[int, str]],
+        posts: list[_ToMatch],
         result: IngestResult,
     ) -> None:
         key = channel.username or str(channel.telegram_id)
-        hits = [(hit, post_id) for post_id, text in posts for hit in matcher.match(text, key)]
+        match_tokens = getattr(matcher, "match_tokens", None)  # the compiled matcher takes tokens
+        hits = [
+            (hit, post_id)
+            for post_id, text, toks in posts
+            for hit in (match_tokens(toks, key) if match_tokens and toks else matcher.match(text, key))
+        ]
         if not hits:
             return
         new = await _insert_matches(session, hits)
@@ -155,7 +166,7 @@ async def _insert_matches(session: AsyncSession, hits: list[tuple[domain.RuleMat
     new: list[int] = []
     for start in range(0, len(hits), _MATCH_CHUNK):
         values = ",".join(
-            f"({int(hit.rule_id):d},{int(post_id):d},'[{_spans(hit.highlights)}]','{stamp}')"
+            f"({int(hit.rule_id):d},{int(post_id):d},'{_spans(hit.highlights)}','{stamp}')"
             for hit, post_id in hits[start : start + _MATCH_CHUNK]
         )
         result = await conn.exec_driver_sql(
@@ -171,7 +182,12 @@ _MATCH_CHUNK = 5000
 
 
 def _spans(highlights: tuple[tuple[int, int], ...]) -> str:
-    return ",".join(f"[{int(a):d},{int(b):d}]" for a, b in highlights)
+    """``[[start,end],...]`` for a SQL literal, from the C-level repr: integers only, so never a
+    quote in it (anything else is refused)."""
+    encoded = str(list(highlights)).replace("(", "[").replace(")", "]").replace(" ", "")
+    if "'" in encoded or '"' in encoded:
+        raise TypeError(f"highlights must be integer pairs, not {highlights!r}")
+    return encoded
 _POSTS = m.Post.__table__
 assert isinstance(_POSTS, Table)
 
@@ -185,7 +201,7 @@ def _differs(stored: Any, post: domain.Post) -> bool:
     )
 
 
-def _row(channel_id: int, post: domain.Post) -> dict[str, object]:
+def _row(channel_id: int, post: domain.Post, toks: Tokens | None) -> dict[str, object]:
     forward = post.forward or domain.ForwardOrigin()
     return {
         "channel_id": channel_id,
@@ -193,7 +209,7 @@ def _row(channel_id: int, post: domain.Post) -> dict[str, object]:
         "date": post.date,
         "text": post.text,
         "text_hash": post.text_hash,
-        "lemma_text": index_text(post.text),
+        "lemma_text": index_tokens(toks) if toks is not None else index_text(post.text),
         "edit_date": post.edit_date,
         "deleted": post.deleted,
         "views": post.views,

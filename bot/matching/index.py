@@ -9,10 +9,11 @@ it; the real matcher then confirms the candidates.
 from __future__ import annotations
 
 import functools
+import itertools
 
 from bot.matching.morph import morphology
 from bot.matching.rules import Atom, Expr, ParsedRule, Term
-from bot.matching.text import canonical, tokenize
+from bot.matching.text import Tokens, canonical, tokenize
 
 INDEX_VERSION = "1"  # bump when normalisation changes; `tgmon reindex` rebuilds lemma_text
 
@@ -35,13 +36,16 @@ def _word_keys(word: str) -> tuple[str, ...]:
 
 def index_text(text: str) -> str:
     """The normalised lemma text of ``text`` for the full-text index."""
-    if not text:
-        return ""
-    toks = tokenize(text)
-    keys: dict[str, None] = {}
-    # each distinct word once: a post repeats most of its words
-    for word in dict.fromkeys([*toks.words, *(joined for joined, _, _ in toks.compounds)]):
-        keys.update(dict.fromkeys(_word_keys(word)))
+    return index_tokens(tokenize(text)) if text else ""
+
+
+def index_tokens(toks: Tokens) -> str:
+    """`index_text` of a text already tokenised (ingestion tokenises a post once for the index and
+    the matcher)."""
+    words = dict.fromkeys(toks.words)  # each distinct word once: a post repeats most of its words
+    if toks.compounds:
+        words.update(dict.fromkeys(joined for joined, _, _ in toks.compounds))
+    keys = dict.fromkeys(itertools.chain.from_iterable(map(_word_keys, words)))
     keys.pop("", None)
     return " ".join(keys)
 
