@@ -3,7 +3,14 @@ match against N rules, record matches -- into SQLite and PostgreSQL, against a b
 insert and commit per post measured in the same run, on the same database kind. Medians.
 
     python -m benchmarks.ingestion [--posts 3000] [--rules 1000] [--repeat 3] [--batch 500]
+                                   [--corpus news|dense|both]
                                    [--pg postgresql://postgres@127.0.0.1:5432/test | --pg none]
+
+Two corpora. ``news`` (the default): posts of 50-150 words drawn from the pymorphy3 dictionaries with
+a Zipf law (mostly Russian, some Ukrainian and English, topic words sprinkled in: the generator of
+benchmarks/matching.py) and that benchmark's realistic rule mix. ``dense``: a stress case, posts
+written only from the 21 words the rules are about, so every post matches about ten rules with
+several highlights each.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from telethon.tl import types
 
 from bot.domain import ChannelRef, Post
 from bot.ingest.pipeline import Pipeline
-from bot.matching import compile_rules
+from bot.matching import compile_rules, index_text
 from bot.storage import models as m
 from bot.storage.database import Database
 from bot.telegram.convert import to_post, to_posts
@@ -37,14 +44,33 @@ def _posts(n: int, seed: int = 1) -> list[Post]:
     return list(to_posts(_messages(n, seed), REF))
 
 
-def _messages(n: int, seed: int = 1) -> list[types.Message]:
+def _dense_texts(n: int, seed: int = 1) -> list[str]:
+    rng = random.Random(seed)
+    return [" ".join(rng.choices(WORDS, k=rng.randint(50, 150))) for _ in range(n)]
+
+
+def _news(n: int, rules: int) -> tuple[list[str], list[str]]:
+    """Texts of 50-150 words from the matching benchmark's corpus, and its rule mix."""
+    from benchmarks.matching import build_corpus, build_rules
+
+    corpus = build_corpus(n)
+    rng = random.Random(3)
+    texts = []
+    for post in corpus.posts:
+        words = post.split(" ")
+        texts.append(" ".join(words[: rng.randint(50, 150)]))
+    return texts, [r.source for r in build_rules(corpus, rules)]
+
+
+def _messages(n: int, seed: int = 1, texts: list[str] | None = None) -> list[types.Message]:
     """Real Telethon messages of 50-150 words; every 40th starts an album of 3 photos (caption on the 2nd)."""
     rng = random.Random(seed)
+    texts = texts if texts is not None else _dense_texts(n, seed)
     t0 = datetime(2026, 11, 1, tzinfo=UTC)
     peer = types.PeerChannel(REF.telegram_id or 0)
     out: list[types.Message] = []
     for i in range(1, n + 1):
-        text = " ".join(rng.choices(WORDS, k=rng.randint(50, 150)))
+        text = texts[i - 1]
         in_album = i % 40 in (1, 2, 3)
         out.append(types.Message(
             id=i, peer_id=peer, date=t0 + timedelta(minutes=i), message=text if not in_album or i % 40 == 2 else "",
@@ -54,21 +80,27 @@ def _messages(n: int, seed: int = 1) -> list[types.Message]:
     return out
 
 
-async def _fresh(url: str, rules: int) -> Database:
+def _dense_rules(rules: int) -> list[str]:
+    rng = random.Random(2)
+    vocab = [*WORDS, *(f"слово{i}" for i in range(rules))]
+    sources = {" ".join(rng.sample(vocab, 1 + i % 2)) for i in range(rules * 2)}
+    return sorted(sources)[:rules]
+
+
+async def _fresh(url: str, rules: list[str]) -> Database:
     db = Database.from_url(url)
     await db.upgrade()
-    rng = random.Random(2)
     async with db.uow() as session:
-        sub = m.Subscriber(chat_id=1)
-        session.add(sub)
+        subs = [m.Subscriber(chat_id=i + 1) for i in range(len(rules) // 20 + 1)]  # 20 rules each
+        session.add_all(subs)
         await session.flush()
-        vocab = [*WORDS, *(f"слово{i}" for i in range(rules))]
-        sources = {" ".join(rng.sample(vocab, 1 + i % 2)) for i in range(rules * 2)}
-        session.add_all(m.Rule(subscriber_id=sub.id, source=s, channels=[]) for s in sorted(sources)[:rules])
+        session.add_all(
+            m.Rule(subscriber_id=subs[i // 20].id, source=s, channels=[]) for i, s in enumerate(rules)
+        )
     return db
 
 
-async def _pipeline_run(url: str, messages: list[types.Message], rules: int, batch: int) -> tuple[float, int]:
+async def _pipeline_run(url: str, messages: list[types.Message], rules: list[str], batch: int) -> tuple[float, int]:
     db = await _fresh(url, rules)
     pipeline = Pipeline(db, compile_rules)
     await pipeline.reload_rules()
@@ -83,7 +115,7 @@ async def _pipeline_run(url: str, messages: list[types.Message], rules: int, bat
 
 
 async def _baseline_run(url: str, messages: list[types.Message]) -> float:
-    db = await _fresh(url, 0)
+    db = await _fresh(url, [])
     async with db.uow() as session:
         channel = m.Channel(telegram_id=REF.telegram_id, username=REF.username)
         session.add(channel)
@@ -108,22 +140,13 @@ async def _pg_admin(admin_url: str, sql: str) -> None:
         await conn.close()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--posts", type=int, default=3000)
-    parser.add_argument("--rules", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test",
-                        help="PostgreSQL server to create a throwaway database on ('none' to skip)")
-    args = parser.parse_args()
-    messages = _messages(args.posts)
+def _measure(messages: list[types.Message], rules: list[str], args: argparse.Namespace) -> list[tuple[str, float, float, int]]:
     rows: list[tuple[str, float, float, int]] = []
     with tempfile.TemporaryDirectory() as tmp:
         def sqlite_url(i: int, kind: str) -> str:
             return f"sqlite:///{Path(tmp) / f'{kind}{i}.db'}"
 
-        pipe = [asyncio.run(_pipeline_run(sqlite_url(i, "p"), messages, args.rules, args.batch))
+        pipe = [asyncio.run(_pipeline_run(sqlite_url(i, "p"), messages, rules, args.batch))
                 for i in range(args.repeat)]
         base = [asyncio.run(_baseline_run(sqlite_url(i, "b"), messages)) for i in range(args.repeat)]
         rows.append(("SQLite", statistics.median(p for p, _ in pipe), statistics.median(base), pipe[0][1]))
@@ -141,21 +164,43 @@ def main() -> None:
                 pipe, base = [], []
                 for _ in range(args.repeat):
                     asyncio.run(_pg_admin(url, "DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-                    pipe.append(asyncio.run(_pipeline_run(url, messages, args.rules, args.batch)))
+                    pipe.append(asyncio.run(_pipeline_run(url, messages, rules, args.batch)))
                     asyncio.run(_pg_admin(url, "DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
                     base.append(asyncio.run(_baseline_run(url, messages)))
                 rows.append(("PostgreSQL", statistics.median(p for p, _ in pipe), statistics.median(base),
                              pipe[0][1]))
             finally:
                 asyncio.run(_pg_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    return rows
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--posts", type=int, default=3000)
+    parser.add_argument("--rules", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--corpus", choices=["news", "dense", "both"], default="both")
+    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test",
+                        help="PostgreSQL server to create a throwaway database on ('none' to skip)")
+    args = parser.parse_args()
+    corpora = ["news", "dense"] if args.corpus == "both" else [args.corpus]
     print(f"ingestion: {args.posts} real Telethon messages (50-150 words, albums), {args.rules} rules, "
-          f"batches of {args.batch}, median of {args.repeat}")
-    print(f"{'database':12} {'pipeline posts/s':>17} {'baseline posts/s':>17} {'ratio':>7} {'matches':>9}")
-    for db_name, p, b, n in rows:
-        print(f"{db_name:12} {p:17.0f} {b:17.0f} {p / b:6.1f}x {n:9d}")
-    print("pipeline = convert + store + match all rules + record matches, one transaction per batch; "
-          "baseline = convert + one INSERT and COMMIT per post (no matching)")
+          f"batches of {args.batch}, median of {args.repeat}; the word-form cache warm, as in a running service")
+    print(f"{'corpus':7} {'database':11} {'pipeline posts/s':>17} {'baseline posts/s':>17} {'ratio':>7} "
+          f"{'matches':>8} {'a post':>7}")
+    for corpus in corpora:
+        if corpus == "news":
+            texts, rules = _news(args.posts, args.rules)
+        else:
+            texts, rules = _dense_texts(args.posts), _dense_rules(args.rules)
+        for text in texts:  # a running service has seen these words before
+            index_text(text)
+        for db_name, p, b, n in _measure(_messages(args.posts, texts=texts), rules, args):
+            print(f"{corpus:7} {db_name:11} {p:17.0f} {b:17.0f} {p / b:6.1f}x {n:8d} {n / args.posts:7.1f}",
+                  flush=True)
+    print("pipeline = convert + store (with the lemma text for the full-text index) + match all rules + record "
+          "matches, one transaction per batch; baseline = convert + one INSERT and COMMIT per post (no matching)")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import itertools
 
 from bot.matching.morph import morphology
 from bot.matching.rules import Atom, Expr, ParsedRule, Term
-from bot.matching.text import Tokens, canonical, tokenize
+from bot.matching.text import Tokens, tokenize
 
 INDEX_VERSION = "1"  # bump when normalisation changes; `tgmon reindex` rebuilds lemma_text
 
@@ -30,8 +30,8 @@ def _key(word: str) -> str:
 def _word_keys(word: str) -> tuple[str, ...]:
     """A folded word's index keys: its canonical form and every lemma (the morphology caches too,
     but this skips canonicalisation and key cleanup for the words every post repeats)."""
-    form = canonical(word)
-    return tuple(dict.fromkeys(_key(k) for k in (form, *morphology().lemmas(form))))
+    form, lemmas = morphology().analyse(word)
+    return tuple(dict.fromkeys(_key(k) for k in (form, *lemmas)))
 
 
 def index_text(text: str) -> str:

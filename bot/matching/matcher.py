@@ -24,7 +24,7 @@ from bot.domain import Rule, RuleMatch
 from bot.matching.errors import RuleError
 from bot.matching.morph import morphology
 from bot.matching.rules import Atom, Expr, Term, evaluate, parse_rule
-from bot.matching.text import Tokens, canonical, phrase_gap_ok, tokenize
+from bot.matching.text import Tokens, phrase_gap_ok, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ _WordAtoms = tuple[tuple[int, ...], ...]
 _NO_ATOMS: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
 _OF_WORDS = operator.itemgetter(0)
 _OF_PHRASES = operator.itemgetter(1)
+_PREFIX_HEAD = 3  # the shortest prefix a rule may have (rules.py)
 _new_match = functools.partial(tuple.__new__, RuleMatch)  # RuleMatch((id, spans)) without its Python __new__
 
 
@@ -98,7 +99,8 @@ class CompiledMatcher:
         self.settings = settings or MatchingSettings()
         self._morph = morphology(self.settings.cache_size)
         self._keys: dict[str, list[int]] = {}
-        self._prefix_lengths: list[int] = []
+        # prefix atoms by their first three letters (no prefix is shorter): one lookup a word
+        self._prefixes: dict[str, list[tuple[str, int]]] = {}
         self._atom_ids: dict[Atom, int] = {}
         self._atom_terms: list[list[int]] = []
         self._terms: list[Term] = []
@@ -228,9 +230,8 @@ class CompiledMatcher:
         elif atom.kind == "exact":
             keys = ("=" + atom.keys[0],)
         else:
-            keys = ("*" + atom.keys[0],)
-            if len(atom.keys[0]) not in self._prefix_lengths:
-                self._prefix_lengths.append(len(atom.keys[0]))
+            keys = ()
+            self._prefixes.setdefault(atom.keys[0][:_PREFIX_HEAD], []).append((atom.keys[0], aid))
         for key in keys:
             self._keys.setdefault(key, []).append(aid)
         self._forget_words()  # cached words may satisfy the new atom
@@ -250,20 +251,23 @@ class CompiledMatcher:
         (hits to chain with the next words); ``()`` when it has neither, the common case."""
         atoms = self._old.get(word)
         if atoms is None:
-            form = canonical(word)
+            form, lemmas = self._morph.analyse(word)
             keys = self._keys
             found: list[int] = []
-            for lemma in self._morph.lemmas(form):
+            for lemma in lemmas:
                 found.extend(keys.get(lemma, ()))
             found.extend(keys.get("=" + form, ()))
-            for length in self._prefix_lengths:
-                if length <= len(form):
-                    found.extend(keys.get("*" + form[:length], ()))
-            unique = dict.fromkeys(found)
-            atom_terms, phrase_atoms = self._atom_terms, self._phrase_atoms
-            of_words = tuple(a for a in unique if atom_terms[a])
-            of_phrases = tuple(a for a in unique if a in phrase_atoms)
-            atoms = (of_words, of_phrases) if of_words or of_phrases else ()
+            prefixes = self._prefixes.get(form[:_PREFIX_HEAD])
+            if prefixes:
+                found.extend(aid for prefix, aid in prefixes if form.startswith(prefix))
+            if found:
+                unique = dict.fromkeys(found)
+                atom_terms, phrase_atoms = self._atom_terms, self._phrase_atoms
+                of_words = tuple(a for a in unique if atom_terms[a])
+                of_phrases = tuple(a for a in unique if a in phrase_atoms)
+                atoms = (of_words, of_phrases) if of_words or of_phrases else ()
+            else:
+                atoms = ()
         if len(self._cache) >= self._cache_limit:
             self._old, self._cache = self._cache, {}
         self._cache[word] = atoms

@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from bot.matching.text import is_cyrillic
+from bot.matching.text import canonical, is_cyrillic
 
 _UKRAINIAN_ONLY = frozenset("іїєґ'")
 
@@ -29,6 +29,15 @@ class Morphology:
         self._en_lock = threading.Lock()  # a PyStemmer object is not thread-safe
         self.cache_size = cache_size
         self.lemmas: Callable[[str], tuple[str, ...]] = functools.lru_cache(maxsize=cache_size)(self._lemmas)
+        self.analyse: Callable[[str], tuple[str, tuple[str, ...]]] = functools.lru_cache(maxsize=cache_size)(
+            self._analyse
+        )
+
+    def _analyse(self, word: str) -> tuple[str, tuple[str, ...]]:
+        """A folded text word's canonical form and its lemmas, in one cached step (the matcher and
+        the index both start from these, and a text repeats its words)."""
+        form = canonical(word)
+        return form, self.lemmas(form)
 
     def _lemmas(self, word: str) -> tuple[str, ...]:
         """Every normal form ``word`` (canonical) can have; the word itself for numbers and codes."""
