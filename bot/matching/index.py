@@ -8,8 +8,8 @@ it; the real matcher then confirms the candidates.
 
 from __future__ import annotations
 
-import functools
 import itertools
+from collections.abc import Sequence
 
 from bot.matching.morph import morphology
 from bot.matching.rules import Atom, Expr, ParsedRule, Term
@@ -26,12 +26,37 @@ def _key(word: str) -> str:
     return word.replace("'", "")
 
 
-@functools.lru_cache(maxsize=1 << 16)
+class _KeyCache:
+    """Folded word -> its index keys (its canonical form and every lemma), in two generations like
+    the matcher's word cache: a plain dict read with C-level lookups, no per-hit LRU bookkeeping."""
+
+    def __init__(self, limit: int = 1 << 17) -> None:
+        self.young: dict[str, tuple[str, ...]] = {}
+        self.old: dict[str, tuple[str, ...]] = {}
+        self.limit = limit
+
+    def keys_of(self, words: Sequence[str]) -> list[tuple[str, ...]]:
+        found = list(map(self.young.get, words))
+        if None in found:
+            found = [k if k is not None else self._miss(w) for k, w in zip(found, words, strict=True)]
+        return found  # type: ignore[return-value]
+
+    def _miss(self, word: str) -> tuple[str, ...]:
+        keys = self.old.get(word)
+        if keys is None:
+            form, lemmas = morphology().analyse(word)
+            keys = tuple(dict.fromkeys(_key(k) for k in (form, *lemmas)))
+        if len(self.young) >= self.limit:
+            self.old, self.young = self.young, {}
+        self.young[word] = keys
+        return keys
+
+
+_KEYS = _KeyCache()
+
+
 def _word_keys(word: str) -> tuple[str, ...]:
-    """A folded word's index keys: its canonical form and every lemma (the morphology caches too,
-    but this skips canonicalisation and key cleanup for the words every post repeats)."""
-    form, lemmas = morphology().analyse(word)
-    return tuple(dict.fromkeys(_key(k) for k in (form, *lemmas)))
+    return _KEYS.keys_of((word,))[0]
 
 
 def index_text(text: str) -> str:
@@ -42,10 +67,10 @@ def index_text(text: str) -> str:
 def index_tokens(toks: Tokens) -> str:
     """`index_text` of a text already tokenised (ingestion tokenises a post once for the index and
     the matcher)."""
-    words = dict.fromkeys(toks.words)  # each distinct word once: a post repeats most of its words
+    words = list(dict.fromkeys(toks.words))  # each distinct word once: a post repeats most of its words
     if toks.compounds:
-        words.update(dict.fromkeys(joined for joined, _, _ in toks.compounds))
-    keys = dict.fromkeys(itertools.chain.from_iterable(map(_word_keys, words)))
+        words.extend(joined for joined, _, _ in toks.compounds)
+    keys = dict.fromkeys(itertools.chain.from_iterable(_KEYS.keys_of(words)))
     keys.pop("", None)
     return " ".join(keys)
 
