@@ -10,6 +10,7 @@ import click
 from bot.app import build_app
 from bot.cli.base import UserError, cli, run_async, settings_from
 from bot.config import valid_timezone
+from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
 
 @cli.group()
@@ -31,38 +32,51 @@ def _date(value: str | None, option: str) -> date | None:
               help="a text file with one rule a line (# starts a comment)")
 @click.option("--since", default=None, help="first local day, YYYY-MM-DD (default: the last 24 hours)")
 @click.option("--until", default=None, help="last local day, YYYY-MM-DD (default: now)")
-@click.option("--tz", "zone", default=None, help="IANA timezone for days and times (default: [digest] default_timezone)")
+@click.option("--tz", "zone", default=None,
+              help="IANA timezone for days and times (default: --chat's, else [digest] default_timezone)")
+@click.option("--lang", type=click.Choice(LANGUAGES), default=None,
+              help="the digest's language (default: --chat's, else en)")
+@click.option("--chat", "chat_id", type=int, default=None,
+              help="a subscriber's chat id: the preview takes its language and timezone")
 @click.option("--html", "as_html", is_flag=True, help="print the exact HTML messages, each followed by a line '-----'")
 @click.option("--database", default=None, help="database URL (default: the configured one)")
 @click.pass_context
 @run_async
 async def preview(ctx: click.Context, rules_file: Path, since: str | None, until: str | None, zone: str | None,
-                  as_html: bool, database: str | None) -> None:
+                  lang: str | None, chat_id: int | None, as_html: bool, database: str | None) -> None:
     """Build, from the stored posts, the digest a subscriber with these rules would receive. Sends nothing."""
     from telethon.extensions import html as telethon_html
 
-    from bot.digest.preview import period, preview_digest, read_rules
+    from bot.digest.preview import period, preview_digest, read_rules, subscriber_language_and_zone
 
     settings = settings_from(ctx)
-    tz = zone or settings.digest.default_timezone
-    try:
-        valid_timezone(tz)
-    except ValueError as exc:
-        raise UserError(f"--tz: {exc}") from None
+    if zone is not None:
+        _check_zone(zone)
     try:
         lines = rules_file.read_text("utf-8").splitlines()  # noqa: ASYNC240
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"--rules {rules_file}: cannot read it ({exc.__class__.__name__}: {exc})") from None
     try:
         rules = read_rules(lines, settings)
-        start, end = period(_date(since, "--since"), _date(until, "--until"), tz, datetime.now(UTC))
     except ValueError as exc:
-        raise UserError(f"--rules {rules_file}: {exc}" if "line" in str(exc) or "rules file" in str(exc)
-                        else str(exc)) from None
+        raise UserError(f"--rules {rules_file}: {exc}") from None
+    first, last = _date(since, "--since"), _date(until, "--until")
     app = await build_app(settings, database_url=database)
     try:
+        if chat_id is not None:
+            found = await subscriber_language_and_zone(app.db, chat_id)
+            if found is None:
+                raise UserError(f"--chat {chat_id}: no subscriber has this chat id; give a subscribed chat's id, "
+                                "or --lang and --tz instead")
+            lang, zone = lang or found[0], zone or found[1]
+        tz = zone or settings.digest.default_timezone
+        _check_zone(tz)
+        try:
+            start, end = period(first, last, tz, datetime.now(UTC))
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
         built = await preview_digest(app.db, settings, rules, since=start, until=end, tz=tz,
-                                     daily_title=since is None and until is None)
+                                     daily_title=since is None and until is None, lang=lang or DEFAULT_LANGUAGE)
     finally:
         await app.close()
     if not built.chunks:
@@ -77,3 +91,10 @@ async def preview(ctx: click.Context, rules_file: Path, since: str | None, until
             click.echo(telethon_html.parse(chunk)[0])
             click.echo()
     click.echo(f"{built.total} items in {len(built.chunks)} messages ({built.matches} matches).", err=True)
+
+
+def _check_zone(zone: str) -> None:
+    try:
+        valid_timezone(zone)
+    except ValueError as exc:
+        raise UserError(f"--tz: {exc}") from None

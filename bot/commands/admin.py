@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 
 from bot.commands.channels import channel_name
 from bot.commands.context import CommandContext, Request
-from bot.commands.i18n import label, t
 from bot.commands.render import as_int, clip, esc, page_of, pager
 from bot.commands.store import channel_by_username
 from bot.commands.types import Button, Reply
+from bot.i18n import label, t
 from bot.storage import models as m
 
 

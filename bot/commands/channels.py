@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.commands.context import CommandContext, Request
-from bot.commands.i18n import label, t
 from bot.commands.render import as_int, clip, esc, page_of, pager
 from bot.commands.store import (
     active_channels,
@@ -18,6 +17,7 @@ from bot.commands.store import (
     unfollowed_ids,
 )
 from bot.commands.types import Button, Reply
+from bot.i18n import label, t
 from bot.storage import models as m
 
 PAGE = 8

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.commands.context import CommandContext, Request
-from bot.commands.i18n import t
 from bot.commands.store import ensure_subscriber
 from bot.commands.types import Reply
+from bot.i18n import plural, t
 
 _PERIODS = {"": "since_last", "week": "week", "неделя": "week", "7": "week"}
 
@@ -23,7 +23,8 @@ async def digest(ctx: CommandContext, req: Request) -> Reply:
     result = await request_digest(ctx.db, ctx.settings, req.caller.chat_id, now=ctx.now(), period=period)
     if result.items == 0:
         return Reply(t(req.lang, "digest_empty_week" if period == "week" else "digest_empty"))
-    return Reply(t(req.lang, "digest_queued", items=result.items, chunks=result.chunks))
+    return Reply(t(req.lang, "digest_queued", items=plural(req.lang, "digest_items_n", result.items),
+                   chunks=plural(req.lang, "digest_messages_n", result.chunks)))
 
 
 async def pause(ctx: CommandContext, req: Request) -> Reply:

@@ -7,9 +7,9 @@ import io
 from datetime import timedelta
 
 from bot.commands.context import CommandContext, Request
-from bot.commands.i18n import t
 from bot.commands.store import rules_of
 from bot.commands.types import Reply, ReplyFile
+from bot.i18n import t
 from bot.storage.repos import matches_between
 
 EXPORT_DAYS = 30

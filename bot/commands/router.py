@@ -11,11 +11,11 @@ from dataclasses import dataclass, replace
 
 from bot.commands import admin, channels, digest, export, rules, settings_menu, start, stop
 from bot.commands.context import CommandContext, Request
-from bot.commands.i18n import language_for, t
 from bot.commands.render import clip
 from bot.commands.store import get_subscriber
 from bot.commands.types import Caller, Reply
 from bot.digest.render import LIMIT, utf16_len
+from bot.i18n import language_for, t
 
 log = logging.getLogger(__name__)
 _COMMAND = re.compile(r"\s*/(\S+)\s*(.*)", re.DOTALL)

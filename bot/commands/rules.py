@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.commands.context import CommandContext, Request
-from bot.commands.i18n import Html, label, t
 from bot.commands.render import as_int, clip, esc, marked, page_of, pager
 from bot.commands.store import ensure_subscriber, rule_of, rules_of, unfollowed_ids
 from bot.commands.types import Button, Reply
 from bot.digest.render import excerpt
+from bot.i18n import Html, label, t
 from bot.matching import RuleError, parse_rule
 from bot.storage import models as m
 

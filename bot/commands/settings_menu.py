@@ -9,11 +9,11 @@ import re
 from collections.abc import Callable
 
 from bot.commands.context import CommandContext, Request
-from bot.commands.i18n import label, t
 from bot.commands.render import as_int
 from bot.commands.store import ensure_subscriber
 from bot.commands.timezones import COMMON_ZONES, TimezoneError, describe_timezone, resolve_timezone
 from bot.commands.types import Button, Reply
+from bot.i18n import label, t
 from bot.storage import models as m
 
 FREQUENCIES = ("instant", "daily", "weekly")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from bot.commands import channels, rules, settings_menu
 from bot.commands.context import CommandContext, Request
-from bot.commands.i18n import LANGUAGES, label, t
 from bot.commands.store import ensure_subscriber, get_subscriber
 from bot.commands.types import Button, Reply
+from bot.i18n import LANGUAGES, label, t
 
 
 def _tour_buttons(lang: str) -> tuple[tuple[Button, ...], ...]:

@@ -13,6 +13,7 @@ from bot.digest.builder import build_digest, digest_title
 from bot.digest.render import DigestItem
 from bot.digest.select import matches_posted_between
 from bot.domain import IngestResult
+from bot.i18n import known_language
 from bot.ingest.export import read_export
 from bot.ingest.pipeline import as_async
 from bot.storage import models as m
@@ -49,7 +50,7 @@ async def run_demo(app: App, export: Path = SAMPLE_EXPORT) -> DemoReport:
         for name, source in DEMO_RULES:
             if source not in existing:
                 session.add(m.Rule(subscriber_id=sub.id, name=name, source=source, channels=[]))
-        subscriber_id = sub.id
+        subscriber_id, lang = sub.id, known_language(sub.language)
     await app.pipeline.reload_rules()
     result = await app.pipeline.ingest_stream(as_async(read_export(export, username="vvgladkov")))
     async with app.db.uow(read_only=True) as session:
@@ -60,6 +61,7 @@ async def run_demo(app: App, export: Path = SAMPLE_EXPORT) -> DemoReport:
     async with app.db.uow(read_only=True) as session:
         rows = await matches_posted_between(session, subscriber_id, since, until)
     tz = "Europe/Moscow"
-    built = build_digest(rows, tz=tz, title=digest_title("daily", since, until, tz),
-                         size=app.settings.digest.max_items, excerpt_chars=app.settings.digest.excerpt_chars)
+    built = build_digest(rows, tz=tz, title=digest_title("daily", since, until, tz, lang),
+                         size=app.settings.digest.max_items, excerpt_chars=app.settings.digest.excerpt_chars,
+                         lang=lang)
     return DemoReport(result, built.items, built.chunks, since, until)

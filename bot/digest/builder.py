@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from bot.digest.collapse import collapse
 from bot.digest.render import DigestItem, render_items_html, split_chunks
 from bot.digest.select import MatchRow
+from bot.i18n import DEFAULT_LANGUAGE, dates, label, plural
 
 
 @dataclass(slots=True)
@@ -35,19 +36,22 @@ class BuiltDigest:
         return self.total - len(self.items)
 
 
-def digest_title(kind: str, since: datetime | None, until: datetime, tz: str) -> str:
+def digest_title(kind: str, since: datetime | None, until: datetime, tz: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    """The digest's title in the subscriber's language (plain text: the renderer escapes it)."""
     zone = ZoneInfo(tz)
     end = until.astimezone(zone)
+    start = since.astimezone(zone) if since else None
     if kind == "weekly" or kind == "week":
-        start = since.astimezone(zone) if since else None
-        span = f"{start:%d.%m}–{end:%d.%m.%Y}" if start else f"until {end:%d.%m.%Y}"
-        return f"Weekly digest, {span}"
+        if start is None:
+            return label(lang, "digest_weekly_until_txt", date=dates.day(lang, end))
+        return label(lang, "digest_weekly_txt", span=dates.day_span(lang, start, end))
     if kind == "instant":
-        return "New matches"
+        return label(lang, "digest_instant_txt")
     if kind == "preview":
-        start = since.astimezone(zone) if since else None
-        return f"Digest {start:%d.%m %H:%M}–{end:%d.%m.%Y %H:%M}" if start else f"Digest until {end:%d.%m.%Y %H:%M}"
-    return f"Daily digest, {end:%d.%m.%Y}"
+        if start is None:
+            return label(lang, "digest_preview_until_txt", date=dates.moment(lang, end))
+        return label(lang, "digest_preview_txt", span=dates.moment_span(lang, start, end))
+    return label(lang, "digest_daily_txt", date=dates.day(lang, end))
 
 
 def collapse_posts(posts: Sequence[_Post]) -> list[list[int]]:
@@ -131,10 +135,12 @@ def build_digest(
     title: str,
     size: int = 0,
     excerpt_chars: int = 280,
+    lang: str = DEFAULT_LANGUAGE,
 ) -> BuiltDigest:
+    """The digest in the subscriber's language `lang` (ru or en; anything else: English)."""
     items, total = build_items(rows, size)
     if not items:
         return BuiltDigest([], 0, [], len(rows))
-    blocks = render_items_html(items, tz, f"{title}: {total} {'item' if total == 1 else 'items'}",
-                               excerpt_chars, more=total - len(items))
+    heading = label(lang, "digest_heading_txt", title=title, items=plural(lang, "digest_items_n", total))
+    blocks = render_items_html(items, tz, heading, excerpt_chars, more=total - len(items), lang=lang)
     return BuiltDigest(items, total, split_chunks(blocks), len(rows))

@@ -9,8 +9,11 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.digest.select import MatchRow
+from bot.i18n import DEFAULT_LANGUAGE, label
+from bot.i18n.dates import chart_day
 
 MAX_RULES = 8  # more lines than this is unreadable: the busiest rules are drawn, the rest summed as "other"
+OTHER = "\x00other"  # the series of the rest: a key no rule name can be (rule names come from users)
 
 
 def daily_counts(
@@ -33,11 +36,14 @@ def daily_counts(
     series = {rule: [counts[(rule, d)] for d in days] for rule in sorted(top)}
     rest = [rule for rule in totals if rule not in top]
     if rest:
-        series["other"] = [sum(counts[(rule, d)] for rule in rest) for d in days]
+        series[OTHER] = [sum(counts[(rule, d)] for rule in rest) for d in days]
     return days, series
 
 
-def weekly_chart_png(rows: Sequence[MatchRow], since: datetime, until: datetime, tz: str) -> bytes:
+def weekly_chart_png(
+    rows: Sequence[MatchRow], since: datetime, until: datetime, tz: str, lang: str = DEFAULT_LANGUAGE
+) -> bytes:
+    """The chart with its title, axis and day names in the subscriber's language `lang`."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -47,11 +53,12 @@ def weekly_chart_png(rows: Sequence[MatchRow], since: datetime, until: datetime,
     days, series = daily_counts(rows, since, until, tz)
     fig = Figure(figsize=(8, 4), dpi=100)
     ax = fig.add_subplot()
-    labels = [d.strftime("%a %d.%m") for d in days]
+    labels = [chart_day(lang, d) for d in days]
     for rule, values in series.items():
-        ax.plot(labels, values, marker="o", label=rule[:40])
-    ax.set_title("Matches per day")
-    ax.set_ylabel("posts")
+        name = label(lang, "chart_other_txt") if rule == OTHER else rule
+        ax.plot(labels, values, marker="o", label=name[:40])
+    ax.set_title(label(lang, "chart_title_txt"))
+    ax.set_ylabel(label(lang, "chart_axis_txt"))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     if series:
         ax.legend(loc="upper left", fontsize="small")

@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.digest.builder import BuiltDigest, build_digest, digest_title
 from bot.digest.select import MatchRow
 from bot.domain import Rule
+from bot.i18n import DEFAULT_LANGUAGE, known_language
 from bot.matching import compile_rules, parse_rule
 from bot.storage import models as m
 from bot.storage.database import Database
@@ -47,10 +48,21 @@ def period(since: date | None, until: date | None, tz: str, now: datetime) -> tu
     return start, end
 
 
+async def subscriber_language_and_zone(db: Database, chat_id: int) -> tuple[str, str] | None:
+    """The language and timezone of the subscriber of this chat (None when there is none)."""
+    async with db.uow(read_only=True) as session:
+        found = (await session.execute(
+            select(m.Subscriber.language, m.Subscriber.timezone).where(m.Subscriber.chat_id == chat_id)
+        )).first()
+    return (known_language(found[0]), str(found[1])) if found is not None else None
+
+
 async def preview_digest(
     db: Database, settings: Settings, rules: list[Rule], *, since: datetime, until: datetime, tz: str,
-    daily_title: bool,
+    daily_title: bool, lang: str = DEFAULT_LANGUAGE,
 ) -> BuiltDigest:
+    """The digest in `lang`, byte for byte what the scheduler queues for a subscriber with these
+    rules, this timezone and this language."""
     matcher = compile_rules(rules)
     names = {r.id: r.source for r in rules}
     rows: list[MatchRow] = []
@@ -70,6 +82,7 @@ async def preview_digest(
                     channel.title or channel.username or str(channel.telegram_id), post.message_id, post.date,
                     post.text, tuple(hit.highlights), post.views, post.forward_channel_id, post.forward_message_id,
                 ))
-    title = digest_title("daily" if daily_title else "preview", since, until, tz)
+    lang = known_language(lang)
+    title = digest_title("daily" if daily_title else "preview", since, until, tz, lang)
     return build_digest(rows, tz=tz, title=title, size=settings.digest.max_items,
-                        excerpt_chars=settings.digest.excerpt_chars)
+                        excerpt_chars=settings.digest.excerpt_chars, lang=lang)

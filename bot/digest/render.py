@@ -15,6 +15,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from bot.domain import post_link
+from bot.i18n import DEFAULT_LANGUAGE, Html, plural, t
 
 LIMIT = 4096  # UTF-16 code units a message, after entity parsing
 
@@ -76,10 +77,12 @@ def _excerpt_html(text: str, highlights: tuple[tuple[int, int], ...], width: int
 
 
 def render_items_html(
-    items: Sequence[DigestItem], tz: str, title: str, excerpt_chars: int = 280, more: int = 0
+    items: Sequence[DigestItem], tz: str, title: str, excerpt_chars: int = 280, more: int = 0,
+    lang: str = DEFAULT_LANGUAGE,
 ) -> list[str]:
     """The digest as HTML blocks: a title block, then one block per group header and per item;
-    `more` items left out by the digest size setting are counted in a last block."""
+    `more` items left out by the digest size setting are counted in a last block. The fixed words
+    are in `lang`; `title` is plain text."""
     zone = ZoneInfo(tz)
     blocks = [f"<b>{html.escape(title)}</b>"]
     groups: dict[str, dict[str, list[DigestItem]]] = defaultdict(lambda: defaultdict(list))
@@ -96,15 +99,15 @@ def render_items_html(
                 when = f"{local.day:02d}.{local.month:02d} {local.hour:02d}:{local.minute:02d}"
                 notes = ""
                 if item.also_in:
-                    notes += f"\n<i>also in: {html.escape(', '.join(item.also_in))}</i>"
+                    notes += "\n" + t(lang, "digest_also_in", channels=Html(html.escape(", ".join(item.also_in))))
                 if item.other_rules:
-                    notes += f"\n<i>also matches: {html.escape(', '.join(item.other_rules))}</i>"
+                    notes += "\n" + t(lang, "digest_also_matches", rules=Html(html.escape(", ".join(item.other_rules))))
                 blocks.append(
                     f"• {when} {marked}{' …' if len(text) < len(item.text) else ''}{notes}\n"
                     f'<a href="{html.escape(item.link, quote=True)}">{html.escape(item.link)}</a>'
                 )
     if more:
-        blocks.append(f"\n… and {more} more")
+        blocks.append("\n" + html.escape(plural(lang, "digest_more_n", more), quote=False))
     return blocks
 
 

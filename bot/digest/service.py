@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.digest.builder import build_digest, digest_title
 from bot.digest.select import matches_found_for, matches_posted_between
 from bot.domain import DigestState, OutboxState
+from bot.i18n import known_language
 from bot.storage import models as m
 from bot.storage.database import Database
 from bot.storage.repos import insert_ignore
@@ -88,9 +89,11 @@ async def queue_digests(
             rows = await matches_posted_between(session, sub.id, job.since, job.until)
         else:
             rows = by_found.get(sub.id, [])
-        built = build_digest(rows, tz=sub.timezone, title=digest_title(job.kind, job.since, job.until, sub.timezone),
+        lang = known_language(sub.language)
+        built = build_digest(rows, tz=sub.timezone,
+                             title=digest_title(job.kind, job.since, job.until, sub.timezone, lang),
                              size=sub.digest_size or settings.digest.max_items,
-                             excerpt_chars=settings.digest.excerpt_chars)
+                             excerpt_chars=settings.digest.excerpt_chars, lang=lang)
         if job.advance:
             mark = job.until if sub.last_digest_at is None else max(sub.last_digest_at, job.until)
             watermarks.append({"id": sub.id, "last_digest_at": mark})
@@ -102,7 +105,8 @@ async def queue_digests(
         if job.chart:
             from bot.digest.chart import weekly_chart_png
 
-            attachment = weekly_chart_png(rows, job.since or job.until - timedelta(days=7), job.until, sub.timezone)
+            attachment = weekly_chart_png(rows, job.since or job.until - timedelta(days=7), job.until, sub.timezone,
+                                          lang)
         total = len(built.chunks)
         outbox.extend(
             {"digest_id": digest_id, "subscriber_id": sub.id, "chat_id": sub.chat_id, "kind": "digest",

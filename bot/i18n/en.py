@@ -1,5 +1,5 @@
-"""English. Values are HTML templates for `t()` (placeholders get escaped), except `*_btn` keys:
-plain button labels for `label()`."""
+"""English. Values are HTML templates for `t()` (placeholders get escaped), except `*_btn` (button
+labels), `*_txt` (plain text) and `*_n` (plain plural forms: one|other) keys; see `bot.i18n`."""
 
 STRINGS: dict[str, str] = {
     # gates and errors
@@ -138,7 +138,7 @@ STRINGS: dict[str, str] = {
     "digest_usage": "Send /digest for everything since your last digest, or <code>/digest week</code> for the last 7 days.",
     "digest_empty": "Nothing new has matched your rules since your last digest.",
     "digest_empty_week": "Nothing has matched your rules in the last 7 days.",
-    "digest_queued": "📬 Your digest is on its way: {items} items in {chunks} messages.",
+    "digest_queued": "📬 Your digest is on its way: {items} in {chunks}.",
     "digest_unavailable": "Digests are not available right now. Please try later.",
     "paused": "⏸ Paused: no digests until you send /resume. Your rules keep collecting matches.",
     "already_paused": "Digests are already paused. /resume restarts them.",
@@ -169,4 +169,23 @@ STRINGS: dict[str, str] = {
     "approved_toast": "Approved {name}",
     "rejected_toast": "Rejected {name}",
     "removed_toast": "Removed {name}",
+    # digests and instant alerts (bot/digest): titles are plain text, escaped by the renderer
+    "digest_daily_txt": "Daily digest, {date}",
+    "digest_weekly_txt": "Weekly digest, {span}",
+    "digest_weekly_until_txt": "Weekly digest, until {date}",
+    "digest_instant_txt": "New matches",
+    "digest_preview_txt": "Digest {span}",
+    "digest_preview_until_txt": "Digest until {date}",
+    "digest_heading_txt": "{title}: {items}",
+    "digest_items_n": "{count} item|{count} items",
+    "digest_messages_n": "{count} message|{count} messages",
+    "digest_more_n": "… and {count} more|… and {count} more",
+    "digest_also_in": "<i>also in: {channels}</i>",
+    "digest_also_matches": "<i>also matches: {rules}</i>",
+    "chart_title_txt": "Matches per day",
+    "chart_axis_txt": "posts",
+    "chart_other_txt": "other",
 }
+
+# Dates in digest titles are numeric in English (24.11.2026); chart days are "Mon 24.11".
+WEEKDAYS_SHORT = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

@@ -298,13 +298,14 @@ async def test_a_whole_conversation_through_the_real_handlers(db: Database) -> N
         [_post(2, "Второй батальон <прибыл> & встал", hours=1), _post(3, "Погода", hours=1)]
     )
     [queued] = await client.user_says(ALICE, "/digest")
-    assert "Дайджест отправляется: пунктов — 1" in queued.text  # post 1 came before the rule
+    assert "Дайджест отправляется: 1 публикация, 1 сообщение." in queued.text  # post 1 came before the rule
     clock = ManualClock(datetime.now(UTC) + timedelta(seconds=5))
     sender = FakeSender(clock)
     assert await deliver_due(db, sender, RateLimiter(settings.delivery, clock), clock) == 1
     [digest] = sender.texts(ALICE.id)
     plain, _ = tl_html.parse(digest)
     assert "Второй батальон <прибыл> & встал" in plain and "https://t.me/vvgladkov/2" in plain
+    assert plain.startswith("Ежедневный дайджест, ") and plain.splitlines()[0].endswith(": 1 публикация")
 
     # /export sends a file
     [exported] = await client.user_says(ALICE, "/export")

@@ -19,7 +19,7 @@ async def test_digest_now_and_for_the_week(db: Database) -> None:
     assert "Nothing new has matched" in visible(await kit.say(ALICE, "/digest"))
     await ingest(db, [("Батальон прибыл", timedelta(hours=3)), ("Второй батальон", timedelta(hours=1))])
     queued = await kit.say(ALICE, "/digest")
-    assert "Your digest is on its way: 2 items in 1 messages" in visible(queued)
+    assert "Your digest is on its way: 2 items in 1 message." in visible(queued)
     rows = await kit.count(m.Outbox, m.Outbox.chat_id == ALICE.chat_id)
     assert rows == 1
     assert "Nothing new has matched" in visible(await kit.say(ALICE, "/digest"))  # the watermark moved

@@ -141,7 +141,7 @@ async def test_a_failing_command_answers_politely_and_logs(
 
 
 def test_every_string_survives_telethons_html_parser() -> None:
-    from bot.commands.i18n import STRINGS
+    from bot.i18n import STRINGS
 
     en, ru = STRINGS["en"], STRINGS["ru"]
     assert set(en) == set(ru)

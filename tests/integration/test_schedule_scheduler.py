@@ -185,3 +185,30 @@ async def test_run_ticks_through_apscheduler_and_stops(db) -> None:
     await asyncio.wait_for(task, 10)
     (digest,) = await digests(db)
     assert digest.kind == "daily" and digest.state == "empty"
+
+
+async def test_each_subscriber_gets_digests_and_alerts_in_their_own_language(db) -> None:
+    from telethon.extensions import html as tl_html
+
+    created = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    ru = await add_subscriber(db, chat_id=30, language="ru", timezone="Europe/Moscow", created_at=created)
+    en = await add_subscriber(db, chat_id=31, language="en", timezone="Europe/Moscow", created_at=created)
+    unknown = await add_subscriber(db, chat_id=32, language="xx", timezone="Europe/Moscow", created_at=created)
+    alert = await add_subscriber(db, chat_id=33, language="ru", frequency="instant", timezone="Europe/Moscow",
+                                 created_at=datetime(2026, 11, 24, 5, 0, tzinfo=UTC))
+    channel = await add_channel(db, title="Гладков <офиц.>")
+    for sub in (ru, en, unknown):
+        rule = await add_rule(db, sub, "обстрел")
+        for i in range(22):
+            await add_post_match(db, channel, rule, f"обстрел номер {i}", date=created + timedelta(hours=i))
+    alert_rule = await add_rule(db, alert, "обстрел")
+    for i in range(2):
+        await add_post_match(db, channel, alert_rule, f"обстрел сейчас {i}", date=datetime(2026, 11, 24, 5, i, tzinfo=UTC))
+    clock = ManualClock(datetime(2026, 11, 24, 6, 1, tzinfo=UTC))  # 09:01 in Moscow
+    assert await DigestScheduler(db, SETTINGS, clock).tick() == 4
+    first = {r.chat_id: tl_html.parse(r.text)[0] for r in await outbox_rows(db) if r.chunk_no == 1}
+    assert first[30].startswith("Ежедневный дайджест, 24 ноября 2026: 22 публикации\n")
+    assert "🔎 обстрел (22)\n📢 Гладков <офиц.> (22)" in first[30]
+    assert first[31].startswith("Daily digest, 24.11.2026: 22 items\n")
+    assert first[32].startswith("Daily digest, 24.11.2026: 22 items\n")  # a language we do not have: English
+    assert first[33].startswith("Новые совпадения: 2 публикации\n")

@@ -8,10 +8,10 @@ import pytest
 
 from bot import domain
 from bot.commands import Button, RateLimiter, Reply
-from bot.commands.i18n import language_for, t
 from bot.commands.router import _split_command, fit
 from bot.commands.settings_menu import parse_time
 from bot.commands.timezones import TimezoneError, describe_timezone, resolve_timezone
+from bot.i18n import language_for, t
 
 
 @pytest.mark.parametrize(
