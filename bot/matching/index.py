@@ -30,7 +30,7 @@ class _KeyCache:
     """Folded word -> its index keys (its canonical form and every lemma), in two generations like
     the matcher's word cache: a plain dict read with C-level lookups, no per-hit LRU bookkeeping."""
 
-    def __init__(self, limit: int = 1 << 17) -> None:
+    def __init__(self, limit: int = 1 << 18) -> None:
         self.young: dict[str, tuple[str, ...]] = {}
         self.old: dict[str, tuple[str, ...]] = {}
         self.limit = limit

@@ -15,7 +15,7 @@ import itertools
 import logging
 import operator
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -122,7 +122,7 @@ class CompiledMatcher:
         # atom -> ((word term, ids of its direct rules, indexes of rules to evaluate), ...): one
         # compact record per atom, made on first use and dropped when one of its terms changes
         self._plans: list[tuple[tuple[int, tuple[int, ...], tuple[int, ...]], ...] | None] = []
-        self._cache_limit = max(self.settings.cache_size // 2, 1024)
+        self._cache_limit = max(self.settings.cache_size, 1024)  # a generation: up to twice this is held
         self.errors: dict[int, str] = {}
         for rule in rules:
             self.add(rule)
@@ -372,6 +372,7 @@ class CompiledMatcher:
         atom_terms, direct, term_rules = self._atom_terms, self._direct, self._term_rules
         spans_of: dict[int, tuple[Span, ...]] = {}  # every term hit, with its spans
         result: list[RuleMatch] = []
+        append = result.append
         candidates: set[int] = set()
         plans = self._plans
         for aid, pos in positions.items():
@@ -388,7 +389,10 @@ class CompiledMatcher:
                 found_spans = tuple(sorted({*spans, *extra})) if extra else spans
                 spans_of[tid] = found_spans
                 if ids:
-                    result.extend(map(_new_match, zip(ids, itertools.repeat(found_spans))))
+                    if len(ids) == 1:
+                        append(_new_match((ids[0], found_spans)))
+                    else:
+                        result.extend(map(_new_match, zip(ids, itertools.repeat(found_spans))))
                 if indexes:
                     candidates.update(indexes)
         for tid, extra in span_hits.items():  # terms found only as spans
@@ -409,14 +413,18 @@ class CompiledMatcher:
                 if mode == "all":
                     if not hit >= rule.needed:
                         continue
-                elif mode == "expr" and not evaluate(rule.expr, hit):
-                    continue
-                found_terms = [t for t in rule.positive if t in hit]
+                    found_terms: Sequence[int] = rule.flat  # all of them
+                elif mode == "expr":
+                    if not evaluate(rule.expr, hit):
+                        continue
+                    found_terms = [t for t in rule.positive if t in hit]
+                else:
+                    found_terms = [t for t in rule.flat if t in hit]
                 if len(found_terms) == 1:
                     highlights = spans_of[found_terms[0]]
                 else:
                     highlights = tuple(sorted({s for t in found_terms for s in spans_of[t]}))
-                result.append(RuleMatch(rule.rule_id, highlights))
+                append(_new_match((rule.rule_id, highlights)))
         result.sort()  # by rule id (unique)
         return result
 
