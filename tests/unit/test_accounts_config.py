@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import logging
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -95,18 +94,6 @@ def test_unknown_account_and_mangled_session_are_explained(tmp_path: Path) -> No
                                           r"`tgmon login --account second --string`") as err:
         make_user_client(settings, "second")
     assert "1not-a-session" not in str(err.value)
-
-
-@pytest.fixture
-def restore_root() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    for h in root.handlers[:]:
-        root.removeHandler(h)
-    for h in handlers:
-        root.addHandler(h)
-    root.setLevel(level)
 
 
 @pytest.mark.parametrize("json_logs", ["true", "false"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,18 +16,6 @@ TOKEN = "123456789:AAHfake-bot-token-secret-part-0123456789"
 API_HASH = "0123456789abcdef0123456789abcdef"
 SESSION = "1BVtsOK4Bu" + "x" * 300
 NO_ENV = Path("/nonexistent/.env")
-
-
-@pytest.fixture
-def restore_root() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    for h in root.handlers[:]:
-        root.removeHandler(h)
-    for h in handlers:
-        root.addHandler(h)
-    root.setLevel(level)
 
 
 def _settings(json_logs: bool) -> Settings:
