@@ -92,6 +92,12 @@ class BotCommands:
             return Reply(t(req.lang, "group_admin_only"))
         return await self._safely(spec.run, req)
 
+    async def welcome(self, caller: Caller) -> Reply:
+        """What the bot says when someone adds it to a group: what it does and how to start (it
+        subscribes nobody: an admin does, with /start). In the language of whoever added it."""
+        req = await self._request(caller, "")
+        return Reply(t(req.lang, "group_welcome"))
+
     async def handle_button(self, caller: Caller, data: str) -> Reply | None:
         stopped, gate = self._gate(caller, cost=BUTTON_COST)
         if stopped:

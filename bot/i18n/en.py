@@ -15,6 +15,7 @@ STRINGS: dict[str, str] = {
     "start": "👋 <b>Hi! I watch public Telegram channels for the words you care about</b> and send you a digest with links to the posts.\n\n1. Add a rule: <code>/watch батальон</code>\n2. Pick the channels: /channels\n3. Choose when to hear from me: /settings (a daily digest at 09:00 Moscow time by default)\n\nAny time: /digest sends what matched since the last digest, /help lists every command.",
     "start_again": "👋 Welcome back! Your rules and settings are as you left them: /rules, /settings. /help lists every command.",
     "start_group": "👋 Hi, group! I will send this group a digest of the channel posts that match its rules. Only the group's admins can change the rules and settings: <code>/watch батальон</code>, /channels, /settings. /help lists every command.",
+    "group_welcome": "👋 Thanks for adding me! I watch public Telegram channels and send a digest of the posts that match your rules, with links to the originals. A group admin subscribes this group with /start, then adds a rule: <code>/watch батальон</code>. /help lists every command.",
     "help": (
         "<b>Commands</b>\n"
         "/start: subscribe this chat and take the tour; /help: this list\n"

@@ -51,11 +51,13 @@ class BotHandlers:
         self._admin_ttl = admin_cache_seconds
         self._monotonic = monotonic
         self._registered: list[tuple[Callable[..., Any], Any]] = []
+        self._me_id: int | None = None
 
     def register(self) -> None:
         for callback, builder in (
             (self.on_message, events.NewMessage(incoming=True)),
             (self.on_button, events.CallbackQuery()),
+            (self.on_chat_action, events.ChatAction()),
         ):
             self.client.add_event_handler(callback, builder)
             self._registered.append((callback, builder))
@@ -96,6 +98,28 @@ class BotHandlers:
                 await event.answer()  # stop the button's spinner in any case
             except Exception:
                 log.debug("callback answer failed", exc_info=True)
+
+    async def on_chat_action(self, event: Any) -> None:
+        """The bot added to a group: a welcome that says what it does and how to start."""
+        if not event.user_added:
+            return
+        try:
+            if self._me_id is None:
+                self._me_id = int((await self.client.get_me()).id)
+            if self._me_id not in (event.user_ids or ()):
+                return  # someone else joined
+            adder = event.added_by  # from the update's own entities: no request to Telegram
+            caller = Caller(
+                int(event.chat_id),
+                int(getattr(adder, "id", None) or event.chat_id),
+                ChatKind.GROUP,
+                False,
+                getattr(adder, "lang_code", None),
+                getattr(event.chat, "title", "") or "",
+            )
+            await self._send(event.chat_id, await self.commands.welcome(caller))
+        except Exception:
+            log.exception("could not greet chat %s", event.chat_id)
 
     async def _caller(self, event: Any, *, asks: bool) -> Caller:
         chat_id, user_id = int(event.chat_id), int(event.sender_id or event.chat_id)

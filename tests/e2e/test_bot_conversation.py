@@ -214,6 +214,20 @@ class FakeBotClient:
         await self._dispatch(update, entities)
         return [shown for _, shown in self.log[before:]]
 
+    async def user_adds(self, user: types.User, added: int, group: types.Channel) -> list[Shown]:
+        """`user` adds the user `added` (the bot, or someone else) to `group`: a service message."""
+        before = len(self.log)
+        message = types.MessageService(
+            id=next(self._updates),
+            peer_id=types.PeerChannel(group.id),
+            date=datetime.now(UTC),
+            action=types.MessageActionChatAddUser(users=[added]),
+            from_id=types.PeerUser(user.id),
+        )
+        update = types.UpdateNewChannelMessage(message, pts=1, pts_count=1)
+        await self._dispatch(update, {user.id: user, GROUP_CHAT_ID: group})
+        return [shown for _, shown in self.log[before:]]
+
     async def user_presses(
         self, user: types.User, shown: Shown, label: str, *, data: bytes | None = None
     ) -> functions.messages.SetBotCallbackAnswerRequest:
@@ -330,6 +344,26 @@ async def test_a_whole_conversation_through_the_real_handlers(db: Database) -> N
     stop.set()
     await service
     assert client.handlers == []
+
+
+async def test_added_to_a_group_it_says_what_it_does_in_the_adders_language(db: Database) -> None:
+    app = App(settings=Settings(), db=db, pipeline=Pipeline(db, compile_rules))
+    client = FakeBotClient()
+    stop = asyncio.Event()
+    service = asyncio.create_task(BotService(app, client).run(stop))
+    await asyncio.wait_for(client.registered.wait(), 5)
+
+    [welcome] = await client.user_adds(ALICE, BOT_ID, GROUP)
+    assert welcome.chat_id == GROUP_CHAT_ID
+    assert "Спасибо, что добавили меня" in welcome.text and "/start" in welcome.text
+    # nobody is subscribed by being greeted: an admin does that with /start
+    assert await _count(db, m.Subscriber) == 0
+    # someone else joining is not for the bot
+    assert await client.user_adds(ALICE, MALLORY.id, GROUP) == []
+    [english] = await client.user_adds(MALLORY, BOT_ID, GROUP)
+    assert "Thanks for adding me" in english.text
+    stop.set()
+    await asyncio.wait_for(service, 5)
 
 
 async def test_group_admin_status_comes_from_the_client(db: Database) -> None:
