@@ -64,7 +64,8 @@ class RateLimiter:
         self.clock = clock
         self.max_slowdown = max_slowdown
         self.slowdown = 1.0
-        self._global = _window(settings.global_per_second, 1.0)
+        self.rate = float(settings.global_per_second)  # this process's part of the global limit
+        self._global = _window(self.rate, 1.0)
         self._chats: dict[int, Window] = {}
         self._epoch = clock.now()
 
@@ -105,7 +106,19 @@ class RateLimiter:
         return self._global.delay_for(k, self._t())
 
     def capacity_period(self) -> float:
-        return self._global.capacity / self.settings.global_per_second * self.slowdown
+        return self._global.capacity / self.rate * self.slowdown
+
+    def set_share(self, share: float) -> None:
+        """Pace at `share` of `global_per_second` (several workers split the limit: bot/delivery/share.py).
+        The recent sends stay counted, so a smaller share takes effect at once."""
+        rate = self.settings.global_per_second * min(max(share, 0.0), 1.0)
+        rate = max(rate, 1e-3)
+        if rate == self.rate:
+            return
+        recent = list(self._global.times)
+        self.rate = rate
+        self._global = _window(rate, 1.0)
+        self._global.times.extend(recent[-self._global.capacity :])
 
     def record(self, chat_id: int) -> None:
         t = self._t()

@@ -15,6 +15,7 @@ uncertain later, never resent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -24,6 +25,7 @@ from bot.config import Settings
 from bot.delivery import outbox
 from bot.delivery.errors import ChatFloodWait, ChatUnavailable, SendError, SendUncertain
 from bot.delivery.limiter import RateLimiter
+from bot.delivery.share import BEAT_SECONDS, WorkerShare
 from bot.domain import Clock, OutboxState, Sender
 from bot.storage.database import Database
 
@@ -253,9 +255,40 @@ class DeliveryWorker:
         self.settings = settings
         self.clock = clock
         self.limiter = RateLimiter(settings.delivery, clock)
+        self.share = WorkerShare(db, clock)
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("delivery worker started")
+        sharing = asyncio.create_task(self._share_limit(stop))
+        try:
+            await self._deliver(stop)
+        finally:
+            sharing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sharing
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.share.leave(), 2)
+        log.info("delivery worker stopped")
+
+    async def _share_limit(self, stop: asyncio.Event) -> None:
+        """Every few seconds: heartbeat, and pace at global_per_second / live workers."""
+        live = 0
+        while not stop.is_set():
+            try:
+                now_live = await self.share.beat()
+            except Exception:  # a database hiccup: keep the last share
+                log.warning("delivery heartbeat failed; keeping the current rate", exc_info=True)
+            else:
+                if now_live != live:
+                    live = now_live
+                    self.limiter.set_share(1 / live)
+                    log.info("%d delivery worker(s) alive: this one sends up to %.1f messages a second",
+                             live, self.limiter.rate)
+            # real time, not self.clock: the clock's sleeps are the delivery loop's health heartbeats
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), BEAT_SECONDS)
+
+    async def _deliver(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             stale = await outbox.recover_stale(self.db, self.clock.now(), STALE_AFTER)
             if stale:
@@ -266,4 +299,3 @@ class DeliveryWorker:
             except Exception:  # keep delivering: a database hiccup must not end the worker
                 log.exception("delivery pass failed; retrying")
             await sleep_or_stop(self.clock, stop, POLL_SECONDS)
-        log.info("delivery worker stopped")

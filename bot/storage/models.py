@@ -78,6 +78,16 @@ class IngestAccount(Base):
     heartbeat_at: Mapped[datetime] = mapped_column()
 
 
+class DeliveryWorker(Base):
+    """A delivery worker process and its last sign of life (migration 0010): the live ones split
+    Telegram's global message rate between them."""
+
+    __tablename__ = "delivery_workers"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    heartbeat_at: Mapped[datetime] = mapped_column()
+
+
 class Post(Base):
     __tablename__ = "posts"
     __table_args__ = (

@@ -233,11 +233,12 @@ async def test_migration_gives_channels_joined_before_accounts_to_main(db: Datab
             "(1, 'joinedone', 'J', 0, 0, 'active', :yes, 0, 0, :now, :now), "
             "(2, 'polledone', 'P', 0, 0, 'active', :no, 0, 0, :now, :now)"),
             {"yes": True, "no": False, "now": NOW.replace(tzinfo=None) if db.dialect == "sqlite" else NOW})
-    await upgrade(db.engine)
+    await upgrade(db.engine, "0009_ingest_accounts")
     assert await current(db.engine) == "0009_ingest_accounts"
     async with db.uow(read_only=True) as session:
         owners = dict((await session.execute(select(m.Channel.username, m.Channel.account))).all())
     assert owners == {"joinedone": "main", "polledone": None}
+    await upgrade(db.engine)  # and on to the newest schema
     done = await balance(db, "main", 1000, NOW, STALE)  # main keeps the joined one and takes the other
     assert (done.claimed, done.owned) == (1, 2)
     async with db.uow(read_only=True) as session:

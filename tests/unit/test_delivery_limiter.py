@@ -66,3 +66,22 @@ async def test_flood_wait_slows_the_global_rate_and_success_recovers_it() -> Non
     for _ in range(200):
         limiter.success()
     assert limiter.capacity_period() == 1.0
+
+
+async def test_a_share_of_the_global_limit_holds_at_once_and_can_grow_back() -> None:
+    clock = ManualClock(START)
+    limiter = RateLimiter(DeliverySettings(global_per_second=30), clock)
+    for chat in range(1, 6):  # five sends just now
+        await limiter.acquire(chat)
+    limiter.set_share(1 / 3)  # two more workers came up: 10 a second here
+    assert limiter.rate == 10 and limiter.capacity_period() == 1.0
+    sent: list[int] = [_us(clock)] * 5
+    for chat in range(6, 66):
+        await limiter.acquire(chat)
+        sent.append(_us(clock))
+    assert _max_in_window(sent, 1_000_000) == 10  # the five earlier sends counted too
+    limiter.set_share(1)  # the others stopped
+    before = _us(clock)
+    for chat in range(100, 130):
+        await limiter.acquire(chat)
+    assert _us(clock) - before <= 1_000_000  # 30 a second again

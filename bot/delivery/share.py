@@ -1,0 +1,62 @@
+"""Several delivery workers split Telegram's global message rate between them.
+
+Telegram allows a bot about 30 messages a second in all, whatever the number of processes sending
+them. Each delivery worker heartbeats its name in `delivery_workers` every `BEAT_SECONDS`; the
+workers whose heartbeat is younger than `STALE_AFTER` are the live ones, and each paces itself at
+`global_per_second / live` (`RateLimiter.set_share`). A worker that stops cleanly removes its row;
+one that dies stops counting after `STALE_AFTER`, and the others speed up on their next beat.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select, update
+
+from bot.domain import Clock
+from bot.storage import models as m
+from bot.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+BEAT_SECONDS = 10.0
+STALE_AFTER = timedelta(seconds=3 * BEAT_SECONDS)
+
+
+def worker_name() -> str:
+    """Unique per process: host, pid and a random part (a pid is reused after a restart)."""
+    return f"{socket.gethostname()[:64]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class WorkerShare:
+    def __init__(self, db: Database, clock: Clock, name: str | None = None) -> None:
+        self.db = db
+        self.clock = clock
+        self.name = name or worker_name()
+
+    async def beat(self) -> int:
+        """Record this worker as alive; return how many workers are alive (this one included)."""
+        now = self.clock.now()
+        async with self.db.uow() as session:
+            found = await session.execute(
+                update(m.DeliveryWorker).where(m.DeliveryWorker.name == self.name).values(heartbeat_at=now)
+            )
+            if not getattr(found, "rowcount", 0):
+                session.add(m.DeliveryWorker(name=self.name, heartbeat_at=now))
+                await session.flush()
+            live = await session.scalar(
+                select(func.count()).select_from(m.DeliveryWorker).where(m.DeliveryWorker.heartbeat_at > now - STALE_AFTER)
+            )
+            # rows of workers dead for long are only clutter
+            await session.execute(
+                delete(m.DeliveryWorker).where(m.DeliveryWorker.heartbeat_at < now - 10 * STALE_AFTER)
+            )
+        return max(1, int(live or 0))
+
+    async def leave(self) -> None:
+        async with self.db.uow() as session:
+            await session.execute(delete(m.DeliveryWorker).where(m.DeliveryWorker.name == self.name))
