@@ -19,6 +19,7 @@ _COMPOUND = re.compile(r"[^\W_]+(?:['-][^\W_]+)*")
 # The same, when the text carries combining marks (stress accents: бата́льон).
 _COMPOUND_MARKS = re.compile(r"(?:[^\W_]|[\u0300-\u036f])+(?:['-](?:[^\W_]|[\u0300-\u036f])+)*")
 _COMPOUND_SPLIT = re.compile(f"({_COMPOUND.pattern})")
+_WORD_SPLIT = re.compile(r"(\w+)")  # the same split for a text without ' - _ (and cheaper)
 _COMPOUND_MARKS_SPLIT = re.compile(f"({_COMPOUND_MARKS.pattern})")
 _MARKS = re.compile(r"[\u0300-\u036f]")
 _STRESS = re.compile(r"[\u0300\u0301]")
@@ -85,12 +86,17 @@ class Tokens:
 
 def tokenize(text: str) -> Tokens:
     folded = fold(text)
-    pattern = _COMPOUND_MARKS_SPLIT if _has_marks(folded) else _COMPOUND_SPLIT
+    if _has_marks(folded):
+        pattern = _COMPOUND_MARKS_SPLIT
+    elif "'" in folded or "-" in folded or "_" in folded:
+        pattern = _COMPOUND_SPLIT
+    else:  # no apostrophe, hyphen or underscore: a compound is a plain word, and \w+ is [^\W_]+
+        pattern = _WORD_SPLIT
     # one C-level split: [gap, word, gap, word, ..., gap]; offsets from the running lengths
     parts = pattern.split(folded)
     words = parts[1::2]
     offsets = list(itertools.accumulate(map(len, parts)))
-    out = Tokens(folded, words, offsets[0::2][: len(words)], offsets[1::2])
+    out = Tokens(folded, words, offsets[0:-1:2], offsets[1::2])
     if "-" in folded and any("-" in w for w in words):
         _split_compounds(out)
     return out

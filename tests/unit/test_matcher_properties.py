@@ -59,3 +59,25 @@ def test_together_equals_one_by_one(rules: list[str], texts: list[str]) -> None:
         expected = sorted((m.rule_id, m.highlights) for single in alone for m in single.match(text, "vvgladkov"))
         got = sorted((m.rule_id, m.highlights) for m in together.match(text, "vvgladkov"))
         assert got == expected
+
+
+@settings(max_examples=1000, deadline=None)
+@given(post_text)
+def test_the_fast_split_tokenises_exactly_as_the_compound_pattern(text: str) -> None:
+    """A text without apostrophes, hyphens or underscores goes through a cheaper pattern: the
+    tokens, offsets and compounds must be those of the general one."""
+    import itertools
+
+    from bot.matching.text import _COMPOUND_MARKS, _COMPOUND_SPLIT, _has_marks, fold, tokenize
+
+    toks = tokenize(text)
+    folded = fold(text)
+    if _has_marks(folded):
+        assert toks.words == [w for part in _COMPOUND_MARKS.findall(folded) for w in part.split("-")]
+        return
+    parts = _COMPOUND_SPLIT.split(folded)
+    offsets = list(itertools.accumulate(map(len, parts)))
+    words, starts, ends = parts[1::2], offsets[0::2][: len(parts) // 2], offsets[1::2]
+    if not toks.compounds:
+        assert (toks.words, toks.starts, toks.ends) == (words, starts, ends)
+    assert all(folded[s:e] == w for w, s, e in zip(toks.words, toks.starts, toks.ends, strict=True))
