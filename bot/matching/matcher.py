@@ -1,11 +1,14 @@
 """All rules of all subscribers compiled into one structure over normalised word keys.
 
-A text word is looked up once (through a per-matcher cache of word -> atoms): its lemmas, its exact
-form and its prefixes are keys of one dict that lists the rule atoms they satisfy. Only the terms of
-the atoms that were hit are checked (phrases: the following atoms at the following positions), and
-only the rules holding a hit term are evaluated. So the cost of a post grows with the post and the
-hits, not with the number of rules. Adding a rule is incremental (`add`); a full build of 10,000
-rules takes well under 2 s (benchmarks/matching.py measures it).
+A text word is looked up once (through a per-matcher cache of word -> atoms): its lemmas and its
+exact form are keys of one dict that lists the rule atoms they satisfy, and prefix atoms are found by
+the word's first three letters. The cached value keeps the atoms of word terms apart from the atoms
+of phrases, so a post's hit tokens are grouped only for the first and chained (adjacent tokens, then
+the following atoms at the following positions) only for the second. A hit word term reports its
+direct rules (one unscoped term: hit = match) from one compact record per atom, and marks the rules
+to evaluate; an AND rule is marked by its first term only. So the cost of a post grows with the post
+and the hits, not with the number of rules. Adding a rule is incremental (`add`); a full build of
+10,000 rules takes under a second (benchmarks/matching.py measures it).
 """
 
 from __future__ import annotations
