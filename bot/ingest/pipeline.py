@@ -188,6 +188,8 @@ def _spans(highlights: tuple[tuple[int, int], ...]) -> str:
     if "'" in encoded or '"' in encoded:
         raise TypeError(f"highlights must be integer pairs, not {highlights!r}")
     return encoded
+
+
 _POSTS = m.Post.__table__
 assert isinstance(_POSTS, Table)
 
