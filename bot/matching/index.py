@@ -55,10 +55,6 @@ class _KeyCache:
 _KEYS = _KeyCache()
 
 
-def _word_keys(word: str) -> tuple[str, ...]:
-    return _KEYS.keys_of((word,))[0]
-
-
 def index_text(text: str) -> str:
     """The normalised lemma text of ``text`` for the full-text index."""
     return index_tokens(tokenize(text)) if text else ""

@@ -270,6 +270,21 @@ def check_exactly_once(url: str, log: Path, allow_pending: int = 0) -> dict[str,
     return dict(states)
 
 
+def restart_delivery_and_check(
+    url: str, log: Path, env: dict[str, str], workdir: Path, procs: Callable[..., Proc]
+) -> tuple[int, dict[str, int]]:
+    """After a fault: a fresh delivery worker (no send delay) delivers what is left and stops on
+    SIGTERM with exit 0; then every row is checked (`check_exactly_once`). Returns the rows still
+    pending (held behind a send in doubt) and the outbox states."""
+    env.pop("TGMON_TEST_SENDER_DELAY", None)
+    again = procs(role_command("delivery"), env, workdir, "delivery-again")
+    wait_settled(url, 120)
+    again.signal(signal.SIGTERM)
+    assert again.wait(20) == 0
+    held = scalar(url, "SELECT count(*) FROM outbox WHERE state = 'pending'")
+    return held, check_exactly_once(url, log, allow_pending=held)
+
+
 # --- tests ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("phase", ["backfill", "matching"])
@@ -350,13 +365,7 @@ def test_sigterm_mid_send_exits_cleanly_and_loses_nothing(tmp_path: Path, procs:
     sent = scalar(url, "SELECT count(*) FROM outbox WHERE state = 'sent'")
     assert 0 < sent < 600 and sent <= sum(sends(log).values()) <= sent + in_doubt
     # a restart delivers the rest, nothing twice
-    env.pop("TGMON_TEST_SENDER_DELAY")
-    again = procs(role_command("delivery"), env, tmp_path, "delivery-again")
-    wait_settled(url, 120)
-    again.signal(signal.SIGTERM)
-    assert again.wait(20) == 0
-    held = scalar(url, "SELECT count(*) FROM outbox WHERE state = 'pending'")
-    states = check_exactly_once(url, log, allow_pending=held)
+    held, states = restart_delivery_and_check(url, log, env, tmp_path, procs)
     assert states.get("sending", 0) == in_doubt and states["sent"] == 600 - in_doubt - held
     assert held <= 2 * in_doubt  # later chunks of a chat wait while an earlier one is in doubt
     print(f"\nSIGTERM: exit 0 after {took:.1f} s; {in_doubt} sends left in doubt; {states}")
@@ -377,13 +386,7 @@ def test_sigkill_between_digest_chunks_then_restart(tmp_path: Path, procs: Calla
     partial = scalar(url, "SELECT count(DISTINCT chat_id) FROM outbox WHERE state = 'sent' AND chunk_no < chunk_total")
     assert partial > 0  # killed between the chunks of some digests
     in_doubt = scalar(url, "SELECT count(*) FROM outbox WHERE state = 'sending'")
-    env.pop("TGMON_TEST_SENDER_DELAY")
-    again = procs(role_command("delivery"), env, tmp_path, "delivery-again")
-    wait_settled(url, 120)
-    again.signal(signal.SIGTERM)
-    assert again.wait(20) == 0
-    held = scalar(url, "SELECT count(*) FROM outbox WHERE state = 'pending'")
-    states = check_exactly_once(url, log, allow_pending=held)
+    held, states = restart_delivery_and_check(url, log, env, tmp_path, procs)
     assert states.get("sending", 0) == in_doubt and states["sent"] == 300 - in_doubt - held
     print(f"\nSIGKILL between chunks: {partial} digests cut between chunks, {in_doubt} sends in doubt; {states}")
 
