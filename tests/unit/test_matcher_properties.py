@@ -3,6 +3,9 @@ together match exactly as each compiled alone."""
 
 from __future__ import annotations
 
+import itertools
+
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -61,23 +64,71 @@ def test_together_equals_one_by_one(rules: list[str], texts: list[str]) -> None:
         assert got == expected
 
 
-@settings(max_examples=1000, deadline=None)
-@given(post_text)
-def test_the_fast_split_tokenises_exactly_as_the_compound_pattern(text: str) -> None:
-    """A text without apostrophes, hyphens or underscores goes through a cheaper pattern: the
-    tokens, offsets and compounds must be those of the general one."""
-    import itertools
+def _reference_split(folded: str, marks: bool) -> tuple[list[str], list[int], list[int]]:
+    """The tokenizer's definition: the general compound pattern, nothing else."""
+    from bot.matching.text import _COMPOUND_MARKS_SPLIT, _COMPOUND_SPLIT
 
-    from bot.matching.text import _COMPOUND_MARKS, _COMPOUND_SPLIT, _has_marks, fold, tokenize
+    parts = (_COMPOUND_MARKS_SPLIT if marks else _COMPOUND_SPLIT).split(folded)
+    offsets = list(itertools.accumulate(map(len, parts)))
+    return parts[1::2], offsets[0:-1:2], offsets[1::2]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(post_text, st.booleans())
+def test_every_split_tokenises_exactly_as_the_compound_pattern(text: str, marks: bool) -> None:
+    """The C split and the cheaper `re` paths give the tokens and offsets of the general pattern."""
+    from bot.matching import text as text_module
+
+    folded = text_module.fold(text)
+    expected = _reference_split(folded, marks)
+    splits = [text_module.split_words_re]
+    if text_module.NATIVE_TOKENIZER:
+        from bot.matching._speedups import split_words
+
+        splits.append(split_words)
+    for split in splits:
+        words, starts, ends = split(folded, marks)
+        assert (words, list(starts), list(ends)) == expected, split
+
+
+@settings(max_examples=500, deadline=None)
+@given(post_text)
+def test_tokenize_keeps_offsets_and_joins_compounds(text: str) -> None:
+    from bot.matching.text import _COMPOUND_MARKS, _has_marks, fold, tokenize
 
     toks = tokenize(text)
     folded = fold(text)
     if _has_marks(folded):
         assert toks.words == [w for part in _COMPOUND_MARKS.findall(folded) for w in part.split("-")]
-        return
-    parts = _COMPOUND_SPLIT.split(folded)
-    offsets = list(itertools.accumulate(map(len, parts)))
-    words, starts, ends = parts[1::2], offsets[0::2][: len(parts) // 2], offsets[1::2]
-    if not toks.compounds:
-        assert (toks.words, toks.starts, toks.ends) == (words, starts, ends)
+    elif not toks.compounds:
+        assert (toks.words, list(toks.starts), list(toks.ends)) == _reference_split(folded, False)
     assert all(folded[s:e] == w for w, s, e in zip(toks.words, toks.starts, toks.ends, strict=True))
+    assert all("".join(toks.words[a : b + 1]) == joined for joined, a, b in toks.compounds)
+
+
+@quick
+@given(st.lists(rule_text, min_size=1, max_size=6), st.lists(post_text, min_size=1, max_size=3))
+def test_the_pure_python_tokenizer_matches_the_same(rules: list[str], texts: list[str]) -> None:
+    """Where no C compiler built the extension, tgmon falls back to `re`: same matches, same highlights."""
+    from bot.matching import text as text_module
+
+    matcher = compile_rules([Rule(i, r, subscriber_id=i) for i, r in enumerate(rules, 1)])
+    native = [matcher.match(t) for t in texts]
+    saved = text_module.split_words
+    text_module.split_words = text_module.split_words_re
+    try:
+        fallback = [compile_rules([Rule(i, r, subscriber_id=i) for i, r in enumerate(rules, 1)]).match(t) for t in texts]
+    finally:
+        text_module.split_words = saved
+    assert fallback == native
+
+
+def test_ci_builds_the_c_tokenizer() -> None:
+    """`make setup` compiles bot/matching/_speedups.pyx; on CI a silent fallback would hide a broken build."""
+    import os
+
+    from bot.matching.text import NATIVE_TOKENIZER
+
+    if os.environ.get("CI") != "true" and not NATIVE_TOKENIZER:
+        pytest.skip("no C compiler here: the pure-Python tokenizer is in use")
+    assert NATIVE_TOKENIZER

@@ -1,0 +1,3 @@
+from array import array
+
+def split_words(folded: str, marks: bool) -> tuple[list[str], array[int], array[int]]: ...

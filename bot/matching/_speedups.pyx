@@ -1,0 +1,61 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""The tokenizer's inner loop in C: the words of a folded text with their offsets.
+
+Exactly the split of `text._COMPOUND` (or `text._COMPOUND_MARKS` when ``marks``): runs of letters and
+digits (`str.isalnum`, which is what `[^\\W_]` means to `re`), joined across one inner apostrophe or
+hyphen followed by another letter or digit; with ``marks``, combining marks U+0300-U+036F count as
+letters. tests/unit/test_matcher_properties.py checks it against the `re` version on random texts.
+"""
+
+from cpython.array cimport array, clone
+from cpython.unicode cimport Py_UNICODE_ISALNUM
+
+
+cdef extern from "Python.h":
+    int PyUnicode_KIND(object o)
+    void* PyUnicode_DATA(object o)
+    Py_UCS4 PyUnicode_READ(int kind, void* data, Py_ssize_t index)
+    object PyUnicode_Substring(object s, Py_ssize_t start, Py_ssize_t end)
+
+
+cdef inline bint _letter(Py_UCS4 c, bint marks) noexcept:
+    if c < 128:  # ASCII: [0-9A-Za-z] is exactly what isalnum() accepts
+        return (97 <= c <= 122) or (48 <= c <= 57) or (65 <= c <= 90)
+    return Py_UNICODE_ISALNUM(c) or (marks and 0x300 <= c <= 0x36f)
+
+
+cdef array _OFFSETS = array("q")
+
+
+def split_words(str folded, bint marks):
+    """(words, starts, ends): the words as new strings, their offsets as two arrays of int64."""
+    cdef Py_ssize_t n = len(folded), i = 0, start, count = 0
+    cdef int kind = PyUnicode_KIND(folded)
+    cdef void* data = PyUnicode_DATA(folded)
+    cdef Py_UCS4 c
+    # a text of n characters holds at most (n + 1) // 2 words
+    cdef array starts = clone(_OFFSETS, (n + 1) // 2, False)
+    cdef array ends = clone(_OFFSETS, (n + 1) // 2, False)
+    cdef long long* s = starts.data.as_longlongs
+    cdef long long* e = ends.data.as_longlongs
+    cdef list words = []
+    while i < n:
+        if not _letter(PyUnicode_READ(kind, data, i), marks):
+            i += 1
+            continue
+        start = i
+        i += 1
+        while True:
+            while i < n and _letter(PyUnicode_READ(kind, data, i), marks):
+                i += 1
+            if i + 1 < n:
+                c = PyUnicode_READ(kind, data, i)
+                if (c == 39 or c == 45) and _letter(PyUnicode_READ(kind, data, i + 1), marks):  # ' or -
+                    i += 2
+                    continue
+            break
+        words.append(PyUnicode_Substring(folded, start, i))
+        s[count] = start
+        e[count] = i
+        count += 1
+    return words, starts[:count], ends[:count]
