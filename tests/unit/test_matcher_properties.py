@@ -123,12 +123,43 @@ def test_the_pure_python_tokenizer_matches_the_same(rules: list[str], texts: lis
     assert fallback == native
 
 
-def test_ci_builds_the_c_tokenizer() -> None:
-    """`make setup` compiles bot/matching/_speedups.pyx; on CI a silent fallback would hide a broken build."""
+@quick
+@given(st.lists(rule_text, min_size=1, max_size=8), st.lists(post_text, min_size=1, max_size=4))
+def test_the_compiled_matcher_equals_the_pure_one(rules: list[str], texts: list[str]) -> None:
+    from bot.matching.native import pure_compile_rules
+
+    rules_ = [Rule(i, r, subscriber_id=i) for i, r in enumerate(rules, 1)]
+    compiled, pure = compile_rules(rules_), pure_compile_rules(rules_)
+    assert compiled.errors == pure.errors
+    for text in texts:
+        for channel in (None, "vvgladkov"):
+            assert compiled.match(text, channel) == pure.match(text, channel)
+
+
+def test_ci_runs_the_c_builds() -> None:
+    """`make setup` compiles the tokenizer and the matcher; on CI a silent fallback would hide a broken
+    build, or a compiled matcher older than matcher.py."""
     import os
 
-    from bot.matching.text import NATIVE_TOKENIZER
+    from bot.matching import native
 
-    if os.environ.get("CI") != "true" and not NATIVE_TOKENIZER:
-        pytest.skip("no C compiler here: the pure-Python tokenizer is in use")
-    assert NATIVE_TOKENIZER
+    if os.environ.get("CI") != "true" and not (native.NATIVE_TOKENIZER and native.NATIVE_MATCHER):
+        pytest.skip(f"pure Python here ({native.describe()})")
+    assert native.NATIVE_TOKENIZER and native.NATIVE_MATCHER, native.describe()
+    assert compile_rules([]).__class__.__module__ == "bot.matching._matcher_native"
+
+
+def test_a_compiled_matcher_older_than_its_source_is_not_used(tmp_path, monkeypatch, caplog) -> None:
+    """An edited matcher.py runs as pure Python (with a warning) until the build is redone."""
+    import types
+
+    from bot.matching import native
+
+    if not native.NATIVE_MATCHER:
+        pytest.skip("no compiled matcher here")
+    edited = tmp_path / "matcher.py"
+    edited.write_text("# edited since the build\n")
+    monkeypatch.setattr(native, "_pure", types.SimpleNamespace(__file__=str(edited)))
+    module, build = native._built_matcher()
+    assert module is None and build.startswith("stale")
+    assert "older than bot/matching/matcher.py" in caplog.text
