@@ -30,7 +30,7 @@ from telethon.tl import types
 
 from bot.domain import ChannelRef, Post
 from bot.ingest.pipeline import Pipeline
-from bot.matching import compile_rules, index_text
+from bot.matching import compile_rules, index_text, native
 from bot.storage import models as m
 from bot.storage.database import Database
 from bot.telegram.convert import to_post, to_posts
@@ -196,7 +196,8 @@ def main() -> None:
     args = parser.parse_args()
     corpora = ["news", "dense"] if args.corpus == "both" else [args.corpus]
     print(f"ingestion: {args.posts} real Telethon messages (50-150 words, albums), {args.rules} rules, "
-          f"batches of {args.batch}, median of {args.repeat}; the word-form cache warm, as in a running service")
+          f"batches of {args.batch}, median of {args.repeat}; the word-form cache warm, as in a running service; "
+          f"{native.describe()}")
     print(f"{'corpus':7} {'database':11} {'pipeline posts/s':>17} {'baseline posts/s':>17} {'ratio':>7} "
           f"{'same work, a post':>18} {'ratio':>7} {'matches':>8} {'a post':>7}")
     for corpus in corpora:

@@ -425,7 +425,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     words = [w for p in corpus.posts for w in p.lower().split()]
     print(f"corpus: {n_posts} posts, {len(words) / n_posts:.0f} words a post on average, {len(set(words)):,} distinct "
           f"words, built in {time.perf_counter() - t:.1f} s")
-    print("matching (one core, after warm-up; medians):")
+    from bot.matching import native
+
+    print(f"matching (one core, after warm-up; medians; {native.describe()}):")
     rows = bench_matching(corpus, sizes, args.repeat, baseline_seconds)
     biggest = max(sizes)
     rebuild = bench_rebuild(corpus, biggest)
