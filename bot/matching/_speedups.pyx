@@ -59,3 +59,33 @@ def split_words(str folded, bint marks):
         e[count] = i
         count += 1
     return words, starts[:count], ends[:count]
+
+
+def collect_hits(list words, dict cache, object miss, bint phrases):
+    """The matcher's first pass over a post (`CompiledMatcher._collect` in C): each word's cached
+    atoms (``miss(word)`` for a word not cached), the indexes of the tokens that are phrase words
+    (only when there are ``phrases``), and the tokens grouped by their word-term atoms.
+    Returns (found, phrase_idx, groups)."""
+    cdef Py_ssize_t i, n = len(words)
+    cdef list found = [None] * n
+    cdef list phrase_idx = []
+    cdef dict groups = {}
+    cdef object word, value, atoms, same
+    for i in range(n):
+        word = words[i]
+        value = cache.get(word)
+        if value is None:
+            value = miss(word)
+        found[i] = value
+        if not value:  # (): in no rule, the common case
+            continue
+        atoms = (<tuple>value)[0]
+        if atoms:
+            same = groups.get(atoms)
+            if same is None:
+                groups[atoms] = [i]
+            else:
+                (<list>same).append(i)
+        if phrases and (<tuple>value)[1]:
+            phrase_idx.append(i)
+    return found, phrase_idx, groups

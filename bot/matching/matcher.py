@@ -18,7 +18,7 @@ import itertools
 import logging
 import operator
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -35,6 +35,11 @@ Span = tuple[int, int]
 # a cached word: (atoms of word terms, atoms of phrases), or () when it is in no rule
 _WordAtoms = tuple[tuple[int, ...], ...]
 _NO_ATOMS: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
+_collect_hits: Callable[..., tuple[list[_WordAtoms], list[int], dict[tuple[int, ...], list[int]]]] | None
+try:  # the first pass over a post in C (setup.py builds it with the tokenizer's split)
+    from bot.matching._speedups import collect_hits as _collect_hits
+except ImportError:  # pragma: no cover - the pure-Python path is tested by forcing it
+    _collect_hits = None
 _OF_WORDS = operator.itemgetter(0)
 _OF_PHRASES = operator.itemgetter(1)
 _PREFIX_HEAD = 3  # the shortest prefix a rule may have (rules.py)
@@ -330,6 +335,33 @@ class CompiledMatcher:
                         if all(phrase_gap_ok(folded, ends[j], starts[j + 1], tight=tight) for j in range(i, last)):
                             span_hits.setdefault(tid, []).append((starts[i], ends[last]))
 
+    def _collect(
+        self, words: list[str]
+    ) -> tuple[list[_WordAtoms], list[int], dict[tuple[int, ...], list[int]]]:
+        """Each word's atoms, the indexes of the phrase-word tokens, and the tokens grouped by their
+        word-term atoms: C-level passes, then one Python step a hit token (`_speedups.collect_hits`
+        does the same in C)."""
+        cached = list(map(self._cache.get, words))  # most words are cached
+        if None in cached:
+            atoms_of = self._atoms
+            cached = [atoms if atoms is not None else atoms_of(word) for atoms, word in zip(cached, words, strict=True)]
+        found = cast(list[_WordAtoms], cached)
+        groups: dict[tuple[int, ...], list[int]] = {}  # the tokens with the same word atoms
+        hit_idx = list(itertools.compress(range(len(found)), found))
+        if not hit_idx:
+            return found, [], groups
+        hits = list(map(found.__getitem__, hit_idx))
+        word_atoms: list[tuple[int, ...]] = list(map(_OF_WORDS, hits))
+        phrase_idx = list(itertools.compress(hit_idx, map(_OF_PHRASES, hits))) if self._phrase_starts else []
+        same_atoms = groups.get
+        for i, atoms in zip(itertools.compress(hit_idx, word_atoms), filter(None, word_atoms), strict=True):
+            same = same_atoms(atoms)
+            if same is None:
+                groups[atoms] = [i]
+            else:
+                same.append(i)
+        return found, phrase_idx, groups
+
     def match(self, text: str, channel: str | None = None) -> list[RuleMatch]:
         if not text:
             return []
@@ -341,31 +373,13 @@ class CompiledMatcher:
         The per-token work is C-level where it can be (cache lookups, the indexes of the tokens that
         hit, adjacency, spans); Python loops run once per hit token, then once per distinct atom set,
         hit term and candidate rule."""
-        words = toks.words
-        cached = list(map(self._cache.get, words))  # most words are cached
-        if None in cached:
-            atoms_of = self._atoms
-            cached = [atoms if atoms is not None else atoms_of(word) for atoms, word in zip(cached, words, strict=True)]
-        found = cast(list[_WordAtoms], cached)
-        hit_idx = list(itertools.compress(range(len(found)), found))
-        if hit_idx:
-            hits = list(map(found.__getitem__, hit_idx))
-            word_atoms: list[tuple[int, ...]] = list(map(_OF_WORDS, hits))
-            word_idx = list(itertools.compress(hit_idx, word_atoms))
-            phrase_idx = list(itertools.compress(hit_idx, map(_OF_PHRASES, hits))) if self._phrase_starts else []
+        if _collect_hits is not None:
+            found, phrase_idx, groups = _collect_hits(toks.words, self._cache, self._atoms, bool(self._phrase_starts))
         else:
-            word_atoms, word_idx, phrase_idx = [], [], []
+            found, phrase_idx, groups = self._collect(toks.words)
         span_hits = self._span_hits(phrase_idx, found, toks)
-        if not word_idx and not span_hits:
+        if not groups and not span_hits:
             return []
-        groups: dict[tuple[int, ...], list[int]] = {}  # the tokens with the same word atoms
-        same_atoms = groups.get
-        for i, atoms in zip(word_idx, filter(None, word_atoms), strict=True):
-            same = same_atoms(atoms)
-            if same is None:
-                groups[atoms] = [i]
-            else:
-                same.append(i)
         positions: dict[int, list[int]] = {}
         for atoms, idx in groups.items():
             for aid in atoms:
