@@ -89,3 +89,41 @@ def collect_hits(list words, dict cache, object miss, bint phrases):
         if phrases and (<tuple>value)[1]:
             phrase_idx.append(i)
     return found, phrase_idx, groups
+
+
+def report_terms(dict groups, list plans, object make_plan, starts, ends, dict span_hits, object new_match):
+    """The matcher's second pass (`CompiledMatcher._report` in C): for each atom hit, its spans;
+    for each word term of the atom, its spans (with those it was also found at as a joined compound,
+    taken out of ``span_hits``), a match for each of its direct rules, and its rules to evaluate.
+    Returns (result, spans_of, candidates)."""
+    cdef dict positions = {}
+    cdef dict spans_of = {}
+    cdef list result = []
+    cdef set candidates = set()
+    cdef object atoms, idx, aid, pos, plan, spans, found_spans, extra, tid, indexes, rule_id
+    cdef tuple row
+    cdef Py_ssize_t i
+    for atoms, idx in groups.items():
+        for aid in <tuple>atoms:
+            pos = positions.get(aid)
+            positions[aid] = idx if pos is None else sorted(pos + idx)
+    for aid, pos in positions.items():
+        plan = plans[aid]
+        if plan is None:
+            plan = make_plan(aid)
+        if len(<list>pos) == 1:
+            i = (<list>pos)[0]
+            spans = ((starts[i], ends[i]),)
+        else:
+            spans = tuple([(starts[j], ends[j]) for j in <list>pos])
+        for row in <tuple>plan:
+            tid = row[0]
+            extra = span_hits.pop(tid, None) if span_hits else None
+            found_spans = tuple(sorted({*spans, *extra})) if extra else spans
+            spans_of[tid] = found_spans
+            for rule_id in <tuple>row[1]:
+                result.append(new_match((rule_id, found_spans)))
+            indexes = row[2]
+            if indexes:
+                candidates.update(indexes)
+    return result, spans_of, candidates

@@ -36,10 +36,12 @@ Span = tuple[int, int]
 _WordAtoms = tuple[tuple[int, ...], ...]
 _NO_ATOMS: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
 _collect_hits: Callable[..., tuple[list[_WordAtoms], list[int], dict[tuple[int, ...], list[int]]]] | None
-try:  # the first pass over a post in C (setup.py builds it with the tokenizer's split)
+_report_terms: Callable[..., tuple[list[RuleMatch], dict[int, tuple[Span, ...]], set[int]]] | None
+try:  # the first two passes over a post in C (setup.py builds them with the tokenizer's split)
     from bot.matching._speedups import collect_hits as _collect_hits
+    from bot.matching._speedups import report_terms as _report_terms
 except ImportError:  # pragma: no cover - the pure-Python path is tested by forcing it
-    _collect_hits = None
+    _collect_hits = _report_terms = None
 _OF_WORDS = operator.itemgetter(0)
 _OF_PHRASES = operator.itemgetter(1)
 _PREFIX_HEAD = 3  # the shortest prefix a rule may have (rules.py)
@@ -362,6 +364,51 @@ class CompiledMatcher:
                 same.append(i)
         return found, phrase_idx, groups
 
+    def _plan(self, aid: int) -> tuple[tuple[int, tuple[int, ...], tuple[int, ...]], ...]:
+        """An atom's compact record: (word term, ids of its direct rules, rules to evaluate) a term."""
+        direct, term_rules = self._direct, self._term_rules
+        plan = self._plans[aid] = tuple([(t, tuple(direct[t]), tuple(term_rules[t])) for t in self._atom_terms[aid]])
+        return plan
+
+    def _report(
+        self, groups: dict[tuple[int, ...], list[int]], toks: Tokens, span_hits: dict[int, list[Span]]
+    ) -> tuple[list[RuleMatch], dict[int, tuple[Span, ...]], set[int]]:
+        """For each atom hit, its spans; for each of its word terms, its spans (with those found
+        as a joined compound, taken out of ``span_hits``), a match for each direct rule, and the
+        rules to evaluate (`_speedups.report_terms` does the same in C)."""
+        positions: dict[int, list[int]] = {}
+        for atoms, idx in groups.items():
+            for aid in atoms:
+                pos = positions.get(aid)
+                positions[aid] = idx if pos is None else sorted(pos + idx)
+        starts, ends = toks.starts, toks.ends
+        spans_of: dict[int, tuple[Span, ...]] = {}  # every term hit, with its spans
+        result: list[RuleMatch] = []
+        append = result.append
+        candidates: set[int] = set()
+        plans = self._plans
+        for aid, pos in positions.items():
+            plan = plans[aid]
+            if plan is None:
+                plan = self._plan(aid)
+            if len(pos) == 1:
+                i = pos[0]
+                spans: tuple[Span, ...] = ((starts[i], ends[i]),)
+            else:
+                spans = tuple(zip(map(starts.__getitem__, pos), map(ends.__getitem__, pos), strict=True))
+            for tid, ids, indexes in plan:
+                extra = span_hits.pop(tid, None) if span_hits else None
+                found_spans = tuple(sorted({*spans, *extra})) if extra else spans
+                spans_of[tid] = found_spans
+                if ids:
+                    if len(ids) == 1:
+                        append(_new_match((ids[0], found_spans)))
+                    else:
+                        result.extend(map(_new_match, zip(ids, itertools.repeat(found_spans))))
+                if indexes:
+                    candidates.update(indexes)
+        return result, spans_of, candidates
+
     def match(self, text: str, channel: str | None = None) -> list[RuleMatch]:
         if not text:
             return []
@@ -380,38 +427,14 @@ class CompiledMatcher:
         span_hits = self._span_hits(phrase_idx, found, toks)
         if not groups and not span_hits:
             return []
-        positions: dict[int, list[int]] = {}
-        for atoms, idx in groups.items():
-            for aid in atoms:
-                pos = positions.get(aid)
-                positions[aid] = idx if pos is None else sorted(pos + idx)
-        starts, ends = toks.starts, toks.ends
-        atom_terms, direct, term_rules = self._atom_terms, self._direct, self._term_rules
-        spans_of: dict[int, tuple[Span, ...]] = {}  # every term hit, with its spans
-        result: list[RuleMatch] = []
+        if _report_terms is not None:
+            result, spans_of, candidates = _report_terms(
+                groups, self._plans, self._plan, toks.starts, toks.ends, span_hits, _new_match
+            )
+        else:
+            result, spans_of, candidates = self._report(groups, toks, span_hits)
         append = result.append
-        candidates: set[int] = set()
-        plans = self._plans
-        for aid, pos in positions.items():
-            plan = plans[aid]
-            if plan is None:
-                plan = plans[aid] = tuple((t, tuple(direct[t]), tuple(term_rules[t])) for t in atom_terms[aid])
-            if len(pos) == 1:
-                i = pos[0]
-                spans: tuple[Span, ...] = ((starts[i], ends[i]),)
-            else:
-                spans = tuple(zip(map(starts.__getitem__, pos), map(ends.__getitem__, pos), strict=True))
-            for tid, ids, indexes in plan:
-                extra = span_hits.pop(tid, None) if span_hits else None
-                found_spans = tuple(sorted({*spans, *extra})) if extra else spans
-                spans_of[tid] = found_spans
-                if ids:
-                    if len(ids) == 1:
-                        append(_new_match((ids[0], found_spans)))
-                    else:
-                        result.extend(map(_new_match, zip(ids, itertools.repeat(found_spans))))
-                if indexes:
-                    candidates.update(indexes)
+        direct, term_rules = self._direct, self._term_rules
         for tid, extra in span_hits.items():  # terms found only as spans
             found_spans = tuple(sorted(set(extra)))
             spans_of[tid] = found_spans

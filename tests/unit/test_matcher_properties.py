@@ -110,19 +110,19 @@ def test_tokenize_keeps_offsets_and_joins_compounds(text: str) -> None:
 @given(st.lists(rule_text, min_size=1, max_size=6), st.lists(post_text, min_size=1, max_size=3))
 def test_all_pure_python_matches_the_same(rules: list[str], texts: list[str]) -> None:
     """Where no C compiler built the extensions, tgmon runs the `re` split, the matcher's Python
-    first pass and the pure matcher module: same matches, same highlights as the C builds."""
+    passes and the pure matcher module: same matches, same highlights as the C builds."""
     from bot.matching import matcher as pure_module
     from bot.matching import text as text_module
     from bot.matching.native import pure_compile_rules
 
     rules_ = [Rule(i, r, subscriber_id=i) for i, r in enumerate(rules, 1)]
     native = [compile_rules(rules_).match(t) for t in texts]
-    saved = text_module.split_words, pure_module._collect_hits
-    text_module.split_words, pure_module._collect_hits = text_module.split_words_re, None
+    saved = text_module.split_words, pure_module._collect_hits, pure_module._report_terms
+    text_module.split_words, pure_module._collect_hits, pure_module._report_terms = text_module.split_words_re, None, None
     try:
         fallback = [pure_compile_rules(rules_).match(t) for t in texts]
     finally:
-        text_module.split_words, pure_module._collect_hits = saved
+        text_module.split_words, pure_module._collect_hits, pure_module._report_terms = saved
     assert fallback == native
 
 
