@@ -417,9 +417,10 @@ class CompiledMatcher:
     def match_tokens(self, toks: Tokens, channel: str | None = None) -> list[RuleMatch]:
         """`match` on a text already tokenised (ingestion shares one tokenisation with the index).
 
-        The per-token work is C-level where it can be (cache lookups, the indexes of the tokens that
-        hit, adjacency, spans); Python loops run once per hit token, then once per distinct atom set,
-        hit term and candidate rule."""
+        Two passes over the post's tokens: `_collect` (each word's atoms, phrase-word tokens, tokens
+        grouped by atoms) and `_report` (spans, direct matches, rules to evaluate), each run by its
+        C version in `_speedups` when that was built; then one Python step per term found only as
+        a span and per candidate rule."""
         if _collect_hits is not None:
             found, phrase_idx, groups = _collect_hits(toks.words, self._cache, self._atoms, bool(self._phrase_starts))
         else:
