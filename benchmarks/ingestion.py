@@ -4,7 +4,7 @@ insert and commit per post measured in the same run, on the same database kind. 
 
     python -m benchmarks.ingestion [--posts 3000] [--rules 1000] [--repeat 3] [--batch 500]
                                    [--corpus news|dense|both]
-                                   [--pg postgresql://postgres@127.0.0.1:5432/test | --pg none]
+                                   [--pg postgresql://postgres@127.0.0.1:5432/test | --pg none] [--cpus 1]
 
 Two corpora. ``news`` (the default): posts of 50-150 words drawn from the pymorphy3 dictionaries with
 a Zipf law (mostly Russian, some Ukrainian and English, topic words sprinkled in: the generator of
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import tempfile
@@ -24,6 +25,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlalchemy import insert
 from telethon.tl import types
@@ -100,7 +102,9 @@ async def _fresh(url: str, rules: list[str]) -> Database:
     return db
 
 
-async def _pipeline_run(url: str, messages: list[types.Message], rules: list[str], batch: int) -> tuple[float, int]:
+async def _pipeline_run(url: str, messages: list[types.Message], rules: list[str], batch: int) -> Run:
+    """Seconds to ingest every message (what matching and alerts wait for), then seconds for the
+    search indexer to write them all into the full-text index, and the matches recorded."""
     db = await _fresh(url, rules)
     pipeline = Pipeline(db, compile_rules)
     await pipeline.reload_rules()
@@ -109,9 +113,24 @@ async def _pipeline_run(url: str, messages: list[types.Message], rules: list[str
     for i in range(0, len(messages), batch):
         result = await pipeline.ingest(list(to_posts(messages[i : i + batch], REF)))
         matches += result.matches
-    elapsed = time.perf_counter() - start
+    stored = time.perf_counter()
+    indexed = await pipeline.flush_index()
+    end = time.perf_counter()
     await db.dispose()
-    return len(messages) / elapsed, matches
+    assert indexed > 0
+    return Run(stored - start, end - stored, matches)
+
+
+class Run(NamedTuple):
+    ingest: float  # seconds
+    index: float  # seconds
+    matches: int
+
+    def rate(self, n: int) -> float:
+        return n / self.ingest
+
+    def rate_indexed(self, n: int) -> float:
+        return n / (self.ingest + self.index)
 
 
 async def _baseline_run(url: str, messages: list[types.Message]) -> float:
@@ -140,23 +159,35 @@ async def _pg_admin(admin_url: str, sql: str) -> None:
         await conn.close()
 
 
-Row = tuple[str, float, float, float, int]  # database, pipeline, baseline, same work a post, matches
+class Row(NamedTuple):
+    database: str
+    pipeline: float  # posts/s, ingestion alone
+    indexed: float  # posts/s, ingestion and the search index written
+    baseline: float  # posts/s, one INSERT and COMMIT a post
+    single: float  # posts/s, the same work fed a post at a time (index included)
+    matches: int
+
+
+def _row(name: str, pipe: list[Run], base: list[float], single: list[Run], n: int) -> Row:
+    return Row(name, statistics.median(r.rate(n) for r in pipe), statistics.median(r.rate_indexed(n) for r in pipe),
+               statistics.median(base), statistics.median(r.rate_indexed(n) for r in single), pipe[0].matches)
 
 
 def _measure(messages: list[types.Message], rules: list[str], args: argparse.Namespace) -> list[Row]:
     """Medians of the pipeline (batches), the baseline (one INSERT and COMMIT a post, nothing else)
     and the pipeline fed one post at a time (the same work, one transaction a post)."""
     rows: list[Row] = []
+    n = len(messages)
     with tempfile.TemporaryDirectory() as tmp:
         def sqlite_url(i: int, kind: str) -> str:
             return f"sqlite:///{Path(tmp) / f'{kind}{i}.db'}"
 
-        pipe = [asyncio.run(_pipeline_run(sqlite_url(i, "p"), messages, rules, args.batch))
-                for i in range(args.repeat)]
-        base = [asyncio.run(_baseline_run(sqlite_url(i, "b"), messages)) for i in range(args.repeat)]
-        single = [asyncio.run(_pipeline_run(sqlite_url(i, "s"), messages, rules, 1))[0] for i in range(args.repeat)]
-        rows.append(("SQLite", statistics.median(p for p, _ in pipe), statistics.median(base),
-                     statistics.median(single), pipe[0][1]))
+        pipe, base, single = [], [], []
+        for i in range(args.repeat):  # interleaved, so a slow phase of the machine hits all three
+            pipe.append(asyncio.run(_pipeline_run(sqlite_url(i, "p"), messages, rules, args.batch)))
+            base.append(asyncio.run(_baseline_run(sqlite_url(i, "b"), messages)))
+            single.append(asyncio.run(_pipeline_run(sqlite_url(i, "s"), messages, rules, 1)))
+        rows.append(_row("SQLite", pipe, base, single, n))
 
     if args.pg != "none":
         admin = args.pg
@@ -176,12 +207,20 @@ def _measure(messages: list[types.Message], rules: list[str], args: argparse.Nam
                     asyncio.run(_pg_admin(url, reset))
                     base.append(asyncio.run(_baseline_run(url, messages)))
                     asyncio.run(_pg_admin(url, reset))
-                    single.append(asyncio.run(_pipeline_run(url, messages, rules, 1))[0])
-                rows.append(("PostgreSQL", statistics.median(p for p, _ in pipe), statistics.median(base),
-                             statistics.median(single), pipe[0][1]))
+                    single.append(asyncio.run(_pipeline_run(url, messages, rules, 1)))
+                rows.append(_row("PostgreSQL", pipe, base, single, n))
             finally:
                 asyncio.run(_pg_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     return rows
+
+
+def _pin(cpus: int) -> str:
+    """Run this process (and the threads it starts: aiosqlite's) on ``cpus`` cores at most."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if cpus <= 0 or cpus >= len(allowed):
+        return f"{len(allowed)} cores"
+    os.sched_setaffinity(0, set(allowed[:cpus]))
+    return f"pinned to {cpus} core{'s' if cpus > 1 else ''} ({', '.join(map(str, allowed[:cpus]))})"
 
 
 def main() -> None:
@@ -193,13 +232,24 @@ def main() -> None:
     parser.add_argument("--corpus", choices=["news", "dense", "both"], default="both")
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test",
                         help="PostgreSQL server to create a throwaway database on ('none' to skip)")
+    parser.add_argument("--cpus", type=int, default=1,
+                        help="cores this process may use (default 1: the issue's 'on one core'; 0: all)")
     args = parser.parse_args()
     corpora = ["news", "dense"] if args.corpus == "both" else [args.corpus]
+    allowed = os.sched_getaffinity(0)
+    cores = _pin(args.cpus)
+    try:
+        _run(args, corpora, cores)
+    finally:
+        os.sched_setaffinity(0, allowed)  # `python -m benchmarks` goes on with the other benchmarks
+
+
+def _run(args: argparse.Namespace, corpora: list[str], cores: str) -> None:
     print(f"ingestion: {args.posts} real Telethon messages (50-150 words, albums), {args.rules} rules, "
-          f"batches of {args.batch}, median of {args.repeat}; the word-form cache warm, as in a running service; "
-          f"{native.describe()}")
-    print(f"{'corpus':7} {'database':11} {'pipeline posts/s':>17} {'baseline posts/s':>17} {'ratio':>7} "
-          f"{'same work, a post':>18} {'ratio':>7} {'matches':>8} {'a post':>7}")
+          f"batches of {args.batch}, median of {args.repeat}, {cores}; the word-form cache warm, as in a "
+          f"running service; {native.describe()}")
+    print(f"{'corpus':7} {'database':11} {'pipeline/s':>11} {'baseline/s':>11} {'ratio':>7} {'+index/s':>9} {'ratio':>7} "
+          f"{'a post/s':>9} {'ratio':>7} {'matches':>8} {'a post':>7}")
     for corpus in corpora:
         if corpus == "news":
             texts, rules = _news(args.posts, args.rules)
@@ -207,12 +257,14 @@ def main() -> None:
             texts, rules = _dense_texts(args.posts), _dense_rules(args.rules)
         for text in texts:  # a running service has seen these words before
             index_text(text)
-        for db_name, p, b, one, n in _measure(_messages(args.posts, texts=texts), rules, args):
-            print(f"{corpus:7} {db_name:11} {p:17.0f} {b:17.0f} {p / b:6.1f}x {one:18.0f} {p / one:6.1f}x "
-                  f"{n:8d} {n / args.posts:7.1f}", flush=True)
-    print("pipeline = convert + store (with the lemma text for the full-text index) + match all rules + record "
-          "matches, one transaction per batch; baseline = convert + one INSERT and COMMIT per post (no lemma "
-          "text, no matching); same work, a post = the pipeline fed one post at a time (a transaction each)")
+        for r in _measure(_messages(args.posts, texts=texts), rules, args):
+            print(f"{corpus:7} {r.database:11} {r.pipeline:11.0f} {r.baseline:11.0f} {r.pipeline / r.baseline:6.1f}x "
+                  f"{r.indexed:9.0f} {r.indexed / r.baseline:6.1f}x {r.single:9.0f} {r.indexed / r.single:6.1f}x "
+                  f"{r.matches:8d} {r.matches / args.posts:7.1f}", flush=True)
+    print("pipeline = convert + store + match all rules + record matches, one transaction per batch: what alerts "
+          "wait for; +index = the same and then the search indexer writing every post into the full-text index; "
+          "baseline = convert + one INSERT and COMMIT per post (no matching, no index); a post = the pipeline and "
+          "the index fed one post at a time (its ratio: +index against it)")
 
 
 if __name__ == "__main__":

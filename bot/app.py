@@ -32,8 +32,15 @@ class App:
     pipeline: Pipeline
     clock: Clock = field(default_factory=system_clock)
 
-    async def close(self) -> None:
-        await self.db.dispose()
+    async def close(self, *, flush_index: bool = False) -> None:
+        """Release the database. ``flush_index``: first write what this run stored into the search
+        index (one-shot commands); a service leaves it pending for the next run's indexer."""
+        try:
+            if flush_index:
+                await self.pipeline.flush_index()
+            await self.pipeline.close()
+        finally:
+            await self.db.dispose()
 
 
 async def migrate_database(db: Database) -> None:

@@ -185,6 +185,7 @@ async def channels_add(ctx: click.Context, links: tuple[str, ...], no_backfill: 
                 console.print(f"Watching {ref.title or ref.key} (@{ref.username or ref.telegram_id}).", highlight=False)
                 if not no_backfill:
                     await _backfill(service, ref, settings)
+        await app.pipeline.flush_index()  # the backfilled posts searchable before the command ends
     except domain.SessionEndedError as exc:
         raise UserError(str(exc)) from None
     finally:

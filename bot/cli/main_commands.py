@@ -45,6 +45,7 @@ async def import_(ctx: click.Context, path: Path, username: str | None) -> None:
             task = bar.add_task("import", total=size)
             posts = read_export(path, username=username, on_progress=lambda pos: bar.update(task, completed=pos))
             result = await app.pipeline.ingest_stream(as_async(posts), settings.ingest.batch_size)
+        await app.pipeline.flush_index()  # searchable before the command ends
         click.echo(
             f"{checked} posts read: {result.stored} new, {result.updated} updated, "
             f"{result.unchanged} already stored; {result.matches} new matches"
@@ -71,6 +72,7 @@ async def _demo(data_dir: Path, database: str | None, out: Path | None, settings
     app = await build_app(settings, database_url=url)
     try:
         report = await run_demo(app)
+        await app.pipeline.flush_index()
     finally:
         await app.close()
     result, chunks = report.result, report.chunks

@@ -161,7 +161,7 @@ async def search(ctx: click.Context, rule: str, days: int | None, limit: int, ch
 
 
 @cli.command()
-@click.option("--missing", is_flag=True, help="only posts that have no lemma text yet")
+@click.option("--missing", is_flag=True, help="only posts not in the search index yet (what the indexer has not reached)")
 @click.pass_context
 @run_async
 async def reindex(ctx: click.Context, missing: bool) -> None:

@@ -2,6 +2,10 @@
 
 Live updates, backfill, gap fill and export imports all come through `ingest()`, so a post seen by
 several of them is one row. A batch is one transaction: it lands whole or not at all.
+
+New and edited posts are stored "not in the search index yet" (lemma_text NULL); the pipeline's
+`SearchIndexer` writes them into the index in the background, once ingestion is quiet, so
+matching and alerts never wait for the full-text index (bot/matching/indexer.py).
 """
 
 from __future__ import annotations
@@ -18,8 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import domain
 from bot.domain import IngestResult, Matcher
-from bot.matching import index_text
-from bot.matching.index import index_tokens
+from bot.matching.indexer import SearchIndexer
 from bot.matching.text import Tokens, tokenize
 from bot.storage import models as m
 from bot.storage.database import Database
@@ -31,10 +34,16 @@ _ToMatch = tuple[int, str, Tokens | None]  # post id, text, its tokens when alre
 
 
 class Pipeline:
-    def __init__(self, db: Database, matcher_factory: Callable[[Iterable[domain.Rule]], Matcher]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        matcher_factory: Callable[[Iterable[domain.Rule]], Matcher],
+        indexer: SearchIndexer | None = None,
+    ) -> None:
         self.db = db
         self._factory = matcher_factory
         self._matcher: Matcher | None = None
+        self.indexer = indexer or SearchIndexer(db)
 
     async def reload_rules(self) -> Matcher:
         async with self.db.uow(read_only=True) as session:
@@ -54,12 +63,23 @@ class Pipeline:
         by_channel: dict[domain.ChannelRef, list[domain.Post]] = defaultdict(list)
         for post in domain.unique_by(posts):
             by_channel[post.channel].append(post)
-        async with self.db.uow() as session:
-            for ref, items in by_channel.items():
-                channel = await ensure_channel(session, ref)
-                to_match = await self._store(session, channel, items, result)
-                await self._match(session, matcher, channel, to_match, result)
+        with self.indexer.ingesting():
+            async with self.db.uow() as session:
+                for ref, items in by_channel.items():
+                    channel = await ensure_channel(session, ref)
+                    to_match = await self._store(session, channel, items, result)
+                    await self._match(session, matcher, channel, to_match, result)
+        if result.stored or result.updated:
+            self.indexer.wake()
         return result
+
+    async def flush_index(self) -> int:
+        """Write every stored post into the search index now (one-shot commands call it before exit)."""
+        return await self.indexer.flush()
+
+    async def close(self) -> None:
+        """Stop background indexing; what is still pending stays pending, for the next run."""
+        await self.indexer.close()
 
     async def ingest_stream(self, posts: AsyncIterable[domain.Post], batch_size: int = 500) -> IngestResult:
         total = IngestResult()
@@ -77,7 +97,7 @@ class Pipeline:
         self, session: AsyncSession, channel: m.Channel, items: list[domain.Post], result: IngestResult
     ) -> list[_ToMatch]:
         """Insert the new posts and apply real changes to known ones. Returns what to match: (post id,
-        text, its tokens when already made: a new post is tokenised once, for the index and the matcher).
+        text, its tokens when already made: a new post is tokenised once, for the matcher).
 
         Bulk statements only: one SELECT of the few columns that tell a change, one multi-row
         INSERT ... ON CONFLICT DO NOTHING RETURNING (the ids of the rows actually inserted); ORM rows
@@ -99,7 +119,7 @@ class Pipeline:
             tokens = {p.message_id: tokenize(p.text) for p in fresh if p.text}
             inserted = await session.execute(
                 insert_ignore(session, m.Post, ["channel_id", "message_id"]).returning(posts.c.id, posts.c.message_id),
-                [_row(channel.id, p, tokens.get(p.message_id)) for p in fresh],
+                [_row(channel.id, p) for p in fresh],
             )
             new_ids = {message_id: post_id for post_id, message_id in inserted}
             for post in fresh:
@@ -203,7 +223,7 @@ def _differs(stored: Any, post: domain.Post) -> bool:
     )
 
 
-def _row(channel_id: int, post: domain.Post, toks: Tokens | None) -> dict[str, object]:
+def _row(channel_id: int, post: domain.Post) -> dict[str, object]:
     forward = post.forward or domain.ForwardOrigin()
     return {
         "channel_id": channel_id,
@@ -211,7 +231,7 @@ def _row(channel_id: int, post: domain.Post, toks: Tokens | None) -> dict[str, o
         "date": post.date,
         "text": post.text,
         "text_hash": post.text_hash,
-        "lemma_text": index_tokens(toks) if toks is not None else index_text(post.text),
+        "lemma_text": None if post.text else "",  # NULL: for the search indexer; no text, nothing to index
         "edit_date": post.edit_date,
         "deleted": post.deleted,
         "views": post.views,
@@ -240,7 +260,7 @@ def _apply_change(session: AsyncSession, row: m.Post, post: domain.Post) -> bool
     session.add(m.PostVersion(post_id=row.id, text_hash=row.text_hash, text=row.text))
     row.text = post.text
     row.text_hash = post.text_hash
-    row.lemma_text = index_text(post.text)
+    row.lemma_text = None  # the search indexer re-indexes the new text
     row.edit_date = post.edit_date or datetime.now(UTC)
     if post.media_type:
         row.media_type = post.media_type

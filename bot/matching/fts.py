@@ -1,7 +1,9 @@
 """The full-text index over ``posts.lemma_text``: SQLite FTS5 or PostgreSQL GIN.
 
 SQLite: an external-content FTS5 table (``posts_fts``, rowid = posts.id) kept in sync by triggers,
-so every writer of ``posts`` keeps the index right without knowing of it. A later migration that
+so every writer of ``posts`` keeps the index right without knowing of it. It keeps no positions
+and no per-row sizes (``detail=none, columnsize=0``): search asks only which posts hold which keys,
+never phrases, NEAR or ranking (the matcher confirms every candidate). A later migration that
 rebuilds ``posts`` with ``batch_alter_table`` drops those triggers: call `ensure_index` again (the
 ``tgmon reindex`` command does). PostgreSQL: a GIN expression index over
 ``to_tsvector('simple', coalesce(lemma_text, ''))``; queries must use that exact expression.
@@ -20,9 +22,11 @@ PG_VECTOR = "to_tsvector('simple', coalesce(posts.lemma_text, ''))"
 # so FTS5's `ascii` tokenizer, which only splits at ASCII non-alphanumerics and leaves other characters
 # alone, yields exactly our keys, and indexes a post about a quarter cheaper than `unicode61`.
 TOKENIZER = "ascii"
+# membership only: no positions, no column sizes (less to write for every stored post)
+OPTIONS = "detail=none, columnsize=0"
 _CREATE = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS posts_fts USING fts5("
-    "lemma_text, content='posts', content_rowid='id', tokenize='{tokenizer}')"
+    "lemma_text, content='posts', content_rowid='id', {options}tokenize='{tokenizer}')"
 )
 _SQLITE = [
     "CREATE TRIGGER IF NOT EXISTS posts_fts_ai AFTER INSERT ON posts BEGIN "
@@ -42,13 +46,17 @@ _SQLITE_DROP = [
 _PG = f"CREATE INDEX IF NOT EXISTS ix_posts_lemma_fts ON posts USING gin (({PG_VECTOR.replace('posts.', '')}))"
 
 
-def ensure_index(conn: Connection, *, rebuild: bool = False, tokenizer: str = TOKENIZER) -> None:
-    """Create the index if it is missing (idempotent); ``rebuild`` re-reads every post (SQLite)."""
+def ensure_index(
+    conn: Connection, *, rebuild: bool = False, tokenizer: str = TOKENIZER, options: str = OPTIONS
+) -> None:
+    """Create the index if it is missing (idempotent); ``rebuild`` re-reads every post (SQLite).
+    ``tokenizer`` and ``options`` are for migrations that re-create an earlier form of the index."""
     if conn.dialect.name == "sqlite":
         existed = conn.exec_driver_sql(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'posts_fts'"
         ).first() is not None
-        for statement in [_CREATE.format(tokenizer=tokenizer), *_SQLITE]:
+        create = _CREATE.format(tokenizer=tokenizer, options=f"{options}, " if options else "")
+        for statement in [create, *_SQLITE]:
             conn.exec_driver_sql(statement)
         if rebuild or not existed:
             conn.exec_driver_sql("INSERT INTO posts_fts(posts_fts) VALUES ('rebuild')")

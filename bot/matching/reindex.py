@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from bot.matching.fts import ensure_index
 from bot.matching.index import INDEX_VERSION, index_text
+from bot.matching.indexer import index_pending
 from bot.storage import models as m
 from bot.storage.database import Database
 
@@ -18,13 +19,12 @@ VERSION_KEY = "matching.index_version"
 async def reindex(
     db: Database, *, only_missing: bool = False, batch: int = 1000, progress: Callable[[int], None] | None = None
 ) -> int:
-    """Rewrite posts.lemma_text (all, or only the missing ones). Returns how many posts were rewritten."""
+    """Rewrite posts.lemma_text (all, or only the posts not indexed yet). Returns how many posts were
+    rewritten."""
     last, done = 0, 0
-    while True:
+    while not only_missing:
         async with db.uow() as session:
             query = sa.select(m.Post.id, m.Post.text).where(m.Post.id > last).order_by(m.Post.id).limit(batch)
-            if only_missing:
-                query = query.where(m.Post.lemma_text.is_(None))
             rows = (await session.execute(query)).all()
             if not rows:
                 break
@@ -36,6 +36,14 @@ async def reindex(
             )
         done += len(rows)
         last = rows[-1].id
+        if progress is not None:
+            progress(done)
+    while only_missing:  # what the search indexer has not reached yet
+        async with db.uow() as session:
+            count = await index_pending(session, batch)
+        if not count:
+            break
+        done += count
         if progress is not None:
             progress(done)
     async with db.engine.begin() as conn:

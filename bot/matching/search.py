@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -72,7 +71,7 @@ async def search_posts(
     cond = condition(parsed)
 
     query = (
-        sa.select(m.Post.id)
+        sa.select(m.Post.id, m.Post.date)
         .join(m.Channel, m.Channel.id == m.Post.channel_id)
         .where(m.Post.deleted.is_(False))
         .order_by(m.Post.date.desc(), m.Post.id.desc())
@@ -84,6 +83,8 @@ async def search_posts(
     if scope:
         ids = [int(c) for c in scope if c.isdigit()]
         query = query.where(sa.or_(m.Channel.username.in_(sorted(scope)), m.Channel.telegram_id.in_(ids)))
+    # posts stored but not in the index yet (the indexer runs behind ingestion) are candidates too
+    pending = query.where(m.Post.lemma_text.is_(None))
     if cond is not None:
         if db.dialect == "sqlite":
             query = query.where(
@@ -95,10 +96,10 @@ async def search_posts(
             query = query.where(
                 sa.text(f"{PG_VECTOR} @@ to_tsquery('simple', :ts_query)").bindparams(ts_query=tsquery(cond))
             )
-    exact_count = cond is not None and exact_by_index(parsed)
     found: list[FoundPost] = []
     async with db.uow(read_only=True) as session:
-        if exact_count:
+        waiting = list(await session.execute(pending.limit(max_confirm + 1))) if cond is not None else []
+        if cond is not None and exact_by_index(parsed) and not waiting:
             # the index condition is the rule itself: count in the index, confirm only what is shown
             total = int(await session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())) or 0)
             offset, page = 0, max(2 * limit, 100)
@@ -107,16 +108,19 @@ async def search_posts(
                 offset += page
                 await _confirm(session, matcher, ids, found, limit)
             return SearchResult(total, found)
-        candidates = list(await session.scalars(query.limit(max_confirm + 1)))
+        rows = list(await session.execute(query.limit(max_confirm + 1)))
+        if waiting:  # the index never returns a pending post: the two sets are disjoint
+            rows = sorted([*rows, *waiting], key=lambda r: (r.date, r.id), reverse=True)[: max_confirm + 1]
+        candidates = [r.id for r in rows]
         confirmed, checked = await _confirm(session, matcher, candidates[:max_confirm], found, limit)
     if len(candidates) <= max_confirm:
         return SearchResult(confirmed, found)
     # more candidates than we read: extrapolate from those read, and count the rest in the index
-    rest = await _count(db, query)
+    rest = await _count(db, query) + len(waiting)
     return SearchResult(round(confirmed * rest / max(checked, 1)), found, exact=False)
 
 
-async def _count(db: Database, query: sa.Select[Any]) -> int:
+async def _count(db: Database, query: sa.Select[int, datetime]) -> int:
     async with db.uow(read_only=True) as session:
         return int(await session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())) or 0)
 

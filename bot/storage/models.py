@@ -95,6 +95,9 @@ class Post(Base):
         Index("ix_posts_date", "date"),
         Index("ix_posts_forward", "forward_channel_id", "forward_message_id"),
         Index("ix_posts_channel_grouped", "channel_id", "grouped_id"),
+        # the posts not in the search index yet (lemma_text NULL): the search indexer's queue
+        Index("ix_posts_unindexed", "id", sqlite_where=sql_text("lemma_text IS NULL"),
+              postgresql_where=sql_text("lemma_text IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -103,7 +106,8 @@ class Post(Base):
     date: Mapped[datetime] = mapped_column()
     text: Mapped[str] = mapped_column(Text, default="")
     text_hash: Mapped[str] = mapped_column(String(32))
-    lemma_text: Mapped[str | None] = mapped_column(Text)  # normalised lemmas, for the full-text index
+    # normalised lemmas, for the full-text index; NULL: stored, not indexed yet (bot/matching/indexer.py)
+    lemma_text: Mapped[str | None] = mapped_column(Text)
     edit_date: Mapped[datetime | None] = mapped_column()
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     views: Mapped[int | None] = mapped_column(BigInteger)

@@ -22,7 +22,7 @@ def upgrade() -> None:
 
     conn = op.get_bind()
     fill_lemma_text(conn, index_text, only_missing=False)
-    ensure_index(conn, rebuild=True)
+    ensure_index(conn, rebuild=True, tokenizer="unicode61 remove_diacritics 0", options="")  # as it was then
 
 
 def downgrade() -> None:

@@ -24,7 +24,7 @@ def _recreate(tokenizer: str) -> None:
     conn = op.get_bind()
     if conn.dialect.name == "sqlite":
         drop_index(conn)
-        ensure_index(conn, rebuild=True, tokenizer=tokenizer)
+        ensure_index(conn, rebuild=True, tokenizer=tokenizer, options="")  # as it was then
 
 
 def upgrade() -> None:

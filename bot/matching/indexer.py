@@ -1,0 +1,150 @@
+"""The search indexer: writes stored posts into the full-text index, behind ingestion.
+
+Ingestion stores a post with ``lemma_text`` NULL, meaning "not in the search index yet", and goes
+on: matching and alerts never wait for the index. The indexer then computes the lemma text of
+the pending posts, oldest first, a short transaction per batch; writing ``lemma_text`` is what
+updates the index (SQLite: the FTS5 triggers; PostgreSQL: the GIN expression index).
+
+Ingestion comes first. The indexer runs a batch when ingestion has been quiet for `idle_seconds`,
+or when it has waited `max_wait_seconds` (so a long burst cannot starve it). Search stays exact
+meanwhile: it reads the pending posts as candidates too (bot/matching/search.py). Pending posts
+are rows in the database, so nothing is lost to a restart: the next indexer finds them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.matching.index import index_text
+from bot.storage import models as m
+from bot.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+_POSTS = m.Post.__table__
+assert isinstance(_POSTS, sa.Table)
+
+# only a row still pending and still holding the text that was read (an edit in between sets the
+# row pending again with a new text: its own pass indexes that)
+_FILL = (
+    sa.update(_POSTS)
+    .where(_POSTS.c.id == sa.bindparam("pid"), _POSTS.c.lemma_text.is_(None), _POSTS.c.text_hash == sa.bindparam("hash"))
+    .values(lemma_text=sa.bindparam("lemmas"))
+)
+
+
+async def index_pending(session: AsyncSession, limit: int) -> int:
+    """Index up to ``limit`` pending posts, oldest first, in the caller's transaction. Returns how
+    many were read (0: nothing pending)."""
+    query = sa.select(_POSTS.c.id, _POSTS.c.text, _POSTS.c.text_hash).where(_POSTS.c.lemma_text.is_(None))
+    query = query.order_by(_POSTS.c.id).limit(limit)
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)  # two ingest processes split the work
+    rows = (await session.execute(query)).all()
+    if rows:
+        await session.execute(_FILL, [{"pid": r.id, "hash": r.text_hash, "lemmas": index_text(r.text or "")} for r in rows])
+    return len(rows)
+
+
+async def pending_count(db: Database) -> int:
+    async with db.uow(read_only=True) as session:
+        query = sa.select(sa.func.count()).select_from(_POSTS).where(_POSTS.c.lemma_text.is_(None))
+        return int(await session.scalar(query) or 0)
+
+
+class SearchIndexer:
+    """Runs `index_pending` in the background of a process that ingests."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        batch: int = 250,
+        idle_seconds: float = 0.2,
+        max_wait_seconds: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.db = db
+        self.batch = batch
+        self.idle_seconds = idle_seconds
+        self.max_wait_seconds = max_wait_seconds
+        self._clock = clock
+        self._ingesting = 0
+        self._last_ingest = float("-inf")
+        self._task: asyncio.Task[None] | None = None
+        self.indexed = 0  # posts indexed by this indexer since it was made
+
+    # --- what ingestion tells it ------------------------------------------------------------------
+    @contextlib.contextmanager
+    def ingesting(self) -> Iterator[None]:
+        """Wrap an ingest batch: the indexer holds back while it runs and for `idle_seconds` after."""
+        self._ingesting += 1
+        try:
+            yield
+        finally:
+            self._ingesting -= 1
+            self._last_ingest = self._clock()
+
+    def wake(self) -> None:
+        """Posts were stored: index them once ingestion is quiet (starts the background task)."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="search-indexer")
+
+    # --- running --------------------------------------------------------------------------------
+    async def run_batch(self) -> int:
+        async with self.db.uow() as session:
+            done = await index_pending(session, self.batch)
+        self.indexed += done
+        return done
+
+    async def catch_up(self) -> int:
+        """Index everything pending now, without waiting for ingestion to be quiet. Returns the count."""
+        total = 0
+        while done := await self.run_batch():
+            total += done
+        return total
+
+    async def flush(self) -> int:
+        """Stop the background task and index whatever is pending (one-shot commands, before exit)."""
+        await self.close()
+        return await self.catch_up()
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _hold_back(self, last_batch: float) -> float:
+        """Seconds to wait before the next batch (0: go)."""
+        now = self._clock()
+        if now - last_batch >= self.max_wait_seconds:
+            return 0.0
+        if self._ingesting:
+            return min(self.idle_seconds, self.max_wait_seconds - (now - last_batch))
+        return max(0.0, min(self.idle_seconds - (now - self._last_ingest), self.max_wait_seconds - (now - last_batch)))
+
+    async def _run(self) -> None:
+        last_batch = self._clock()
+        try:
+            while True:
+                wait = self._hold_back(last_batch)
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                    continue
+                done = await self.run_batch()
+                last_batch = self._clock()
+                if done == 0:
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the posts stay pending: the next wake (next batch stored) retries
+            log.warning("search indexing paused: %s: %s", exc.__class__.__name__, exc)
