@@ -25,6 +25,7 @@ from bot.cli.base import UserError, cli, run_async, settings_from
 from bot.config import MAIN_ACCOUNT, ConfigError, Settings, account_session_env
 from bot.ingest.accounts import AccountState, account_states, stale_after
 from bot.ingest.channels import ChannelError, ChannelInfo, add_channel, list_channels, remove_channel
+from bot.matching.indexer import pending_count
 from bot.storage import models as m
 
 console = Console()
@@ -326,6 +327,7 @@ async def stats(ctx: click.Context) -> None:
         infos = await list_channels(app.db, since=_today())
         lags = await _lags(app, infos)
         accounts = await _accounts(app)
+        unindexed = await pending_count(app.db)
     finally:
         await app.close()
     now = datetime.now(UTC)
@@ -340,3 +342,5 @@ async def stats(ctx: click.Context) -> None:
     console.print(f"{len(infos)} channels, {sum(i.posts_today for i in infos)} posts today, "
                   f"{sum(i.gaps_recovered for i in infos)} recovered by gap fill, "
                   f"{sum(i.flood_wait_seconds for i in infos)} s of FloodWait; as of {now:%H:%M UTC}.")
+    # the search indexer runs behind ingestion: a number that stays high means no ingest process runs it
+    console.print(f"Search index: {'up to date' if not unindexed else f'{unindexed} posts waiting (search reads them too)'}.")

@@ -80,6 +80,7 @@ def test_add_backfills_then_list_stats_and_remove(env: dict[str, str], telegram:
     assert code == 0
     assert "@vvgladkov" in out
     assert "1 channels" in out
+    assert "Search index: up to date." in out  # `channels add` indexed its backfill before it ended
 
     code, out = _invoke(["channels", "remove", "@vvgladkov"], env)
     assert code == 0

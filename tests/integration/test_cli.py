@@ -41,6 +41,22 @@ def _counts(url: str) -> tuple[int, int]:
     return int(posts or 0), int(chans or 0)
 
 
+def _unindexed(url: str) -> int:
+    import asyncio
+
+    from bot.matching.indexer import pending_count
+    from bot.storage.database import Database
+
+    async def go() -> int:
+        db = Database.from_url(url)
+        try:
+            return await pending_count(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(go())
+
+
 @pytest.fixture
 def env(db_url: str, tmp_path: Path) -> dict[str, str]:
     return {"TGMON_DATABASE_URL": db_url, "TGMON_DATA_DIR": str(tmp_path / "data"),
@@ -55,6 +71,7 @@ def test_import_is_idempotent_and_malformed_imports_nothing(env: dict[str, str],
     code, out = _invoke(["import", str(good), "--channel", "somechannel"], env)
     assert code == 0, out
     assert "250 posts read: 250 new" in out
+    assert _unindexed(db_url) == 0  # the import wrote its posts into the search index before it ended
     code, out = _invoke(["import", str(good), "--channel", "somechannel"], env)
     assert "0 new, 0 updated, 250 already stored" in out
     assert _counts(db_url) == (250, 1)
