@@ -117,11 +117,7 @@ class Pipeline:
         fresh = [p for p in items if p.message_id not in known]
         if fresh:
             tokens = {p.message_id: tokenize(p.text) for p in fresh if p.text}
-            inserted = await session.execute(
-                insert_ignore(session, m.Post, ["channel_id", "message_id"]).returning(posts.c.id, posts.c.message_id),
-                [_row(channel.id, p) for p in fresh],
-            )
-            new_ids = {message_id: post_id for post_id, message_id in inserted}
+            new_ids = {message_id: post_id for post_id, message_id in await _insert_posts(session, channel.id, fresh)}
             for post in fresh:
                 post_id = new_ids.get(post.message_id)
                 if post_id is None:  # another writer stored it between our SELECT and INSERT
@@ -169,6 +165,15 @@ class Pipeline:
         new.sort()
         result.matches += len(new)
         result.new_match_ids.extend(new)
+
+
+async def _insert_posts(session: AsyncSession, channel_id: int, fresh: list[domain.Post]) -> list[tuple[int, int]]:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING (id, message_id): the rows actually inserted."""
+    inserted = await session.execute(
+        insert_ignore(session, m.Post, ["channel_id", "message_id"]).returning(_POSTS.c.id, _POSTS.c.message_id),
+        [_row(channel_id, p) for p in fresh],
+    )
+    return [(int(r[0]), int(r[1])) for r in inserted]
 
 
 async def _insert_matches(session: AsyncSession, hits: list[tuple[domain.RuleMatch, int]]) -> list[int]:
