@@ -69,16 +69,19 @@ class SearchIndexer:
         batch: int = 250,
         idle_seconds: float = 0.2,
         max_wait_seconds: float = 5.0,
+        retry_seconds: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.db = db
         self.batch = batch
         self.idle_seconds = idle_seconds
         self.max_wait_seconds = max_wait_seconds
+        self.retry_seconds = retry_seconds  # after a failed batch; doubles up to ten minutes
         self._clock = clock
         self._ingesting = 0
         self._last_ingest = float("-inf")
         self._task: asyncio.Task[None] | None = None
+        self._woken = False  # posts stored since the running task last looked
         self.indexed = 0  # posts indexed by this indexer since it was made
 
     # --- what ingestion tells it ------------------------------------------------------------------
@@ -94,6 +97,7 @@ class SearchIndexer:
 
     def wake(self) -> None:
         """Posts were stored: index them once ingestion is quiet (starts the background task)."""
+        self._woken = True
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="search-indexer")
 
@@ -134,17 +138,23 @@ class SearchIndexer:
 
     async def _run(self) -> None:
         last_batch = self._clock()
-        try:
-            while True:
-                wait = self._hold_back(last_batch)
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                    continue
+        retry = self.retry_seconds
+        while True:
+            wait = self._hold_back(last_batch)
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            self._woken = False
+            try:
                 done = await self.run_batch()
-                last_batch = self._clock()
-                if done == 0:
-                    return
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the posts stay pending: the next wake (next batch stored) retries
-            log.warning("search indexing paused: %s: %s", exc.__class__.__name__, exc)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the batch rolled back whole: its posts stay pending, and are retried
+                log.warning("search indexing failed (%s: %s); retrying in %.0f s", exc.__class__.__name__, exc, retry)
+                await asyncio.sleep(retry)
+                retry = min(retry * 2, 600.0)
+                continue
+            retry = self.retry_seconds
+            last_batch = self._clock()
+            if done == 0 and not self._woken:  # a wake during the last pass means more to read
+                return

@@ -110,25 +110,48 @@ async def test_a_text_changed_after_it_was_read_is_not_indexed_with_the_old_one(
     assert await pending_count(db) == 0
 
 
-async def test_a_failing_pass_loses_nothing_and_the_next_wake_finishes(
+async def test_a_failing_batch_loses_nothing_and_is_retried(
     db: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    pipeline = Pipeline(db, compile_rules, SearchIndexer(db, idle_seconds=0.0))
+    pipeline = Pipeline(db, compile_rules, SearchIndexer(db, idle_seconds=0.0, retry_seconds=0.05))
     real = indexer_module.index_text
     monkeypatch.setattr(indexer_module, "index_text", lambda text: 1 / 0)
     with caplog.at_level(logging.WARNING, logger="bot.matching.indexer"):
         await pipeline.ingest(_posts(3))
-        task = pipeline.indexer._task
-        assert task is not None
-        await task  # the pass ends with a warning, not an exception in the service
-    assert "search indexing paused: ZeroDivisionError" in caplog.text
+        for _ in range(100):
+            if "search indexing failed (ZeroDivisionError" in caplog.text:
+                break
+            await asyncio.sleep(0.01)
+    assert "search indexing failed (ZeroDivisionError: division by zero); retrying in 0 s" in caplog.text
     assert await pending_count(db) == 3  # the failed batch rolled back whole
-    monkeypatch.setattr(indexer_module, "index_text", real)
-    await pipeline.ingest(_posts(1, start=4))
+    monkeypatch.setattr(indexer_module, "index_text", real)  # the cause goes away: the retry finishes
     task = pipeline.indexer._task
     assert task is not None
-    await task
+    await asyncio.wait_for(task, 5)
     assert await pending_count(db) == 0
+
+
+async def test_posts_stored_during_the_last_pass_are_not_left_behind(db: Database) -> None:
+    """A wake that comes while the indexer reads its last (empty) batch keeps it going."""
+    indexer = SearchIndexer(db, idle_seconds=0.0)
+    pipeline = Pipeline(db, compile_rules, indexer)
+    real = indexer.run_batch
+    calls = 0
+
+    async def run_batch() -> int:
+        nonlocal calls
+        calls += 1
+        done = await real()
+        if calls == 1:  # posts stored (and a wake) after this pass read nothing
+            await pipeline.ingest(_posts(2, start=10))
+        return done
+
+    indexer.run_batch = run_batch  # type: ignore[method-assign]
+    indexer.wake()
+    task = indexer._task
+    assert task is not None
+    await asyncio.wait_for(task, 5)
+    assert await pending_count(db) == 0 and calls >= 2
 
 
 async def test_one_shot_close_flushes_and_a_service_close_leaves_pending(db: Database) -> None:
