@@ -14,6 +14,7 @@ Services record what they do through the small functions below (no Prometheus ty
 | tgmon_flood_wait_seconds_total | counter | where=ingest/delivery/bot | FloodWait seconds imposed |
 | tgmon_outbox_rows | gauge | state, kind | outbox rows by state (the whole database) |
 | tgmon_outbox_oldest_due_seconds | gauge | | age of the oldest pending row that is due |
+| tgmon_search_index_pending | gauge | | stored posts the search indexer has not reached (the whole database) |
 | tgmon_scheduler_leader | gauge | | 1 while this process holds the scheduler lock |
 | tgmon_service_up | gauge | service | 1 while a service of this process runs |
 | tgmon_heartbeat_timestamp_seconds | gauge | service | last sign of progress (unix time) |
@@ -60,6 +61,7 @@ SEND_FAILURES = Counter("tgmon_send_failures", "Failed sends by reason", ["reaso
 FLOOD_WAIT = Counter("tgmon_flood_wait_seconds", "FloodWait seconds imposed", ["where"], registry=REGISTRY)
 OUTBOX = Gauge("tgmon_outbox_rows", "Outbox rows by state and kind", ["state", "kind"], registry=REGISTRY)
 OUTBOX_OLDEST_DUE = Gauge("tgmon_outbox_oldest_due_seconds", "Age of the oldest due pending row", registry=REGISTRY)
+SEARCH_PENDING = Gauge("tgmon_search_index_pending", "Stored posts not in the search index yet", registry=REGISTRY)
 LEADER = Gauge("tgmon_scheduler_leader", "1 while this process holds the scheduler lock", registry=REGISTRY)
 SERVICE_UP = Gauge("tgmon_service_up", "1 while a service runs in this process", ["service"], registry=REGISTRY)
 HEARTBEAT = Gauge("tgmon_heartbeat_timestamp_seconds", "Last progress of a service", ["service"], registry=REGISTRY)
@@ -119,6 +121,10 @@ def set_outbox(rows: dict[tuple[str, str], int], oldest_due: datetime | None, no
         OUTBOX.labels(state, kind).set(count)
     now = now or datetime.now(UTC)
     OUTBOX_OLDEST_DUE.set(max(0.0, (now - oldest_due).total_seconds()) if oldest_due else 0.0)
+
+
+def set_search_pending(posts: int) -> None:
+    SEARCH_PENDING.set(posts)
 
 
 def value(name: str, **labels: str) -> float:

@@ -1,4 +1,5 @@
-"""A periodic probe of the database: outbox depth for the metrics, reachability for /healthz."""
+"""A periodic probe of the database: outbox depth and the search index backlog for the metrics,
+reachability for /healthz."""
 
 from __future__ import annotations
 
@@ -27,7 +28,10 @@ async def probe(db: Database, health: Health) -> None:
         oldest = await session.scalar(
             select(func.min(m.Outbox.not_before)).where(m.Outbox.state == "pending", m.Outbox.not_before <= now)
         )
+        # through the partial index over pending posts: cheap however large the archive
+        unindexed = await session.scalar(select(func.count()).select_from(m.Post).where(m.Post.lemma_text.is_(None)))
     metrics.set_outbox(counts, oldest, now)
+    metrics.set_search_pending(int(unindexed or 0))
     health.oldest_due_seconds = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
     health.db_probe(None)
 

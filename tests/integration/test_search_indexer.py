@@ -167,3 +167,18 @@ async def test_one_shot_close_flushes_and_a_service_close_leaves_pending(db: Dat
     await one_shot.pipeline.ingest(_posts(5, start=6))
     await one_shot.close(flush_index=True)  # a one-shot command indexes everything before it exits
     assert await pending_count(db) == 0
+
+
+async def test_the_monitor_reports_the_backlog(db: Database) -> None:
+    from bot import metrics
+    from bot.runtime.health import Health
+    from bot.runtime.monitor import probe
+
+    pipeline = Pipeline(db, compile_rules)
+    await pipeline.ingest(_posts(4))
+    await pipeline.close()
+    await probe(db, Health(60))
+    assert metrics.value("tgmon_search_index_pending") == 4
+    await pipeline.flush_index()
+    await probe(db, Health(60))
+    assert metrics.value("tgmon_search_index_pending") == 0
