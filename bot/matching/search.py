@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +26,7 @@ from bot.storage.database import Database
 
 _BATCH = 500
 MAX_CONFIRM = 2_000  # candidates read and matched at most; beyond that the total is estimated
+MAX_PENDING = 2_000  # newest posts not indexed yet read as candidates; a larger backlog makes the total inexact
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +85,7 @@ async def search_posts(
     if scope:
         ids = [int(c) for c in scope if c.isdigit()]
         query = query.where(sa.or_(m.Channel.username.in_(sorted(scope)), m.Channel.telegram_id.in_(ids)))
-    # posts stored but not in the index yet (the indexer runs behind ingestion) are candidates too
-    pending = query.where(m.Post.lemma_text.is_(None))
+    base = query  # the filters without the index condition (for the posts not indexed yet)
     if cond is not None:
         if db.dialect == "sqlite":
             query = query.where(
@@ -98,8 +99,18 @@ async def search_posts(
             )
     found: list[FoundPost] = []
     async with db.uow(read_only=True) as session:
-        waiting = list(await session.execute(pending.limit(max_confirm + 1))) if cond is not None else []
-        if cond is not None and exact_by_index(parsed) and not waiting:
+        # posts stored but not in the index yet (the indexer runs behind ingestion) are candidates
+        # too: the newest MAX_PENDING of them, found through their partial index (never a scan)
+        waiting: list[Any] = []
+        backlog = False
+        if cond is not None:
+            pending = list(await session.scalars(
+                sa.select(m.Post.id).where(m.Post.lemma_text.is_(None)).order_by(m.Post.id.desc()).limit(MAX_PENDING + 1)
+            ))
+            backlog = len(pending) > MAX_PENDING
+            if pending:
+                waiting = list(await session.execute(base.where(m.Post.id.in_(pending[:MAX_PENDING])).limit(max_confirm + 1)))
+        if cond is not None and exact_by_index(parsed) and not waiting and not backlog:
             # the index condition is the rule itself: count in the index, confirm only what is shown
             total = int(await session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())) or 0)
             offset, page = 0, max(2 * limit, 100)
@@ -114,7 +125,7 @@ async def search_posts(
         candidates = [r.id for r in rows]
         confirmed, checked = await _confirm(session, matcher, candidates[:max_confirm], found, limit)
     if len(candidates) <= max_confirm:
-        return SearchResult(confirmed, found)
+        return SearchResult(confirmed, found, exact=not backlog)
     # more candidates than we read: extrapolate from those read, and count the rest in the index
     rest = await _count(db, query) + len(waiting)
     return SearchResult(round(confirmed * rest / max(checked, 1)), found, exact=False)

@@ -182,3 +182,20 @@ async def test_the_monitor_reports_the_backlog(db: Database) -> None:
     await pipeline.flush_index()
     await probe(db, Health(60))
     assert metrics.value("tgmon_search_index_pending") == 0
+
+
+async def test_a_backlog_larger_than_search_reads_makes_the_total_inexact(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.matching import search
+
+    monkeypatch.setattr(search, "MAX_PENDING", 5)
+    pipeline = Pipeline(db, compile_rules)
+    await pipeline.ingest(_posts(8))
+    await pipeline.close()
+    result = await search_posts(db, "батальон")
+    assert (result.total, result.exact) == (5, False)  # the newest 5 pending read, and said so
+    assert [p.message_id for p in result.posts] == [8, 7, 6, 5, 4]
+    await pipeline.flush_index()
+    result = await search_posts(db, "батальон")
+    assert (result.total, result.exact) == (8, True)
