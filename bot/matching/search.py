@@ -98,7 +98,8 @@ async def search_posts(
                 sa.text(f"{PG_VECTOR} @@ to_tsquery('simple', :ts_query)").bindparams(ts_query=tsquery(cond))
             )
     found: list[FoundPost] = []
-    async with db.uow(read_only=True) as session:
+    # one snapshot: a post the indexer writes meanwhile is either pending or indexed, never both or neither
+    async with db.uow(read_only=True, snapshot=True) as session:
         # posts stored but not in the index yet (the indexer runs behind ingestion) are candidates
         # too: the newest MAX_PENDING of them, found through their partial index (never a scan)
         waiting: list[Any] = []
@@ -120,8 +121,10 @@ async def search_posts(
                 await _confirm(session, matcher, ids, found, limit)
             return SearchResult(total, found)
         rows = list(await session.execute(query.limit(max_confirm + 1)))
-        if waiting:  # the index never returns a pending post: the two sets are disjoint
-            rows = sorted([*rows, *waiting], key=lambda r: (r.date, r.id), reverse=True)[: max_confirm + 1]
+        if waiting:  # disjoint within the snapshot; an id is still taken once, whatever happens
+            listed = {r.id for r in rows}
+            rows = sorted([*rows, *(r for r in waiting if r.id not in listed)], key=lambda r: (r.date, r.id),
+                          reverse=True)[: max_confirm + 1]
         candidates = [r.id for r in rows]
         confirmed, checked = await _confirm(session, matcher, candidates[:max_confirm], found, limit)
     if len(candidates) <= max_confirm:

@@ -74,12 +74,17 @@ class Database:
         return self.engine.dialect.name
 
     @asynccontextmanager
-    async def uow(self, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
-        """One transaction: commits when the block ends normally, rolls back on any exception."""
+    async def uow(self, *, read_only: bool = False, snapshot: bool = False) -> AsyncIterator[AsyncSession]:
+        """One transaction: commits when the block ends normally, rolls back on any exception.
+
+        ``snapshot``: every statement of the block sees the same committed state (PostgreSQL:
+        REPEATABLE READ; a SQLite transaction always does), for reads that must agree with each other.
+        """
         async with self.sessions() as session:
-            await session.connection(
-                execution_options={"sqlite_begin": "DEFERRED" if read_only else "IMMEDIATE"}
-            )
+            options: dict[str, str] = {"sqlite_begin": "DEFERRED" if read_only else "IMMEDIATE"}
+            if snapshot and self.dialect == "postgresql":
+                options["isolation_level"] = "REPEATABLE READ"
+            await session.connection(execution_options=options)
             try:
                 yield session
             except BaseException:
