@@ -32,12 +32,10 @@ class App:
     pipeline: Pipeline
     clock: Clock = field(default_factory=system_clock)
 
-    async def close(self, *, flush_index: bool = False) -> None:
-        """Release the database. ``flush_index``: first write what this run stored into the search
-        index (one-shot commands); a service leaves it pending for the next run's indexer."""
+    async def close(self) -> None:
+        """Stop background indexing and release the database. Posts not indexed yet stay pending for
+        the next run's indexer; one-shot commands call `pipeline.flush_index()` first."""
         try:
-            if flush_index:
-                await self.pipeline.flush_index()
             await self.pipeline.close()
         finally:
             await self.db.dispose()

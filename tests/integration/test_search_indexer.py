@@ -165,7 +165,8 @@ async def test_one_shot_close_flushes_and_a_service_close_leaves_pending(db: Dat
     other = Database.from_url(str(db.engine.url.render_as_string(hide_password=False)))
     one_shot = App(Settings(), other, Pipeline(other, compile_rules))
     await one_shot.pipeline.ingest(_posts(5, start=6))
-    await one_shot.close(flush_index=True)  # a one-shot command indexes everything before it exits
+    await one_shot.pipeline.flush_index()  # what a one-shot command does before it exits
+    await one_shot.close()
     assert await pending_count(db) == 0
 
 
