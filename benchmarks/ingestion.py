@@ -33,6 +33,7 @@ from telethon.tl import types
 from bot.domain import ChannelRef, Post
 from bot.ingest.pipeline import Pipeline
 from bot.matching import compile_rules, index_text, native
+from bot.runtime import heap
 from bot.storage import models as m
 from bot.storage.database import Database
 from bot.telegram.convert import to_post, to_posts
@@ -102,12 +103,22 @@ async def _fresh(url: str, rules: list[str]) -> Database:
     return db
 
 
-async def _pipeline_run(url: str, messages: list[types.Message], rules: list[str], batch: int) -> Run:
+async def _pipeline_run(url: str, messages: list[types.Message], rules: list[str], batch: int, *,
+                        cold: bool = False) -> Run:
     """Seconds to ingest every message (what matching and alerts wait for), then seconds for the
-    search indexer to write them all into the full-text index, and the matches recorded."""
+    search indexer to write them all into the full-text index, and the matches recorded.
+
+    By default the pipeline is in the state of a running service: its matcher has matched the
+    channel's words before, and then a subscriber changed a rule, so it was rebuilt (warmed from the
+    one it replaced). ``cold``: just after a restart, a matcher that has not met a single word."""
     db = await _fresh(url, rules)
     pipeline = Pipeline(db, compile_rules)
-    await pipeline.reload_rules()
+    matcher = await pipeline.reload_rules()
+    if not cold:
+        for message in messages:
+            if message.message:
+                matcher.match(message.message, REF.username)
+        await pipeline.reload_rules()  # the rule change: a new matcher, warmed from the old one
     matches = 0
     start = time.perf_counter()
     for i in range(0, len(messages), batch):
@@ -162,32 +173,36 @@ async def _pg_admin(admin_url: str, sql: str) -> None:
 class Row(NamedTuple):
     database: str
     pipeline: float  # posts/s, ingestion alone
+    cold: float  # posts/s, ingestion alone just after a restart
     indexed: float  # posts/s, ingestion and the search index written
     baseline: float  # posts/s, one INSERT and COMMIT a post
     single: float  # posts/s, the same work fed a post at a time (index included)
     matches: int
 
 
-def _row(name: str, pipe: list[Run], base: list[float], single: list[Run], n: int) -> Row:
-    return Row(name, statistics.median(r.rate(n) for r in pipe), statistics.median(r.rate_indexed(n) for r in pipe),
+def _row(name: str, pipe: list[Run], cold: list[Run], base: list[float], single: list[Run], n: int) -> Row:
+    return Row(name, statistics.median(r.rate(n) for r in pipe), statistics.median(r.rate(n) for r in cold),
+               statistics.median(r.rate_indexed(n) for r in pipe),
                statistics.median(base), statistics.median(r.rate_indexed(n) for r in single), pipe[0].matches)
 
 
 def _measure(messages: list[types.Message], rules: list[str], args: argparse.Namespace) -> list[Row]:
-    """Medians of the pipeline (batches), the baseline (one INSERT and COMMIT a post, nothing else)
-    and the pipeline fed one post at a time (the same work, one transaction a post)."""
+    """Medians of the pipeline (batches), the same just after a restart (cold), the baseline (one
+    INSERT and COMMIT a post, nothing else) and the pipeline fed one post at a time (the same work,
+    one transaction a post)."""
     rows: list[Row] = []
     n = len(messages)
     with tempfile.TemporaryDirectory() as tmp:
         def sqlite_url(i: int, kind: str) -> str:
             return f"sqlite:///{Path(tmp) / f'{kind}{i}.db'}"
 
-        pipe, base, single = [], [], []
-        for i in range(args.repeat):  # interleaved, so a slow phase of the machine hits all three
+        pipe, cold, base, single = [], [], [], []
+        for i in range(args.repeat):  # interleaved, so a slow phase of the machine hits all four
             pipe.append(asyncio.run(_pipeline_run(sqlite_url(i, "p"), messages, rules, args.batch)))
+            cold.append(asyncio.run(_pipeline_run(sqlite_url(i, "c"), messages, rules, args.batch, cold=True)))
             base.append(asyncio.run(_baseline_run(sqlite_url(i, "b"), messages)))
             single.append(asyncio.run(_pipeline_run(sqlite_url(i, "s"), messages, rules, 1)))
-        rows.append(_row("SQLite", pipe, base, single, n))
+        rows.append(_row("SQLite", pipe, cold, base, single, n))
 
     if args.pg != "none":
         admin = args.pg
@@ -200,15 +215,17 @@ def _measure(messages: list[types.Message], rules: list[str], args: argparse.Nam
         else:
             reset = "DROP SCHEMA public CASCADE; CREATE SCHEMA public"
             try:
-                pipe, base, single = [], [], []
+                pipe, cold, base, single = [], [], [], []
                 for _ in range(args.repeat):
                     asyncio.run(_pg_admin(url, reset))
                     pipe.append(asyncio.run(_pipeline_run(url, messages, rules, args.batch)))
                     asyncio.run(_pg_admin(url, reset))
+                    cold.append(asyncio.run(_pipeline_run(url, messages, rules, args.batch, cold=True)))
+                    asyncio.run(_pg_admin(url, reset))
                     base.append(asyncio.run(_baseline_run(url, messages)))
                     asyncio.run(_pg_admin(url, reset))
                     single.append(asyncio.run(_pipeline_run(url, messages, rules, 1)))
-                rows.append(_row("PostgreSQL", pipe, base, single, n))
+                rows.append(_row("PostgreSQL", pipe, cold, base, single, n))
             finally:
                 asyncio.run(_pg_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     return rows
@@ -246,10 +263,10 @@ def main() -> None:
 
 def _run(args: argparse.Namespace, corpora: list[str], cores: str) -> None:
     print(f"ingestion: {args.posts} real Telethon messages (50-150 words, albums), {args.rules} rules, "
-          f"batches of {args.batch}, median of {args.repeat}, {cores}; the word-form cache warm, as in a "
+          f"batches of {args.batch}, median of {args.repeat}, {cores}; the word forms seen before, as in a "
           f"running service; {native.describe()}")
-    print(f"{'corpus':7} {'database':11} {'pipeline/s':>11} {'baseline/s':>11} {'ratio':>7} {'+index/s':>9} {'ratio':>7} "
-          f"{'a post/s':>9} {'ratio':>7} {'matches':>8} {'a post':>7}")
+    print(f"{'corpus':7} {'database':11} {'pipeline/s':>11} {'baseline/s':>11} {'ratio':>7} {'cold/s':>8} {'ratio':>7} "
+          f"{'+index/s':>9} {'ratio':>7} {'a post/s':>9} {'ratio':>7} {'matches':>8} {'a post':>7}")
     for corpus in corpora:
         if corpus == "news":
             texts, rules = _news(args.posts, args.rules)
@@ -257,12 +274,19 @@ def _run(args: argparse.Namespace, corpora: list[str], cores: str) -> None:
             texts, rules = _dense_texts(args.posts), _dense_rules(args.rules)
         for text in texts:  # a running service has seen these words before
             index_text(text)
-        for r in _measure(_messages(args.posts, texts=texts), rules, args):
+        messages = _messages(args.posts, texts=texts)
+        heap.freeze()  # as `tgmon run` does once started
+        try:
+            rows = _measure(messages, rules, args)
+        finally:
+            heap.thaw()
+        for r in rows:
             print(f"{corpus:7} {r.database:11} {r.pipeline:11.0f} {r.baseline:11.0f} {r.pipeline / r.baseline:6.1f}x "
-                  f"{r.indexed:9.0f} {r.indexed / r.baseline:6.1f}x {r.single:9.0f} {r.indexed / r.single:6.1f}x "
+                  f"{r.cold:8.0f} {r.cold / r.baseline:6.1f}x {r.indexed:9.0f} {r.indexed / r.baseline:6.1f}x {r.single:9.0f} {r.indexed / r.single:6.1f}x "
                   f"{r.matches:8d} {r.matches / args.posts:7.1f}", flush=True)
     print("pipeline = convert + store + match all rules + record matches, one transaction per batch: what alerts "
-          "wait for; +index = the same and then the search indexer writing every post into the full-text index; "
+          "wait for, in a running service (its matcher rebuilt after a rule change, warmed from the one it replaced); "
+          "cold = the same just after a restart (a matcher that has met no word yet); +index = the same and then the search indexer writing every post into the full-text index; "
           "baseline = convert + one INSERT and COMMIT per post (no matching, no index); a post = the pipeline and "
           "the index fed one post at a time (its ratio: +index against it)")
 

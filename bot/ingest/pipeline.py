@@ -50,8 +50,18 @@ class Pipeline:
             rules = await rules_for_matching(session)
         # compiled off the event loop: with 10,000 rules a build takes about a second, and live
         # updates, sends and heartbeats must keep running meanwhile; the old matcher serves until then
-        self._matcher = await asyncio.to_thread(self._factory, rules)
+        self._matcher = await asyncio.to_thread(self._build, rules, self._matcher)
         return self._matcher
+
+    def _build(self, rules: list[domain.Rule], old: Matcher | None) -> Matcher:
+        """A new matcher, warmed with the words the old one had in use when it can be (the compiled
+        matcher's `warm_from`): a rule change must not make every word of a channel new again."""
+        matcher = self._factory(rules)
+        warm_from = getattr(matcher, "warm_from", None)
+        if old is not None and warm_from is not None and type(old) is type(matcher):
+            words = warm_from(old)
+            log.debug("matcher rebuilt with %d rules, warmed with %d words", len(rules), words)
+        return matcher
 
     async def matcher(self) -> Matcher:
         return self._matcher if self._matcher is not None else await self.reload_rules()

@@ -8,6 +8,9 @@ def collect_hits(
     cache: dict[str, tuple[tuple[int, ...], ...]],
     miss: Callable[[str], tuple[tuple[int, ...], ...]],
     phrases: bool,
+    analyses: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]],
+    probe: set[str],
+    limit: int,
 ) -> tuple[list[tuple[tuple[int, ...], ...]], list[int], dict[tuple[int, ...], list[int]]]: ...
 def report_terms(
     groups: dict[tuple[int, ...], list[int]],

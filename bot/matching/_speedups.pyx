@@ -61,21 +61,30 @@ def split_words(str folded, bint marks):
     return words, starts[:count], ends[:count]
 
 
-def collect_hits(list words, dict cache, object miss, bint phrases):
+def collect_hits(list words, dict cache, object miss, bint phrases, dict analyses, set probe, Py_ssize_t limit):
     """The matcher's first pass over a post (`CompiledMatcher._collect` in C): each word's cached
-    atoms (``miss(word)`` for a word not cached), the indexes of the tokens that are phrase words
-    (only when there are ``phrases``), and the tokens grouped by their word-term atoms.
-    Returns (found, phrase_idx, groups)."""
+    atoms, the indexes of the tokens that are phrase words (only when there are ``phrases``), and
+    the tokens grouped by their word-term atoms. Returns (found, phrase_idx, groups).
+
+    A word not in ``cache`` whose analysis is in ``analyses`` (the shared word analyses,
+    `morph.Morphology.words`) and whose probe meets nothing in ``probe`` (the matcher's keys) is in
+    no rule: it is cached as ``()`` here, while the cache holds fewer than ``limit`` words. Any
+    other word not cached goes to ``miss(word)`` (`CompiledMatcher._atoms`), which does the rest."""
     cdef Py_ssize_t i, n = len(words)
     cdef list found = [None] * n
     cdef list phrase_idx = []
     cdef dict groups = {}
-    cdef object word, value, atoms, same
+    cdef object word, value, atoms, same, analysis
     for i in range(n):
         word = words[i]
         value = cache.get(word)
         if value is None:
-            value = miss(word)
+            analysis = analyses.get(word)
+            if analysis is not None and len(cache) < limit and probe.isdisjoint((<tuple>analysis)[2]):
+                value = ()
+                cache[word] = value
+            else:
+                value = miss(word)
         found[i] = value
         if not value:  # (): in no rule, the common case
             continue

@@ -44,7 +44,7 @@ class _KeyCache:
     def _miss(self, word: str) -> tuple[str, ...]:
         keys = self.old.get(word)
         if keys is None:
-            form, lemmas = morphology().analyse(word)
+            form, lemmas, _ = morphology().analyse(word)
             keys = tuple(dict.fromkeys(_key(k) for k in (form, *lemmas)))
         if len(self.young) >= self.limit:
             self.old, self.young = self.young, {}

@@ -27,7 +27,7 @@ from bot.domain import Rule, RuleMatch
 from bot.matching.errors import RuleError
 from bot.matching.morph import morphology
 from bot.matching.rules import Atom, Expr, Term, evaluate, parse_rule
-from bot.matching.text import Tokens, phrase_gap_ok, tokenize
+from bot.matching.text import PREFIX_HEAD, Tokens, phrase_gap_ok, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,6 @@ except ImportError:  # pragma: no cover - the pure-Python path is tested by forc
     _collect_hits = _report_terms = None
 _OF_WORDS = operator.itemgetter(0)
 _OF_PHRASES = operator.itemgetter(1)
-_PREFIX_HEAD = 3  # the shortest prefix a rule may have (rules.py)
 _new_match = functools.partial(tuple.__new__, RuleMatch)  # RuleMatch((id, spans)) without its Python __new__
 
 
@@ -109,6 +108,9 @@ class CompiledMatcher:
         self.settings = settings or MatchingSettings()
         self._morph = morphology(self.settings.cache_size)
         self._keys: dict[str, list[int]] = {}
+        # every string a word's probe must share with the rules to hit an atom (morph.py): lemma
+        # keys, exact forms and prefix heads; a superset test, so a stray hit costs only a lookup
+        self._probe: set[str] = set()
         # prefix atoms by their first three letters (no prefix is shorter): one lookup a word
         self._prefixes: dict[str, list[tuple[str, int]]] = {}
         self._atom_ids: dict[Atom, int] = {}
@@ -237,11 +239,14 @@ class CompiledMatcher:
         self._plans.append(None)
         if atom.kind == "lemma":
             keys = atom.keys
+            self._probe.update(keys)
         elif atom.kind == "exact":
             keys = ("=" + atom.keys[0],)
+            self._probe.add(atom.keys[0])
         else:
             keys = ()
-            self._prefixes.setdefault(atom.keys[0][:_PREFIX_HEAD], []).append((atom.keys[0], aid))
+            self._probe.add(atom.keys[0][:PREFIX_HEAD])
+            self._prefixes.setdefault(atom.keys[0][:PREFIX_HEAD], []).append((atom.keys[0], aid))
         for key in keys:
             self._keys.setdefault(key, []).append(aid)
         self._forget_words()  # cached words may satisfy the new atom
@@ -252,6 +257,20 @@ class CompiledMatcher:
             self._cache.clear()
             self._old.clear()
 
+    def warm_from(self, other: CompiledMatcher) -> int:
+        """Look up now the words ``other`` has in its young generation (the words in recent use),
+        so a matcher rebuilt after a rule change does not meet a channel's whole vocabulary cold.
+        The pipeline calls it while building, off the event loop; ``other`` goes on serving
+        meanwhile. Returns how many words were looked up (0 when ``other`` changed while read)."""
+        try:
+            words = list(other._cache)
+        except RuntimeError:  # resized by the serving matcher while it was copied: start cold
+            return 0
+        atoms_of = self._atoms
+        for word in words:
+            atoms_of(word)
+        return len(words)
+
     # ---- matching
     def rule_ids(self) -> frozenset[int]:
         return frozenset(self._by_rule_id)
@@ -261,27 +280,30 @@ class CompiledMatcher:
         (hits to chain with the next words); ``()`` when it has neither, the common case."""
         atoms = self._old.get(word)
         if atoms is None:
-            form, lemmas = self._morph.analyse(word)
-            keys = self._keys
-            found: list[int] = []
-            for lemma in lemmas:
-                found.extend(keys.get(lemma, ()))
-            found.extend(keys.get("=" + form, ()))
-            prefixes = self._prefixes.get(form[:_PREFIX_HEAD])
-            if prefixes:
-                found.extend(aid for prefix, aid in prefixes if form.startswith(prefix))
-            if found:
-                unique = dict.fromkeys(found)
-                atom_terms, phrase_atoms = self._atom_terms, self._phrase_atoms
-                of_words = tuple(a for a in unique if atom_terms[a])
-                of_phrases = tuple(a for a in unique if a in phrase_atoms)
-                atoms = (of_words, of_phrases) if of_words or of_phrases else ()
-            else:
-                atoms = ()
+            form, lemmas, probe = self._morph.analyse(word)
+            atoms = () if self._probe.isdisjoint(probe) else self._lookup(form, lemmas)
         if len(self._cache) >= self._cache_limit:
             self._old, self._cache = self._cache, {}
         self._cache[word] = atoms
         return atoms
+
+    def _lookup(self, form: str, lemmas: tuple[str, ...]) -> _WordAtoms:
+        """The atoms a word (its form and lemmas) satisfies, split as `_atoms` returns them."""
+        keys = self._keys
+        found: list[int] = []
+        for lemma in lemmas:
+            found.extend(keys.get(lemma, ()))
+        found.extend(keys.get("=" + form, ()))
+        prefixes = self._prefixes.get(form[:PREFIX_HEAD])
+        if prefixes:
+            found.extend(aid for prefix, aid in prefixes if form.startswith(prefix))
+        if not found:
+            return ()
+        unique = dict.fromkeys(found)
+        atom_terms, phrase_atoms = self._atom_terms, self._phrase_atoms
+        of_words = tuple(a for a in unique if atom_terms[a])
+        of_phrases = tuple(a for a in unique if a in phrase_atoms)
+        return (of_words, of_phrases) if of_words or of_phrases else ()
 
     def _span_hits(
         self, phrase_idx: list[int], found: list[_WordAtoms], toks: Tokens
@@ -422,7 +444,10 @@ class CompiledMatcher:
         C version in `_speedups` when that was built; then one Python step per term found only as
         a span and per candidate rule."""
         if _collect_hits is not None:
-            found, phrase_idx, groups = _collect_hits(toks.words, self._cache, self._atoms, bool(self._phrase_starts))
+            found, phrase_idx, groups = _collect_hits(
+                toks.words, self._cache, self._atoms, bool(self._phrase_starts), self._morph.words, self._probe,
+                self._cache_limit,
+            )
         else:
             found, phrase_idx, groups = self._collect(toks.words)
         span_hits = self._span_hits(phrase_idx, found, toks)

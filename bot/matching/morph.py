@@ -1,19 +1,22 @@
 """Word forms: pymorphy3 (Russian and Ukrainian dictionaries) and the Snowball English stemmer.
 
 The analyzers load once per process (about 0.3 s and 15 MB); every distinct word is analysed once
-and kept in a bounded LRU cache (`settings.matching.cache_size` words).
+and kept in a bounded cache (`settings.matching.cache_size` words in all): a plain dict in two
+generations, so a hit is one C-level lookup that the matcher's compiled pass makes itself.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import sys
 import threading
 from collections.abc import Callable
 
-from bot.matching.text import canonical, is_cyrillic
+from bot.matching.text import PREFIX_HEAD, canonical, is_cyrillic
 
 _UKRAINIAN_ONLY = frozenset("іїєґ'")
+Analysis = tuple[str, tuple[str, ...], tuple[str, ...]]  # (canonical form, lemmas, probe)
 
 
 class Morphology:
@@ -29,15 +32,36 @@ class Morphology:
         self._en_lock = threading.Lock()  # a PyStemmer object is not thread-safe
         self.cache_size = cache_size
         self.lemmas: Callable[[str], tuple[str, ...]] = functools.lru_cache(maxsize=cache_size)(self._lemmas)
-        self.analyse: Callable[[str], tuple[str, tuple[str, ...]]] = functools.lru_cache(maxsize=cache_size)(
-            self._analyse
-        )
+        # word -> Analysis in two generations: when the young one is full it becomes the old one,
+        # and words still in use move back on their next sighting (an LRU without per-hit bookkeeping)
+        self.words: dict[str, Analysis] = {}
+        self._old: dict[str, Analysis] = {}
+        self._limit = max(cache_size // 2, 1)
 
-    def _analyse(self, word: str) -> tuple[str, tuple[str, ...]]:
-        """A folded text word's canonical form and its lemmas, in one cached step (the matcher and
-        the index both start from these, and a text repeats its words)."""
+    def analyse(self, word: str) -> Analysis:
+        """`_analyse`, cached."""
+        found = self.words.get(word)
+        if found is not None:
+            return found
+        found = self._old.get(word)
+        if found is None:
+            found = self._analyse(word)
+        if len(self.words) >= self._limit:
+            self._old, self.words = self.words, {}
+        self.words[word] = found
+        return found
+
+    def _analyse(self, word: str) -> Analysis:
+        """A folded text word's canonical form, its lemmas and its probe, in one cached step (the
+        matcher and the index both start from these, and a text repeats its words).
+
+        The probe is every string the word can be looked up by: its form, its lemmas and its first
+        PREFIX_HEAD letters. A matcher whose keys meet none of them has nothing for the word, and
+        learns it with one set operation (most words of a post are in no rule)."""
         form = canonical(word)
-        return form, self.lemmas(form)
+        lemmas = self.lemmas(form)
+        probe = (form, *(lemma for lemma in lemmas if lemma != form), sys.intern(form[:PREFIX_HEAD]))
+        return form, lemmas, probe
 
     def _lemmas(self, word: str) -> tuple[str, ...]:
         """Every normal form ``word`` (canonical) can have; the word itself for numbers and codes."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from bot.matching.errors import RuleError
 from bot.matching.morph import morphology
 from bot.matching.regex import Regex, compile_regex
-from bot.matching.text import canonical, rule_words
+from bot.matching.text import PREFIX_HEAD, canonical, rule_words
 
 # ---- what a rule compiles to ------------------------------------------------------------------
 
@@ -109,7 +109,7 @@ _QUOTES = {'"': '"', "«": "»", "“": "”", "„": "“"}
 _STOP = set("()") | set(_QUOTES) | {"»", "”"}
 _CHANNEL = re.compile(r"(?:https?://)?(?:t\.me/|telegram\.me/)?@?([a-z0-9_]{3,64})/?")
 _MAX_DEPTH = 12
-_MIN_PREFIX = 3
+_MIN_PREFIX = PREFIX_HEAD
 
 
 @dataclass(slots=True)

@@ -23,6 +23,9 @@ _COMPOUND_SPLIT = re.compile(f"({_COMPOUND.pattern})")
 _WORD_SPLIT = re.compile(r"(\w+)")  # the same split for a text without ' - _ (and cheaper)
 _COMPOUND_MARKS_SPLIT = re.compile(f"({_COMPOUND_MARKS.pattern})")
 _MARKS = re.compile(r"[\u0300-\u036f]")
+# The shortest prefix a rule may have (``батальон*`` needs at least three letters): the matcher files
+# prefix rules under their first PREFIX_HEAD letters, and a word carries its own as a lookup key.
+PREFIX_HEAD = 3
 _STRESS = re.compile(r"[\u0300\u0301]")
 
 

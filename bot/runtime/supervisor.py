@@ -23,6 +23,7 @@ from bot import metrics
 from bot.app import App, build_app
 from bot.config import MAIN_ACCOUNT, ConfigError, Settings
 from bot.domain import SessionEndedError
+from bot.runtime import heap
 from bot.runtime.health import Health
 from bot.runtime.instance_lock import InstanceLock, sqlite_path
 from bot.runtime.monitor import monitor
@@ -131,6 +132,7 @@ async def run_roles(
     rt: Runtime | None = None
     server: metrics.MetricsServer | None = None
     tasks: dict[str, asyncio.Task[None]] = {}
+    frozen = 0
     try:
         app = await build_app(settings)
         health = Health(settings.runtime.stall_seconds)
@@ -159,6 +161,7 @@ async def run_roles(
             tasks[role] = asyncio.create_task(supervise(role, service, stop, health, window, fatal), name=role)
         tasks["monitor"] = asyncio.create_task(
             monitor(app.db, health, stop, settings.runtime.monitor_seconds), name="monitor")
+        frozen = heap.freeze()
         log.info("tgmon running: %s (database %s)", ", ".join(roles), app.db.dialect)
         await stop.wait()
         health.stopping = True
@@ -173,6 +176,8 @@ async def run_roles(
             raise FatalServiceError("; ".join(fatal))
         return 0
     finally:
+        if frozen:
+            heap.thaw()
         stop.set()
         for task in tasks.values():
             task.cancel()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import socket
@@ -28,10 +29,12 @@ async def test_scheduler_role_leads_and_stops_on_sigterm(tmp_path: Path) -> None
     assert metrics.value("tgmon_scheduler_leader") == 1  # SQLite: the only process leads
     assert metrics.value("tgmon_service_up", service="scheduler") == 1
     assert (tmp_path / "t.db.lock").exists()
+    assert gc.get_freeze_count() > 10_000  # the start-up heap is out of the collector's full passes
     os.kill(os.getpid(), signal.SIGTERM)  # handled by the runtime's loop handler: a clean stop
     assert await asyncio.wait_for(task, 15) == 0
     assert metrics.value("tgmon_scheduler_leader") == 0
     assert metrics.value("tgmon_service_up", service="scheduler") == 0
+    assert gc.get_freeze_count() == 0  # and back in when the service stops
 
 
 async def test_metrics_port_in_use_is_a_clear_error(tmp_path: Path) -> None:

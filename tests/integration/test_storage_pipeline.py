@@ -129,3 +129,18 @@ async def test_interrupted_import_keeps_whole_batches_and_resumes(db: Database, 
     assert (result.stored, result.unchanged, result.matches) == (400, 600, 400)
     assert await _count(db, m.Post) == 1000
     assert await _count(db, m.Match) == 1000
+
+
+async def test_a_rule_change_rebuilds_the_matcher_warm_and_the_new_rule_matches(db: Database) -> None:
+    sub = await _subscriber_with_rules(db, "обстрел")
+    pipeline = Pipeline(db, compile_rules)
+    first = await pipeline.ingest([Post(CHANNEL, 1, T0, "Обстрел Шебекино, два батальона")])
+    assert first.matches == 1
+    async with db.uow() as session:
+        session.add(m.Rule(subscriber_id=sub, source="батальон", channels=[]))
+    old = await pipeline.matcher()
+    new = await pipeline.reload_rules()
+    assert new is not old
+    assert set(old._cache) <= set(new._cache)  # type: ignore[attr-defined]  # warmed: no word starts cold
+    second = await pipeline.ingest([Post(CHANNEL, 2, T0 + timedelta(minutes=1), "Ещё два батальона у Шебекино")])
+    assert second.matches == 1  # "батальона" was in no rule when the old matcher cached it

@@ -45,3 +45,30 @@ def test_channel_scope() -> None:
 def test_bad_rules_explain(bad: str) -> None:
     with pytest.raises(RuleError):
         parse_rule(bad)
+
+
+def test_a_rebuilt_matcher_warmed_from_the_old_one_matches_as_a_fresh_one() -> None:
+    """`warm_from` looks the old matcher's words up again with the NEW rules: a word that was in no
+    rule before (cached as "nothing") matches once a rule about it is added."""
+    text = "Два батальона самообороны, обстрел Шебекино, =Белгорода нет, батальонов много"
+    old = compile_rules([Rule(1, "обстрел", subscriber_id=1)])
+    assert [m.rule_id for m in old.match(text)] == [1]
+    rules = [Rule(1, "обстрел", subscriber_id=1), Rule(2, "батальон", subscriber_id=1),
+             Rule(3, "самооборон*", subscriber_id=1), Rule(4, "=шебекино", subscriber_id=2),
+             Rule(5, '"два батальона"', subscriber_id=2)]
+    warmed = compile_rules(rules)
+    assert warmed.warm_from(old) >= 8
+    fresh = compile_rules(rules)
+    assert warmed.match(text) == fresh.match(text)
+    assert [m.rule_id for m in warmed.match(text)] == [1, 2, 3, 4, 5]
+
+
+def test_words_already_analysed_elsewhere_still_match() -> None:
+    """A word another matcher (or the search index) has analysed takes the shortcut past the
+    analysis: it must still find lemma, exact-form, prefix and phrase rules."""
+    text = "Силы самообороны Шебекино: батальоны и рота"
+    compile_rules([Rule(9, "погода", subscriber_id=1)]).match(text)  # every word analysed, in no rule
+    matcher = compile_rules([Rule(1, "батальон", subscriber_id=1), Rule(2, "самооборон*", subscriber_id=1),
+                             Rule(3, "=шебекино", subscriber_id=1), Rule(4, '"силы самообороны"', subscriber_id=1),
+                             Rule(5, "=роты", subscriber_id=1)])
+    assert [m.rule_id for m in matcher.match(text)] == [1, 2, 3, 4]
