@@ -15,13 +15,29 @@ cdef extern from "Python.h":
     int PyUnicode_KIND(object o)
     void* PyUnicode_DATA(object o)
     Py_UCS4 PyUnicode_READ(int kind, void* data, Py_ssize_t index)
+    void PyUnicode_WRITE(int kind, void* data, Py_ssize_t index, Py_UCS4 value)
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
     object PyUnicode_Substring(object s, Py_ssize_t start, Py_ssize_t end)
 
 
 cdef inline bint _letter(Py_UCS4 c, bint marks) noexcept:
     if c < 128:  # ASCII: [0-9A-Za-z] is exactly what isalnum() accepts
         return (97 <= c <= 122) or (48 <= c <= 57) or (65 <= c <= 90)
+    if 0x400 <= c <= 0x4ff:  # Cyrillic: letters, but for U+0482-U+0489 (a sign and combining marks)
+        return c < 0x482 or c > 0x489
     return Py_UNICODE_ISALNUM(c) or (marks and 0x300 <= c <= 0x36f)
+
+
+cdef object _word(int kind, void* data, Py_ssize_t start, Py_ssize_t end, Py_UCS4 maxchar):
+    """text[start:end] as a new str; ``maxchar`` is its largest character, already known from the scan
+    (what `PyUnicode_Substring` would look for again)."""
+    cdef object word = PyUnicode_New(end - start, maxchar)
+    cdef int out_kind = PyUnicode_KIND(word)
+    cdef void* out = PyUnicode_DATA(word)
+    cdef Py_ssize_t j
+    for j in range(end - start):
+        PyUnicode_WRITE(out_kind, out, j, PyUnicode_READ(kind, data, start + j))
+    return word
 
 
 cdef array _OFFSETS = array("q")
@@ -32,7 +48,7 @@ def split_words(str folded, bint marks):
     cdef Py_ssize_t n = len(folded), i = 0, start, count = 0
     cdef int kind = PyUnicode_KIND(folded)
     cdef void* data = PyUnicode_DATA(folded)
-    cdef Py_UCS4 c
+    cdef Py_UCS4 c, top
     # a text of n characters holds at most (n + 1) // 2 words
     cdef array starts = clone(_OFFSETS, (n + 1) // 2, False)
     cdef array ends = clone(_OFFSETS, (n + 1) // 2, False)
@@ -40,21 +56,32 @@ def split_words(str folded, bint marks):
     cdef long long* e = ends.data.as_longlongs
     cdef list words = []
     while i < n:
-        if not _letter(PyUnicode_READ(kind, data, i), marks):
+        c = PyUnicode_READ(kind, data, i)
+        if not _letter(c, marks):
             i += 1
             continue
         start = i
+        top = c
         i += 1
         while True:
-            while i < n and _letter(PyUnicode_READ(kind, data, i), marks):
+            while i < n:
+                c = PyUnicode_READ(kind, data, i)
+                if not _letter(c, marks):
+                    break
+                if c > top:
+                    top = c
                 i += 1
             if i + 1 < n:
                 c = PyUnicode_READ(kind, data, i)
-                if (c == 39 or c == 45) and _letter(PyUnicode_READ(kind, data, i + 1), marks):  # ' or -
-                    i += 2
-                    continue
+                if c == 39 or c == 45:  # ' or -, joining when a letter or digit follows
+                    c = PyUnicode_READ(kind, data, i + 1)
+                    if _letter(c, marks):
+                        if c > top:
+                            top = c
+                        i += 2
+                        continue
             break
-        words.append(PyUnicode_Substring(folded, start, i))
+        words.append(_word(kind, data, start, i, top) if kind != 1 else PyUnicode_Substring(folded, start, i))
         s[count] = start
         e[count] = i
         count += 1

@@ -91,6 +91,26 @@ def test_every_split_tokenises_exactly_as_the_compound_pattern(text: str, marks:
         assert (words, list(starts), list(ends)) == expected, split
 
 
+@pytest.mark.parametrize("marks", [False, True])
+@pytest.mark.parametrize("text", [
+    "".join(chr(c) for c in range(0x3F0, 0x510)),  # the whole Cyrillic block and its edges, as one run
+    " ".join(chr(c) + "a" for c in range(0x3F0, 0x510)),  # each next to an ASCII letter
+    "f-16 abc-дом дом-abc x-я об'єкт a'b ab-cd-яя 𝐀𝐁-z ǅx ß-ь",  # the largest character after a joint
+])
+def test_the_c_split_agrees_on_cyrillic_edges_and_mixed_words(text: str, marks: bool) -> None:
+    """The C split's Cyrillic shortcut and the words it builds itself (their size from the largest
+    character it saw) give exactly the pattern's words: equal strings, so the same compact kind."""
+    from bot.matching import text as text_module
+
+    if not text_module.NATIVE_TOKENIZER:
+        pytest.skip("the C tokenizer is not built here")
+    from bot.matching._speedups import split_words
+
+    words, starts, ends = split_words(text, marks)
+    assert (words, list(starts), list(ends)) == _reference_split(text, marks)
+    assert [w.isascii() for w in words] == [all(ord(c) < 128 for c in w) for w in words]
+
+
 @settings(max_examples=500, deadline=None)
 @given(post_text)
 def test_tokenize_keeps_offsets_and_joins_compounds(text: str) -> None:
