@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
+from bot.matching.generations import Generations
 from bot.matching.morph import morphology
 from bot.matching.rules import Atom, Expr, ParsedRule, Term
 from bot.matching.text import Tokens, tokenize
@@ -26,33 +27,20 @@ def _key(word: str) -> str:
     return word.replace("'", "")
 
 
-class _KeyCache:
-    """Folded word -> its index keys (its canonical form and every lemma), in two generations like
-    the matcher's word cache: a plain dict read with C-level lookups, no per-hit LRU bookkeeping."""
-
-    def __init__(self, limit: int = 1 << 18) -> None:
-        self.young: dict[str, tuple[str, ...]] = {}
-        self.old: dict[str, tuple[str, ...]] = {}
-        self.limit = limit
-
-    def keys_of(self, words: Sequence[str]) -> list[tuple[str, ...]]:
-        found = list(map(self.young.get, words))
-        if None in found:
-            found = [k if k is not None else self._miss(w) for k, w in zip(found, words, strict=True)]
-        return found  # type: ignore[return-value]
-
-    def _miss(self, word: str) -> tuple[str, ...]:
-        keys = self.old.get(word)
-        if keys is None:
-            form, lemmas, _ = morphology().analyse(word)
-            keys = tuple(dict.fromkeys(_key(k) for k in (form, *lemmas)))
-        if len(self.young) >= self.limit:
-            self.old, self.young = self.young, {}
-        self.young[word] = keys
-        return keys
+def _index_keys(word: str) -> tuple[str, ...]:
+    """A folded word's index keys: its canonical form and every lemma."""
+    form, lemmas, _ = morphology().analyse(word)
+    return tuple(dict.fromkeys(_key(k) for k in (form, *lemmas)))
 
 
-_KEYS = _KeyCache()
+_KEYS: Generations[tuple[str, ...]] = Generations(1 << 18)  # folded word -> its index keys
+
+
+def _keys_of(words: Sequence[str]) -> list[tuple[str, ...]]:
+    found = list(map(_KEYS.young.get, words))  # C-level lookups: most words are cached
+    if None in found:
+        found = [k if k is not None else _KEYS.get(w, _index_keys) for k, w in zip(found, words, strict=True)]
+    return found  # type: ignore[return-value]
 
 
 def index_text(text: str) -> str:
@@ -66,7 +54,7 @@ def index_tokens(toks: Tokens) -> str:
     words = list(dict.fromkeys(toks.words))  # each distinct word once: a post repeats most of its words
     if toks.compounds:
         words.extend(joined for joined, _, _ in toks.compounds)
-    keys = dict.fromkeys(itertools.chain.from_iterable(_KEYS.keys_of(words)))
+    keys = dict.fromkeys(itertools.chain.from_iterable(_keys_of(words)))
     keys.pop("", None)
     return " ".join(keys)
 

@@ -25,6 +25,7 @@ from typing import cast
 from bot.config import MatchingSettings
 from bot.domain import Rule, RuleMatch
 from bot.matching.errors import RuleError
+from bot.matching.generations import Generations
 from bot.matching.morph import morphology
 from bot.matching.rules import Atom, Expr, Term, evaluate, parse_rule
 from bot.matching.text import PREFIX_HEAD, Tokens, phrase_gap_ok, tokenize
@@ -125,16 +126,13 @@ class CompiledMatcher:
         self._rules: list[_Compiled | None] = []
         self._by_rule_id: dict[int, int] = {}
         self._regex_rules: dict[int, int] = defaultdict(int)  # subscriber -> regex rules compiled
-        # word -> atoms, in two generations: when the young one is full it becomes the old one, and
-        # words still in use move back on their next sighting (an LRU without per-hit bookkeeping)
-        self._cache: dict[str, _WordAtoms] = {}
-        self._old: dict[str, _WordAtoms] = {}
+        # word -> atoms (generations.py): a generation holds up to cache_size words (at least 1,024)
+        self._words: Generations[_WordAtoms] = Generations(max(self.settings.cache_size, 1024))
         self._phrase_atoms: set[int] = set()  # atoms that are a word of some phrase
         self._term_atom: dict[int, int] = {}  # word term -> its atom
         # atom -> ((word term, ids of its direct rules, indexes of rules to evaluate), ...): one
         # compact record per atom, made on first use and dropped when one of its terms changes
         self._plans: list[tuple[tuple[int, tuple[int, ...], tuple[int, ...]], ...] | None] = []
-        self._cache_limit = max(self.settings.cache_size, 1024)  # a generation: up to twice this is held
         self.errors: dict[int, str] = {}
         for rule in rules:
             self.add(rule)
@@ -253,9 +251,8 @@ class CompiledMatcher:
         return aid
 
     def _forget_words(self) -> None:
-        if self._cache or self._old:
-            self._cache.clear()
-            self._old.clear()
+        if self._words:
+            self._words.clear()
 
     def warm_from(self, other: CompiledMatcher) -> int:
         """Look up now the words ``other`` has in its young generation (the words in recent use),
@@ -263,7 +260,7 @@ class CompiledMatcher:
         The pipeline calls it while building, off the event loop; ``other`` goes on serving
         meanwhile. Returns how many words were looked up (0 when ``other`` changed while read)."""
         try:
-            words = list(other._cache)
+            words = list(other._words.young)
         except RuntimeError:  # resized by the serving matcher while it was copied: start cold
             return 0
         atoms_of = self._atoms
@@ -278,14 +275,11 @@ class CompiledMatcher:
     def _atoms(self, word: str) -> _WordAtoms:
         """A word's atoms, split in two: those of word terms (hits to report) and those of phrases
         (hits to chain with the next words); ``()`` when it has neither, the common case."""
-        atoms = self._old.get(word)
-        if atoms is None:
-            form, lemmas, probe = self._morph.analyse(word)
-            atoms = () if self._probe.isdisjoint(probe) else self._lookup(form, lemmas)
-        if len(self._cache) >= self._cache_limit:
-            self._old, self._cache = self._cache, {}
-        self._cache[word] = atoms
-        return atoms
+        return self._words.get(word, self._verdict)
+
+    def _verdict(self, word: str) -> _WordAtoms:
+        form, lemmas, probe = self._morph.analyse(word)
+        return () if self._probe.isdisjoint(probe) else self._lookup(form, lemmas)
 
     def _lookup(self, form: str, lemmas: tuple[str, ...]) -> _WordAtoms:
         """The atoms a word (its form and lemmas) satisfies, split as `_atoms` returns them."""
@@ -313,9 +307,7 @@ class CompiledMatcher:
         if len(phrase_idx) > 1:
             self._phrase_hits(phrase_idx, found, toks, span_hits)
         for joined, first, last in toks.compounds:
-            atoms = self._cache.get(joined)
-            if atoms is None:
-                atoms = self._atoms(joined)
+            atoms = self._atoms(joined)
             for aid in atoms[0] if atoms else ():
                 for tid in self._atom_terms[aid]:
                     span_hits.setdefault(tid, []).append((toks.starts[first], toks.ends[last]))
@@ -365,7 +357,7 @@ class CompiledMatcher:
         """Each word's atoms, the indexes of the phrase-word tokens, and the tokens grouped by their
         word-term atoms: C-level passes, then one Python step a hit token (`_speedups.collect_hits`
         does the same in C)."""
-        cached = list(map(self._cache.get, words))  # most words are cached
+        cached = list(map(self._words.young.get, words))  # most words are cached
         if None in cached:
             atoms_of = self._atoms
             cached = [atoms if atoms is not None else atoms_of(word) for atoms, word in zip(cached, words, strict=True)]
@@ -445,8 +437,8 @@ class CompiledMatcher:
         a span and per candidate rule."""
         if _collect_hits is not None:
             found, phrase_idx, groups = _collect_hits(
-                toks.words, self._cache, self._atoms, bool(self._phrase_starts), self._morph.words, self._probe,
-                self._cache_limit,
+                toks.words, self._words.young, self._atoms, bool(self._phrase_starts), self._morph.analyses.young,
+                self._probe, self._words.limit,
             )
         else:
             found, phrase_idx, groups = self._collect(toks.words)

@@ -1,8 +1,8 @@
 """Word forms: pymorphy3 (Russian and Ukrainian dictionaries) and the Snowball English stemmer.
 
 The analyzers load once per process (about 0.3 s and 15 MB); every distinct word is analysed once
-and kept in a bounded cache (`settings.matching.cache_size` words in all): a plain dict in two
-generations, so a hit is one C-level lookup that the matcher's compiled pass makes itself.
+and kept in a bounded cache (`settings.matching.cache_size` words in all, `generations.py`), whose
+hits the matcher's compiled pass reads itself.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Callable
 
+from bot.matching.generations import Generations
 from bot.matching.text import PREFIX_HEAD, canonical, is_cyrillic
 
 _UKRAINIAN_ONLY = frozenset("іїєґ'")
@@ -32,24 +33,11 @@ class Morphology:
         self._en_lock = threading.Lock()  # a PyStemmer object is not thread-safe
         self.cache_size = cache_size
         self.lemmas: Callable[[str], tuple[str, ...]] = functools.lru_cache(maxsize=cache_size)(self._lemmas)
-        # word -> Analysis in two generations: when the young one is full it becomes the old one,
-        # and words still in use move back on their next sighting (an LRU without per-hit bookkeeping)
-        self.words: dict[str, Analysis] = {}
-        self._old: dict[str, Analysis] = {}
-        self._limit = max(cache_size // 2, 1)
+        self.analyses: Generations[Analysis] = Generations(cache_size // 2)  # word -> its Analysis
 
     def analyse(self, word: str) -> Analysis:
         """`_analyse`, cached."""
-        found = self.words.get(word)
-        if found is not None:
-            return found
-        found = self._old.get(word)
-        if found is None:
-            found = self._analyse(word)
-        if len(self.words) >= self._limit:
-            self._old, self.words = self.words, {}
-        self.words[word] = found
-        return found
+        return self.analyses.get(word, self._analyse)
 
     def _analyse(self, word: str) -> Analysis:
         """A folded text word's canonical form, its lemmas and its probe, in one cached step (the

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy import text as sql_text
 
 from bot.domain import ChannelRef, ForwardOrigin, Post
 from bot.ingest.pipeline import Pipeline
@@ -141,6 +142,33 @@ async def test_a_rule_change_rebuilds_the_matcher_warm_and_the_new_rule_matches(
     old = await pipeline.matcher()
     new = await pipeline.reload_rules()
     assert new is not old
-    assert set(old._cache) <= set(new._cache)  # type: ignore[attr-defined]  # warmed: no word starts cold
+    assert set(old._words.young) <= set(new._words.young)  # type: ignore[attr-defined]  # warmed: no word starts cold
     second = await pipeline.ingest([Post(CHANNEL, 2, T0 + timedelta(minutes=1), "Ещё два батальона у Шебекино")])
     assert second.matches == 1  # "батальона" was in no rule when the old matcher cached it
+
+
+async def test_every_column_of_a_post_round_trips(db: Database) -> None:
+    """The SQLite insert goes to the driver itself: every column `_row` fills must come back as the
+    ORM stored it elsewhere (dates tz-aware UTC, forward origin, album, media, reply), and the
+    column list must be `_row`'s."""
+    from bot.ingest.pipeline import _COLUMNS, _row
+
+    edited = T0 + timedelta(minutes=5)
+    post = Post(CHANNEL, 77, T0, "Обстрел", edit_date=edited, views=12, grouped_id=555, media_type="photo",
+                reply_to=70, forward=ForwardOrigin(channel_id=1001, message_id=9, name="Другой канал"))
+    assert tuple(_row(1, post)) == _COLUMNS
+    await Pipeline(db, compile_rules).ingest([post, Post(CHANNEL, 78, T0, "")])
+    async with db.uow(read_only=True) as session:
+        rows = {p.message_id: p for p in await session.scalars(select(m.Post))}
+    got = rows[77]
+    assert (got.date, got.edit_date, got.text, got.text_hash, got.views, got.grouped_id, got.media_type,
+            got.reply_to) == (T0, edited, "Обстрел", post.text_hash, 12, 555, "photo", 70)
+    assert (got.forward_channel_id, got.forward_message_id, got.forward_name) == (1001, 9, "Другой канал")
+    assert got.date.tzinfo is not None and got.stored_at.tzinfo is not None and got.deleted is False
+    assert got.lemma_text is None and rows[78].lemma_text == ""  # pending for the indexer; nothing to index
+    if db.dialect == "sqlite":  # stored as SQLAlchemy stores it, so date comparisons in SQL hold
+        async with db.uow(read_only=True) as session:
+            raw = (await session.execute(sql_text("SELECT date, edit_date FROM posts WHERE message_id = 77"))).one()
+            ours = await session.scalar(select(func.count()).where(m.Post.date >= T0, m.Post.date <= T0))
+        assert tuple(raw) == ("2026-11-20 08:00:00.000000", "2026-11-20 08:05:00.000000")
+        assert ours == 2
