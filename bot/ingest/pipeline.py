@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Table, select
-from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import domain
@@ -182,8 +181,8 @@ async def _insert_posts(session: AsyncSession, channel_id: int, fresh: list[doma
     """INSERT ... ON CONFLICT DO NOTHING RETURNING (id, message_id): the rows actually inserted.
 
     On SQLite the rows go to the driver as one multi-row statement per `_SQLITE_ROWS` posts, the
-    dates made by the column type's own bind processor: SQLAlchemy's handling of every parameter of
-    every row was about 6 µs of a post's 73 there (benchmarks/ingestion.py, interleaved). PostgreSQL,
+    dates written as SQLAlchemy writes them (`_sqlite_datetime`): SQLAlchemy's handling of every parameter of
+    every row was 4-8 µs of a post's 70 there (benchmarks/ingestion.py, interleaved). PostgreSQL,
     where the server's side dominates, goes through SQLAlchemy's insertmanyvalues.
     """
     rows = [_row(channel_id, p) for p in fresh]
@@ -194,7 +193,6 @@ async def _insert_posts(session: AsyncSession, channel_id: int, fresh: list[doma
             rows,
         )
         return [(int(r[0]), int(r[1])) for r in inserted]
-    stamp = _sqlite_dates(conn.dialect)
     out: list[tuple[int, int]] = []
     for start in range(0, len(rows), _SQLITE_ROWS):
         chunk = rows[start : start + _SQLITE_ROWS]
@@ -202,7 +200,7 @@ async def _insert_posts(session: AsyncSession, channel_id: int, fresh: list[doma
         for row in chunk:
             for name in _COLUMNS:
                 value = row[name]
-                values.append(stamp(value) if name in _DATES and value is not None else value)
+                values.append(_sqlite_datetime(value) if name in _DATES and value is not None else value)  # type: ignore[arg-type]
         result = await conn.exec_driver_sql(
             _SQLITE_INSERT + ",".join([_SQLITE_ROW] * len(chunk)) + _SQLITE_CONFLICT, tuple(values)
         )
@@ -221,17 +219,12 @@ _SQLITE_ROW = "(" + ",".join("?" * len(_COLUMNS)) + ")"
 _SQLITE_CONFLICT = " ON CONFLICT (channel_id, message_id) DO NOTHING RETURNING id, message_id"
 
 
-def _sqlite_dates(dialect: Dialect) -> Callable[[Any], Any]:
-    """The UTCDateTime bind processor of SQLite: exactly what SQLAlchemy itself would store."""
-    process = _DATE_PROCESSOR.get(dialect.name)
-    if process is None:
-        made = _POSTS.c.date.type.dialect_impl(dialect).bind_processor(dialect)  # SQLite's DATETIME text
-        assert made is not None
-        process = _DATE_PROCESSOR[dialect.name] = made
-    return process
-
-
-_DATE_PROCESSOR: dict[str, Callable[[Any], Any]] = {}
+def _sqlite_datetime(value: datetime) -> str:
+    """A UTC datetime as SQLAlchemy's SQLite DATETIME text ("2026-11-24 08:00:00.000000", no zone), the
+    form every other write uses, so comparisons in SQL hold (a test compares the two)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column; use datetime.now(UTC)")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 async def _insert_matches(session: AsyncSession, hits: list[tuple[domain.RuleMatch, int]]) -> list[int]:
@@ -245,7 +238,7 @@ async def _insert_matches(session: AsyncSession, hits: list[tuple[domain.RuleMat
     conn = await session.connection()
     now = datetime.now(UTC)
     # SQLAlchemy's SQLite DATETIME text (UTC, no zone); on PostgreSQL a timestamptz with its +00:00
-    stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f") if conn.dialect.name == "sqlite" else now.isoformat(sep=" ")
+    stamp = _sqlite_datetime(now) if conn.dialect.name == "sqlite" else now.isoformat(sep=" ")
     new: list[int] = []
     for start in range(0, len(hits), _MATCH_CHUNK):
         values = ",".join(
