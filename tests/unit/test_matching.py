@@ -72,3 +72,22 @@ def test_words_already_analysed_elsewhere_still_match() -> None:
                              Rule(3, "=шебекино", subscriber_id=1), Rule(4, '"силы самообороны"', subscriber_id=1),
                              Rule(5, "=роты", subscriber_id=1)])
     assert [m.rule_id for m in matcher.match(text)] == [1, 2, 3, 4]
+
+
+def test_matching_is_the_same_across_a_turn_of_the_word_cache() -> None:
+    """The word cache keeps two generations of at least 1,024 words: a text of 3,000 distinct words
+    turns it in the middle of the compiled pass (which then writes into the generation just retired),
+    and the words it had must still give the same matches as a fresh matcher's."""
+    from bot.config import MatchingSettings
+
+    rules = [Rule(1, "батальон", subscriber_id=1), Rule(2, "слово1*", subscriber_id=1),
+             Rule(3, '"два батальона"', subscriber_id=1), Rule(4, "=слово2999", subscriber_id=1)]
+    filler = " ".join(f"слово{i}" for i in range(3000))
+    text = f"Два батальона. {filler}. Два батальона."
+    matcher = compile_rules(rules, settings=MatchingSettings(cache_size=0))
+    first = matcher.match(text)
+    assert matcher._words.old and len(matcher._words.young) <= matcher._words.limit  # type: ignore[attr-defined]
+    again = matcher.match(text)
+    assert first == again == compile_rules(rules).match(text)
+    assert {m.rule_id for m in first} == {1, 2, 3, 4}
+    assert len(next(m for m in first if m.rule_id == 2).highlights) == 1111  # слово1, слово10.., слово1000..
