@@ -172,3 +172,19 @@ async def test_every_column_of_a_post_round_trips(db: Database) -> None:
             ours = await session.scalar(select(func.count()).where(m.Post.date >= T0, m.Post.date <= T0))
         assert tuple(raw) == ("2026-11-20 08:00:00.000000", "2026-11-20 08:05:00.000000")
         assert ours == 2
+
+
+async def test_a_batch_over_one_insert_statement_stores_every_post_and_matches_the_right_ones(db: Database) -> None:
+    """2,500 posts in one call: SQLite's direct insert takes them 1,000 a statement; every post is
+    stored once and each match points at the post that has the word."""
+    await _subscriber_with_rules(db, "батальон")
+    posts = [Post(CHANNEL, i, T0 + timedelta(seconds=i), f"Пост {i}: два батальона" if i % 7 == 0 else f"Пост {i}")
+             for i in range(1, 2501)]
+    result = await Pipeline(db, compile_rules).ingest(posts)
+    assert (result.stored, result.matches) == (2500, 2500 // 7)
+    async with db.uow(read_only=True) as session:
+        matched = list(await session.execute(select(m.Post.message_id, m.Post.text).join(m.Match)))
+        stored = await session.scalar(select(func.count(func.distinct(m.Post.message_id))))
+    assert stored == 2500
+    assert sorted(mid for mid, _ in matched) == list(range(7, 2501, 7))
+    assert all(text == f"Пост {mid}: два батальона" for mid, text in matched)
