@@ -6,6 +6,10 @@ insert and commit per post measured in the same run, on the same database kind. 
                                    [--corpus news|dense|both]
                                    [--pg postgresql://postgres@127.0.0.1:5432/test | --pg none] [--cpus 1]
 
+The pipeline is measured in two states: as in a running service (the word forms analysed before,
+the matcher rebuilt after a rule change and so warmed from the one it replaced, the start-up heap
+frozen as `tgmon run` freezes it), and cold, just after a restart (a matcher that has met no word).
+
 Two corpora. ``news`` (the default): posts of 50-150 words drawn from the pymorphy3 dictionaries with
 a Zipf law (mostly Russian, some Ukrainian and English, topic words sprinkled in: the generator of
 benchmarks/matching.py) and that benchmark's realistic rule mix. ``dense``: a stress case, posts
