@@ -12,7 +12,7 @@ is made again on its next miss.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
@@ -35,6 +35,14 @@ class Generations(Generic[V]):
                 value = make(key)
             self.put(key, value)
         return value
+
+    def get_many(self, keys: Sequence[str], make: Callable[[str], V]) -> list[V]:
+        """`get` for each of ``keys``, in order: one C-level pass when all are in `young` (the
+        common case for the words of a post), `get` only for the others."""
+        found = list(map(self.young.get, keys))
+        if None in found:
+            found = [v if v is not None else self.get(k, make) for v, k in zip(found, keys, strict=True)]
+        return found  # type: ignore[return-value]
 
     def put(self, key: str, value: V) -> None:
         if len(self.young) >= self.limit:

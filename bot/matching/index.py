@@ -9,7 +9,6 @@ it; the real matcher then confirms the candidates.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 
 from bot.matching.generations import Generations
 from bot.matching.morph import morphology
@@ -36,11 +35,6 @@ def _index_keys(word: str) -> tuple[str, ...]:
 _KEYS: Generations[tuple[str, ...]] = Generations(1 << 18)  # folded word -> its index keys
 
 
-def _keys_of(words: Sequence[str]) -> list[tuple[str, ...]]:
-    found = list(map(_KEYS.young.get, words))  # C-level lookups: most words are cached
-    if None in found:
-        found = [k if k is not None else _KEYS.get(w, _index_keys) for k, w in zip(found, words, strict=True)]
-    return found  # type: ignore[return-value]
 
 
 def index_text(text: str) -> str:
@@ -54,7 +48,7 @@ def index_tokens(toks: Tokens) -> str:
     words = list(dict.fromkeys(toks.words))  # each distinct word once: a post repeats most of its words
     if toks.compounds:
         words.extend(joined for joined, _, _ in toks.compounds)
-    keys = dict.fromkeys(itertools.chain.from_iterable(_keys_of(words)))
+    keys = dict.fromkeys(itertools.chain.from_iterable(_KEYS.get_many(words, _index_keys)))
     keys.pop("", None)
     return " ".join(keys)
 

@@ -20,7 +20,6 @@ import operator
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import cast
 
 from bot.config import MatchingSettings
 from bot.domain import Rule, RuleMatch
@@ -357,11 +356,7 @@ class CompiledMatcher:
         """Each word's atoms, the indexes of the phrase-word tokens, and the tokens grouped by their
         word-term atoms: C-level passes, then one Python step a hit token (`_speedups.collect_hits`
         does the same in C)."""
-        cached = list(map(self._words.young.get, words))  # most words are cached
-        if None in cached:
-            atoms_of = self._atoms
-            cached = [atoms if atoms is not None else atoms_of(word) for atoms, word in zip(cached, words, strict=True)]
-        found = cast(list[_WordAtoms], cached)
+        found = self._words.get_many(words, self._verdict)
         groups: dict[tuple[int, ...], list[int]] = {}  # the tokens with the same word atoms
         hit_idx = list(itertools.compress(range(len(found)), found))
         if not hit_idx:
