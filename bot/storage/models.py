@@ -64,6 +64,9 @@ class Channel(Base):
     account: Mapped[str | None] = mapped_column(String(64), index=True)
     gaps_recovered: Mapped[int] = mapped_column(Integer, default=0)
     flood_wait_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    # why the channel cannot be read, and since when (bot/ingest/failures.py); None while it reads fine
+    error: Mapped[str | None] = mapped_column(String(512))
+    error_since: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
