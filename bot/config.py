@@ -134,14 +134,47 @@ class TelegramSettings(_Section):
 
 class DatabaseSettings(_Section):
     url: str = "sqlite:///data/tgmon.db"
+    # TGMON_DATABASE_PASSWORD: the PostgreSQL password kept out of the URL (any characters, no escaping);
+    # merged into `url`, replacing a password the URL has
+    password: SecretStr | None = None
     echo: bool = False
     pool_size: int = Field(default=5, ge=1, le=200)
     busy_timeout_ms: int = Field(default=30_000, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_password(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("password") in (None, ""):
+            return data
+        password = data["password"]
+        if isinstance(password, SecretStr):
+            password = password.get_secret_value()
+        try:
+            url = make_url(async_database_url(str(data.get("url", cls.model_fields["url"].default))))
+        except ValueError:
+            return data  # the url's own check names the problem
+        if not url.drivername.startswith("postgresql"):
+            raise ValueError("TGMON_DATABASE_PASSWORD is set, but the database is not PostgreSQL; "
+                             "unset it, or set TGMON_DATABASE_URL=postgresql://user@host:5432/db")
+        return {**data, "url": url.set(password=str(password)).render_as_string(hide_password=False)}
 
     @field_validator("url")
     @classmethod
     def _valid_url(cls, value: str) -> str:
         return async_database_url(value)
+
+    def __repr_args__(self) -> Any:  # the URL's password never reaches a repr or a log line
+        for name, value in super().__repr_args__():
+            yield name, make_url(value).render_as_string(hide_password=True) if name == "url" else value
+
+    def password_forms(self) -> list[str]:
+        """The password the URL carries (from the URL or TGMON_DATABASE_PASSWORD), as given and as escaped
+        in the URL, for the log redaction filter."""
+        url = make_url(self.url)
+        if not url.password:
+            return []
+        escaped = url.render_as_string(hide_password=False).split("://", 1)[1].rsplit("@", 1)[0].partition(":")[2]
+        return list(dict.fromkeys([str(url.password), escaped]))
 
 
 class IngestSettings(_Section):
@@ -233,6 +266,7 @@ class Settings(_Section):
         values = [self.telegram.api_hash, self.telegram.session, self.telegram.bot_token]
         found = [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
         found.extend(v.get_secret_value() for v in self.telegram.account_sessions.values() if v.get_secret_value())
+        found.extend(self.database.password_forms())
         return found
 
 
@@ -250,6 +284,7 @@ ENV_NAMES: dict[str, tuple[str, str]] = {
     "TELEGRAM_ACCOUNT_CAP": ("telegram", "channel_cap"),
     "TGMON_DATABASE_URL": ("database", "url"),
     "DATABASE_URL": ("database", "url"),
+    "TGMON_DATABASE_PASSWORD": ("database", "password"),
     "TGMON_LOG_LEVEL": ("app", "log_level"),
     "TGMON_LOG_JSON": ("app", "log_json"),
     "TGMON_DATA_DIR": ("app", "data_dir"),
@@ -258,7 +293,7 @@ ENV_NAMES: dict[str, tuple[str, str]] = {
 }
 _LIST_FIELDS = {("bot", "admins"), ("bot", "allowlist"), ("telegram", "accounts")}
 _SECRET_FIELDS = {("telegram", "api_hash"), ("telegram", "session"), ("telegram", "bot_token"),
-                  ("telegram", "account_sessions")}
+                  ("telegram", "account_sessions"), ("database", "password")}
 _ACCOUNT_SESSION_PREFIX = "TELEGRAM_SESSION_"  # TELEGRAM_SESSION_<NAME>: the session string of account <name>
 
 

@@ -64,9 +64,10 @@ def test_start_order_restart_and_volumes() -> None:
 
 def test_compose_environment_is_valid_settings() -> None:
     env = {k: str(v) for k, v in compose()["services"]["tgmon"]["environment"].items()}
-    env["TGMON_DATABASE_URL"] = env["TGMON_DATABASE_URL"].replace("${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env}", "pw")
+    assert env["TGMON_DATABASE_PASSWORD"] == "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env}"
+    env["TGMON_DATABASE_PASSWORD"] = "p@ss:w/rd#"  # passed on its own, so no character breaks the URL
     settings = load_settings(environ=env, env_file=Path("/nonexistent/.env"))
-    assert settings.database.url == "postgresql+asyncpg://tgmon:pw@postgres:5432/tgmon"
+    assert settings.database.url == "postgresql+asyncpg://tgmon:p%40ss%3Aw%2Frd%23@postgres:5432/tgmon"
     assert settings.app.metrics_port == 9108 and settings.app.metrics_host == "0.0.0.0"
     prometheus = yaml.safe_load((ROOT / "deploy/prometheus.yml").read_text())
     assert prometheus["scrape_configs"][0]["static_configs"][0]["targets"] == ["tgmon:9108"]
