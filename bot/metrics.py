@@ -12,6 +12,7 @@ Services record what they do through the small functions below (no Prometheus ty
 | tgmon_messages_sent_total | counter | kind=digest/alert/reply/message | messages Telegram accepted |
 | tgmon_send_failures_total | counter | reason=flood_wait/unavailable/uncertain/failed/error | failed sends |
 | tgmon_flood_wait_seconds_total | counter | where=ingest/delivery/bot | FloodWait seconds imposed |
+| tgmon_channel_failures_total | counter | reason | failed reads of one channel (it is retried with backoff) |
 | tgmon_outbox_rows | gauge | state, kind | outbox rows by state (the whole database) |
 | tgmon_outbox_oldest_due_seconds | gauge | | age of the oldest pending row that is due |
 | tgmon_search_index_pending | gauge | | stored posts the search indexer has not reached (the whole database) |
@@ -59,6 +60,8 @@ DIGESTS_BUILT = Counter("tgmon_digests_built", "Digests built by the scheduler",
 SENT = Counter("tgmon_messages_sent", "Messages Telegram accepted", ["kind"], registry=REGISTRY)
 SEND_FAILURES = Counter("tgmon_send_failures", "Failed sends by reason", ["reason"], registry=REGISTRY)
 FLOOD_WAIT = Counter("tgmon_flood_wait_seconds", "FloodWait seconds imposed", ["where"], registry=REGISTRY)
+CHANNEL_FAILURES = Counter("tgmon_channel_failures", "Failed lookups, joins or reads of one channel", ["reason"],
+                           registry=REGISTRY)
 OUTBOX = Gauge("tgmon_outbox_rows", "Outbox rows by state and kind", ["state", "kind"], registry=REGISTRY)
 OUTBOX_OLDEST_DUE = Gauge("tgmon_outbox_oldest_due_seconds", "Age of the oldest due pending row", registry=REGISTRY)
 SEARCH_PENDING = Gauge("tgmon_search_index_pending", "Stored posts not in the search index yet", registry=REGISTRY)
@@ -95,6 +98,11 @@ def send_failed(reason: str) -> None:
 
 def flood_wait(seconds: float, where: str) -> None:
     FLOOD_WAIT.labels(where).inc(max(0.0, seconds))
+
+
+def channel_failed(reason: str) -> None:
+    """reason: a ChannelError code (not_found, private, banned, flood_wait, ...) or `unexpected`."""
+    CHANNEL_FAILURES.labels(reason).inc()
 
 
 def set_leader(leading: bool) -> None:

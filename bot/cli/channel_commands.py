@@ -266,6 +266,15 @@ def _account_report(infos: list[ChannelInfo], accounts: dict[str, AccountState],
                   f"({names}): {why}.[/yellow]", highlight=False)
 
 
+def _failing_report(infos: list[ChannelInfo]) -> None:
+    """Channels that cannot be read, why and since when: each one is retried with backoff meanwhile."""
+    failing = [i for i in infos if i.error]
+    for info in failing:
+        since = f" since {info.error_since:%Y-%m-%d %H:%M UTC}" if info.error_since else ""
+        console.print(f"[red]{info.name} cannot be read{since}: {escape(info.error or '')}[/red] "
+                      "(retried with backoff; the other channels go on)", highlight=False)
+
+
 @channels.command(name="list")
 @click.option("--all", "include_removed", is_flag=True, help="also show removed channels")
 @click.pass_context
@@ -290,6 +299,7 @@ async def channels_list(ctx: click.Context, include_removed: bool) -> None:
                       str(info.posts_today), _ago(info.last_post_at, now), _duration(lags.get(info.id)))
     console.print(table)
     _account_report(infos, accounts, now)
+    _failing_report(infos)
 
 
 @channels.command(name="remove")
@@ -339,6 +349,7 @@ async def stats(ctx: click.Context) -> None:
                       str(info.posts_today), str(info.gaps_recovered), str(info.flood_wait_seconds), str(info.posts))
     console.print(table)
     _account_report(infos, accounts, now)
+    _failing_report(infos)
     console.print(f"{len(infos)} channels, {sum(i.posts_today for i in infos)} posts today, "
                   f"{sum(i.gaps_recovered for i in infos)} recovered by gap fill, "
                   f"{sum(i.flood_wait_seconds for i in infos)} s of FloodWait; as of {now:%H:%M UTC}.")

@@ -251,6 +251,8 @@ class ChannelInfo:
     gaps_recovered: int
     flood_wait_seconds: int
     account: str | None = None  # the monitoring account that watches it; None: none yet
+    error: str | None = None  # why it cannot be read (bot/ingest/failures.py); None: it reads fine
+    error_since: datetime | None = None
 
     @property
     def name(self) -> str:
@@ -276,7 +278,7 @@ async def list_channels(db: Database, *, since: datetime, include_removed: bool 
             id=c.id, telegram_id=c.telegram_id, username=c.username, title=c.title, status=c.status,
             joined=c.joined, last_message_id=c.last_message_id, last_post_at=c.last_post_at,
             posts=int(n or 0), posts_today=int(t or 0), gaps_recovered=c.gaps_recovered,
-            flood_wait_seconds=c.flood_wait_seconds, account=c.account,
+            flood_wait_seconds=c.flood_wait_seconds, account=c.account, error=c.error, error_since=c.error_since,
         )
         for c, n, t in rows
     ]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import tomllib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,6 +33,7 @@ from bot import domain
 from bot.config import MAIN_ACCOUNT
 from bot.ingest.accounts import Assignment, balance, heartbeat, stale_after
 from bot.ingest.channels import ChannelError, add_channel, find_channel, parse_channel_link
+from bot.ingest.failures import NOT_THE_CHANNELS, ChannelFailures, shown
 from bot.storage import models as m
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,8 @@ class IngestService:
         self._join_after: datetime | None = None
         self._beat_at: datetime | None = None
         self._over_capacity = 0
+        # one channel's failure is its own: backoff per channel, reason on its row, admins told once
+        self.failures = ChannelFailures(self.db, self.clock, self.settings.bot.admins)
 
     # --- channels ------------------------------------------------------------------------------
     async def refresh_channels(self) -> list[m.Channel]:
@@ -154,7 +158,7 @@ class IngestService:
         for row in rows:
             if joined >= cap:
                 break
-            if row.joined or row.telegram_id is None:
+            if row.joined or row.telegram_id is None or not self.failures.due(row.id):
                 continue
             ref = self._watched[row.telegram_id]
             try:
@@ -166,6 +170,11 @@ class IngestService:
                                 exc.retry_after)
                     break
                 log.warning("cannot join %s: %s (it is polled instead)", ref.key, exc.message)
+                continue
+            except NOT_THE_CHANNELS:
+                raise
+            except Exception as exc:  # that channel's problem: set aside with backoff, the rest go on
+                await self.failures.failed(row.id, shown(ref), exc)
                 continue
             if not ok:
                 log.warning("Telegram's channel limit reached at %d joined; the rest are polled", joined)
@@ -231,19 +240,18 @@ class IngestService:
         return result
 
     async def gap_fill_all(self) -> domain.IngestResult:
-        """Read every channel of this account from its history mark. A channel that fails is logged and skipped."""
+        """Read every channel of this account from its history mark. A channel that fails is set aside
+        with backoff (bot/ingest/failures.py) and the pass goes on with the others."""
         total = domain.IngestResult()
-        for ref in list((await self._refs()).values()):
+        for row in await self.refresh_channels():
+            if row.telegram_id is None or not self.failures.due(row.id):
+                continue
             await self._beat()  # a pass over many channels takes a while
-            try:
-                total += await self.backfill(ref)
-            except ChannelError as exc:
-                log.warning("gap fill of %s failed: %s", ref.key, exc.message)
+            ref = self._watched[row.telegram_id]
+            result = await self.failures.attempt(row.id, shown(ref), functools.partial(self.backfill, ref))
+            if result is not None:
+                total += result
         return total
-
-    async def _refs(self) -> dict[int, domain.ChannelRef]:
-        await self.refresh_channels()
-        return self._watched
 
     # --- the one way in ------------------------------------------------------------------------------
     async def ingest(self, posts: list[domain.Post]) -> domain.IngestResult:

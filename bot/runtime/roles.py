@@ -174,6 +174,7 @@ async def build_role(rt: Runtime, role: str) -> Service:
                     await recorded(channel, seconds)
 
             source.on_flood_wait = on_flood_wait
+            service.failures.on_failure = metrics.channel_failed
             app.pipeline.indexer.wake()  # posts a previous run stored but did not index yet
             await service.run(stop)
 
