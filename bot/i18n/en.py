@@ -161,6 +161,7 @@ STRINGS: dict[str, str] = {
     "admin_users_header": "<b>Subscribers</b> ({count}): chat · language · frequency · rules",
     "admin_channels_header": "<b>Channels</b>: {active} watched, {pending} waiting for approval",
     "admin_channels_footer": "Add one: <code>/admin channels add https://t.me/NAME</code>",
+    "admin_channel_failing": "⚠️ Channel {channel} cannot be read: {reason}\nIt is retried with backoff; the other channels go on. <code>tgmon channels list</code> shows its state.",
     "admin_more": "… and more; use <code>/admin channels approve|remove @name</code>.",
     "admin_no_channel": "No channel <code>{name}</code> is known.",
     "admin_no_resolver": "This process cannot look channels up on Telegram. Add it on the ingest host: <code>tgmon channels add {name}</code>",

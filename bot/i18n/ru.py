@@ -154,6 +154,7 @@ STRINGS: dict[str, str] = {
     "admin_users_header": "<b>Подписчики</b> ({count}): чат · язык · частота · правила",
     "admin_channels_header": "<b>Каналы</b>: отслеживается {active}, ждут одобрения {pending}",
     "admin_channels_footer": "Добавить: <code>/admin channels add https://t.me/ИМЯ</code>",
+    "admin_channel_failing": "⚠️ Канал {channel} не читается: {reason}\nЕго чтение повторяется с нарастающей паузой, остальные каналы читаются как обычно. Состояние показывает <code>tgmon channels list</code>.",
     "admin_more": "… и другие; используйте <code>/admin channels approve|remove @имя</code>.",
     "admin_no_channel": "Канал <code>{name}</code> не известен.",
     "admin_no_resolver": "Этот процесс не может искать каналы в Telegram. Добавьте канал на машине сбора: <code>tgmon channels add {name}</code>",
