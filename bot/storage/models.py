@@ -71,6 +71,17 @@ class Channel(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class ChannelPeer(Base):
+    """What one monitoring account needs to address a channel again without resolving it (migration 0014)."""
+
+    __tablename__ = "channel_peers"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    access_hash: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class IngestAccount(Base):
     """A monitoring account some ingest process runs: its channel cap and last sign of life (migration 0009)."""
 
