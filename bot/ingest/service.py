@@ -35,6 +35,7 @@ from bot.ingest.accounts import Assignment, balance, heartbeat, stale_after
 from bot.ingest.channels import ChannelError, add_channel, find_channel, parse_channel_link
 from bot.ingest.failures import NOT_THE_CHANNELS, ChannelFailures, shown
 from bot.storage import models as m
+from bot.storage.peers import load_peers, save_peer
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ Progress = Callable[[int], None]  # posts handled so far in this backfill
 
 class LiveSource(domain.ChannelSource, Protocol):
     on_flood_wait: Any
+    on_peer: Any
+    peers: dict[int, int]  # telegram id -> access hash the account addresses it by
 
     def history(self, channel: domain.ChannelRef, *, min_id: int = 0, limit: int | None = None,
                 since: datetime | None = None) -> AsyncIterator[domain.Post]: ...
@@ -93,6 +96,8 @@ class IngestService:
         self._over_capacity = 0
         # one channel's failure is its own: backoff per channel, reason on its row, admins told once
         self.failures = ChannelFailures(self.db, self.clock, self.settings.bot.admins)
+        self._peers_loaded = False
+        self.source.on_peer = self._store_peer
 
     # --- channels ------------------------------------------------------------------------------
     async def refresh_channels(self) -> list[m.Channel]:
@@ -104,7 +109,15 @@ class IngestService:
                                         m.Channel.account == self.account).order_by(m.Channel.id)))
         self._watched = {r.telegram_id: domain.ChannelRef(r.telegram_id, r.username, r.title)
                          for r in rows if r.telegram_id is not None}
+        if not self._peers_loaded:  # once a process: from then on the source keeps them itself
+            async with self.db.uow(read_only=True) as session:
+                self.source.peers.update(await load_peers(session, self.account))
+            self._peers_loaded = True
         return rows
+
+    async def _store_peer(self, telegram_id: int, access_hash: int | None) -> None:
+        async with self.db.uow() as session:
+            await save_peer(session, self.account, telegram_id, access_hash, self.clock.now())
 
     async def _balance(self) -> Assignment:
         tg = self.settings.telegram

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from telethon import errors, events
+from telethon import errors, events, utils
 from telethon.tl import functions, types
 
 from bot import domain
@@ -23,6 +23,8 @@ from bot.telegram.convert import AlbumBuffer, channel_id_of, is_post, to_post, t
 log = logging.getLogger(__name__)
 
 FloodCallback = Callable[[domain.ChannelRef | None, int], Awaitable[None] | None]
+PeerCallback = Callable[[int, int | None], Awaitable[None]]  # telegram id, access hash (None: forget it)
+STALE_PEER_ERRORS = (errors.ChannelInvalidError, errors.PeerIdInvalidError)
 PostsCallback = Callable[[int, list[domain.Post], bool], Awaitable[None]]
 DeletedCallback = Callable[[int, list[int]], Awaitable[None]]
 
@@ -101,6 +103,10 @@ class TelethonSource:
         # per channel, the newest message id any history page showed: a read that completed has
         # handled every message up to it (or left it out on purpose: beyond the backfill bounds)
         self.newest_seen: dict[int, int] = {}
+        # telegram id -> the access hash this account addresses the channel by: kept by the ingest
+        # service (table channel_peers), so a restart asks Telegram nothing to find its channels again
+        self.peers: dict[int, int] = {}
+        self.on_peer: PeerCallback | None = None
 
     # --- session -------------------------------------------------------------------------------
     async def call(self, request: Any, *, channel: domain.ChannelRef | None = None) -> Any:
@@ -168,9 +174,35 @@ class TelethonSource:
         return channel_ref(chats[0], shown)
 
     async def input_channel(self, channel: domain.ChannelRef) -> Any:
-        """The InputChannel, from the session's entity cache, else by resolving the username once."""
+        """The input peer: from the access hash this account keeps (no request at all), else from the
+        session's entity cache, else by resolving the username once; a hash found is kept."""
+        cid = channel.telegram_id
+        if cid is not None and cid in self.peers:
+            return types.InputPeerChannel(cid, self.peers[cid])
+        peer = await self._look_up(channel, cached=True)
+        await self._keep(peer)
+        return peer
+
+    async def forget_peer(self, channel: domain.ChannelRef) -> bool:
+        """Drop a kept access hash Telegram no longer takes (CHANNEL_INVALID): True when there was one."""
+        cid = channel.telegram_id
+        if cid is None or self.peers.pop(cid, None) is None:
+            return False
+        log.info("the stored access hash of %s is no longer valid; looking the channel up again", channel.key)
+        if self.on_peer is not None:
+            await self.on_peer(cid, None)
+        return True
+
+    async def _keep(self, peer: Any) -> None:
+        if isinstance(peer, types.InputPeerChannel) and self.peers.get(peer.channel_id) != peer.access_hash:
+            self.peers[peer.channel_id] = peer.access_hash
+            if self.on_peer is not None:
+                await self.on_peer(peer.channel_id, peer.access_hash)
+
+    async def _look_up(self, channel: domain.ChannelRef, *, cached: bool) -> Any:
+        """From the session's caches (`cached`), else resolved by username, asking Telegram."""
         try:
-            if channel.telegram_id is not None:
+            if cached and channel.telegram_id is not None:
                 return await self.client.get_input_entity(types.PeerChannel(channel.telegram_id))
         except (ValueError, TypeError):
             pass
@@ -178,6 +210,8 @@ class TelethonSource:
             raise ChannelError("not_found", f"Channel {channel.telegram_id} is unknown to this session and has no "
                                "username to look it up by.")
         try:
+            if not cached:  # the session's cache may hold the very hash Telegram refused
+                return utils.get_input_peer(await self.client.get_entity(channel.username))
             return await self.client.get_input_entity(channel.username)
         except errors.RPCError as exc:
             raise channel_error(exc, f"@{channel.username}") or ChannelError(
@@ -194,6 +228,12 @@ class TelethonSource:
         peer = await self.input_channel(channel)
         try:
             await self.client(functions.channels.JoinChannelRequest(channel=peer))
+        except STALE_PEER_ERRORS as exc:
+            if await self.forget_peer(channel):
+                await self._keep(await self._look_up(channel, cached=False))
+                return await self.join(channel)
+            raise channel_error(exc, channel.key) or ChannelError("not_found", f"Cannot join {channel.key}.") \
+                from None
         except errors.FloodWaitError as exc:
             if exc.seconds > 60:
                 raise channel_error(exc, channel.key) or exc from None
@@ -211,16 +251,24 @@ class TelethonSource:
         return True
 
     # --- history ---------------------------------------------------------------------------------
-    async def _page(self, peer: Any, channel: domain.ChannelRef, *, offset_id: int, add_offset: int) -> list[Any]:
-        request = functions.messages.GetHistoryRequest(
-            peer=peer, offset_id=offset_id, offset_date=None, add_offset=add_offset, limit=self.page_size,
-            max_id=0, min_id=0, hash=0,
-        )
-        try:
-            result = await self.call(request, channel=channel)
-        except errors.RPCError as exc:
-            raise channel_error(exc, channel.key) or ChannelError(
-                "private", f"Cannot read {channel.key} ({exc.__class__.__name__}).") from None
+    async def _page(self, channel: domain.ChannelRef, *, offset_id: int, add_offset: int) -> list[Any]:
+        while True:
+            request = functions.messages.GetHistoryRequest(
+                peer=await self.input_channel(channel), offset_id=offset_id, offset_date=None,
+                add_offset=add_offset, limit=self.page_size, max_id=0, min_id=0, hash=0,
+            )
+            try:
+                result = await self.call(request, channel=channel)
+                break
+            except STALE_PEER_ERRORS as exc:
+                if await self.forget_peer(channel):  # a kept hash gone stale: look up once, ask again
+                    await self._keep(await self._look_up(channel, cached=False))
+                    continue
+                raise channel_error(exc, channel.key) or ChannelError(
+                    "not_found", f"Cannot read {channel.key} ({exc.__class__.__name__}).") from None
+            except errors.RPCError as exc:
+                raise channel_error(exc, channel.key) or ChannelError(
+                    "private", f"Cannot read {channel.key} ({exc.__class__.__name__}).") from None
         messages = list(getattr(result, "messages", None) or [])
         if messages and channel.telegram_id is not None:
             top = max(msg.id for msg in messages)
@@ -237,16 +285,16 @@ class TelethonSource:
         With min_id == 0 and a `limit` or `since` (a first backfill): the newest `limit` posts, or
         those since `since`, still yielded oldest first. Albums are merged even across pages.
         """
-        peer = await self.input_channel(channel)
+        await self.input_channel(channel)  # a channel that cannot be addressed fails before any page
         if min_id == 0 and (limit is not None or since is not None):
-            newest_first = await self._latest(peer, channel, limit, since)
+            newest_first = await self._latest(channel, limit, since)
             for post in to_posts(reversed(newest_first), channel):
                 yield post
             return
         cursor, yielded, albums = min_id, 0, AlbumBuffer()
         while limit is None or yielded < limit:
             # add_offset = -page_size turns the page around: the page_size messages just above cursor
-            page = await self._page(peer, channel, offset_id=cursor + 1, add_offset=-self.page_size)
+            page = await self._page(channel, offset_id=cursor + 1, add_offset=-self.page_size)
             fresh = sorted((m for m in page if m.id > cursor), key=lambda m: m.id)
             for message in fresh:
                 if is_post(message):
@@ -259,12 +307,11 @@ class TelethonSource:
         for post in albums.flush():
             yield post
 
-    async def _latest(self, peer: Any, channel: domain.ChannelRef, limit: int | None,
-                      since: datetime | None) -> list[Any]:
+    async def _latest(self, channel: domain.ChannelRef, limit: int | None, since: datetime | None) -> list[Any]:
         kept: list[Any] = []
         offset = posts = 0
         while True:
-            page = await self._page(peer, channel, offset_id=offset, add_offset=0)
+            page = await self._page(channel, offset_id=offset, add_offset=0)
             page = sorted((m for m in page if not offset or m.id < offset), key=lambda m: -m.id)
             for message in page:
                 if since is not None and message.date is not None and message.date < since:
