@@ -56,6 +56,8 @@ class Channel(Base):
     last_message_id: Mapped[int] = mapped_column(BigInteger, default=0)
     # read contiguously up to here (backfill, gap fill); live posts do not move it, so gaps stay findable
     history_id: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # a first backfill under way: the lowest message id read so far (it goes on below it); else None
+    backfill_below: Mapped[int | None] = mapped_column(BigInteger)
     last_post_at: Mapped[datetime | None] = mapped_column()
     status: Mapped[str] = mapped_column(String(16), default="active")
     added_by: Mapped[int | None] = mapped_column(BigInteger)  # chat id of whoever asked for it
