@@ -16,18 +16,13 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && pip install -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
-# 2. The code.
-#    A C compiler only for this step: setup.py compiles the tokenizer (bot/matching/_speedups.pyx),
-#    and the check below fails the build rather than ship the three-times-slower fallback.
-COPY README.md setup.py ./
+# 2. The code: pure Python, no compiler needed (the native parts, RE2, pyahocorasick and pymorphy3's
+#    DAWG, came as wheels in step 1).
+COPY README.md ./
 COPY bot ./bot
 COPY config ./config
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends gcc libc6-dev \
-    && pip install --no-deps . \
-    && (cd / && python -c "import bot.matching.text as t; assert t.NATIVE_TOKENIZER, 'C tokenizer not built'") \
-    && apt-get purge -y --auto-remove gcc libc6-dev \
-    && rm -rf /var/lib/apt/lists/* build *.egg-info bot/matching/_speedups.c
+RUN pip install --no-deps . \
+    && rm -rf build *.egg-info
 
 # 3. A non-root user owning only the data folder (databases, the Telegram session, demo output).
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin tgmon \

@@ -1,38 +1,40 @@
-# Two commands for a fresh machine (only Python 3.11 and the package registries needed):
+# Two commands for a fresh machine (only a Python >= 3.11 and the package registries needed; no C
+# compiler: tgmon is pure Python, its native parts come as wheels):
 #   make run    set up .venv and run tgmon (the offline demo when no Telegram credentials are configured)
 #   make test   set up .venv and run lint, type checks and the whole test suite
-PYTHON ?= python3.11
+# The venv is made with the first of python3.13, python3.12, python3.11, python3 on the PATH that is
+# 3.11 or newer (or the one you name: make PYTHON=/path/to/python test); none: a clear error.
+PYTHON_CANDIDATES := python3.13 python3.12 python3.11 python3
+PY_OK := import sys; sys.exit(sys.version_info < (3, 11))
+PYTHON ?= $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell $(p) -c '$(PY_OK)' >/dev/null 2>&1 && echo $(p))))
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# the C builds (setup.py): redone when their sources change, so a test run never measures stale code
-NATIVE := $(VENV)/.native
-NATIVE_SOURCES := setup.py bot/matching/_speedups.pyx bot/matching/matcher.py
 
 .PHONY: run test setup lint bench clean
 
 $(STAMP): pyproject.toml
+	@test -x $(BIN)/python || { test -n "$(PYTHON)" && $(PYTHON) -c '$(PY_OK)' 2>/dev/null; } || { \
+	  echo "make: tgmon needs Python 3.11 or newer; none of $(PYTHON_CANDIDATES) on the PATH is one" \
+	       "($(if $(PYTHON),PYTHON=$(PYTHON) is older or missing,none found)). Install one, or: make PYTHON=/path/to/python3.11+" >&2; \
+	  exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP) $(NATIVE)
+	touch $(STAMP)
 
-$(NATIVE): $(STAMP) $(NATIVE_SOURCES)
-	$(BIN)/python -m pip install --quiet --no-deps -e .
-	touch $(NATIVE)
+setup: $(STAMP)
 
-setup: $(STAMP) $(NATIVE)
-
-run: $(STAMP) $(NATIVE)
+run: $(STAMP)
 	$(BIN)/tgmon run
 
-test: $(STAMP) $(NATIVE)
-	$(BIN)/ruff check bot tests benchmarks setup.py
+test: $(STAMP)
+	$(BIN)/ruff check bot tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
-bench: $(STAMP) $(NATIVE)
+bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build bot/matching/*.so bot/matching/_speedups.c
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build

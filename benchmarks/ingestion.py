@@ -36,7 +36,7 @@ from telethon.tl import types
 
 from bot.domain import ChannelRef, Post
 from bot.ingest.pipeline import Pipeline
-from bot.matching import compile_rules, index_text, native
+from bot.matching import compile_rules, index_text
 from bot.runtime import heap
 from bot.storage import models as m
 from bot.storage.database import Database
@@ -268,7 +268,7 @@ def main() -> None:
 def _run(args: argparse.Namespace, corpora: list[str], cores: str) -> None:
     print(f"ingestion: {args.posts} real Telethon messages (50-150 words, albums), {args.rules} rules, "
           f"batches of {args.batch}, median of {args.repeat}, {cores}; the word forms seen before, as in a "
-          f"running service; {native.describe()}")
+          "running service; pure-Python matcher")
     print(f"{'corpus':7} {'database':11} {'pipeline/s':>11} {'baseline/s':>11} {'ratio':>7} {'cold/s':>8} {'ratio':>7} "
           f"{'+index/s':>9} {'ratio':>7} {'a post/s':>9} {'ratio':>7} {'matches':>8} {'a post':>7}")
     for corpus in corpora:

@@ -10,7 +10,10 @@ import hashlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from bot.matching.text import Tokens
 
 
 class Frequency(enum.StrEnum):
@@ -135,11 +138,22 @@ class IngestResult:
 
 
 class Matcher(Protocol):
-    """All rules compiled together. ``channel`` is the post's channel key (username or id)."""
+    """All rules compiled together (`bot.matching.matcher.CompiledMatcher`). ``channel`` is the
+    post's channel key (username or id). Matches come sorted by rule id."""
 
     def match(self, text: str, channel: str | None = None) -> list[RuleMatch]: ...
 
+    def match_tokens(self, toks: Tokens, channel: str | None = None) -> list[RuleMatch]:
+        """`match` on a text already tokenised (`bot.matching.text.tokenize`): ingestion tokenises
+        a post once, for the matcher and the search index."""
+        ...
+
     def rule_ids(self) -> frozenset[int]: ...
+
+    def warm_from(self, other: Matcher) -> int:
+        """Look up the words ``other`` (the matcher this one replaces) has in recent use, so a
+        rebuild after a rule change does not start cold; how many. 0 when ``other`` cannot tell."""
+        ...
 
 
 class MatcherFactory(Protocol):

@@ -54,12 +54,11 @@ class Pipeline:
         return self._matcher
 
     def _build(self, rules: list[domain.Rule], old: Matcher | None) -> Matcher:
-        """A new matcher, warmed with the words the old one had in use when it can be (the compiled
-        matcher's `warm_from`): a rule change must not make every word of a channel new again."""
+        """A new matcher, warmed with the words the old one had in use (`Matcher.warm_from`): a
+        rule change must not make every word of a channel new again."""
         matcher = self._factory(rules)
-        warm_from = getattr(matcher, "warm_from", None)
-        if old is not None and warm_from is not None and type(old) is type(matcher):
-            words = warm_from(old)
+        if old is not None:
+            words = matcher.warm_from(old)
             log.debug("matcher rebuilt with %d rules, warmed with %d words", len(rules), words)
         return matcher
 
@@ -163,11 +162,10 @@ class Pipeline:
         result: IngestResult,
     ) -> None:
         key = channel.username or str(channel.telegram_id)
-        match_tokens = getattr(matcher, "match_tokens", None)  # the compiled matcher takes tokens
         hits = [
             (hit, post_id)
             for post_id, text, toks in posts
-            for hit in (match_tokens(toks, key) if match_tokens and toks else matcher.match(text, key))
+            for hit in (matcher.match_tokens(toks, key) if toks is not None else matcher.match(text, key))
         ]
         if not hits:
             return

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bot.matching.errors import RuleError
 from bot.matching.index import INDEX_VERSION, index_text
-from bot.matching.native import CompiledMatcher, compile_rules
+from bot.matching.matcher import CompiledMatcher, compile_rules
 from bot.matching.rules import ParsedRule, parse_rule
 
 __all__ = ["INDEX_VERSION", "CompiledMatcher", "ParsedRule", "RuleError", "compile_rules", "index_text", "parse_rule"]

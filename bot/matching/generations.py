@@ -1,7 +1,6 @@
 """A bounded cache for the per-word hot paths: two plain dicts ("generations") instead of an LRU.
 
-Reads go straight to `young` (a C-level `dict.get`, which the compiled passes make themselves); a
-miss looks in `old`, then makes the value. When `young` holds `limit` entries it becomes `old` and
+Reads go straight to `young` (one `dict.get`); a miss looks in `old`, then makes the value. When `young` holds `limit` entries it becomes `old` and
 a new `young` starts: entries still in use move back on their next read, the others leave with the
 next turn. An LRU without bookkeeping on every hit; at most twice `limit` entries are held.
 
@@ -37,8 +36,8 @@ class Generations(Generic[V]):
         return value
 
     def get_many(self, keys: Sequence[str], make: Callable[[str], V]) -> list[V]:
-        """`get` for each of ``keys``, in order: one C-level pass when all are in `young` (the
-        common case for the words of a post), `get` only for the others."""
+        """`get` for each of ``keys``, in order. Most words of a post are in `young`: they are read
+        in one `map` over `dict.get` (no Python step a word), and only the others go through `get`."""
         found = list(map(self.young.get, keys))
         if None in found:
             found = [v if v is not None else self.get(k, make) for v, k in zip(found, keys, strict=True)]

@@ -1,28 +1,37 @@
-"""All rules of all subscribers compiled into one structure over normalised word keys.
+"""The matcher: every rule of every subscriber compiled into one structure, so that the cost of a
+post grows with the post and with what it hits, not with the number of rules.
 
-A text word is looked up once (through a per-matcher cache of word -> atoms): its lemmas and its
-exact form are keys of one dict that lists the rule atoms they satisfy, and prefix atoms are found by
-the word's first three letters. The cached value keeps the atoms of word terms apart from the atoms
-of phrases, so a post's hit tokens are grouped only for the first and chained (adjacent tokens, then
-the following atoms at the following positions) only for the second. A hit word term reports its
-direct rules (one unscoped term: hit = match) from one compact record per atom, and marks the rules
-to evaluate; an AND rule is marked by its first term only. So the cost of a post grows with the post
-and the hits, not with the number of rules. Adding a rule is incremental (`add`); a full build of
-10,000 rules takes under a second (benchmarks/matching.py measures it).
+How a post is matched (`CompiledMatcher.match_tokens`):
+
+1. Each word of the post is turned into the rule *atoms* it satisfies. An atom is one word
+   position of a rule: a lemma (``батальон``), an exact form (``=Белгорода``) or a prefix
+   (``оборон*``). All atoms live in one index (`_AtomIndex`): a dict from lemma / exact-form keys
+   to atoms, plus prefix atoms filed under their first three letters. A word's answer is cached
+   (`generations.py`), and most words of a post are in no rule at all: the index keeps the set
+   of every string a word could be looked up by (its *probe* set), so such a word costs a single
+   set operation once, then a cache hit.
+2. Word atoms give *word terms* directly. Phrases are chained from adjacent tokens that are both
+   phrase words; hyphenated compounds written joined and /regex/ terms are found as spans.
+3. A hit word term reports its *direct* rules (a rule that is that one term and nothing else)
+   straight away, and names the other rules worth evaluating; an AND rule is named by its first
+   term only, because it cannot match unless that term is there.
+4. Only those candidate rules are evaluated, against the set of terms hit.
+
+Adding a rule is incremental (`add`); a full build of 10,000 rules takes well under a second
+(benchmarks/matching.py measures it, and the matching speed on posts the matcher has not seen).
 """
 
 from __future__ import annotations
 
-import functools
-import itertools
 import logging
-import operator
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.config import MatchingSettings
-from bot.domain import Rule, RuleMatch
+from bot.domain import Matcher, Rule, RuleMatch
 from bot.matching.errors import RuleError
 from bot.matching.generations import Generations
 from bot.matching.morph import morphology
@@ -32,283 +41,448 @@ from bot.matching.text import PREFIX_HEAD, Tokens, phrase_gap_ok, tokenize
 log = logging.getLogger(__name__)
 
 Span = tuple[int, int]
-# a cached word: (atoms of word terms, atoms of phrases), or () when it is in no rule
-_WordAtoms = tuple[tuple[int, ...], ...]
-_NO_ATOMS: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())
-_collect_hits: Callable[..., tuple[list[_WordAtoms], list[int], dict[tuple[int, ...], list[int]]]] | None
-_report_terms: Callable[..., tuple[list[RuleMatch], dict[int, tuple[Span, ...]], set[int]]] | None
-try:  # the first two passes over a post in C (setup.py builds them with the tokenizer's split)
-    from bot.matching._speedups import collect_hits as _collect_hits
-    from bot.matching._speedups import report_terms as _report_terms
-except ImportError:  # pragma: no cover - the pure-Python path is tested by forcing it
-    _collect_hits = _report_terms = None
-_OF_WORDS = operator.itemgetter(0)
-_OF_PHRASES = operator.itemgetter(1)
-_new_match = functools.partial(tuple.__new__, RuleMatch)  # RuleMatch((id, spans)) without its Python __new__
+AtomIds = tuple[int, ...]
 
+
+class WordHits(NamedTuple):
+    """What one text word satisfies: atoms of word terms (reported), atoms of phrases (chained)."""
+
+    word_atoms: AtomIds
+    phrase_atoms: AtomIds
+
+
+# A word in no rule, the common case. Falsy, so the passes below can skip it with `if not hits`.
+NO_HITS: WordHits | tuple[()] = ()
+
+
+class _TermPlan(NamedTuple):
+    """What a hit word term leads to, prepared once per atom (`CompiledMatcher._plan_of`)."""
+
+    term: int
+    direct_rule_ids: tuple[int, ...]  # rules that are this term alone: a hit is a match
+    rules_to_check: tuple[int, ...]  # indexes of the other rules this term may make match
+
+
+# ---- one compiled rule ----------------------------------------------------------------------------
 
 @dataclass(slots=True)
-class _Compiled:
+class _CompiledRule:
     rule_id: int
-    expr: Expr  # over global term ids
-    channels: frozenset[str]
-    positive: tuple[int, ...]
+    expr: Expr  # over the matcher's term ids
+    channels: frozenset[str]  # empty: every channel
+    positive: tuple[int, ...]  # the terms that can be highlighted (not under NOT)
     subscriber_id: int
     has_regex: bool
-    # fast paths: "one" (a single term), "all" (AND of terms), "any" (OR of terms), "expr"
-    mode: str = "expr"
-    flat: tuple[int, ...] = ()
-    needed: frozenset[int] = frozenset()  # "all": the terms that must all be hit
+    # "one" (a single term), "all" (an AND of terms), "any" (an OR of terms), "expr" (anything else):
+    # the first three are checked without walking `expr`
+    shape: str
+    terms: tuple[int, ...]  # for "one", "all" and "any": the terms
+    needed: frozenset[int]  # for "all": the terms that must all be hit
+
+    def matches(self, hit: AbstractSet[int]) -> bool:
+        """Whether the rule holds when exactly the terms in ``hit`` are in the post. A candidate of
+        shape "one" or "any" was named by one of its terms, so it holds."""
+        if self.shape == "all":
+            return hit >= self.needed
+        if self.shape == "expr":
+            return evaluate(self.expr, hit)
+        return True
+
+    def found_terms(self, hit: AbstractSet[int]) -> Sequence[int]:
+        """The terms whose spans a match highlights."""
+        if self.shape == "all":
+            return self.terms
+        if self.shape == "expr":
+            return [t for t in self.positive if t in hit]
+        return [t for t in self.terms if t in hit]
 
 
 def _shape(expr: Expr) -> tuple[str, tuple[int, ...]]:
+    """The rule's shape (see `_CompiledRule.shape`) and, for the simple ones, its terms."""
     if expr[0] == "term":
         return "one", (expr[1],)
-    if expr[0] in ("and", "or") and all(e[0] == "term" for e in expr[1]):
-        return ("all" if expr[0] == "and" else "any"), tuple(e[1] for e in expr[1])
+    if expr[0] in ("and", "or") and all(child[0] == "term" for child in expr[1]):
+        return ("all" if expr[0] == "and" else "any"), tuple(child[1] for child in expr[1])
     return "expr", ()
 
 
-def _triggers(expr: Expr, mode: str, flat: tuple[int, ...]) -> tuple[int, ...]:
-    """The terms whose hit makes a rule worth evaluating: one term of an AND suffices (it must be
-    hit for the rule to match), every term otherwise."""
-    if mode == "all":
-        return flat[:1]
+def _trigger_terms(expr: Expr, shape: str, terms: tuple[int, ...]) -> tuple[int, ...]:
+    """The terms whose hit makes a rule worth evaluating. For an AND, one of its plain terms is
+    enough: the rule cannot match without it. Otherwise every term (even one under NOT: the rule
+    may be an OR around it, and is then evaluated)."""
+    if shape == "all":
+        return terms[:1]
     if expr[0] == "and":
-        required = [e[1] for e in expr[1] if e[0] == "term"]
+        required = [child[1] for child in expr[1] if child[0] == "term"]
         if required:
             return (required[0],)
-    found: list[int] = []
-
-    def walk(e: Expr) -> None:
-        if e[0] == "term":
-            found.append(e[1])
-        elif e[0] == "not":
-            walk(e[1])
-        else:
-            for child in e[1]:
-                walk(child)
-
-    walk(expr)
-    return tuple(dict.fromkeys(found))
+    return tuple(dict.fromkeys(_all_terms(expr)))
 
 
-def _remap(expr: Expr, ids: list[int]) -> Expr:
+def _all_terms(expr: Expr) -> Iterable[int]:
     if expr[0] == "term":
-        return ("term", ids[expr[1]])
-    if expr[0] == "not":
-        return ("not", _remap(expr[1], ids))
-    return (expr[0], tuple(_remap(e, ids) for e in expr[1]))
+        yield expr[1]
+    elif expr[0] == "not":
+        yield from _all_terms(expr[1])
+    else:
+        for child in expr[1]:
+            yield from _all_terms(child)
 
+
+def _renumber(expr: Expr, term_ids: list[int]) -> Expr:
+    """The rule's expression over the matcher's term ids instead of the rule's own term indexes."""
+    if expr[0] == "term":
+        return ("term", term_ids[expr[1]])
+    if expr[0] == "not":
+        return ("not", _renumber(expr[1], term_ids))
+    return (expr[0], tuple(_renumber(child, term_ids) for child in expr[1]))
+
+
+def _channel_scope(rule: Rule, own: Iterable[str]) -> frozenset[str]:
+    """The channels a rule applies to: those it was added for and those its ``in:@...`` names
+    (both: only the channels in both), or every channel when neither says."""
+    scope = {c.lower().lstrip("@") for c in rule.channels}
+    named = set(own)
+    return frozenset(scope & named if scope and named else scope | named)
+
+
+# ---- the atoms of all rules, and how a word finds them -------------------------------------------
+
+class _AtomIndex:
+    """Every atom of every rule, numbered, and the keys a text word finds them by."""
+
+    def __init__(self) -> None:
+        self.ids: dict[Atom, int] = {}
+        # lemma keys ("батальон") and exact forms ("=белгорода") -> the atoms they satisfy
+        self.by_key: dict[str, list[int]] = {}
+        # prefix atoms by their first PREFIX_HEAD letters (no prefix is shorter): one lookup a word
+        self.by_prefix_head: dict[str, list[tuple[str, int]]] = {}
+        # every string a word's probe (morph.py) must share with the rules to satisfy some atom:
+        # lemma keys, exact forms and prefix heads. A superset test, so a stray hit costs a lookup.
+        self.probe: set[str] = set()
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def get(self, atom: Atom) -> int | None:
+        return self.ids.get(atom)
+
+    def add(self, atom: Atom) -> int:
+        """Number a new atom and file it under its keys."""
+        aid = self.ids[atom] = len(self.ids)
+        if atom.kind == "lemma":
+            self.probe.update(atom.keys)
+            for key in atom.keys:
+                self.by_key.setdefault(key, []).append(aid)
+        elif atom.kind == "exact":
+            self.probe.add(atom.keys[0])
+            self.by_key.setdefault("=" + atom.keys[0], []).append(aid)
+        else:  # prefix
+            prefix = atom.keys[0]
+            self.probe.add(prefix[:PREFIX_HEAD])
+            self.by_prefix_head.setdefault(prefix[:PREFIX_HEAD], []).append((prefix, aid))
+        return aid
+
+    def may_hold(self, probe: Iterable[str]) -> bool:
+        """False when a word with this probe certainly satisfies no atom."""
+        return not self.probe.isdisjoint(probe)
+
+    def atoms_of(self, form: str, lemmas: Iterable[str]) -> list[int]:
+        """The atoms a word satisfies, given its canonical form and lemmas (each atom once)."""
+        found: list[int] = []
+        for lemma in lemmas:
+            found += self.by_key.get(lemma, ())
+        found += self.by_key.get("=" + form, ())
+        for prefix, aid in self.by_prefix_head.get(form[:PREFIX_HEAD], ()):
+            if form.startswith(prefix):
+                found.append(aid)
+        return list(dict.fromkeys(found))
+
+
+# ---- the matcher ----------------------------------------------------------------------------------
 
 class CompiledMatcher:
     """Implements `domain.Matcher`. Rules that do not parse are skipped and listed in `errors`."""
 
     def __init__(self, rules: Iterable[Rule] = (), *, settings: MatchingSettings | None = None) -> None:
         self.settings = settings or MatchingSettings()
+        self.errors: dict[int, str] = {}  # rule id -> why it was skipped
         self._morph = morphology(self.settings.cache_size)
-        self._keys: dict[str, list[int]] = {}
-        # every string a word's probe must share with the rules to hit an atom (morph.py): lemma
-        # keys, exact forms and prefix heads; a superset test, so a stray hit costs only a lookup
-        self._probe: set[str] = set()
-        # prefix atoms by their first three letters (no prefix is shorter): one lookup a word
-        self._prefixes: dict[str, list[tuple[str, int]]] = {}
-        self._atom_ids: dict[Atom, int] = {}
-        self._atom_terms: list[list[int]] = []
+        self._atoms = _AtomIndex()
+        self._word_terms_of_atom: list[list[int]] = []  # atom -> the word terms that are this atom
+        self._phrase_atoms: set[int] = set()  # atoms that are a word of some phrase
+        # terms, numbered: the same word or phrase in many rules is one term
         self._terms: list[Term] = []
         self._term_ids: dict[tuple[object, ...], int] = {}
-        self._term_rules: list[list[int]] = []  # term -> indexes of rules to evaluate when it is hit
-        self._direct: list[list[int]] = []  # term -> ids of unscoped one-term rules: hit = match
+        self._atom_of_word_term: dict[int, int] = {}
         self._regex_terms: list[int] = []
-        self._phrases: dict[int, tuple[tuple[int, ...], bool]] = {}  # term -> (its atoms, tight)
-        self._phrase_starts: dict[int, dict[int, list[int]]] = {}  # first atom -> second atom -> phrases
-        self._rules: list[_Compiled | None] = []
-        self._by_rule_id: dict[int, int] = {}
-        self._regex_rules: dict[int, int] = defaultdict(int)  # subscriber -> regex rules compiled
-        # word -> atoms (generations.py): a generation holds up to cache_size words (at least 1,024)
-        self._words: Generations[_WordAtoms] = Generations(max(self.settings.cache_size, 1024))
-        self._phrase_atoms: set[int] = set()  # atoms that are a word of some phrase
-        self._term_atom: dict[int, int] = {}  # word term -> its atom
-        # atom -> ((word term, ids of its direct rules, indexes of rules to evaluate), ...): one
-        # compact record per atom, made on first use and dropped when one of its terms changes
-        self._plans: list[tuple[tuple[int, tuple[int, ...], tuple[int, ...]], ...] | None] = []
-        self.errors: dict[int, str] = {}
+        self._phrases: dict[int, tuple[AtomIds, bool]] = {}  # phrase term -> (its atoms, tight)
+        # phrases by their first two atoms: first atom -> second atom -> phrase terms
+        self._phrases_by_start: dict[int, dict[int, list[int]]] = {}
+        # term -> what its hit leads to: ids of its direct rules, indexes of the rules to evaluate
+        self._direct_rules: list[list[int]] = []
+        self._rules_to_check: list[list[int]] = []
+        # atom -> its word terms' `_TermPlan`s, made on first use, dropped when one of them changes
+        self._plans: list[tuple[_TermPlan, ...] | None] = []
+        self._rules: list[_CompiledRule | None] = []  # None: removed
+        self._rule_index: dict[int, int] = {}  # rule id -> index in `_rules`
+        self._regex_rules_of: Counter[int] = Counter()  # subscriber -> their /regex/ rules here
+        # text word -> its WordHits (or NO_HITS); a generation holds cache_size words (at least 1,024)
+        self._word_cache: Generations[WordHits | tuple[()]] = Generations(max(self.settings.cache_size, 1024))
         for rule in rules:
             self.add(rule)
 
-    # ---- building
+    # ---- building ---------------------------------------------------------------------------------
+
     def add(self, rule: Rule) -> bool:
         """Compile one more rule (replacing one with the same id). False, with `errors[id]`, if unusable."""
-        if rule.id in self._by_rule_id:
-            self.remove(rule.id)
+        self.remove(rule.id)
         try:
-            parsed = parse_rule(
-                rule.source, max_length=self.settings.max_rule_length, max_terms=self.settings.max_terms
-            )
+            parsed = parse_rule(rule.source, max_length=self.settings.max_rule_length,
+                                max_terms=self.settings.max_terms)
         except RuleError as exc:
             self.errors[rule.id] = str(exc)
             return False
-        if parsed.regex_count:
-            quota = self.settings.max_regex_rules_per_subscriber
-            if self._regex_rules[rule.subscriber_id] >= quota:
-                self.errors[rule.id] = f"over the quota of {quota} /pattern/ rules per subscriber"
-                log.warning("rule %s skipped: over the regex quota of subscriber %s", rule.id, rule.subscriber_id)
-                return False
-            self._regex_rules[rule.subscriber_id] += 1
+        if parsed.regex_count and not self._take_regex_quota(rule):
+            return False
         self.errors.pop(rule.id, None)
-        ids = [self._term_id(term) for term in parsed.terms]
-        scope = {c.lower().lstrip("@") for c in rule.channels}
-        own = set(parsed.channels)
-        channels = scope & own if scope and own else scope | own
-        index = len(self._rules)
-        expr = _remap(parsed.expr, ids)
-        mode, flat = _shape(expr)
-        compiled = _Compiled(
-            rule.id, expr, frozenset(channels), tuple(sorted({ids[t] for t in parsed.positive_terms()})),
-            rule.subscriber_id, parsed.regex_count > 0, mode, flat, frozenset(flat),
+        term_ids = [self._term_id(term) for term in parsed.terms]
+        expr = _renumber(parsed.expr, term_ids)
+        shape, terms = _shape(expr)
+        compiled = _CompiledRule(
+            rule_id=rule.id, expr=expr, channels=_channel_scope(rule, parsed.channels),
+            positive=tuple(sorted({term_ids[t] for t in parsed.positive_terms()})),
+            subscriber_id=rule.subscriber_id, has_regex=parsed.regex_count > 0,
+            shape=shape, terms=terms, needed=frozenset(terms),
         )
+        index = len(self._rules)
         self._rules.append(compiled)
-        self._by_rule_id[rule.id] = index
-        if mode == "one" and not channels:
-            self._direct[flat[0]].append(rule.id)
-            self._replan(flat[0])
+        self._rule_index[rule.id] = index
+        if shape == "one" and not compiled.channels:
+            self._direct_rules[terms[0]].append(rule.id)
+            self._forget_plan(terms[0])
         else:
-            # a rule is looked at when one of its terms is hit; an AND needs only one of its terms
-            # to be hit to be worth evaluating (the others are checked then)
-            for tid in _triggers(expr, mode, flat):
-                self._term_rules[tid].append(index)
-                self._replan(tid)
+            for term in _trigger_terms(expr, shape, terms):
+                self._rules_to_check[term].append(index)
+                self._forget_plan(term)
         return True
 
-    def _replan(self, tid: int) -> None:
-        aid = self._term_atom.get(tid)
-        if aid is not None:
-            self._plans[aid] = None
+    def _take_regex_quota(self, rule: Rule) -> bool:
+        """RE2 patterns cost memory and time on every post: a few per subscriber."""
+        quota = self.settings.max_regex_rules_per_subscriber
+        if self._regex_rules_of[rule.subscriber_id] >= quota:
+            self.errors[rule.id] = f"over the quota of {quota} /pattern/ rules per subscriber"
+            log.warning("rule %s skipped: over the regex quota of subscriber %s", rule.id, rule.subscriber_id)
+            return False
+        self._regex_rules_of[rule.subscriber_id] += 1
+        return True
 
     def remove(self, rule_id: int) -> None:
-        index = self._by_rule_id.pop(rule_id, None)
+        """Forget a rule (nothing when it is not here). Its terms stay: other rules may share them."""
+        index = self._rule_index.pop(rule_id, None)
         if index is None:
             return
         compiled = self._rules[index]
-        if compiled is not None and compiled.has_regex:
-            self._regex_rules[compiled.subscriber_id] -= 1
-        if compiled is not None and compiled.mode == "one" and rule_id in self._direct[compiled.flat[0]]:
-            self._direct[compiled.flat[0]].remove(rule_id)
-            self._replan(compiled.flat[0])
-        self._rules[index] = None
+        self._rules[index] = None  # the indexes listed in `_rules_to_check` now lead nowhere
+        if compiled is None:
+            return
+        if compiled.has_regex:
+            self._regex_rules_of[compiled.subscriber_id] -= 1
+        if compiled.shape == "one" and rule_id in self._direct_rules[compiled.terms[0]]:
+            self._direct_rules[compiled.terms[0]].remove(rule_id)
+            self._forget_plan(compiled.terms[0])
 
     def _term_id(self, term: Term) -> int:
+        """The number of ``term``, registering it (and its atoms) when it is new."""
         key = term.key()
         tid = self._term_ids.get(key)
         if tid is not None:
             return tid
-        tid = len(self._terms)
-        self._term_ids[key] = tid
+        tid = self._term_ids[key] = len(self._terms)
         self._terms.append(term)
-        self._term_rules.append([])
-        self._direct.append([])
+        self._direct_rules.append([])
+        self._rules_to_check.append([])
         if term.kind == "regex":
             self._regex_terms.append(tid)
         elif term.kind == "word":
-            aid = self._atom_id(term.atoms[0])
-            terms = self._atom_terms[aid]
-            if not terms:
-                self._forget_words()  # cached words list the atom as a phrase word only
-            terms.append(tid)
-            self._term_atom[tid] = aid
-            self._plans[aid] = None
+            self._add_word_term(tid, self._atom_id(term.atoms[0]))
         else:
-            atom_ids = tuple(self._atom_id(atom) for atom in term.atoms)
-            if not self._phrase_atoms.issuperset(atom_ids):
-                self._phrase_atoms.update(atom_ids)
-                self._forget_words()
-            self._phrases[tid] = (atom_ids, term.tight)
-            self._phrase_starts.setdefault(atom_ids[0], {}).setdefault(atom_ids[1], []).append(tid)
+            self._add_phrase(tid, tuple(self._atom_id(atom) for atom in term.atoms), term.tight)
         return tid
 
+    def _add_word_term(self, tid: int, aid: int) -> None:
+        word_terms = self._word_terms_of_atom[aid]
+        if not word_terms:
+            self._forget_words()  # cached words list this atom as a phrase word only
+        word_terms.append(tid)
+        self._atom_of_word_term[tid] = aid
+        self._plans[aid] = None
+
+    def _add_phrase(self, tid: int, atom_ids: AtomIds, tight: bool) -> None:
+        if not self._phrase_atoms.issuperset(atom_ids):
+            self._phrase_atoms.update(atom_ids)
+            self._forget_words()  # cached words do not list these atoms as phrase words yet
+        self._phrases[tid] = (atom_ids, tight)
+        self._phrases_by_start.setdefault(atom_ids[0], {}).setdefault(atom_ids[1], []).append(tid)
+
     def _atom_id(self, atom: Atom) -> int:
-        aid = self._atom_ids.get(atom)
-        if aid is not None:
-            return aid
-        aid = len(self._atom_terms)
-        self._atom_ids[atom] = aid
-        self._atom_terms.append([])
-        self._plans.append(None)
-        if atom.kind == "lemma":
-            keys = atom.keys
-            self._probe.update(keys)
-        elif atom.kind == "exact":
-            keys = ("=" + atom.keys[0],)
-            self._probe.add(atom.keys[0])
-        else:
-            keys = ()
-            self._probe.add(atom.keys[0][:PREFIX_HEAD])
-            self._prefixes.setdefault(atom.keys[0][:PREFIX_HEAD], []).append((atom.keys[0], aid))
-        for key in keys:
-            self._keys.setdefault(key, []).append(aid)
-        self._forget_words()  # cached words may satisfy the new atom
+        aid = self._atoms.get(atom)
+        if aid is None:
+            aid = self._atoms.add(atom)
+            self._word_terms_of_atom.append([])
+            self._plans.append(None)
+            self._forget_words()  # cached words may satisfy the new atom
         return aid
 
-    def _forget_words(self) -> None:
-        if self._words:
-            self._words.clear()
+    def _forget_plan(self, tid: int) -> None:
+        aid = self._atom_of_word_term.get(tid)
+        if aid is not None:
+            self._plans[aid] = None
 
-    def warm_from(self, other: CompiledMatcher) -> int:
-        """Look up now the words ``other`` has in its young generation (the words in recent use),
-        so a matcher rebuilt after a rule change does not meet a channel's whole vocabulary cold.
-        The pipeline calls it while building, off the event loop; ``other`` goes on serving
-        meanwhile. Returns how many words were looked up (0 when ``other`` changed while read)."""
+    def _forget_words(self) -> None:
+        if self._word_cache:
+            self._word_cache.clear()
+
+    def warm_from(self, other: Matcher) -> int:
+        """Look up now the words ``other`` has in recent use (its cache's young generation), so a
+        matcher rebuilt after a rule change does not meet a channel's whole vocabulary cold. The
+        pipeline calls it while building, off the event loop; ``other`` goes on serving meanwhile.
+        Returns how many words were looked up (0 when ``other`` changed while read, or is not a
+        `CompiledMatcher`)."""
+        if not isinstance(other, CompiledMatcher):
+            return 0
         try:
-            words = list(other._words.young)
+            words = list(other._word_cache.young)
         except RuntimeError:  # resized by the serving matcher while it was copied: start cold
             return 0
-        atoms_of = self._atoms
         for word in words:
-            atoms_of(word)
+            self._word_cache.get(word, self._look_up)
         return len(words)
 
-    # ---- matching
+    # ---- one word -----------------------------------------------------------------------------------
+
     def rule_ids(self) -> frozenset[int]:
-        return frozenset(self._by_rule_id)
+        return frozenset(self._rule_index)
 
-    def _atoms(self, word: str) -> _WordAtoms:
-        """A word's atoms, split in two: those of word terms (hits to report) and those of phrases
-        (hits to chain with the next words); ``()`` when it has neither, the common case."""
-        return self._words.get(word, self._verdict)
+    def _hits_of(self, word: str) -> WordHits | tuple[()]:
+        """A text word's `WordHits`, cached."""
+        return self._word_cache.get(word, self._look_up)
 
-    def _verdict(self, word: str) -> _WordAtoms:
+    def _look_up(self, word: str) -> WordHits | tuple[()]:
+        """A text word's `WordHits`, from its analysis (itself cached process-wide, morph.py)."""
         form, lemmas, probe = self._morph.analyse(word)
-        return () if self._probe.isdisjoint(probe) else self._lookup(form, lemmas)
+        if not self._atoms.may_hold(probe):
+            return NO_HITS
+        atoms = self._atoms.atoms_of(form, lemmas)
+        word_atoms = tuple(a for a in atoms if self._word_terms_of_atom[a])
+        phrase_atoms = tuple(a for a in atoms if a in self._phrase_atoms)
+        return WordHits(word_atoms, phrase_atoms) if word_atoms or phrase_atoms else NO_HITS
 
-    def _lookup(self, form: str, lemmas: tuple[str, ...]) -> _WordAtoms:
-        """The atoms a word (its form and lemmas) satisfies, split as `_atoms` returns them."""
-        keys = self._keys
-        found: list[int] = []
-        for lemma in lemmas:
-            found.extend(keys.get(lemma, ()))
-        found.extend(keys.get("=" + form, ()))
-        prefixes = self._prefixes.get(form[:PREFIX_HEAD])
-        if prefixes:
-            found.extend(aid for prefix, aid in prefixes if form.startswith(prefix))
-        if not found:
-            return ()
-        unique = dict.fromkeys(found)
-        atom_terms, phrase_atoms = self._atom_terms, self._phrase_atoms
-        of_words = tuple(a for a in unique if atom_terms[a])
-        of_phrases = tuple(a for a in unique if a in phrase_atoms)
-        return (of_words, of_phrases) if of_words or of_phrases else ()
+    # ---- one post -----------------------------------------------------------------------------------
 
-    def _span_hits(
-        self, phrase_idx: list[int], found: list[_WordAtoms], toks: Tokens
-    ) -> dict[int, list[Span]]:
+    def match(self, text: str, channel: str | None = None) -> list[RuleMatch]:
+        if not text:
+            return []
+        return self.match_tokens(tokenize(text), channel)
+
+    def match_tokens(self, toks: Tokens, channel: str | None = None) -> list[RuleMatch]:
+        """`match` on a text already tokenised (ingestion shares one tokenisation with the index).
+        Matches come sorted by rule id."""
+        hits = self._word_cache.get_many(toks.words, self._look_up)
+        positions, phrase_words = _positions(hits, with_phrases=bool(self._phrases_by_start))
+        span_hits = self._span_hits(toks, phrase_words)
+        if not positions and not span_hits:
+            return []
+        result: list[RuleMatch] = []
+        spans_of: dict[int, tuple[Span, ...]] = {}  # every term hit -> its spans
+        candidates: set[int] = set()  # indexes of the rules to evaluate
+        self._report_word_terms(positions, toks, span_hits, result, spans_of, candidates)
+        self._report_span_terms(span_hits, result, spans_of, candidates)
+        if candidates:
+            self._check_rules(candidates, spans_of, channel, result)
+        result.sort()  # by rule id (each rule matches once)
+        return result
+
+    def _report_word_terms(
+        self,
+        positions: dict[int, list[int]],
+        toks: Tokens,
+        span_hits: dict[int, list[Span]],
+        result: list[RuleMatch],
+        spans_of: dict[int, tuple[Span, ...]],
+        candidates: set[int],
+    ) -> None:
+        """For each atom hit (at these token ``positions``), each of its word terms: its spans
+        (with those where it was found as a joined compound, taken out of ``span_hits``), a match
+        for each of its direct rules, and its rules to evaluate, added to ``candidates``."""
+        starts, ends = toks.starts, toks.ends
+        for aid, where in positions.items():
+            spans = tuple([(starts[i], ends[i]) for i in where])
+            for tid, direct_rule_ids, rules_to_check in self._plan_of(aid):
+                also = span_hits.pop(tid, None)
+                term_spans = tuple(sorted({*spans, *also})) if also else spans
+                spans_of[tid] = term_spans
+                for rule_id in direct_rule_ids:
+                    result.append(RuleMatch(rule_id, term_spans))
+                candidates.update(rules_to_check)
+
+    def _report_span_terms(
+        self,
+        span_hits: dict[int, list[Span]],
+        result: list[RuleMatch],
+        spans_of: dict[int, tuple[Span, ...]],
+        candidates: set[int],
+    ) -> None:
+        """The same for the terms found only as spans: phrases, compounds, regexes."""
+        for tid, spans in span_hits.items():
+            term_spans = tuple(sorted(set(spans)))
+            spans_of[tid] = term_spans
+            for rule_id in self._direct_rules[tid]:
+                result.append(RuleMatch(rule_id, term_spans))
+            candidates.update(self._rules_to_check[tid])
+
+    def _plan_of(self, aid: int) -> tuple[_TermPlan, ...]:
+        """What a hit of atom ``aid`` leads to, one `_TermPlan` a word term (made once, then kept
+        until a rule about one of its terms changes)."""
+        plan = self._plans[aid]
+        if plan is None:
+            plan = self._plans[aid] = tuple(
+                _TermPlan(tid, tuple(self._direct_rules[tid]), tuple(self._rules_to_check[tid]))
+                for tid in self._word_terms_of_atom[aid]
+            )
+        return plan
+
+    def _check_rules(
+        self, candidates: set[int], spans_of: dict[int, tuple[Span, ...]], channel: str | None,
+        result: list[RuleMatch],
+    ) -> None:
+        """Evaluate the candidate rules against the terms hit; a match highlights its terms' spans."""
+        hit = spans_of.keys()
+        channel_key = (channel or "").lower().lstrip("@")
+        for index in candidates:
+            rule = self._rules[index]
+            if rule is None or (rule.channels and channel_key not in rule.channels):
+                continue
+            if not rule.matches(hit):
+                continue
+            found = rule.found_terms(hit)
+            if len(found) == 1:
+                highlights = spans_of[found[0]]
+            else:
+                highlights = tuple(sorted({span for tid in found for span in spans_of[tid]}))
+            result.append(RuleMatch(rule.rule_id, highlights))
+
+    # ---- terms found as spans -----------------------------------------------------------------------
+
+    def _span_hits(self, toks: Tokens, phrase_words: dict[int, AtomIds]) -> dict[int, list[Span]]:
         """The terms found as spans: phrases, hyphenated compounds written joined, regexes."""
         span_hits: dict[int, list[Span]] = {}
-        if len(phrase_idx) > 1:
-            self._phrase_hits(phrase_idx, found, toks, span_hits)
+        if len(phrase_words) > 1:
+            self._find_phrases(toks, phrase_words, span_hits)
         for joined, first, last in toks.compounds:
-            atoms = self._atoms(joined)
-            for aid in atoms[0] if atoms else ():
-                for tid in self._atom_terms[aid]:
+            joined_hits = self._hits_of(joined)
+            for aid in joined_hits[0] if joined_hits else ():
+                for tid in self._word_terms_of_atom[aid]:
                     span_hits.setdefault(tid, []).append((toks.starts[first], toks.ends[last]))
         for tid in self._regex_terms:
             regex = self._terms[tid].regex
@@ -318,168 +492,53 @@ class CompiledMatcher:
                 span_hits[tid] = spans
         return span_hits
 
-    def _phrase_hits(
-        self,
-        phrase_idx: list[int],
-        found: list[_WordAtoms],
-        toks: Tokens,
-        span_hits: dict[int, list[Span]],
-    ) -> None:
-        """Phrases are indexed by their first two atoms: only adjacent tokens that are both phrase
-        words are looked at."""
-        phrase_starts, phrases = self._phrase_starts, self._phrases
-        folded, starts, ends = toks.folded, toks.starts, toks.ends
-        # the phrase-word tokens whose next token is one too (C-level)
-        adjacent = itertools.compress(phrase_idx, map(operator.eq, map((1).__add__, phrase_idx), phrase_idx[1:]))
-        for i in adjacent:
-            for a in found[i][1]:
-                seconds = phrase_starts.get(a)
-                if seconds is None:
+    def _find_phrases(self, toks: Tokens, phrase_words: dict[int, AtomIds], span_hits: dict[int, list[Span]]) -> None:
+        """Phrases are filed by their first two atoms: only two adjacent tokens that are both
+        phrase words can start one; the rest of the phrase is checked from there."""
+        for i, first_atoms in phrase_words.items():
+            second_atoms = phrase_words.get(i + 1)
+            if second_atoms is None:
+                continue
+            for first in first_atoms:
+                by_second = self._phrases_by_start.get(first)
+                if by_second is None:
                     continue
-                for b in found[i + 1][1]:
-                    tids = seconds.get(b)
-                    if not tids:
-                        continue
-                    for tid in tids:
-                        atom_ids, tight = phrases[tid]
-                        last = i + len(atom_ids) - 1
-                        if last >= len(found):
-                            continue
-                        if any(atom_ids[k] not in (found[i + k] or _NO_ATOMS)[1] for k in range(2, len(atom_ids))):
-                            continue
-                        if all(phrase_gap_ok(folded, ends[j], starts[j + 1], tight=tight) for j in range(i, last)):
-                            span_hits.setdefault(tid, []).append((starts[i], ends[last]))
+                for second in second_atoms:
+                    for tid in by_second.get(second, ()):
+                        last = self._phrase_end(tid, i, toks, phrase_words)
+                        if last is not None:
+                            span_hits.setdefault(tid, []).append((toks.starts[i], toks.ends[last]))
 
-    def _collect(
-        self, words: list[str]
-    ) -> tuple[list[_WordAtoms], list[int], dict[tuple[int, ...], list[int]]]:
-        """Each word's atoms, the indexes of the phrase-word tokens, and the tokens grouped by their
-        word-term atoms: C-level passes, then one Python step a hit token (`_speedups.collect_hits`
-        does the same in C)."""
-        found = self._words.get_many(words, self._verdict)
-        groups: dict[tuple[int, ...], list[int]] = {}  # the tokens with the same word atoms
-        hit_idx = list(itertools.compress(range(len(found)), found))
-        if not hit_idx:
-            return found, [], groups
-        hits = list(map(found.__getitem__, hit_idx))
-        word_atoms: list[tuple[int, ...]] = list(map(_OF_WORDS, hits))
-        phrase_idx = list(itertools.compress(hit_idx, map(_OF_PHRASES, hits))) if self._phrase_starts else []
-        same_atoms = groups.get
-        for i, atoms in zip(itertools.compress(hit_idx, word_atoms), filter(None, word_atoms), strict=True):
-            same = same_atoms(atoms)
-            if same is None:
-                groups[atoms] = [i]
+    def _phrase_end(self, tid: int, i: int, toks: Tokens, phrase_words: dict[int, AtomIds]) -> int | None:
+        """The last token of phrase ``tid`` when, its first two atoms being at tokens i and i + 1,
+        it is all there: its other atoms at the next tokens, only the gaps a phrase allows."""
+        atom_ids, tight = self._phrases[tid]
+        last = i + len(atom_ids) - 1
+        for k in range(2, len(atom_ids)):
+            if atom_ids[k] not in phrase_words.get(i + k, ()):
+                return None
+        gaps_ok = all(phrase_gap_ok(toks.folded, toks.ends[j], toks.starts[j + 1], tight=tight) for j in range(i, last))
+        return last if gaps_ok else None
+
+
+def _positions(hits: list[WordHits | tuple[()]], *, with_phrases: bool) -> tuple[dict[int, list[int]], dict[int, AtomIds]]:
+    """From the post's words: atom -> the tokens where it was hit (in order), and token -> its
+    phrase atoms for the tokens that are phrase words (only when some rule has a phrase)."""
+    positions: dict[int, list[int]] = {}
+    phrase_words: dict[int, AtomIds] = {}
+    for i, word in enumerate(hits):
+        if not word:  # in no rule: most words
+            continue
+        word_atoms, phrase_atoms = word
+        for aid in word_atoms:
+            where = positions.get(aid)
+            if where is None:
+                positions[aid] = [i]
             else:
-                same.append(i)
-        return found, phrase_idx, groups
-
-    def _plan(self, aid: int) -> tuple[tuple[int, tuple[int, ...], tuple[int, ...]], ...]:
-        """An atom's compact record: (word term, ids of its direct rules, rules to evaluate) a term."""
-        direct, term_rules = self._direct, self._term_rules
-        plan = self._plans[aid] = tuple([(t, tuple(direct[t]), tuple(term_rules[t])) for t in self._atom_terms[aid]])
-        return plan
-
-    def _report(
-        self, groups: dict[tuple[int, ...], list[int]], toks: Tokens, span_hits: dict[int, list[Span]]
-    ) -> tuple[list[RuleMatch], dict[int, tuple[Span, ...]], set[int]]:
-        """For each atom hit, its spans; for each of its word terms, its spans (with those found
-        as a joined compound, taken out of ``span_hits``), a match for each direct rule, and the
-        rules to evaluate (`_speedups.report_terms` does the same in C)."""
-        positions: dict[int, list[int]] = {}
-        for atoms, idx in groups.items():
-            for aid in atoms:
-                pos = positions.get(aid)
-                positions[aid] = idx if pos is None else sorted(pos + idx)
-        starts, ends = toks.starts, toks.ends
-        spans_of: dict[int, tuple[Span, ...]] = {}  # every term hit, with its spans
-        result: list[RuleMatch] = []
-        append = result.append
-        candidates: set[int] = set()
-        plans = self._plans
-        for aid, pos in positions.items():
-            plan = plans[aid]
-            if plan is None:
-                plan = self._plan(aid)
-            if len(pos) == 1:
-                i = pos[0]
-                spans: tuple[Span, ...] = ((starts[i], ends[i]),)
-            else:
-                spans = tuple(zip(map(starts.__getitem__, pos), map(ends.__getitem__, pos), strict=True))
-            for tid, ids, indexes in plan:
-                extra = span_hits.pop(tid, None) if span_hits else None
-                found_spans = tuple(sorted({*spans, *extra})) if extra else spans
-                spans_of[tid] = found_spans
-                if ids:
-                    if len(ids) == 1:
-                        append(_new_match((ids[0], found_spans)))
-                    else:
-                        result.extend(map(_new_match, zip(ids, itertools.repeat(found_spans))))
-                if indexes:
-                    candidates.update(indexes)
-        return result, spans_of, candidates
-
-    def match(self, text: str, channel: str | None = None) -> list[RuleMatch]:
-        if not text:
-            return []
-        return self.match_tokens(tokenize(text), channel)
-
-    def match_tokens(self, toks: Tokens, channel: str | None = None) -> list[RuleMatch]:
-        """`match` on a text already tokenised (ingestion shares one tokenisation with the index).
-
-        Two passes over the post's tokens: `_collect` (each word's atoms, phrase-word tokens, tokens
-        grouped by atoms) and `_report` (spans, direct matches, rules to evaluate), each run by its
-        C version in `_speedups` when that was built; then one Python step per term found only as
-        a span and per candidate rule."""
-        if _collect_hits is not None:
-            found, phrase_idx, groups = _collect_hits(
-                toks.words, self._words.young, self._atoms, bool(self._phrase_starts), self._morph.analyses.young,
-                self._probe, self._words.limit,
-            )
-        else:
-            found, phrase_idx, groups = self._collect(toks.words)
-        span_hits = self._span_hits(phrase_idx, found, toks)
-        if not groups and not span_hits:
-            return []
-        if _report_terms is not None:
-            result, spans_of, candidates = _report_terms(
-                groups, self._plans, self._plan, toks.starts, toks.ends, span_hits, _new_match
-            )
-        else:
-            result, spans_of, candidates = self._report(groups, toks, span_hits)
-        append = result.append
-        direct, term_rules = self._direct, self._term_rules
-        for tid, extra in span_hits.items():  # terms found only as spans
-            found_spans = tuple(sorted(set(extra)))
-            spans_of[tid] = found_spans
-            if direct[tid]:
-                result.extend(map(_new_match, zip(direct[tid], itertools.repeat(found_spans))))
-            candidates.update(term_rules[tid])
-        if candidates:
-            hit = spans_of.keys()
-            key = (channel or "").lower().lstrip("@")
-            rules = self._rules
-            for index in candidates:
-                rule = rules[index]
-                if rule is None or (rule.channels and key not in rule.channels):
-                    continue
-                mode = rule.mode
-                if mode == "all":
-                    if not hit >= rule.needed:
-                        continue
-                    found_terms: Sequence[int] = rule.flat  # all of them
-                elif mode == "expr":
-                    if not evaluate(rule.expr, hit):
-                        continue
-                    found_terms = [t for t in rule.positive if t in hit]
-                else:
-                    found_terms = [t for t in rule.flat if t in hit]
-                if len(found_terms) == 1:
-                    highlights = spans_of[found_terms[0]]
-                else:
-                    highlights = tuple(sorted({s for t in found_terms for s in spans_of[t]}))
-                append(_new_match((rule.rule_id, highlights)))
-        result.sort()  # by rule id (unique)
-        return result
+                where.append(i)
+        if with_phrases and phrase_atoms:
+            phrase_words[i] = phrase_atoms
+    return positions, phrase_words
 
 
 def compile_rules(rules: Iterable[Rule], *, settings: MatchingSettings | None = None) -> CompiledMatcher:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 _FOLD = (("ё", "е"), ("’", "'"), ("ʼ", "'"), ("‘", "'"), ("`", "'"), ("´", "'"), ("ʹ", "'"),
-         ("\u2010", "-"), ("\u2011", "-"))# A compound: letters/digits, inner apostrophes (об'єкт, battalion's) and inner hyphens (само-оборона).
+         ("\u2010", "-"), ("\u2011", "-"))
+# A compound: letters/digits, inner apostrophes (об'єкт, battalion's) and inner hyphens (само-оборона).
 _COMPOUND = re.compile(r"[^\W_]+(?:['-][^\W_]+)*")
 # The same, when the text carries combining marks (stress accents: бата́льон).
 _COMPOUND_MARKS = re.compile(r"(?:[^\W_]|[\u0300-\u036f])+(?:['-](?:[^\W_]|[\u0300-\u036f])+)*")
@@ -82,35 +83,25 @@ class Tokens:
 
     folded: str
     words: list[str] = field(default_factory=list)  # folded surface forms (not yet canonical)
-    starts: Sequence[int] = field(default_factory=list)  # a list, or an int64 array from the C split
+    starts: Sequence[int] = field(default_factory=list)
     ends: Sequence[int] = field(default_factory=list)
     # (joined word, index of its first part, index of its last part)
     compounds: list[tuple[str, int, int]] = field(default_factory=list)
 
 
-def split_words_re(folded: str, marks: bool) -> tuple[list[str], Sequence[int], Sequence[int]]:
-    """The words of a folded text and their offsets, with `re` (the C version's reference)."""
+def split_words(folded: str, marks: bool) -> tuple[list[str], list[int], list[int]]:
+    """The words of a folded text and their offsets: the matches of `_COMPOUND` (`_COMPOUND_MARKS`
+    when the text has combining ``marks``), found with a cheaper pattern when the text allows."""
     if marks:
         pattern = _COMPOUND_MARKS_SPLIT
     elif "'" in folded or "-" in folded or "_" in folded:
         pattern = _COMPOUND_SPLIT
     else:  # no apostrophe, hyphen or underscore: a compound is a plain word, and \w+ is [^\W_]+
         pattern = _WORD_SPLIT
-    # one C-level split: [gap, word, gap, word, ..., gap]; offsets from the running lengths
+    # one split in C (inside `re`): [gap, word, gap, word, ..., gap]; offsets from the running lengths
     parts = pattern.split(folded)
     offsets = list(itertools.accumulate(map(len, parts)))
     return parts[1::2], offsets[0:-1:2], offsets[1::2]
-
-
-SplitWords = Callable[[str, bool], tuple[list[str], Sequence[int], Sequence[int]]]
-try:  # the same split in C (setup.py builds it where a compiler is found): about three times faster
-    from bot.matching._speedups import split_words as _split_c
-
-    split_words: SplitWords = _split_c
-    NATIVE_TOKENIZER = True
-except ImportError:  # pragma: no cover - exercised by the tests through split_words_re
-    split_words = split_words_re
-    NATIVE_TOKENIZER = False
 
 
 def tokenize(text: str) -> Tokens:

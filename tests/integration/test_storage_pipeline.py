@@ -85,6 +85,12 @@ async def test_failed_batch_leaves_nothing(db: Database) -> None:
             def match(self, text, channel=None):  # type: ignore[no-untyped-def]
                 raise Boom
 
+            def match_tokens(self, toks, channel=None):  # type: ignore[no-untyped-def]
+                raise Boom
+
+            def warm_from(self, other):  # type: ignore[no-untyped-def]
+                return 0
+
             def rule_ids(self):  # type: ignore[no-untyped-def]
                 return frozenset()
 
@@ -142,7 +148,7 @@ async def test_a_rule_change_rebuilds_the_matcher_warm_and_the_new_rule_matches(
     old = await pipeline.matcher()
     new = await pipeline.reload_rules()
     assert new is not old
-    assert set(old._words.young) <= set(new._words.young)  # type: ignore[attr-defined]  # warmed: no word starts cold
+    assert set(old._word_cache.young) <= set(new._word_cache.young)  # type: ignore[attr-defined]  # warmed: no word starts cold
     second = await pipeline.ingest([Post(CHANNEL, 2, T0 + timedelta(minutes=1), "Ещё два батальона у Шебекино")])
     assert second.matches == 1  # "батальона" was in no rule when the old matcher cached it
 

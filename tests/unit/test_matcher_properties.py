@@ -75,20 +75,13 @@ def _reference_split(folded: str, marks: bool) -> tuple[list[str], list[int], li
 
 @settings(max_examples=1000, deadline=None)
 @given(post_text, st.booleans())
-def test_every_split_tokenises_exactly_as_the_compound_pattern(text: str, marks: bool) -> None:
-    """The C split and the cheaper `re` paths give the tokens and offsets of the general pattern."""
+def test_the_split_tokenises_exactly_as_the_compound_pattern(text: str, marks: bool) -> None:
+    """`split_words`' cheaper patterns give the tokens and offsets of the general pattern."""
     from bot.matching import text as text_module
 
     folded = text_module.fold(text)
-    expected = _reference_split(folded, marks)
-    splits = [text_module.split_words_re]
-    if text_module.NATIVE_TOKENIZER:
-        from bot.matching._speedups import split_words
-
-        splits.append(split_words)
-    for split in splits:
-        words, starts, ends = split(folded, marks)
-        assert (words, list(starts), list(ends)) == expected, split
+    words, starts, ends = text_module.split_words(folded, marks)
+    assert (words, list(starts), list(ends)) == _reference_split(folded, marks)
 
 
 @pytest.mark.parametrize("marks", [False, True])
@@ -97,16 +90,13 @@ def test_every_split_tokenises_exactly_as_the_compound_pattern(text: str, marks:
     " ".join(chr(c) + "a" for c in range(0x3F0, 0x510)),  # each next to an ASCII letter
     "f-16 abc-дом дом-abc x-я об'єкт a'b ab-cd-яя 𝐀𝐁-z ǅx ß-ь",  # the largest character after a joint
 ])
-def test_the_c_split_agrees_on_cyrillic_edges_and_mixed_words(text: str, marks: bool) -> None:
-    """The C split's Cyrillic shortcut and the words it builds itself (their size from the largest
-    character it saw) give exactly the pattern's words: equal strings, so the same compact kind.
-    (`test_ci_runs_the_c_builds` makes sure CI has the C split to check.)"""
+def test_the_split_agrees_on_cyrillic_edges_and_mixed_words(text: str, marks: bool) -> None:
+    """Cyrillic block edges and mixed-script words: exactly the pattern's words and offsets."""
     from bot.matching import text as text_module
 
-    for split in {text_module.split_words, text_module.split_words_re}:
-        words, starts, ends = split(text, marks)
-        assert (words, list(starts), list(ends)) == _reference_split(text, marks), split
-        assert [w.isascii() for w in words] == [all(ord(c) < 128 for c in w) for w in words]
+    words, starts, ends = text_module.split_words(text, marks)
+    assert (words, list(starts), list(ends)) == _reference_split(text, marks)
+    assert [w.isascii() for w in words] == [all(ord(c) < 128 for c in w) for w in words]
 
 
 @settings(max_examples=500, deadline=None)
@@ -122,65 +112,3 @@ def test_tokenize_keeps_offsets_and_joins_compounds(text: str) -> None:
         assert (toks.words, list(toks.starts), list(toks.ends)) == _reference_split(folded, False)
     assert all(folded[s:e] == w for w, s, e in zip(toks.words, toks.starts, toks.ends, strict=True))
     assert all("".join(toks.words[a : b + 1]) == joined for joined, a, b in toks.compounds)
-
-
-@quick
-@given(st.lists(rule_text, min_size=1, max_size=6), st.lists(post_text, min_size=1, max_size=3))
-def test_all_pure_python_matches_the_same(rules: list[str], texts: list[str]) -> None:
-    """Where no C compiler built the extensions, tgmon runs the `re` split, the matcher's Python
-    passes and the pure matcher module: same matches, same highlights as the C builds."""
-    from bot.matching import matcher as pure_module
-    from bot.matching import text as text_module
-    from bot.matching.native import pure_compile_rules
-
-    rules_ = [Rule(i, r, subscriber_id=i) for i, r in enumerate(rules, 1)]
-    native = [compile_rules(rules_).match(t) for t in texts]
-    saved = text_module.split_words, pure_module._collect_hits, pure_module._report_terms
-    text_module.split_words, pure_module._collect_hits, pure_module._report_terms = text_module.split_words_re, None, None
-    try:
-        fallback = [pure_compile_rules(rules_).match(t) for t in texts]
-    finally:
-        text_module.split_words, pure_module._collect_hits, pure_module._report_terms = saved
-    assert fallback == native
-
-
-@quick
-@given(st.lists(rule_text, min_size=1, max_size=8), st.lists(post_text, min_size=1, max_size=4))
-def test_the_compiled_matcher_equals_the_pure_one(rules: list[str], texts: list[str]) -> None:
-    from bot.matching.native import pure_compile_rules
-
-    rules_ = [Rule(i, r, subscriber_id=i) for i, r in enumerate(rules, 1)]
-    compiled, pure = compile_rules(rules_), pure_compile_rules(rules_)
-    assert compiled.errors == pure.errors
-    for text in texts:
-        for channel in (None, "vvgladkov"):
-            assert compiled.match(text, channel) == pure.match(text, channel)
-
-
-def test_ci_runs_the_c_builds() -> None:
-    """`make setup` compiles the tokenizer and the matcher; on CI a silent fallback would hide a broken
-    build, or a compiled matcher older than matcher.py."""
-    import os
-
-    from bot.matching import native
-
-    if os.environ.get("CI") != "true" and not (native.NATIVE_TOKENIZER and native.NATIVE_MATCHER):
-        pytest.skip(f"pure Python here ({native.describe()})")
-    assert native.NATIVE_TOKENIZER and native.NATIVE_MATCHER, native.describe()
-    assert compile_rules([]).__class__.__module__ == "bot.matching._matcher_native"
-
-
-def test_a_compiled_matcher_older_than_its_source_is_not_used(tmp_path, monkeypatch, caplog) -> None:
-    """An edited matcher.py runs as pure Python (with a warning) until the build is redone."""
-    import types
-
-    from bot.matching import native
-
-    if not native.NATIVE_MATCHER:
-        pytest.skip("no compiled matcher here")
-    edited = tmp_path / "matcher.py"
-    edited.write_text("# edited since the build\n")
-    monkeypatch.setattr(native, "_pure", types.SimpleNamespace(__file__=str(edited)))
-    module, build = native._built_matcher()
-    assert module is None and build.startswith("stale")
-    assert "older than bot/matching/matcher.py" in caplog.text

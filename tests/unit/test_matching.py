@@ -86,7 +86,7 @@ def test_matching_is_the_same_across_a_turn_of_the_word_cache() -> None:
     text = f"Два батальона. {filler}. Два батальона."
     matcher = compile_rules(rules, settings=MatchingSettings(cache_size=0))
     first = matcher.match(text)
-    assert matcher._words.old and len(matcher._words.young) <= matcher._words.limit  # type: ignore[attr-defined]
+    assert matcher._word_cache.old and len(matcher._word_cache.young) <= matcher._word_cache.limit  # type: ignore[attr-defined]
     again = matcher.match(text)
     assert first == again == compile_rules(rules).match(text)
     assert {m.rule_id for m in first} == {1, 2, 3, 4}
