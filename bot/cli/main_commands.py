@@ -14,7 +14,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from bot.app import build_app
 from bot.cli.base import UserError, cli, run_async, settings_from
 from bot.config import MAIN_ACCOUNT, ConfigError, Settings
-from bot.ingest.export import ExportError, read_export
+from bot.ingest.export import ExportError, ExportStats, read_export
 from bot.ingest.pipeline import as_async
 from bot.logging_setup import setup_logging
 from bot.runtime import ROLES, FatalServiceError, InstanceLocked, RoleError, missing_credentials, run_roles
@@ -34,7 +34,8 @@ async def import_(ctx: click.Context, path: Path, username: str | None) -> None:
     if username is not None and not re.fullmatch(r"@?[A-Za-z][A-Za-z0-9_]{3,31}", username):
         raise UserError(f"--channel {username!r} is not a Telegram username (5-32 letters, digits, _)")
     try:  # a first pass checks the whole file, so a malformed one imports nothing
-        checked = sum(1 for _ in read_export(path, username=username))
+        stats = ExportStats()
+        checked = sum(1 for _ in read_export(path, username=username, stats=stats))
     except ExportError as exc:
         raise UserError(f"{path}: {exc}. Nothing was imported.") from None
     size = (path / "result.json" if path.is_dir() else path).stat().st_size  # noqa: ASYNC240
@@ -49,6 +50,7 @@ async def import_(ctx: click.Context, path: Path, username: str | None) -> None:
         click.echo(
             f"{checked} posts read: {result.stored} new, {result.updated} updated, "
             f"{result.unchanged} already stored; {result.matches} new matches"
+            + "".join(f"; {note}" for note in stats.notes())
         )
     finally:
         await app.close()

@@ -13,6 +13,7 @@ from typing import Any
 from telethon.tl import types
 
 from bot import domain
+from bot.ingest.sanitize import sanitize_post
 
 _DOCUMENT_KINDS: tuple[tuple[type[Any], str], ...] = (
     (types.DocumentAttributeSticker, "sticker"),
@@ -86,10 +87,12 @@ def channel_id_of(message: Any) -> int | None:
 
 
 def to_post(message: types.Message, channel: domain.ChannelRef) -> domain.Post:
-    """One Telethon message as a Post of `channel` (album items are merged by `merge_album`)."""
+    """One Telethon message as a Post of `channel` (album items are merged by `merge_album`), made
+    storable on every database (bot/ingest/sanitize.py: no NUL, text within MAX_TEXT, names within
+    their columns)."""
     reply = message.reply_to
     date = _utc(message.date) or datetime.now(UTC)
-    return domain.Post(
+    return sanitize_post(domain.Post(
         channel=channel,
         message_id=message.id,
         date=date,
@@ -100,7 +103,7 @@ def to_post(message: types.Message, channel: domain.ChannelRef) -> domain.Post:
         grouped_id=message.grouped_id,
         media_type=media_type(message.media),
         reply_to=reply.reply_to_msg_id if isinstance(reply, types.MessageReplyHeader) else None,
-    )
+    )).post
 
 
 def merge_album(posts: Sequence[domain.Post]) -> domain.Post:
@@ -114,18 +117,18 @@ def merge_album(posts: Sequence[domain.Post]) -> domain.Post:
     edits = [p.edit_date for p in ordered if p.edit_date is not None]
     views = [p.views for p in ordered if p.views is not None]
     forward = next((p.forward for p in ordered if p.forward is not None), None)
-    return domain.Post(
+    return sanitize_post(domain.Post(
         channel=first.channel,
         message_id=first.message_id,
         date=min(p.date for p in ordered),
-        text="\n\n".join(captions),
+        text="\n\n".join(captions),  # captions within MAX_TEXT each may join beyond it
         edit_date=max(edits) if edits else None,
         views=max(views) if views else None,
         forward=forward,
         grouped_id=first.grouped_id,
         media_type="album" if len(ordered) > 1 else first.media_type,
         reply_to=first.reply_to,
-    )
+    )).post
 
 
 def to_posts(messages: Iterable[Any], channel: domain.ChannelRef) -> Iterator[domain.Post]:
