@@ -15,7 +15,16 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 from rich.table import Table
 from sqlalchemy import select
 
@@ -195,13 +204,20 @@ async def channels_add(ctx: click.Context, links: tuple[str, ...], no_backfill: 
         raise UserError(f"{failed} of {len(links)} links were not added (see above); nothing was stored for them.")
 
 
+class _Rate(ProgressColumn):
+    """Posts a second, once there is a rate to show."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:,.0f}/s" if task.speed else "")
+
+
 async def _backfill(service: Any, ref: domain.ChannelRef, settings: Settings) -> None:
     columns = (TextColumn("backfill {task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("posts"),
-               TimeRemainingColumn())
+               _Rate(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(ref.key, total=settings.ingest.backfill_posts or None)
         try:
-            result = await service.backfill(ref, progress=lambda n: bar.update(task, completed=n))
+            result = await service.backfill(ref, progress=lambda n, of: bar.update(task, completed=n, total=of))
         except ChannelError as exc:
             err_console.print(f"backfill of {ref.key} stopped: {exc.message}")
             return

@@ -26,7 +26,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot import domain
@@ -34,12 +34,13 @@ from bot.config import MAIN_ACCOUNT
 from bot.ingest.accounts import Assignment, balance, heartbeat, stale_after
 from bot.ingest.channels import ChannelError, add_channel, find_channel, parse_channel_link
 from bot.ingest.failures import NOT_THE_CHANNELS, ChannelFailures, shown
+from bot.ingest.history import HistoryPage
 from bot.storage import models as m
 from bot.storage.peers import load_peers, save_peer
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int], None]  # posts handled so far in this backfill
+Progress = Callable[[int, int | None], None]  # posts handled so far, and of how many (when known)
 
 
 class LiveSource(domain.ChannelSource, Protocol):
@@ -49,6 +50,9 @@ class LiveSource(domain.ChannelSource, Protocol):
 
     def history(self, channel: domain.ChannelRef, *, min_id: int = 0, limit: int | None = None,
                 since: datetime | None = None) -> AsyncIterator[domain.Post]: ...
+
+    def pages_back(self, channel: domain.ChannelRef, *, below: int = 0, limit: int | None = None,
+                   since: datetime | None = None) -> AsyncIterator[HistoryPage]: ...
 
     async def join(self, channel: domain.ChannelRef) -> bool: ...
 
@@ -207,39 +211,69 @@ class IngestService:
         if row is None:
             raise ChannelError("not_found", f"{ref.key} is not a stored channel; add it first.")
         ref = domain.ChannelRef(row.telegram_id, row.username, row.title)
-        first = row.history_id == 0
+        if row.history_id == 0 or row.backfill_below is not None:
+            return await self._first_backfill(row, ref, progress)
         ingest = self.settings.ingest
-        if first:
-            since = self.clock.now() - timedelta(days=ingest.backfill_days)
-            posts = self.source.history(ref, limit=ingest.backfill_posts, since=since)
-        else:
-            posts = self.source.history(ref, min_id=row.history_id)
         total = domain.IngestResult()
         handled = 0
         batch: list[domain.Post] = []
-        async for post in posts:
+        async for post in self.source.history(ref, min_id=row.history_id):
             batch.append(post)
             if len(batch) >= ingest.batch_size:
                 total += await self._ingest_history(row.id, batch)
                 handled += len(batch)
                 batch = []
                 if progress:
-                    progress(handled)
+                    progress(handled, None)
         if batch:
             total += await self._ingest_history(row.id, batch)
             handled += len(batch)
         if progress:
-            progress(handled)
+            progress(handled, None)
         seen = getattr(self.source, "newest_seen", {}).get(row.telegram_id, 0)
         if seen > row.history_id:  # the read completed: nothing up to the newest id seen is left behind
             async with self.db.uow() as session:
                 await session.execute(update(m.Channel).where(m.Channel.id == row.id, m.Channel.history_id < seen)
                                       .values(history_id=seen))
-        if not first and row.joined and total.stored:
+        if row.joined and total.stored:
             async with self.db.uow() as session:
                 await session.execute(update(m.Channel).where(m.Channel.id == row.id)
                                       .values(gaps_recovered=m.Channel.gaps_recovered + total.stored))
             log.info("gap fill recovered %d posts of %s", total.stored, ref.key)
+        return total
+
+    async def _first_backfill(self, row: m.Channel, ref: domain.ChannelRef,
+                              progress: Progress | None) -> domain.IngestResult:
+        """Newest first, each page stored as it arrives (one transaction a page) and the mark moved
+        below it, so a run cut short goes on where it stopped. Newer posts are the gap fill's: the
+        first page sets `history_id` to the newest id, and gap fill reads on from there."""
+        ingest = self.settings.ingest
+        since = self.clock.now() - timedelta(days=ingest.backfill_days)
+        limit = ingest.backfill_posts
+        if row.backfill_below is not None:  # resumed: what the cut-short run stored counts too
+            async with self.db.uow(read_only=True) as session:
+                limit -= int(await session.scalar(select(func.count()).select_from(m.Post).where(
+                    m.Post.channel_id == row.id, m.Post.message_id >= row.backfill_below)) or 0)
+            log.info("the first backfill of %s goes on below message %d", ref.key, row.backfill_below)
+        total = domain.IngestResult()
+        handled = 0
+        if limit > 0:
+            async for page in self.source.pages_back(ref, below=row.backfill_below or 0, limit=limit, since=since):
+                if self._beat_at is not None:  # a running service (not a one-off backfill of `channels add`)
+                    await self._beat()
+                if page.posts:
+                    total += await self.ingest(page.posts)
+                async with self.db.uow() as session:
+                    await session.execute(update(m.Channel).where(m.Channel.id == row.id).values(
+                        backfill_below=page.oldest_id,
+                        history_id=case((m.Channel.history_id < page.newest_id, page.newest_id),
+                                        else_=m.Channel.history_id)))
+                handled += len(page.posts)
+                if progress:
+                    expected = min(page.total, limit) if page.total is not None else limit
+                    progress(handled, max(expected, handled))
+        async with self.db.uow() as session:
+            await session.execute(update(m.Channel).where(m.Channel.id == row.id).values(backfill_below=None))
         return total
 
     async def _ingest_history(self, channel_row_id: int, batch: list[domain.Post]) -> domain.IngestResult:

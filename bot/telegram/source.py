@@ -18,6 +18,7 @@ from telethon.tl import functions, types
 
 from bot import domain
 from bot.ingest.channels import ChannelError, parse_channel_link
+from bot.ingest.history import HistoryPage
 from bot.telegram.convert import AlbumBuffer, channel_id_of, is_post, to_post, to_posts
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ class TelethonSource:
         # telegram id -> the access hash this account addresses the channel by: kept by the ingest
         # service (table channel_peers), so a restart asks Telegram nothing to find its channels again
         self.peers: dict[int, int] = {}
+        self.totals: dict[int, int] = {}  # telegram id -> messages in the channel, as the last page said
         self.on_peer: PeerCallback | None = None
 
     # --- session -------------------------------------------------------------------------------
@@ -270,6 +272,8 @@ class TelethonSource:
                 raise channel_error(exc, channel.key) or ChannelError(
                     "private", f"Cannot read {channel.key} ({exc.__class__.__name__}).") from None
         messages = list(getattr(result, "messages", None) or [])
+        if channel.telegram_id is not None and isinstance(getattr(result, "count", None), int):
+            self.totals[channel.telegram_id] = result.count
         if messages and channel.telegram_id is not None:
             top = max(msg.id for msg in messages)
             if top > self.newest_seen.get(channel.telegram_id, 0):
@@ -287,9 +291,10 @@ class TelethonSource:
         """
         await self.input_channel(channel)  # a channel that cannot be addressed fails before any page
         if min_id == 0 and (limit is not None or since is not None):
-            newest_first = await self._latest(channel, limit, since)
-            for post in to_posts(reversed(newest_first), channel):
-                yield post
+            read = [page async for page in self.pages_back(channel, limit=limit, since=since)]
+            for done in reversed(read):
+                for post in done.posts:
+                    yield post
             return
         cursor, yielded, albums = min_id, 0, AlbumBuffer()
         while limit is None or yielded < limit:
@@ -307,21 +312,30 @@ class TelethonSource:
         for post in albums.flush():
             yield post
 
-    async def _latest(self, channel: domain.ChannelRef, limit: int | None, since: datetime | None) -> list[Any]:
-        kept: list[Any] = []
-        offset = posts = 0
+    async def pages_back(self, channel: domain.ChannelRef, *, below: int = 0, limit: int | None = None,
+                         since: datetime | None = None) -> AsyncIterator[HistoryPage]:
+        """The history newest first, a page at a time, each page's posts oldest first: what lies below
+        message id `below` (0: from the newest), down to `limit` posts or to posts older than `since`.
+        Each page is handed over as soon as it arrives, so the caller can store it and resume below it."""
+        offset, posts = below, 0
         while True:
-            page = await self._page(channel, offset_id=offset, add_offset=0)
-            page = sorted((m for m in page if not offset or m.id < offset), key=lambda m: -m.id)
+            raw = await self._page(channel, offset_id=offset, add_offset=0)
+            page = sorted((m for m in raw if not offset or m.id < offset), key=lambda m: -m.id)
+            if not page:
+                return
+            kept: list[Any] = []
+            ended = False
             for message in page:
-                if since is not None and message.date is not None and message.date < since:
-                    return kept
-                if limit is not None and posts >= limit:
-                    return kept
+                if (since is not None and message.date is not None and message.date < since) or (
+                        limit is not None and posts >= limit):
+                    ended = True
+                    break
                 kept.append(message)
                 posts += is_post(message)
-            if len(page) < self.page_size:
-                return kept
+            yield HistoryPage(list(to_posts(reversed(kept), channel)), newest_id=page[0].id,
+                              oldest_id=kept[-1].id if kept else page[0].id, total=self.totals.get(channel.telegram_id or 0))
+            if ended or len(raw) < self.page_size:
+                return
             offset = page[-1].id
 
     # --- live --------------------------------------------------------------------------------------

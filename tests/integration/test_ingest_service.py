@@ -295,3 +295,26 @@ async def test_a_long_flood_wait_on_join_pauses_joining_and_polls_meanwhile(db: 
     clock.current += timedelta(seconds=601)
     await service.join_up_to_cap()
     assert tg.joined == [GLADKOV_ID, 2002]
+
+
+async def test_a_first_backfill_cut_short_goes_on_where_it_stopped(db: Database) -> None:
+    tg, _, service = await _setup(db, [message(i, f"p{i}") for i in range(1, 351)], backfill_posts=1000)
+    tg.history_errors = [None, None, ConnectionError("the process died here")]  # page 3 of 4
+    with pytest.raises(ConnectionError):
+        await service.backfill(domain.ChannelRef(GLADKOV_ID))
+    assert [p.message_id for p in await _posts(db)] == list(range(151, 351))  # pages 1 and 2 were kept
+    channel = await _channel(db)
+    assert (channel.backfill_below, channel.history_id) == (151, 350)
+
+    tg.requests.clear()
+    seen: list[tuple[int, int | None]] = []
+    result = await service.backfill(domain.ChannelRef(GLADKOV_ID), progress=lambda n, of: seen.append((n, of)))
+    assert tg.history_offsets()[0] == (151, 0)  # below what was stored, not from the newest again
+    assert result.stored == 150
+    assert [p.message_id for p in await _posts(db)] == list(range(1, 351))
+    assert (await _channel(db)).backfill_below is None
+    assert seen[-1][0] == 150
+
+    tg.publish(message(351, "new"))
+    await service.gap_fill_all()  # and from then on the gap fill reads on from the newest
+    assert [p.message_id for p in await _posts(db)][-1] == 351
