@@ -24,8 +24,8 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
-from rich.text import Text
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import select
 
 from bot import domain
