@@ -34,12 +34,19 @@ def _index_keys(word: str) -> tuple[str, ...]:
 
 _KEYS: Generations[tuple[str, ...]] = Generations(1 << 18)  # folded word -> its index keys
 
-
+# What one post may put in the index. PostgreSQL refuses a tsvector over 1 MB ("string is too long
+# for tsvector"), and each distinct key costs it up to 5 times its bytes in lemma_text (a short key
+# and its entry, position and alignment): 128 KB of keys stay well within that. A post reaching the
+# bound (some ten thousand distinct words; a Telegram message holds 4096 characters) is indexed by
+# its first keys; a rule's word found only past them is still found by the matcher on new posts.
+MAX_INDEX_BYTES = 128 * 1024
+MAX_INDEX_TEXT = 100_000  # characters of a text that are analysed (bot/ingest/sanitize.py's MAX_TEXT)
+_CHUNK = 2048  # words analysed at a time, so a huge text stops being analysed at the bound
 
 
 def index_text(text: str) -> str:
-    """The normalised lemma text of ``text`` for the full-text index."""
-    return index_tokens(tokenize(text)) if text else ""
+    """The normalised lemma text of ``text`` for the full-text index (at most MAX_INDEX_BYTES)."""
+    return index_tokens(tokenize(text[:MAX_INDEX_TEXT])) if text else ""
 
 
 def index_tokens(toks: Tokens) -> str:
@@ -48,8 +55,15 @@ def index_tokens(toks: Tokens) -> str:
     words = list(dict.fromkeys(toks.words))  # each distinct word once: a post repeats most of its words
     if toks.compounds:
         words.extend(joined for joined, _, _ in toks.compounds)
-    keys = dict.fromkeys(itertools.chain.from_iterable(_KEYS.get_many(words, _index_keys)))
-    keys.pop("", None)
+    keys: dict[str, None] = {}
+    size = 0
+    for start in range(0, len(words), _CHUNK):
+        for key in itertools.chain.from_iterable(_KEYS.get_many(words[start : start + _CHUNK], _index_keys)):
+            if key and key not in keys:
+                size += len(key.encode("utf-8")) + 1
+                if size > MAX_INDEX_BYTES:
+                    return " ".join(keys)
+                keys[key] = None
     return " ".join(keys)
 
 

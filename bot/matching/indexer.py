@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.matching.index import index_text
@@ -27,6 +28,11 @@ from bot.storage import models as m
 from bot.storage.database import Database
 
 log = logging.getLogger(__name__)
+
+# lemma_text of a post the database refused to index: no keys, so it
+# leaves the indexer's queue (NULL) for good; search finds it only through rules with no words
+# (a regex alone), which read every post
+UNINDEXABLE = ""
 
 _POSTS = m.Post.__table__
 assert isinstance(_POSTS, sa.Table)
@@ -48,8 +54,25 @@ async def index_pending(session: AsyncSession, limit: int) -> int:
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)  # two ingest processes split the work
     rows = (await session.execute(query)).all()
-    if rows:
-        await session.execute(_FILL, [{"pid": r.id, "hash": r.text_hash, "lemmas": index_text(r.text or "")} for r in rows])
+    if not rows:
+        return 0
+    # an error in the analysis itself (a bug, not the post) rolls the batch back and is retried
+    params = [{"pid": r.id, "hash": r.text_hash, "lemmas": index_text(r.text or "")} for r in rows]
+    try:
+        async with session.begin_nested():  # a savepoint: a refused row must not cost the batch
+            await session.execute(_FILL, params)
+    except DBAPIError:
+        # one post the database cannot index must never block the others: each row on its own,
+        # and a row still refused is marked (lemma_text '') so it leaves the queue for good
+        for row in params:
+            try:
+                async with session.begin_nested():
+                    await session.execute(_FILL, [row])
+            except DBAPIError as exc:
+                log.warning("post %s cannot be indexed (%s); it is left out of the search index",
+                            row["pid"], exc.orig.__class__.__name__ if exc.orig is not None else "error")
+                async with session.begin_nested():
+                    await session.execute(_FILL, [{**row, "lemmas": UNINDEXABLE}])
     return len(rows)
 
 
