@@ -6,6 +6,7 @@ settings and say which ones when they are missing.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -30,15 +30,33 @@ from sqlalchemy import select
 
 from bot import domain
 from bot.app import App, build_app
-from bot.cli.base import UserError, cli, run_async, settings_from
+from bot.cli.base import (
+    NETWORK_ERRORS,
+    Term,
+    UserError,
+    cli,
+    counted,
+    run_async,
+    settings_from,
+    telegram_unreachable,
+    uses_telegram,
+)
+from bot.cli.hints import empty_hint, is_empty
 from bot.config import MAIN_ACCOUNT, ConfigError, Settings, account_session_env
 from bot.ingest.accounts import AccountState, account_states, stale_after
-from bot.ingest.channels import ChannelError, ChannelInfo, add_channel, list_channels, remove_channel
+from bot.ingest.channels import (
+    ChannelError,
+    ChannelInfo,
+    add_channel,
+    list_channels,
+    parse_channel_link,
+    remove_channel,
+)
 from bot.matching.indexer import pending_count
 from bot.storage import models as m
 
-console = Console()
-err_console = Console(stderr=True)
+console = Term()
+err_console = Term(stderr=True)
 
 
 def _ago(when: datetime | None, now: datetime) -> str:
@@ -78,6 +96,7 @@ async def login(ctx: click.Context, as_string: bool, phone: str | None, account:
     from bot.telegram.clients import interactive_login, make_user_client, session_path
 
     settings = settings_from(ctx)
+    uses_telegram(ctx)
     try:
         settings.telegram.require_account(account)
     except ConfigError as exc:
@@ -105,9 +124,8 @@ async def login(ctx: click.Context, as_string: bool, phone: str | None, account:
         me = await interactive_login(client, phone=phone, echo=click.echo, prompt=click.prompt)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
-    except (ConnectionError, OSError) as exc:
-        raise UserError(f"Cannot reach Telegram ({exc.__class__.__name__}); check the network "
-                        "(and TELEGRAM_SERVER if set).") from None
+    except NETWORK_ERRORS as exc:
+        raise telegram_unreachable(exc) from None
     finally:
         await client.disconnect()
     name = f"@{me.username}" if me.username else (me.first_name or str(me.id))
@@ -146,9 +164,9 @@ async def _telegram(app: App, account: str = MAIN_ACCOUNT) -> AsyncIterator[Any]
     except domain.SessionEndedError as exc:
         await source.disconnect()
         raise UserError(str(exc)) from None
-    except (ConnectionError, OSError) as exc:
-        raise UserError(f"Cannot reach Telegram ({exc.__class__.__name__}); check the network "
-                        "(and TELEGRAM_SERVER if set).") from None
+    except NETWORK_ERRORS as exc:
+        await source.disconnect()
+        raise telegram_unreachable(exc) from None
     try:
         yield source
     finally:
@@ -167,12 +185,23 @@ async def channels_add(ctx: click.Context, links: tuple[str, ...], no_backfill: 
     from bot.ingest.service import IngestService
 
     settings = settings_from(ctx)
+    uses_telegram(ctx)
     try:
         settings.telegram.require_account(account)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
+    failed, valid = 0, []
+    for link in links:  # a malformed link is told at once, before connecting to Telegram
+        try:
+            parse_channel_link(link)
+        except ChannelError as exc:
+            failed += 1
+            err_console.print(f"[red]{escape(link)}[/red]: {escape(exc.message)}", highlight=False)
+            continue
+        valid.append(link)
+    if not valid:
+        raise UserError(f"{_not_added(failed, len(links))} (see above); nothing was stored.")
     app = await build_app(settings)
-    failed = 0
     try:
         async with _telegram(app, account) as source:
             service = IngestService(app, source)
@@ -185,12 +214,12 @@ async def channels_add(ctx: click.Context, links: tuple[str, ...], no_backfill: 
                 await record(channel, seconds)
 
             source.on_flood_wait = show_flood
-            for link in links:
+            for link in valid:
                 try:
                     ref = await add_channel(app.db, source, link)
                 except ChannelError as exc:
                     failed += 1
-                    err_console.print(f"[red]{link}[/red]: {exc.message}", highlight=False)
+                    err_console.print(f"[red]{escape(link)}[/red]: {escape(exc.message)}", highlight=False)
                     continue
                 console.print(f"Watching {ref.title or ref.key} (@{ref.username or ref.telegram_id}).", highlight=False)
                 if not no_backfill:
@@ -198,10 +227,16 @@ async def channels_add(ctx: click.Context, links: tuple[str, ...], no_backfill: 
         await app.pipeline.flush_index()  # the backfilled posts searchable before the command ends
     except domain.SessionEndedError as exc:
         raise UserError(str(exc)) from None
+    except NETWORK_ERRORS as exc:  # the connection dropped midway: what was added so far is kept
+        raise telegram_unreachable(exc) from None
     finally:
         await app.close()
     if failed:
-        raise UserError(f"{failed} of {len(links)} links were not added (see above); nothing was stored for them.")
+        raise UserError(f"{_not_added(failed, len(links))} (see above); nothing was stored for them.")
+
+
+def _not_added(failed: int, total: int) -> str:
+    return f"{failed} of {counted(total, 'link')} {'was' if failed == 1 else 'were'} not added"
 
 
 class _Rate(ProgressColumn):
@@ -214,16 +249,17 @@ class _Rate(ProgressColumn):
 async def _backfill(service: Any, ref: domain.ChannelRef, settings: Settings) -> None:
     columns = (TextColumn("backfill {task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("posts"),
                _Rate(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
+    with Progress(*columns, console=console.get(), transient=True) as bar:
         task = bar.add_task(ref.key, total=settings.ingest.backfill_posts or None)
         try:
             result = await service.backfill(ref, progress=lambda n, of: bar.update(task, completed=n, total=of))
         except ChannelError as exc:
             err_console.print(f"backfill of {ref.key} stopped: {exc.message}")
             return
-    console.print(f"  backfilled {ref.key}: {result.stored} new posts, {result.updated} updated, "
-                  f"{result.matches} new matches (last {settings.ingest.backfill_days} days or "
-                  f"{settings.ingest.backfill_posts} posts).")
+    console.print(f"  backfilled {ref.key}: {counted(result.stored, 'new post')}, {result.updated} updated, "
+                  f"{counted(result.matches, 'new match', 'new matches')} (last "
+                  f"{counted(settings.ingest.backfill_days, 'day')} or "
+                  f"{counted(settings.ingest.backfill_posts, 'post')}).", highlight=False)
 
 
 def _today() -> datetime:
@@ -263,8 +299,8 @@ def _account_report(infos: list[ChannelInfo], accounts: dict[str, AccountState],
     for state in accounts.values():
         seen = f"heartbeat {_ago(state.heartbeat_at, now)}"
         how = "live" if state.live else "[yellow]down[/yellow] (its channels go to a live account)"
-        console.print(f"account {state.name}: {state.channels} of its cap {state.cap} channels; {how}, {seen}",
-                      highlight=False)
+        console.print(f"account {state.name}: {state.channels} of its cap of {counted(state.cap, 'channel')}; "
+                      f"{how}, {seen}", highlight=False)
     active = [i for i in infos if i.status == domain.ChannelStatus.ACTIVE.value]
     orphaned = [i for i in active if i.account is None or not (accounts.get(i.account) and accounts[i.account].live)]
     if not orphaned:
@@ -278,7 +314,8 @@ def _account_report(infos: list[ChannelInfo], accounts: dict[str, AccountState],
     else:
         why = "a live account claims them at its next gap-fill pass"
     names = ", ".join(i.name for i in orphaned[:10]) + (", ..." if len(orphaned) > 10 else "")
-    console.print(f"[yellow]Warning: {len(orphaned)} active channels are watched by no live monitoring account "
+    are = "is" if len(orphaned) == 1 else "are"
+    console.print(f"[yellow]Warning: {counted(len(orphaned), 'active channel')} {are} watched by no live monitoring account "
                   f"({names}): {why}.[/yellow]", highlight=False)
 
 
@@ -291,19 +328,58 @@ def _failing_report(infos: list[ChannelInfo]) -> None:
                       "(retried with backoff; the other channels go on)", highlight=False)
 
 
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when is not None else None
+
+
+def _channel_json(info: ChannelInfo, accounts: dict[str, AccountState], lags: dict[int, float]) -> dict[str, Any]:
+    state = accounts.get(info.account) if info.account else None
+    return {
+        "channel": info.name, "telegram_id": info.telegram_id, "username": info.username, "title": info.title,
+        "status": info.status, "account": info.account, "account_live": bool(state and state.live),
+        "joined": info.joined, "posts": info.posts, "posts_today": info.posts_today,
+        "last_post_at": _iso(info.last_post_at), "lag_seconds": lags.get(info.id),
+        "gaps_recovered": info.gaps_recovered, "flood_wait_seconds": info.flood_wait_seconds,
+        "error": info.error, "error_since": _iso(info.error_since),
+    }
+
+
+def _accounts_json(accounts: dict[str, AccountState]) -> list[dict[str, Any]]:
+    return [{"name": s.name, "channels": s.channels, "cap": s.cap, "live": s.live,
+             "heartbeat_at": _iso(s.heartbeat_at)} for s in accounts.values()]
+
+
+def _print_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False))
+
+
+JSON_HELP = "print one JSON object (for scripts) instead of the table"
+
+
 @channels.command(name="list")
 @click.option("--all", "include_removed", is_flag=True, help="also show removed channels")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
 @run_async
-async def channels_list(ctx: click.Context, include_removed: bool) -> None:
+async def channels_list(ctx: click.Context, include_removed: bool, as_json: bool) -> None:
     """Every watched channel with its last post, lag and counts (from the database alone)."""
-    app = await build_app(settings_from(ctx))
+    settings = settings_from(ctx)
+    app = await build_app(settings)
     try:
         infos = await list_channels(app.db, since=_today(), include_removed=include_removed)
         lags = await _lags(app, infos)
         accounts = await _accounts(app)
+        empty = not infos and await is_empty(app.db)
     finally:
         await app.close()
+    if as_json:
+        _print_json({"channels": [_channel_json(i, accounts, lags) for i in infos],
+                     "accounts": _accounts_json(accounts)})
+    if empty:
+        err_console.print(empty_hint(settings, "No channels are watched: "), highlight=False, markup=False)
+        return
+    if as_json:
+        return
     if not infos:
         console.print("No channels are watched. Add one: tgmon channels add @name")
         return
@@ -333,30 +409,45 @@ async def channels_remove(ctx: click.Context, links: tuple[str, ...], purge: boo
                 ref, purged = await remove_channel(app.db, link, purge=purge)
             except ChannelError as exc:
                 failed += 1
-                err_console.print(f"{link}: {exc.message}", highlight=False)
+                err_console.print(f"{escape(link)}: {escape(exc.message)}", highlight=False)
                 continue
-            kept = f"{purged} posts deleted" if purge else "its posts are kept (--purge deletes them)"
-            console.print(f"No longer watching {ref.title or ref.key}; {kept}.", highlight=False)
+            kept = f"{counted(purged, 'post')} deleted" if purge else "its posts are kept (--purge deletes them)"
+            console.print(f"No longer watching {escape(ref.title or ref.key)}; {kept}.", highlight=False)
     finally:
         await app.close()
     if failed:
-        raise UserError(f"{failed} of {len(links)} channels were not removed.")
+        were = "was" if failed == 1 else "were"
+        raise UserError(f"{failed} of {counted(len(links), 'channel')} {were} not removed (see above).")
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
 @run_async
-async def stats(ctx: click.Context) -> None:
+async def stats(ctx: click.Context, as_json: bool) -> None:
     """Per channel: last post, lag, posts today, gaps recovered, FloodWait seconds."""
-    app = await build_app(settings_from(ctx))
+    settings = settings_from(ctx)
+    app = await build_app(settings)
     try:
         infos = await list_channels(app.db, since=_today())
         lags = await _lags(app, infos)
         accounts = await _accounts(app)
         unindexed = await pending_count(app.db)
+        empty = not infos and await is_empty(app.db)
     finally:
         await app.close()
     now = datetime.now(UTC)
+    totals = {"channels": len(infos), "posts_today": sum(i.posts_today for i in infos),
+              "gaps_recovered": sum(i.gaps_recovered for i in infos),
+              "flood_wait_seconds": sum(i.flood_wait_seconds for i in infos)}
+    if as_json:
+        _print_json({"as_of": now.isoformat(), "channels": [_channel_json(i, accounts, lags) for i in infos],
+                     "accounts": _accounts_json(accounts), "totals": totals, "search_index_pending": unindexed})
+    if empty:
+        err_console.print(empty_hint(settings), highlight=False, markup=False)
+        return
+    if as_json:
+        return
     table = Table("channel", "account", "last post", "lag", "posts today (UTC)", "gaps recovered", "FloodWait s",
                   "posts")
     for info in infos:
@@ -366,8 +457,9 @@ async def stats(ctx: click.Context) -> None:
     console.print(table)
     _account_report(infos, accounts, now)
     _failing_report(infos)
-    console.print(f"{len(infos)} channels, {sum(i.posts_today for i in infos)} posts today, "
-                  f"{sum(i.gaps_recovered for i in infos)} recovered by gap fill, "
-                  f"{sum(i.flood_wait_seconds for i in infos)} s of FloodWait; as of {now:%H:%M UTC}.")
+    console.print(f"{counted(totals['channels'], 'channel')}, {counted(totals['posts_today'], 'post')} today, "
+                  f"{totals['gaps_recovered']} recovered by gap fill, "
+                  f"{totals['flood_wait_seconds']} s of FloodWait; as of {now:%H:%M UTC}.", highlight=False)
     # the search indexer runs behind ingestion: a number that stays high means no ingest process runs it
-    console.print(f"Search index: {'up to date' if not unindexed else f'{unindexed} posts waiting (search reads them too)'}.")
+    waiting = f"{counted(unindexed, 'post')} waiting (search reads them too)"
+    console.print(f"Search index: {'up to date' if not unindexed else waiting}.", highlight=False)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from bot.app import build_app
-from bot.cli.base import UserError, cli, run_async, settings_from
+from bot.cli.base import UserError, cli, counted, run_async, settings_from
 from bot.config import valid_timezone
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
@@ -39,11 +39,10 @@ def _date(value: str | None, option: str) -> date | None:
 @click.option("--chat", "chat_id", type=int, default=None,
               help="a subscriber's chat id: the preview takes its language and timezone")
 @click.option("--html", "as_html", is_flag=True, help="print the exact HTML messages, each followed by a line '-----'")
-@click.option("--database", default=None, help="database URL (default: the configured one)")
 @click.pass_context
 @run_async
 async def preview(ctx: click.Context, rules_file: Path, since: str | None, until: str | None, zone: str | None,
-                  lang: str | None, chat_id: int | None, as_html: bool, database: str | None) -> None:
+                  lang: str | None, chat_id: int | None, as_html: bool) -> None:
     """Build, from the stored posts, the digest a subscriber with these rules would receive. Sends nothing."""
     from telethon.extensions import html as telethon_html
 
@@ -61,7 +60,7 @@ async def preview(ctx: click.Context, rules_file: Path, since: str | None, until
     except ValueError as exc:
         raise UserError(f"--rules {rules_file}: {exc}") from None
     first, last = _date(since, "--since"), _date(until, "--until")
-    app = await build_app(settings, database_url=database)
+    app = await build_app(settings)  # --database, when given, is in the settings
     try:
         if chat_id is not None:
             found = await subscriber_language_and_zone(app.db, chat_id)
@@ -90,7 +89,8 @@ async def preview(ctx: click.Context, rules_file: Path, since: str | None, until
         else:
             click.echo(telethon_html.parse(chunk)[0])
             click.echo()
-    click.echo(f"{built.total} items in {len(built.chunks)} messages ({built.matches} matches).", err=True)
+    click.echo(f"{counted(built.total, 'item')} in {counted(len(built.chunks), 'message')} "
+               f"({counted(built.matches, 'match', 'matches')}).", err=True)
 
 
 def _check_zone(zone: str) -> None:

@@ -8,18 +8,26 @@ import re
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bot.app import build_app
-from bot.cli.base import UserError, cli, run_async, settings_from
+from bot.cli.base import (
+    Term,
+    UserError,
+    cli,
+    counted,
+    database_option,
+    run_async,
+    settings_from,
+    uses_telegram,
+)
 from bot.config import MAIN_ACCOUNT, ConfigError, Settings
 from bot.ingest.export import ExportError, ExportStats, read_export
 from bot.ingest.pipeline import as_async
 from bot.logging_setup import setup_logging
 from bot.runtime import ROLES, FatalServiceError, InstanceLocked, RoleError, missing_credentials, run_roles
 
-console = Console()
+console = Term()
 log = logging.getLogger(__name__)
 
 
@@ -42,7 +50,7 @@ async def import_(ctx: click.Context, path: Path, username: str | None) -> None:
     app = await build_app(settings)
     try:
         with Progress(TextColumn("importing"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-                      console=console, transient=True) as bar:
+                      console=console.get(), transient=True) as bar:
             task = bar.add_task("import", total=size)
             posts = read_export(path, username=username, on_progress=lambda pos: bar.update(task, completed=pos))
             result = await app.pipeline.ingest_stream(as_async(posts), settings.ingest.batch_size)
@@ -58,19 +66,27 @@ async def import_(ctx: click.Context, path: Path, username: str | None) -> None:
 
 @cli.command()
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="where to write the digest HTML")
-@click.option("--database", default=None, help="database URL (default: sqlite:///data/demo.db)")
+@click.option("--database", "database_url", default=None, metavar="URL",
+              help="database URL (default: sqlite:///data/demo.db, apart from tgmon's own database)")
 @click.pass_context
 @run_async
-async def demo(ctx: click.Context, out: Path | None, database: str | None) -> None:
+async def demo(ctx: click.Context, out: Path | None, database_url: str | None) -> None:
     """Offline demo: replay a sample channel export and show the digest a subscriber would get."""
+    if database_url is not None:
+        ctx.find_root().obj["database"] = database_url  # checked like TGMON_DATABASE_URL
+    database = database_option(ctx)
     settings = settings_from(ctx)
-    await _demo(settings.app.data_dir, database, out, settings)
+    await _demo(ctx, database, out, settings)
 
 
-async def _demo(data_dir: Path, database: str | None, out: Path | None, settings: Settings) -> None:
+async def _demo(ctx: click.Context, database: str | None, out: Path | None, settings: Settings) -> None:
+    from bot.cli.hints import demo_url, explore_command, tgmon_command
     from bot.demo import run_demo
+    from bot.storage.database import masked_url
 
-    url = database or f"sqlite:///{data_dir / 'demo.db'}"
+    data_dir = settings.app.data_dir
+    url = database or demo_url(settings)
+    ctx.find_root().obj["database_in_use"] = url  # an error names this database
     app = await build_app(settings, database_url=url)
     try:
         report = await run_demo(app)
@@ -78,10 +94,14 @@ async def _demo(data_dir: Path, database: str | None, out: Path | None, settings
     finally:
         await app.close()
     result, chunks = report.result, report.chunks
-    console.rule("[bold]tgmon offline demo")
+    if console.is_terminal:
+        console.rule("[bold]tgmon offline demo")
+    else:
+        console.print("--- tgmon offline demo ---")
     console.print(
-        f"Sample export replayed into {url}: {result.stored} new posts, {result.updated} updated, "
-        f"{result.unchanged} already stored, {result.matches} new matches."
+        f"Sample export replayed into {masked_url(url)}: {counted(result.stored, 'new post')}, "
+        f"{result.updated} updated, {result.unchanged} already stored, "
+        f"{counted(result.matches, 'new match', 'new matches')}.", highlight=False
     )
     for chunk in chunks:
         console.print(_terminal(chunk), highlight=False)
@@ -89,7 +109,14 @@ async def _demo(data_dir: Path, database: str | None, out: Path | None, settings
     out.parent.mkdir(parents=True, exist_ok=True)
     body = "\n<hr>\n".join(f"<div>{c.replace(chr(10), '<br>')}</div>" for c in chunks)
     out.write_text(f'<!doctype html><meta charset="utf-8"><title>tgmon digest</title>\n{body}\n', "utf-8")
-    console.print(f"\nDigest as HTML: {out}")
+    console.print(f"\nDigest as HTML: {out}", highlight=False)
+    explore = explore_command(url)
+    console.print(f"Explore the demo's data: {explore} search обстрел (the same --database works with stats "
+                  "and channels list)", highlight=False, markup=False)
+    if url != settings.database.url:
+        console.print(f"The demo keeps its data apart: `{tgmon_command()} stats`, `search` and `channels list` "
+                      f"without --database read tgmon's own database, {masked_url(settings.database.url)}.",
+                      highlight=False, markup=False)
     console.print(
         "To watch real channels, set TELEGRAM_API_ID and TELEGRAM_API_HASH (https://my.telegram.org) "
         "and TELEGRAM_BOT_TOKEN (@BotFather) in .env; see config/.env.example."
@@ -122,8 +149,10 @@ async def run(ctx: click.Context, roles: tuple[str, ...], account: str) -> None:
     if not chosen:
         console.print("[yellow]No Telegram credentials configured (TELEGRAM_API_ID, TELEGRAM_API_HASH, "
                       "TELEGRAM_BOT_TOKEN): running the offline demo.[/yellow]")
-        await _demo(settings.app.data_dir, None, None, settings)
+        await _demo(ctx, database_option(ctx), None, settings)
         return
+    uses_telegram(ctx)
+    _check_session(settings, account, chosen)
     label = "+".join(chosen) + (f"@{account}" if account != MAIN_ACCOUNT else "")
     setup_logging(settings, role=label)
     try:
@@ -132,6 +161,21 @@ async def run(ctx: click.Context, roles: tuple[str, ...], account: str) -> None:
         raise UserError(str(exc)) from None
     except FatalServiceError as exc:
         raise click.ClickException(f"tgmon stopped: {exc}") from None  # exit code 1: a supervisor restarts it
+
+
+def _check_session(settings: Settings, account: str, chosen: list[str]) -> None:
+    """The roles that use the monitoring account need its session: without one, say so now (exit 2)
+    instead of starting and failing at every retry."""
+    from bot.telegram.clients import missing_session
+
+    if "ingest" not in chosen:
+        return
+    try:
+        missing = missing_session(settings.telegram, account)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    if missing is not None:
+        raise UserError(missing)
 
 
 def _check_account(settings: Settings, account: str, chosen: list[str]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from bot.cli.base import UserError, cli, run_async, settings_from
+from bot.cli.base import UserError, cli, counted, run_async, settings_from
 from bot.config import MatchingSettings
 from bot.domain import Rule
 from bot.matching import RuleError, compile_rules, parse_rule
@@ -131,9 +131,12 @@ def match(ctx: click.Context, rules_file: Path | None, posts_file: Path | None, 
 @click.option("--days", type=click.IntRange(min=1), default=None, help="only posts of the last N days (default: all)")
 @click.option("--limit", type=click.IntRange(min=1, max=1000), default=20, show_default=True)
 @click.option("--channel", "channels", multiple=True, help="only this channel (repeatable)")
+@click.option("--json", "as_json", is_flag=True,
+              help="print one JSON object (total, exact, posts with date, channel, link, text, highlights)")
 @click.pass_context
 @run_async
-async def search(ctx: click.Context, rule: str, days: int | None, limit: int, channels: tuple[str, ...]) -> None:
+async def search(ctx: click.Context, rule: str, days: int | None, limit: int, channels: tuple[str, ...],
+                 as_json: bool) -> None:
     """Search the stored posts with a rule (full-text index, confirmed by the matcher); newest first."""
     from bot.matching.search import search_posts
 
@@ -142,16 +145,28 @@ async def search(ctx: click.Context, rule: str, days: int | None, limit: int, ch
         parse_rule(rule, max_length=settings.matching.max_rule_length, max_terms=settings.matching.max_terms)
     except RuleError as exc:
         raise UserError(f"rule: {exc}") from None
+    from bot.cli.hints import empty_hint, is_empty
+
     db = Database.from_url(settings.database.url)
     try:
         await db.upgrade()
         since = datetime.now(UTC) - timedelta(days=days) if days else None
         result = await search_posts(db, rule, since=since, limit=limit, channels=channels, settings=settings.matching)
+        empty = not result.total and await is_empty(db)
     finally:
         await db.dispose()
-    window = f" in the last {days} days" if days else ""
+    if as_json:
+        click.echo(json.dumps({"total": result.total, "exact": result.exact, "posts": [
+            {"date": post.date.isoformat(), "channel": post.channel_username, "channel_title": post.channel_title,
+             "link": post.link, "text": post.text, "highlights": [list(span) for span in post.highlights]}
+            for post in result.posts]}, ensure_ascii=False))
+    if empty:
+        click.echo(empty_hint(settings), err=True)
+    if as_json:
+        return
+    window = f" in the last {counted(days, 'day')}" if days else ""
     about = "" if result.exact else "about "
-    click.echo(f"{about}{result.total} posts matched{window}" + (f"; the newest {len(result.posts)}:" if result.posts else ""))
+    click.echo(f"{about}{counted(result.total, 'post')} matched{window}" + (f"; the newest {len(result.posts)}:" if result.posts else ""))
     for post in result.posts:
         excerpt = mark(post.text, post.highlights).replace("\n", " ")
         if len(excerpt) > 300:
@@ -171,7 +186,8 @@ async def reindex(ctx: click.Context, missing: bool) -> None:
     db = Database.from_url(settings_from(ctx).database.url)
     try:
         await db.upgrade()
-        done = await run(db, only_missing=missing, progress=lambda n: click.echo(f"  {n} posts", err=True) if n % 50_000 == 0 else None)
+        done = await run(db, only_missing=missing,
+                         progress=lambda n: click.echo(f"  {counted(n, 'post')}", err=True) if n % 50_000 == 0 else None)
     finally:
         await db.dispose()
-    click.echo(f"reindexed {done} posts; the full-text index is up to date")
+    click.echo(f"reindexed {counted(done, 'post')}; the full-text index is up to date")

@@ -16,7 +16,7 @@ from typing import Any
 
 from bot import metrics
 from bot.app import App
-from bot.config import MAIN_ACCOUNT, Settings
+from bot.config import MAIN_ACCOUNT, ConfigError, Settings
 from bot.runtime import fake_edge
 from bot.runtime.instrument import BeatingClock, CountingSender
 from bot.runtime.leader import AlwaysLeader, LeaderLock, PgAdvisoryLock, lead
@@ -60,6 +60,18 @@ def _import(module: str, name: str, issue: int) -> Any:
         raise RoleError(f"{module}.{name} is not in this build yet (issue {issue})") from None
 
 
+def _refused_credentials(exc: BaseException) -> None:
+    """Telegram refusing the bot token or the api id is for the operator to fix: a ConfigError (the
+    process stops and says so) instead of a retry forever."""
+    name = type(exc).__name__
+    if name in ("AccessTokenInvalidError", "AccessTokenExpiredError"):
+        raise ConfigError("Telegram rejects TELEGRAM_BOT_TOKEN (revoked or mistyped): copy it again from "
+                          "@BotFather (/token) into .env, then start tgmon again.") from None
+    if name in ("ApiIdInvalidError", "ApiIdPublishedFloodError"):
+        raise ConfigError("Telegram rejects TELEGRAM_API_ID/TELEGRAM_API_HASH: copy both again from "
+                          "https://my.telegram.org ('API development tools'), then start tgmon again.") from None
+
+
 class Runtime:
     """What the roles of one process share: the app, the clock, the Telegram clients, and the one
     monitoring account this process runs (`tgmon run --account NAME`, `main` by default)."""
@@ -85,9 +97,10 @@ class Runtime:
                 assert token is not None
                 try:
                     await client.start(bot_token=token.get_secret_value())
-                except BaseException:
+                except BaseException as exc:
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(client.disconnect(), 1)
+                    _refused_credentials(exc)
                     raise
                 self._closers.append(client.disconnect)
                 self._bot_client = client

@@ -39,15 +39,82 @@ def service_window(settings: Settings, role: str) -> float:
 
 
 FATAL = (ConfigError, SessionEndedError)
+NETWORK = (OSError, ConnectionError, TimeoutError, EOFError)  # EOFError: asyncio.IncompleteReadError
+
+TELEGRAM_ROLES_HINT = ("check the network, and any firewall or proxy between this host and Telegram "
+                       "(and TELEGRAM_SERVER if set)")
 
 
 class FatalServiceError(Exception):
     """A service stopped for good (a dead session, a wrong setting); the message says which and why."""
 
 
+def network_reason(exc: BaseException) -> str:
+    """A short reason for a network failure: 'connection refused', 'the server closed the connection', ..."""
+    if isinstance(exc, EOFError):  # asyncio.IncompleteReadError: the peer hung up mid-handshake
+        return "the server closed the connection"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[:1].lower() + exc.strerror[1:]
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _database_error(exc: BaseException) -> str | None:
+    """The one-line explanation when `exc` is the database being unreachable, else None."""
+    from bot.storage.database import DatabaseUnavailable
+
+    seen, item = 0, exc  # type: tuple[int, BaseException | None]
+    while isinstance(item, BaseException) and seen < 10:
+        if isinstance(item, DatabaseUnavailable):
+            return str(item)
+        item, seen = item.__cause__ or item.__context__ or getattr(item, "orig", None), seen + 1
+    return None
+
+
+class Outages:
+    """What is unreachable now (Telegram, the database), each said plainly once per incident; every
+    retry after that is one line, and a traceback only at DEBUG."""
+
+    def __init__(self) -> None:
+        self.told: set[str] = set()
+        self.unexpected: set[tuple[str, str]] = set()
+
+    def failed(self, name: str, exc: Exception, delay: float) -> None:
+        database = _database_error(exc)
+        if database is None and not isinstance(exc, NETWORK):
+            key = (name, type(exc).__name__)
+            first = key not in self.unexpected
+            self.unexpected.add(key)
+            log.error("%s failed (%s: %s); restarting in %.0f s%s", name, type(exc).__name__, exc, delay,
+                      "" if first else " (the same error as before; its traceback was logged then)",
+                      exc_info=first)
+            return
+        log.debug("%s: the traceback of the failure", name, exc_info=exc)
+        if database is not None or name == "scheduler":
+            kind, plain = "database", database or f"the database cannot be reached ({network_reason(exc)})"
+        else:
+            kind = "Telegram"
+            plain = f"Telegram cannot be reached ({network_reason(exc)}): {TELEGRAM_ROLES_HINT}"
+        if kind not in self.told:
+            self.told.add(kind)
+            log.error("%s. tgmon keeps retrying with backoff (up to 60 s) until it comes back.", plain.rstrip("."))
+        why = network_reason(exc) if database is None else "see above"
+        log.warning("%s: %s unreachable (%s); retrying in %.0f s", name, kind, why, delay)
+
+    def recovered(self) -> None:
+        """A service ran fine for a while: the next outage is a new incident, told plainly again."""
+        self.told.clear()
+
+
 async def supervise(
-    name: str, service: Service, stop: asyncio.Event, health: Health, window: float, fatal: list[str]
+    name: str, service: Service, stop: asyncio.Event, health: Health, window: float, fatal: list[str],
+    outages: Outages | None = None,
 ) -> None:
+    outages = outages or Outages()
     delay = 1.0
     while not stop.is_set():
         health.register(name, window)
@@ -65,12 +132,11 @@ async def supervise(
             stop.set()
             return
         except Exception as exc:
-            network = isinstance(exc, OSError | ConnectionError | TimeoutError)  # expected now and then
-            log.error("%s failed (%s: %s); restarting in %.0f s", name, type(exc).__name__, exc, delay,
-                      exc_info=not network)
+            outages.failed(name, exc, delay)
             health.ended(name, f"failed with {type(exc).__name__}, restarting")
         if time.monotonic() - started > 120:
             delay = 1.0  # it ran fine for a while: this is a new incident
+            outages.recovered()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), delay)
         delay = min(delay * 2, 60.0)
@@ -156,9 +222,11 @@ async def run_roles(
         if not services:
             raise RoleError("none of the roles can start in this build: " + ", ".join(roles))
         roles = list(services)
+        outages = Outages()
         for role, service in services.items():
             window = service_window(settings, role)
-            tasks[role] = asyncio.create_task(supervise(role, service, stop, health, window, fatal), name=role)
+            tasks[role] = asyncio.create_task(supervise(role, service, stop, health, window, fatal, outages),
+                                              name=role)
         tasks["monitor"] = asyncio.create_task(
             monitor(app.db, health, stop, settings.runtime.monitor_seconds), name="monitor")
         frozen = heap.freeze()

@@ -2,17 +2,113 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import errno
+import socket
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from bot.config import DatabaseSettings, async_database_url
+
+CONNECT_TIMEOUT_SECONDS = 10  # PostgreSQL: a host that never answers fails after this, not asyncpg's 60 s
+URL_SETTING = "TGMON_DATABASE_URL"  # what the messages below tell the user to check; the CLI names --database
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or opened. The message is one line: what is wrong and what to do,
+    with the URL's password masked."""
+
+
+def masked_url(url: str | URL) -> str:
+    """The URL as the user wrote it (plain driver name), its password as ***."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    parsed = parsed.set(drivername=parsed.get_backend_name())
+    return parsed.render_as_string(hide_password=True)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, what it wraps (SQLAlchemy's .orig), its causes and contexts; each once."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo:
+        item = todo.pop(0)
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        for nxt in (getattr(item, "orig", None), item.__cause__, item.__context__):
+            if isinstance(nxt, BaseException):
+                todo.append(nxt)
+
+
+_REFUSED = {errno.ECONNREFUSED: "connection refused", errno.EHOSTUNREACH: "no route to the host",
+            errno.ENETUNREACH: "the network is unreachable", errno.ETIMEDOUT: "the connection timed out",
+            errno.ECONNRESET: "the connection was reset"}
+
+
+def explain_database_error(exc: BaseException, url: str | URL) -> str | None:
+    """One line saying why the database at `url` cannot be used and how to fix it, or None when `exc`
+    is not a connection problem (a bug, a failed statement: the caller shows it its own way)."""
+    if isinstance(exc, DatabaseUnavailable):
+        return str(exc)
+    parsed = make_url(url) if isinstance(url, str) else url
+    shown = masked_url(parsed)
+    setting = URL_SETTING
+    check = f"Check {setting}."
+    if parsed.get_backend_name() == "sqlite":
+        return _explain_sqlite(exc, parsed.database or "", setting)
+    host, port, user, name = parsed.host or "localhost", parsed.port or 5432, parsed.username, parsed.database
+    where = f"{host}:{port}"
+    for item in _chain(exc):
+        state = getattr(item, "sqlstate", None)
+        if state == "3D000":
+            return (f"the database {name!r} does not exist on the PostgreSQL server at {where}. Create it "
+                    f"(createdb -h {host} -p {port}{f' -U {user}' if user else ''} {name}) or fix the name "
+                    f"in {setting}.")
+        if state == "28P01":
+            return f"PostgreSQL at {where} refused the password of the role {user!r}. Fix the password in {setting}."
+        if state == "28000":
+            reason = str(item).strip().splitlines()[0] if str(item).strip() else "access refused"
+            if "does not exist" in reason:
+                return (f"PostgreSQL at {where} has no role {user!r}. Create it (createuser -h {host} -p {port} "
+                        f"{user}, or CREATE ROLE {user} LOGIN) or fix the user in {setting}.")
+            return f"PostgreSQL at {where} refused the connection as {user!r} ({reason}). {check}"
+        if state == "57P03":
+            return (f"PostgreSQL at {where} is starting up or shutting down and accepts no connections yet; "
+                    "try again in a moment.")
+        if state == "53300":
+            return (f"PostgreSQL at {where} has no free connections (too many clients). Lower "
+                    "TGMON_DATABASE__POOL_SIZE or raise max_connections on the server.")
+        if isinstance(item, socket.gaierror):
+            return f"cannot reach the database at {shown}: the host name {host!r} is not known. {check}"
+        if isinstance(item, TimeoutError):
+            return (f"cannot reach the database at {shown}: no answer within {CONNECT_TIMEOUT_SECONDS} s. "
+                    f"Is PostgreSQL running, and is {where} reachable from here (firewall)? {check}")
+        if isinstance(item, OSError) and (item.errno in _REFUSED or isinstance(item, ConnectionRefusedError)):
+            why = _REFUSED.get(item.errno or errno.ECONNREFUSED, "connection refused")
+            return f"cannot reach the database at {shown}: {why}. Is PostgreSQL running? {check}"
+    return None
+
+
+def _explain_sqlite(exc: BaseException, path: str, setting: str) -> str | None:
+    for item in _chain(exc):
+        text = str(item)
+        if isinstance(item, PermissionError) or "unable to open database file" in text:
+            return (f"cannot open the SQLite database {path}: its folder is missing or not writable by this "
+                    f"user. Create the folder, or give another path in {setting}.")
+        if "readonly database" in text:
+            return f"the SQLite database {path} is read-only for this user. Fix its permissions, or give another path in {setting}."
+        if "file is not a database" in text:
+            return f"{path} is not a SQLite database (another kind of file?). Give another path in {setting}."
+        if "disk I/O error" in text or (isinstance(item, OSError) and item.errno == errno.ENOSPC):
+            return f"cannot write the SQLite database {path}: disk error or disk full ({text})."
+    return None
 
 
 def make_engine(settings: DatabaseSettings | str) -> AsyncEngine:
@@ -21,7 +117,12 @@ def make_engine(settings: DatabaseSettings | str) -> AsyncEngine:
     url = make_url(async_database_url(settings.url))
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseUnavailable(
+                    f"cannot create the folder of the SQLite database {url.database} ({exc.strerror}). "
+                    f"Create it, or give another path in {URL_SETTING}.") from None
         engine = create_async_engine(
             url,
             echo=settings.echo,
@@ -29,10 +130,28 @@ def make_engine(settings: DatabaseSettings | str) -> AsyncEngine:
             connect_args={"timeout": settings.busy_timeout_ms / 1000},
         )
         _sqlite_setup(engine, settings.busy_timeout_ms)
-        return engine
-    return create_async_engine(
-        url, echo=settings.echo, pool_size=settings.pool_size, pool_pre_ping=True, pool_recycle=1800
-    )
+    else:
+        engine = create_async_engine(
+            url, echo=settings.echo, pool_size=settings.pool_size, pool_pre_ping=True, pool_recycle=1800,
+            connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
+        )
+    _explain_connect_errors(engine, url)
+    return engine
+
+
+def _explain_connect_errors(engine: AsyncEngine, url: URL) -> None:
+    """Every new connection, wherever it is made (a command, a service, the pool after a restart),
+    fails with a DatabaseUnavailable saying what is wrong instead of the driver's own error."""
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except Exception as exc:
+            message = explain_database_error(exc, url)
+            if message is None:
+                raise
+            raise DatabaseUnavailable(message) from exc
 
 
 def _sqlite_setup(engine: AsyncEngine, busy_timeout_ms: int) -> None:

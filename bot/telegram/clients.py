@@ -64,6 +64,33 @@ def user_session(settings: TelegramSettings, account: str = MAIN_ACCOUNT) -> Str
     return SQLiteSession(str(secure_file(session_path(settings, account=account))))
 
 
+def missing_session(settings: TelegramSettings, account: str = MAIN_ACCOUNT) -> str | None:
+    """Why the account cannot sign in without the operator, or None when it has a session: a session
+    string, or a session file holding an authorisation key. Checked offline (the server says later
+    whether the key is still signed in). Creates nothing."""
+    secret = settings.account_session(settings.require_account(account))
+    if secret is not None and secret.get_secret_value().strip():
+        return None
+    path = session_path(settings, account=account)
+    flag = "" if account == MAIN_ACCOUNT else f" --account {account}"
+    fix = (f"run `tgmon login{flag}` once (or set {account_session_env(account)} to the line "
+           f"`tgmon login{flag} --string` prints), then start tgmon again")
+    if not path.exists():
+        return f"the monitoring account {account} is not signed in (no {account_session_env(account)} and no " \
+               f"session file {path}): {fix}."
+    try:
+        session = SQLiteSession(str(path))
+        try:
+            signed = session.auth_key is not None
+        finally:
+            session.close()
+    except Exception:  # not a session file: telethon's own error would be less clear
+        return f"{path} is not a Telethon session file: move it away and {fix}."
+    if not signed:
+        return f"the monitoring account {account} is not signed in (its session file {path} holds no login): {fix}."
+    return None
+
+
 def load_public_key(path: Path) -> str:
     """The server's RSA key as PKCS#1 PEM (what Telethon takes), from a PKCS#1 or X.509 SubjectPublicKeyInfo PEM."""
     import rsa as pyrsa
@@ -117,8 +144,32 @@ def apply_server(client: TelegramClient, settings: TelegramSettings) -> None:
                  session.server_address, session.dc_id)
 
 
+class _QuietRetries(logging.Filter):
+    """Telethon warns at every failed connection try; the caller reports the failure once itself
+    (one line an attempt), so these show at DEBUG only."""
+
+    NOISE = ("Attempt %d at connecting failed", "Connection error %d during auth_key gen",
+             "Attempt %d at new auth_key failed", "Server closed the connection")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith(self.NOISE):
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
+
+
+_QUIET = _QuietRetries()
+
+
+def quiet_connection_retries() -> None:
+    for name in ("telethon.network.mtprotosender", "telethon.network.connection.connection"):
+        logger = logging.getLogger(name)
+        if _QUIET not in logger.filters:
+            logger.addFilter(_QUIET)
+
+
 def _client(session: Any, settings: Settings, **kwargs: Any) -> TelegramClient:
     tg = settings.telegram
+    quiet_connection_retries()
     if not tg.user_configured:
         raise ConfigError(NEEDS_API)
     assert tg.api_id is not None and tg.api_hash is not None

@@ -119,12 +119,12 @@ def test_list_and_stats_show_each_channels_account_and_warn_of_unassigned_ones(e
     rows = {ln.split("│")[1].strip(): ln.split("│")[4].strip() for ln in out.splitlines()
             if ln.count("│") > 4 and "@seeded" in ln}
     assert sorted(rows.values()) == ["main", "main", "none", "second", "second"]
-    assert "account main: 2 of its cap 2 channels; live" in out
-    assert "Warning: 1 active channels are watched by no live monitoring account (@seeded05)" in out
+    assert "account main: 2 of its cap of 2 channels; live" in out
+    assert "Warning: 1 active channel is watched by no live monitoring account (@seeded05)" in out
     assert "every live account is at its cap (main 2, second 2)" in out
     code, out = _invoke(["stats"], env)
     assert code == 0
-    assert "none" in out and "Warning: 1 active channels" in out
+    assert "none" in out and "Warning: 1 active channel is" in out
 
 
 async def test_the_ingest_role_of_a_named_account_watches_its_channels(db_url: str, tmp_path: Path,
