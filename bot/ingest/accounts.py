@@ -12,7 +12,9 @@ start and on every gap-fill pass it calls `balance`, which in ONE transaction:
    others; the share is min(cap, L);
 4. above its share (another account came up, or the cap was lowered) it releases the excess
    (channels it has not joined first, then the newest); below it, it claims channels that no
-   account has, or whose account is dead (stale heartbeat), oldest first, up to its share.
+   account has, or whose account is dead (stale heartbeat), oldest first, up to its share, and
+   only channels it can address: a public username, or an access hash it keeps (channel_peers; a
+   private channel joined by invite is readable only by the accounts that joined it).
 
 Every process computes the same level from the same rows, so the shares add up and nobody grabs
 everything when others are live; a new account gets its share within two gap-fill passes (the
@@ -31,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import exists, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -101,13 +103,14 @@ async def balance(db: Database, account: str, cap: int, now: datetime, stale: ti
             select(m.IngestAccount.name, m.IngestAccount.cap).where(m.IngestAccount.heartbeat_at >= now - stale)
         )).all())
         caps[account] = cap
+        known = exists().where(m.ChannelPeer.account == account, m.ChannelPeer.telegram_id == m.Channel.telegram_id)
         channels = (await session.execute(
-            select(m.Channel.id, m.Channel.account, m.Channel.joined)
+            select(m.Channel.id, m.Channel.account, m.Channel.joined, or_(m.Channel.username.is_not(None), known))
             .where(m.Channel.status == domain.ChannelStatus.ACTIVE.value, m.Channel.telegram_id.is_not(None))
             .order_by(m.Channel.id)
         )).all()
         share = min(cap, share_level(list(caps.values()), len(channels)))
-        mine = [(cid, joined) for cid, owner, joined in channels if owner == account]
+        mine = [(cid, joined) for cid, owner, joined, _ in channels if owner == account]
         claimed = released = 0
         if len(mine) > share:
             excess = sorted(mine, key=lambda row: (row[1], -row[0]))[: len(mine) - share]  # unjoined, newest
@@ -116,7 +119,8 @@ async def balance(db: Database, account: str, cap: int, now: datetime, stale: ti
                 .values(account=None, joined=False))
             released = result.rowcount  # type: ignore[attr-defined]
         elif len(mine) < share:
-            free = [cid for cid, owner, _ in channels if owner is None or owner not in caps]
+            # only what this account can address: a public username, or an access hash it was given
+            free = [cid for cid, owner, _, reachable in channels if reachable and (owner is None or owner not in caps)]
             wanted = free[: share - len(mine)]
             if wanted:
                 result = await session.execute(

@@ -107,3 +107,27 @@ async def test_a_hash_telegram_no_longer_takes_is_looked_up_once_again(db: Datab
     async with db.uow(read_only=True) as session:
         assert await session.scalar(select(m.ChannelPeer.access_hash).where(m.ChannelPeer.telegram_id == 3002)) == 99
         assert await session.scalar(select(m.Channel.error).where(m.Channel.telegram_id == 3002)) is None
+
+
+async def test_a_private_channel_goes_only_to_an_account_that_can_address_it(db: Database) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.ingest.accounts import balance
+    from bot.storage.peers import save_peer
+
+    now, stale = datetime.now(UTC), timedelta(minutes=15)  # only ever compared with itself
+    async with db.uow() as session:
+        session.add(m.Channel(telegram_id=4001, username=None, title="Private, joined by invite"))
+        session.add(m.Channel(telegram_id=4002, username="public", title="Public"))
+        await session.flush()
+        await save_peer(session, "main", 4001, 123, now)  # main joined it through the invite link
+
+    await balance(db, "second", 1000, now, stale)  # main has not started: second takes what it can
+    async with db.uow(read_only=True) as session:
+        owners = dict((await session.execute(select(m.Channel.telegram_id, m.Channel.account))).all())
+    assert owners == {4001: None, 4002: "second"}  # it has no way to read the private one
+
+    await balance(db, "main", 1000, now, stale)
+    async with db.uow(read_only=True) as session:
+        owners = dict((await session.execute(select(m.Channel.telegram_id, m.Channel.account))).all())
+    assert owners[4001] == "main"
