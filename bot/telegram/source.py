@@ -139,9 +139,10 @@ class TelethonSource:
         shown = parsed.canonical
         try:
             if parsed.kind == "invite":
-                return await self._resolve_invite(parsed.invite_hash or "", shown)
-            target: Any = parsed.username if parsed.kind == "username" else types.PeerChannel(parsed.channel_id or 0)
-            entity = await self.client.get_entity(target)
+                entity = await self._resolve_invite(parsed.invite_hash or "", shown)
+            else:
+                target: Any = parsed.username if parsed.kind == "username" else types.PeerChannel(parsed.channel_id or 0)
+                entity = await self.client.get_entity(target)
         except ChannelError:
             raise
         except SESSION_ERRORS as exc:
@@ -157,23 +158,26 @@ class TelethonSource:
                 raise ChannelError("not_found", f"The account has never seen channel id {parsed.channel_id}; "
                                    "add it by @username or invite link instead.") from None
             raise ChannelError("not_found", f"No channel {shown} exists on Telegram; check the spelling.") from None
-        return channel_ref(entity, shown)
+        ref = channel_ref(entity, shown)
+        await self._keep(utils.get_input_peer(entity))  # a private channel has nothing else to be found by
+        return ref
 
-    async def _resolve_invite(self, invite_hash: str, shown: str) -> domain.ChannelRef:
+    async def _resolve_invite(self, invite_hash: str, shown: str) -> Any:
+        """The channel entity an invite link leads to, joining through it when not a member yet."""
         info = await self.client(functions.messages.CheckChatInviteRequest(hash=invite_hash))
         if isinstance(info, types.ChatInviteAlready | types.ChatInvitePeek):
-            return channel_ref(info.chat, shown)
+            return info.chat
         if isinstance(info, types.ChatInvite) and not info.channel:
             raise ChannelError("invalid", f"{shown} invites to a group chat, not a channel.")
         try:
             updates = await self.client(functions.messages.ImportChatInviteRequest(hash=invite_hash))
         except errors.UserAlreadyParticipantError:
             info = await self.client(functions.messages.CheckChatInviteRequest(hash=invite_hash))
-            return channel_ref(getattr(info, "chat", None), shown)
+            return getattr(info, "chat", None)
         chats = getattr(updates, "chats", None) or []
         if not chats:
             raise ChannelError("not_found", f"Joining through {shown} returned no channel.")
-        return channel_ref(chats[0], shown)
+        return chats[0]
 
     async def input_channel(self, channel: domain.ChannelRef) -> Any:
         """The input peer: from the access hash this account keeps (no request at all), else from the
