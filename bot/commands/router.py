@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
@@ -69,6 +70,7 @@ class BotCommands:
 
     async def handle_text(self, caller: Caller, text: str) -> Reply | None:
         """The reply to one message, or None when the bot should stay quiet."""
+        text = _valid(text)
         name, args, addressed = _split_command(text, self.ctx.bot_username)
         if name is None or not addressed:
             pending = self.ctx.pending.take(caller) if name is None else None
@@ -102,6 +104,7 @@ class BotCommands:
         stopped, gate = self._gate(caller, cost=BUTTON_COST)
         if stopped:
             return None if gate is None else Reply("", toast=_plain(gate.text), alert=True)
+        data = _valid(data)
         parts = data.split(":")
         req = await self._request(caller, "")  # a button carries its arguments in `parts`
         handler = BUTTONS.get(parts[0])
@@ -138,12 +141,34 @@ class BotCommands:
 
     async def _safely(self, run: Command, req: Request, *, button: bool = False) -> Reply:
         try:
-            return fit(await run(self.ctx, req))
-        except Exception:
-            # the trace goes to the log (with no user text beyond the chat id), never to the user
-            log.exception("command failed in chat %s", req.caller.chat_id)
+            return fit(_printable(await run(self.ctx, req)))
+        except Exception as exc:
+            # the trace goes to the log, never to the user; and only the chat id of what the user
+            # sent: not the exception's message (a database error quotes the rule or text it refused)
+            log.error("command failed in chat %s: %s\n%s", req.caller.chat_id, exc.__class__.__name__,
+                      "".join(traceback.format_tb(exc.__traceback__)).rstrip())
             text = t(req.lang, "internal_error")
             return Reply("", toast=_plain(text), alert=True) if button else Reply(text)
+
+
+def _valid(text: str) -> str:
+    """Text as Telegram can carry it back: a lone UTF-16 surrogate (not a character) becomes U+FFFD.
+    Control characters stay, for the commands to refuse (a rule with one) with a clear reply."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+    return text
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _printable(reply: Reply) -> Reply:
+    """A reply without control characters (a value the user typed is echoed back in some)."""
+    if _CONTROL.search(reply.text) is None:
+        return reply
+    return replace(reply, text=_CONTROL.sub("", reply.text))
 
 
 def fit(reply: Reply, limit: int = LIMIT) -> Reply:

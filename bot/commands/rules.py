@@ -16,7 +16,8 @@ from bot.commands.store import ensure_subscriber, rule_of, rules_of, unfollowed_
 from bot.commands.types import Button, Reply
 from bot.digest.render import excerpt
 from bot.i18n import Html, label, t
-from bot.matching import RuleError, parse_rule
+from bot.matching import ParsedRule, RuleError, parse_rule
+from bot.matching.rules import check_rule_cost
 from bot.storage import models as m
 
 DRY_RUN_DAYS = 7
@@ -24,12 +25,25 @@ _REGEX = re.compile(r"(?:^|[\s(])/(?:[^/\\\s]|\\.)(?:[^/\\]|\\.)*/")
 
 
 def _rule_error(lang: str, err: RuleError) -> str:
-    """What is wrong (the matcher's English message), where, and a rule that works."""
+    """What is wrong (the matcher's English message, or our own for the errors that have a key),
+    where, and a rule that works."""
     message = str(getattr(err, "message", "") or err)
     column = getattr(err, "column", None)
     example = getattr(err, "example", "") or "батальон"
     where = t(lang, "rule_error_column", column=column) if column is not None else ""
+    key = getattr(err, "key", None)
+    if isinstance(key, str):  # a bad character or a too slow /pattern/: said in the user's language
+        return t(lang, key, where=where, example=clip(example, 200))
     return t(lang, "rule_error", error=clip(message, 400), where=where, example=clip(example, 200))
+
+
+def _checked(source: str, ctx: CommandContext) -> ParsedRule:
+    """The parsed rule, its /patterns/ timed on worst-case posts (a new rule must not slow
+    everyone's matching). Raises RuleError."""
+    limits = ctx.settings.matching
+    parsed = parse_rule(source, max_length=limits.max_rule_length, max_terms=limits.max_terms)
+    check_rule_cost(parsed)
+    return parsed
 
 
 def _regex_count(parsed: object, source: str) -> int:
@@ -43,7 +57,7 @@ async def watch(ctx: CommandContext, req: Request) -> Reply:
         return Reply(t(req.lang, "watch_usage"))
     limits = ctx.settings.matching
     try:
-        parsed = parse_rule(source, max_length=limits.max_rule_length, max_terms=limits.max_terms)
+        parsed = _checked(source, ctx)
     except RuleError as err:
         return Reply(_rule_error(req.lang, err))
     scope = [str(c) for c in getattr(parsed, "channels", ())]  # `in:@name` in the rule
@@ -195,9 +209,8 @@ async def search(ctx: CommandContext, req: Request) -> Reply:
     source = " ".join(req.args.split())
     if not source:
         return Reply(t(req.lang, "search_usage"))
-    limits = ctx.settings.matching
     try:
-        parse_rule(source, max_length=limits.max_rule_length, max_terms=limits.max_terms)
+        _checked(source, ctx)
     except RuleError as err:
         return Reply(_rule_error(req.lang, err))
     try:

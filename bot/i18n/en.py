@@ -56,6 +56,8 @@ STRINGS: dict[str, str] = {
     "watch_usage": "Write the words after the command, for example <code>/watch батальон</code> or <code>/watch shelling OR обстрел</code>. /help explains rules.",
     "rule_error": "That rule does not work: {error}{where}.\nA rule that works: <code>/watch {example}</code>",
     "rule_error_column": " (at character {column})",
+    "rule_bad_character": "That rule holds a control character or an invalid one{where}, which a rule cannot use. Type the rule as plain text, for example <code>/watch {example}</code>",
+    "regex_too_slow": "That /pattern/ is too slow to run on every post{where}: it has too many optional parts or repetitions. Simplify it, for example <code>/watch {example}</code>",
     "rule_exists": "You already have this rule (number {number}): <code>{rule}</code>",
     "rule_quota": "You have {limit} rules, the most allowed. Delete one in /rules first.",
     "regex_quota": "You already have {limit} regular-expression rules, the most allowed. Use plain words, or delete one in /rules.",

@@ -9,14 +9,36 @@ folded text (ё = е), so their spans are spans of the original text.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.matching.errors import RuleError
 
+log = logging.getLogger(__name__)
+
 _CLASSES = {"w": r"\p{L}\p{N}_", "d": r"\p{Nd}", "s": r"\s"}
 _MAX_MEM = 8 << 20  # bytes RE2 may use for one pattern
+
+# RE2 runs in time linear in the text, but the factor grows with the compiled program, and some
+# small patterns compile to big ones (`(a?){1000}`: 4,000 instructions; each \w: ~1,300, it is every
+# letter of every script). One subscriber's regex must not slow everyone's matching, so:
+# - a pattern compiles to at most MAX_PROGRAM instructions (a rule's parse refuses a bigger one);
+# - a new rule's regexes are timed on worst-case posts before it is accepted (`check_cost`);
+# - in production a regex reads at most REGEX_TEXT characters of a post, all the regexes of one post
+#   share POST_BUDGET seconds (those past it skip that post), and a regex that still takes more than
+#   SLOW_RUN seconds on a post STRIKES times is switched off (`Regex.spans`).
+MAX_PROGRAM = 20_000  # RE2 instructions: `\w{3,10}ский` is ~13,000
+REGEX_TEXT = 8_192  # characters of a post a regex reads: twice Telegram's 4,096 for a message
+COST_TEXT = 4_096  # characters of each worst-case post a new regex is timed on
+COST_LIMIT = 0.010  # seconds a new regex may take on one of them (an ordinary one takes ~0.05 ms)
+POST_BUDGET = 0.25  # seconds all the regexes of one post may take together
+SLOW_RUN = 0.05  # seconds: one regex on one post
+STRIKES = 3  # slow runs before a regex is switched off (in this process)
+MAX_MATCHES = 1_000  # matches of one regex read in one post (so at most that many highlights)
 
 
 def _rewrite(pattern: str, column: int) -> tuple[str, bool, bool]:
@@ -75,27 +97,116 @@ def _rewrite(pattern: str, column: int) -> tuple[str, bool, bool]:
     return "".join(out), start_b, end_b
 
 
+class BadCharacterError(RuleError):
+    """A rule with a control character (NUL included) or a lone surrogate in it."""
+
+    key = "rule_bad_character"  # the bot's own reply (bot/i18n)
+
+
+class RegexTooSlowError(RuleError):
+    """A /pattern/ too slow to run on every post (`check_cost`)."""
+
+    key = "regex_too_slow"
+
+
+class _Post(threading.local):
+    """The post the regexes of this thread are reading: its text as they read it, and the time spent."""
+
+    def __init__(self) -> None:
+        self.folded: str | None = None
+        self.text = ""
+        self.spent = 0.0
+        self.skipped = 0
+
+
+_POST = _Post()
+
+
+def begin_post(folded: str) -> None:
+    """Start the regex budget of a new post (`Regex.spans` does it itself when it sees a new text;
+    a matcher may call it first to make the boundary explicit)."""
+    post = _POST
+    if post.skipped:
+        log.warning("%d regex terms skipped on a post: the post's regex budget (%.2f s) was spent",
+                    post.skipped, POST_BUDGET)
+    post.folded = folded
+    text = folded[:REGEX_TEXT]
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: RE2 takes UTF-8 only; same length, same offsets
+        text = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+    post.text = text
+    post.spent = 0.0
+    post.skipped = 0
+
+
+@dataclass(slots=True)
+class _Health:
+    slow_runs: int = 0
+    off: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class Regex:
     source: str  # as the user wrote it, between the slashes
     compiled: Any
     start_boundary: bool
     end_boundary: bool
+    health: _Health = field(default_factory=_Health, compare=False, hash=False, repr=False)
 
-    def spans(self, folded: str) -> Iterator[tuple[int, int]]:
-        for match in self.compiled.finditer(folded):
+    def spans(self, folded: str) -> list[tuple[int, int]]:
+        """Where the pattern matches the first REGEX_TEXT characters of ``folded``, within the post's
+        regex budget (nothing once it is spent, or once this regex was switched off as too slow)."""
+        post = _POST
+        if post.folded is not folded:
+            begin_post(folded)
+        health = self.health
+        if health.off:
+            return []
+        if post.spent >= POST_BUDGET:
+            post.skipped += 1
+            return []
+        started = time.perf_counter()
+        try:
+            return self._spans(post.text)
+        finally:
+            took = time.perf_counter() - started
+            post.spent += took
+            if took > SLOW_RUN:
+                health.slow_runs += 1
+                if health.slow_runs >= STRIKES:
+                    health.off = True
+                    log.warning("a regex term (RE2 program size %d) took over %.2f s on %d posts: switched off",
+                                self.compiled.programsize, SLOW_RUN, STRIKES)
+
+    def _spans(self, text: str) -> list[tuple[int, int]]:
+        out: list[tuple[int, int]] = []
+        for n, match in enumerate(self.compiled.finditer(text), 1):
+            if n > MAX_MATCHES:  # each match costs microseconds in the binding: `/x*/` matches everywhere
+                break
             start, end = match.start(), match.end()
             if start == end:
                 continue
-            if self.start_boundary and start > 0 and _word_char(folded[start - 1]) == _word_char(folded[start]):
+            if self.start_boundary and start > 0 and _word_char(text[start - 1]) == _word_char(text[start]):
                 continue
-            if self.end_boundary and end < len(folded) and _word_char(folded[end - 1]) == _word_char(folded[end]):
+            if self.end_boundary and end < len(text) and _word_char(text[end - 1]) == _word_char(text[end]):
                 continue
-            yield start, end
+            out.append((start, end))
+        return out
 
 
 def _word_char(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
+
+
+def bad_character(text: str) -> int | None:
+    """The index of the first character a rule may not hold: a control character (NUL included) or
+    a lone UTF-16 surrogate (not text at all; RE2 and the databases refuse it). None: all fine."""
+    for i, ch in enumerate(text):
+        code = ord(ch)
+        if (code < 0x20 and ch not in "\t\n\r") or 0x7F <= code < 0xA0 or 0xD800 <= code <= 0xDFFF:
+            return i
+    return None
 
 
 def compile_regex(pattern: str, column: int) -> Regex:
@@ -104,6 +215,10 @@ def compile_regex(pattern: str, column: int) -> Regex:
 
     if not pattern:
         raise RuleError("the /pattern/ is empty", column=column, example="/батальон\\w*/")
+    bad = bad_character(pattern)
+    if bad is not None:
+        raise BadCharacterError("the /pattern/ holds a control or invalid character; type it as plain text",
+                        column=column + bad, example="/батальон\\w*/")
     rewritten, start_b, end_b = _rewrite(pattern.replace("ё", "е").replace("Ё", "Е"), column)
     options = re2.Options()
     options.case_sensitive = False
@@ -118,4 +233,59 @@ def compile_regex(pattern: str, column: int) -> Regex:
             column=column,
             example="/батальон\\w*/",
         ) from None
+    if compiled.programsize > MAX_PROGRAM:
+        raise RuleError(
+            f"the pattern /{pattern}/ is too complex ({compiled.programsize:,} RE2 instructions, the limit is "
+            f"{MAX_PROGRAM:,}); use fewer or smaller repetitions (each \\w is every letter of every script)",
+            column=column,
+            example="/батальон\\w*/",
+        )
     return Regex(pattern, compiled, start_b, end_b)
+
+
+# ---- the cost of a new regex ------------------------------------------------------------------
+
+_PROSE = ("Обстрел Белгорода: 5 раненых, батальон «Белгород» на позициях. Shelling of Shebekino, "
+          "self-defense units 2026-11-03. Обстріл Харкова, ЗСУ. ")
+
+
+def worst_posts(pattern: str, length: int = COST_TEXT) -> list[str]:
+    """Posts (folded, as the matcher gives them to regexes) that make ``pattern`` work hard: its own
+    letters and digits mixed at random, its most frequent one repeated, and ordinary prose."""
+    own = [ch for ch in pattern.lower() if ch.isalnum() or ch in " -_.@#"]
+    letters = sorted(set(own) | set("aб1 "))
+    rng = random.Random(length)  # the same posts every time
+    mixed = "".join(rng.choice(letters) for _ in range(length))
+    common = max(set(own) or {"a"}, key=own.count) if own else "a"
+    prose = (_PROSE * (length // len(_PROSE) + 1))[:length].lower().replace("ё", "е")
+    return [mixed, common * length, prose]
+
+
+def regex_cost(regex: Regex, length: int = COST_TEXT) -> float:
+    """The seconds ``regex`` takes on the worst of `worst_posts` (timed twice, the faster kept, so a
+    pause of the machine does not count against it)."""
+    worst = 0.0
+    for text in worst_posts(regex.source, length):
+        best = float("inf")
+        for _ in range(2):
+            started = time.perf_counter()
+            regex._spans(text)
+            best = min(best, time.perf_counter() - started)
+            if best <= COST_LIMIT:
+                break
+        worst = max(worst, best)
+        if worst > COST_LIMIT:
+            break
+    return worst
+
+
+def check_cost(regex: Regex) -> None:
+    """Raise RuleError when ``regex`` is too slow to run on every post for everyone (`COST_LIMIT` on a
+    worst-case post of COST_TEXT characters)."""
+    # a short post first: a very slow pattern is refused without spending seconds on it
+    if regex_cost(regex, 256) * (COST_TEXT / 256) > 20 * COST_LIMIT or regex_cost(regex) > COST_LIMIT:
+        raise RegexTooSlowError(
+            f"the pattern /{regex.source}/ is too slow to run on every post (over {COST_LIMIT * 1000:.0f} ms on "
+            f"a {COST_TEXT:,}-character post); use fewer optional parts and repetitions",
+            example="/батальон\\w*/",
+        )

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from bot.matching.errors import RuleError
 from bot.matching.morph import morphology
-from bot.matching.regex import Regex, compile_regex
+from bot.matching.regex import BadCharacterError, Regex, bad_character, check_cost, compile_regex
 from bot.matching.text import PREFIX_HEAD, canonical, rule_words
 
 # ---- what a rule compiles to ------------------------------------------------------------------
@@ -365,6 +365,10 @@ def parse_rule(source: str, *, max_length: int = 500, max_terms: int = 30) -> Pa
     text = source.strip()
     if not text:
         raise RuleError("the rule is empty; write one or more words", example="батальон")
+    bad = bad_character(text)
+    if bad is not None:  # NUL, other control characters, a lone surrogate: no database or RE2 takes them
+        raise BadCharacterError("the rule holds a control character or an invalid one; type it as plain text",
+                                column=bad + 1, example="батальон")
     if len(text) > max_length:
         raise RuleError(f"the rule is {len(text)} characters long; the limit is {max_length}",
                         column=max_length + 1, example="батальон OR обстрел")
@@ -382,3 +386,11 @@ def parse_rule(source: str, *, max_length: int = 500, max_terms: int = 30) -> Pa
         source=text, expr=expr, terms=tuple(parser.terms), channels=tuple(dict.fromkeys(parser.channels)),
         positive=_positive(expr),
     )
+
+
+def check_rule_cost(rule: ParsedRule) -> None:
+    """Raise RuleError (a RegexTooSlowError) when one of the rule's /patterns/ is too slow to run on
+    every post: what a new rule must pass before it is accepted (bot/matching/regex.py)."""
+    for term in rule.terms:
+        if term.regex is not None:
+            check_cost(term.regex)
