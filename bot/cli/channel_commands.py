@@ -146,7 +146,7 @@ def channels() -> None:
 @asynccontextmanager
 async def _telegram(app: App, account: str = MAIN_ACCOUNT) -> AsyncIterator[Any]:
     """The connected TelethonSource of a monitoring account, with FloodWaits shown as they happen."""
-    from bot.telegram.clients import make_user_client
+    from bot.telegram.clients import make_user_client, missing_session
     from bot.telegram.source import TelethonSource
 
     settings = app.settings
@@ -155,6 +155,9 @@ async def _telegram(app: App, account: str = MAIN_ACCOUNT) -> AsyncIterator[Any]
             "Adding a channel resolves it on Telegram: set TELEGRAM_API_ID and TELEGRAM_API_HASH "
             "(https://my.telegram.org) in .env and run `tgmon login` first.")
     try:
+        missing = missing_session(settings.telegram, account)  # offline: no connection to find it out
+        if missing is not None:
+            raise UserError(missing.replace("start tgmon again", "add the channels again"))
         client = make_user_client(settings, account=account)
     except ConfigError as exc:
         raise UserError(str(exc)) from None

@@ -86,6 +86,8 @@ class Runtime:
         self._bot_lock = asyncio.Lock()
         self.roles: tuple[str, ...] = ()
         self._closers: list[Callable[[], Awaitable[Any]]] = []
+        # told of every failed connection of the monitoring account (the supervisor says it once, plainly)
+        self.on_unreachable: Callable[[BaseException], None] | None = None
 
     async def bot_client(self) -> Any:
         """The bot's client, signed in; shared by the bot and delivery roles of this process."""
@@ -119,7 +121,21 @@ class Runtime:
         """The monitoring account as a ChannelSource: one per process, shared by ingest and the bot."""
         if self._source is None:
             telethon_source = _import("bot.telegram.source", "TelethonSource", 4)
-            self._source = telethon_source(self.user_client(), self.app.clock, page_size=self.settings.ingest.page_size)
+            source = telethon_source(self.user_client(), self.app.clock, page_size=self.settings.ingest.page_size)
+            connect = source.connect
+
+            async def connect_and_tell() -> None:
+                # the ingest service retries a lost connection itself, one line each time: the
+                # supervisor only hears of it here, to say once what is wrong and what to do
+                try:
+                    await connect()
+                except (OSError, ConnectionError, TimeoutError, EOFError) as exc:
+                    if self.on_unreachable is not None:
+                        self.on_unreachable(exc)
+                    raise
+
+            source.connect = connect_and_tell
+            self._source = source
         return self._source
 
     async def close(self) -> None:

@@ -51,6 +51,12 @@ class FatalServiceError(Exception):
 
 def network_reason(exc: BaseException) -> str:
     """A short reason for a network failure: 'connection refused', 'the server closed the connection', ..."""
+    if type(exc) is ConnectionError and str(exc).startswith("Connection to Telegram failed"):
+        from bot.telegram.clients import last_connection_failure
+
+        last = last_connection_failure()  # Telethon gave up after its retries: why the last one failed
+        if last is not None and type(last) is not ConnectionError:
+            return f"{network_reason(last)}; {str(exc).removeprefix('Connection to Telegram ').strip()}"
     if isinstance(exc, EOFError):  # asyncio.IncompleteReadError: the peer hung up mid-handshake
         return "the server closed the connection"
     if isinstance(exc, ConnectionRefusedError):
@@ -99,11 +105,19 @@ class Outages:
         else:
             kind = "Telegram"
             plain = f"Telegram cannot be reached ({network_reason(exc)}): {TELEGRAM_ROLES_HINT}"
+        self._tell(kind, plain)
+        why = network_reason(exc) if database is None else "see above"
+        log.warning("%s: %s unreachable (%s); retrying in %.0f s", name, kind, why, delay)
+
+    def _tell(self, kind: str, plain: str) -> None:
         if kind not in self.told:
             self.told.add(kind)
             log.error("%s. tgmon keeps retrying with backoff (up to 60 s) until it comes back.", plain.rstrip("."))
-        why = network_reason(exc) if database is None else "see above"
-        log.warning("%s: %s unreachable (%s); retrying in %.0f s", name, kind, why, delay)
+
+    def telegram_unreachable(self, exc: BaseException) -> None:
+        """The monitoring account could not connect (its service retries and logs each try itself)."""
+        log.debug("the traceback of the failed connection", exc_info=exc)
+        self._tell("Telegram", f"Telegram cannot be reached ({network_reason(exc)}): {TELEGRAM_ROLES_HINT}")
 
     def recovered(self) -> None:
         """A service ran fine for a while: the next outage is a new incident, told plainly again."""
@@ -209,8 +223,10 @@ async def run_roles(
             except OSError as exc:
                 raise RoleError(f"cannot serve metrics on {host}:{port} ({exc.strerror}); "
                                 "set TGMON_METRICS_PORT to a free port, or unset it") from None
+        outages = Outages()
         rt = Runtime(app, account)
         rt.roles = tuple(roles)
+        rt.on_unreachable = outages.telegram_unreachable
         services: dict[str, Service] = {}
         for role in roles:
             try:
@@ -222,7 +238,6 @@ async def run_roles(
         if not services:
             raise RoleError("none of the roles can start in this build: " + ", ".join(roles))
         roles = list(services)
-        outages = Outages()
         for role, service in services.items():
             window = service_window(settings, role)
             tasks[role] = asyncio.create_task(supervise(role, service, stop, health, window, fatal, outages),

@@ -151,13 +151,25 @@ class _QuietRetries(logging.Filter):
     NOISE = ("Attempt %d at connecting failed", "Connection error %d during auth_key gen",
              "Attempt %d at new auth_key failed", "Server closed the connection")
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.last: BaseException | None = None  # why the latest try failed: Telethon's own error hides it
+
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str) and record.msg.startswith(self.NOISE):
+            args = record.args if isinstance(record.args, tuple) else ()
+            if args and isinstance(args[-1], BaseException):
+                self.last = args[-1]
             return logging.getLogger().isEnabledFor(logging.DEBUG)
         return True
 
 
 _QUIET = _QuietRetries()
+
+
+def last_connection_failure() -> BaseException | None:
+    """The error of the latest failed connection try to Telegram (refused, timed out, ...), if any."""
+    return _QUIET.last
 
 
 def quiet_connection_retries() -> None:

@@ -181,6 +181,7 @@ def test_channels_add_looks_up_through_the_named_account(env: dict[str, str], mo
         return tg
 
     monkeypatch.setattr("bot.telegram.clients.make_user_client", make_user_client)
+    monkeypatch.setattr("bot.telegram.clients.missing_session", lambda *_, **__: None)  # the fake is signed in
     code, out = _invoke(["channels", "add", "@vvgladkov", "--account", "second"], env)
     assert code == 0, out
     assert accounts == ["second"] and "3 new posts" in out
