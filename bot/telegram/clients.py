@@ -149,7 +149,8 @@ class _QuietRetries(logging.Filter):
     (one line an attempt), so these show at DEBUG only."""
 
     NOISE = ("Attempt %d at connecting failed", "Connection error %d during auth_key gen",
-             "Attempt %d at new auth_key failed", "Server closed the connection")
+             "Attempt %d at new auth_key failed", "Server closed the connection",
+             "Automatic reconnection failed")
 
     def __init__(self) -> None:
         super().__init__()
