@@ -1,18 +1,70 @@
-"""Shared fixtures: a fresh, migrated database per test, on SQLite and on PostgreSQL."""
+"""Shared fixtures: a fresh, migrated database per test, on SQLite and on PostgreSQL.
+
+Time travel: with ``--travel WHEN`` (or TGMON_TEST_TRAVEL=WHEN), e.g. ``2028-01-15T12:00:00Z``, the whole
+session runs with the clock moved to WHEN and ticking on (time-machine: ``time.time``, ``datetime.now``,
+``date.today`` and the like; not the monotonic clocks asyncio waits on). Child Python processes the tests
+start move with it (tests/timetravel/sitecustomize.py). `make test-dates` runs the tests marked
+``dates`` so, on the dates that matter (see the Makefile).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.storage.database import Database
 
 PG_ADMIN = os.environ.get("TGMON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+TRAVEL_ENV = "TGMON_TEST_TRAVEL"
+SHIFT_ENV = "TGMON_TEST_TRAVEL_SHIFT"  # read by tests/timetravel/sitecustomize.py in the children
+HOOK_DIR = Path(__file__).parent / "timetravel"
+_traveller: list[Any] = []
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--travel", metavar="WHEN", default=os.environ.get(TRAVEL_ENV) or None,
+                     help="run the session with the clock moved to WHEN, an ISO 8601 time with its offset "
+                          "(2028-01-15T12:00:00Z); default: $TGMON_TEST_TRAVEL")
+
+
+def travel_destination(value: str) -> datetime:
+    when = datetime.fromisoformat(value)
+    if when.tzinfo is None:
+        raise pytest.UsageError(f"--travel/{TRAVEL_ENV} needs a time with its offset (…Z or +02:00), not {value!r}")
+    return when.astimezone(UTC)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    value = config.getoption("--travel")
+    if not value:
+        return
+    import time_machine
+
+    when = travel_destination(value)
+    os.environ[SHIFT_ENV] = repr(when.timestamp() - time.time())  # before the travel: the real clock
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HOOK_DIR), os.environ.get("PYTHONPATH")]))
+    traveller = time_machine.travel(when.timestamp(), tick=True)  # a timestamp: TZ stays the machine's
+    traveller.start()
+    _traveller.append(traveller)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _traveller:
+        _traveller.pop().stop()
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if not _traveller:
+        return None
+    return f"time travel: the clock reads {datetime.now(UTC).isoformat(timespec='seconds')}, TZ={os.environ.get('TZ', '')}"
 
 
 async def _pg_exec(sql: str, database: str = "test") -> None:

@@ -22,7 +22,7 @@ from bot.ingest.accounts import balance, heartbeat
 from bot.runtime.roles import Runtime, build_role
 from bot.storage import models as m
 from bot.storage.database import Database
-from tests.integration.test_ingest_fakes import FakeTelegram, channel_entity, message
+from tests.integration.test_ingest_fakes import FakeTelegram, channel_entity, days_ago, message
 from tests.unit.test_telegram_source_login import LoginClient
 
 CREDS = {"TELEGRAM_API_ID": "12345", "TELEGRAM_API_HASH": "0123456789abcdef0123456789abcdef"}
@@ -131,7 +131,8 @@ async def test_the_ingest_role_of_a_named_account_watches_its_channels(db_url: s
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     tg = FakeTelegram()
     for cid in (3001, 3002):
-        tg.add_channel(channel_entity(cid, f"role{cid}", f"Role {cid}"), [message(1, f"пост {cid}", cid=cid)])
+        # the role backfills the last 7 days of the real clock
+        tg.add_channel(channel_entity(cid, f"role{cid}", f"Role {cid}"), [message(1, f"пост {cid}", cid=cid, base=days_ago())])
     accounts: list[str] = []
 
     def make_user_client(settings: Any, account: str = "main", **_: Any) -> FakeTelegram:
@@ -173,7 +174,7 @@ async def test_the_ingest_role_of_a_named_account_watches_its_channels(db_url: s
 
 def test_channels_add_looks_up_through_the_named_account(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     tg = FakeTelegram()
-    tg.add_channel(channel_entity(), [message(i, f"сводка {i}") for i in range(1, 4)])
+    tg.add_channel(channel_entity(), [message(i, f"сводка {i}", base=days_ago()) for i in range(1, 4)])
     accounts: list[str] = []
 
     def make_user_client(settings: Any, account: str = "main", **_: Any) -> FakeTelegram:

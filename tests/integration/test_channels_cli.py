@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
-from tests.integration.test_ingest_fakes import FakeTelegram, channel_entity, message
+from tests.integration.test_ingest_fakes import FakeTelegram, channel_entity, days_ago, message
 
 CREDS = {"TELEGRAM_API_ID": "12345", "TELEGRAM_API_HASH": "0123456789abcdef0123456789abcdef"}
 
@@ -34,7 +34,8 @@ def env(db_url: str, tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def telegram(monkeypatch: pytest.MonkeyPatch) -> FakeTelegram:
     tg = FakeTelegram()
-    tg.add_channel(channel_entity(), [message(i, f"Обстрел, сводка {i}") for i in range(1, 31)])
+    base = days_ago(2)  # `channels add` backfills the last 7 days of the real clock
+    tg.add_channel(channel_entity(), [message(i, f"Обстрел, сводка {i}", base=base) for i in range(1, 31)])
     monkeypatch.setattr("bot.telegram.clients.make_user_client", lambda settings, **_: tg)
     monkeypatch.setattr("bot.telegram.clients.missing_session", lambda *_, **__: None)  # the fake is signed in
     return tg

@@ -35,8 +35,10 @@ SAMPLE = ROOT / "bot/demo/sample_export.json"
 # --- processes -----------------------------------------------------------------------------------
 
 def fault_env(db_url: str, workdir: Path, **extra: str) -> dict[str, str]:
-    """A clean environment: no Telegram credentials, no settings file of the developer's."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "TGMON_", "DATABASE_URL"))}
+    """A clean environment: no Telegram credentials, no settings file of the developer's (the session's
+    time travel, a test setting, goes on: see tests/conftest.py)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TELEGRAM_", "TGMON_", "DATABASE_URL")) or k.startswith("TGMON_TEST_TRAVEL")}
     env.update(
         TGMON_DATABASE_URL=db_url,
         TGMON_DATA_DIR=str(workdir / "data"),

@@ -24,8 +24,14 @@ from bot.matching import compile_rules
 from bot.storage import models as m
 from bot.storage.database import Database
 
-T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
+T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)  # for code on an injected clock (FakeClock starts at T0 + 12 h)
 GLADKOV_ID = 1302282372
+
+
+def days_ago(days: float = 2) -> datetime:
+    """A whole minute `days` before now: the base date of posts that code on the real clock reads (the CLI, a
+    runtime role). A backfill's "last 7 days" holds them on any date, and none of them is "today"."""
+    return (datetime.now(UTC) - timedelta(days=days)).replace(second=0, microsecond=0)
 
 
 def channel_entity(cid: int = GLADKOV_ID, username: str | None = "vvgladkov", title: str = "Вячеслав Гладков",
@@ -34,9 +40,10 @@ def channel_entity(cid: int = GLADKOV_ID, username: str | None = "vvgladkov", ti
                          access_hash=cid * 7, username=username, **flags)
 
 
-def message(mid: int, text: str = "", *, cid: int = GLADKOV_ID, date: datetime | None = None, **fields: Any
-            ) -> types.Message:
-    return types.Message(id=mid, peer_id=types.PeerChannel(cid), date=date or T0 + timedelta(minutes=mid),
+def message(mid: int, text: str = "", *, cid: int = GLADKOV_ID, date: datetime | None = None, base: datetime = T0,
+            **fields: Any) -> types.Message:
+    """Message `mid`, dated `date` or `mid` minutes after `base`."""
+    return types.Message(id=mid, peer_id=types.PeerChannel(cid), date=date or base + timedelta(minutes=mid),
                          message=text, post=True, **fields)
 
 
