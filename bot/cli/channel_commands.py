@@ -211,7 +211,7 @@ async def channels_add(ctx: click.Context, links: tuple[str, ...], no_backfill: 
             record = source.on_flood_wait
 
             async def show_flood(channel: domain.ChannelRef | None, seconds: int) -> None:
-                until = (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%H:%M:%S UTC")
+                until = (app.clock.now() + timedelta(seconds=seconds)).strftime("%H:%M:%S UTC")
                 err_console.print(f"FloodWait: Telegram asks to wait {seconds} s; waiting until {until}, "
                                   "then going on where it stopped.")
                 await record(channel, seconds)
@@ -265,9 +265,8 @@ async def _backfill(service: Any, ref: domain.ChannelRef, settings: Settings) ->
                   f"{counted(settings.ingest.backfill_posts, 'post')}).", highlight=False)
 
 
-def _today() -> datetime:
-    now = datetime.now(UTC)
-    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+def _today(app: App) -> datetime:
+    return app.clock.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 async def _lags(app: App, infos: list[ChannelInfo]) -> dict[int, float]:
@@ -285,7 +284,7 @@ async def _lags(app: App, infos: list[ChannelInfo]) -> dict[int, float]:
 
 async def _accounts(app: App) -> dict[str, AccountState]:
     stale = stale_after(app.settings.ingest.gap_fill_minutes)
-    return {state.name: state for state in await account_states(app.db, datetime.now(UTC), stale)}
+    return {state.name: state for state in await account_states(app.db, app.clock.now(), stale)}
 
 
 def _account_cell(info: ChannelInfo, accounts: dict[str, AccountState]) -> str:
@@ -369,7 +368,7 @@ async def channels_list(ctx: click.Context, include_removed: bool, as_json: bool
     settings = settings_from(ctx)
     app = await build_app(settings)
     try:
-        infos = await list_channels(app.db, since=_today(), include_removed=include_removed)
+        infos = await list_channels(app.db, since=_today(app), include_removed=include_removed)
         lags = await _lags(app, infos)
         accounts = await _accounts(app)
         empty = not infos and await is_empty(app.db)
@@ -386,7 +385,7 @@ async def channels_list(ctx: click.Context, include_removed: bool, as_json: bool
     if not infos:
         console.print("No channels are watched. Add one: tgmon channels add @name")
         return
-    now = datetime.now(UTC)
+    now = app.clock.now()
     table = Table("channel", "title", "status", "account", "joined", "posts", "today (UTC)", "last post", "lag")
     for info in infos:
         table.add_row(info.name, escape(info.title), info.status, _account_cell(info, accounts),
@@ -432,14 +431,14 @@ async def stats(ctx: click.Context, as_json: bool) -> None:
     settings = settings_from(ctx)
     app = await build_app(settings)
     try:
-        infos = await list_channels(app.db, since=_today())
+        infos = await list_channels(app.db, since=_today(app))
         lags = await _lags(app, infos)
         accounts = await _accounts(app)
         unindexed = await pending_count(app.db)
         empty = not infos and await is_empty(app.db)
     finally:
         await app.close()
-    now = datetime.now(UTC)
+    now = app.clock.now()
     totals = {"channels": len(infos), "posts_today": sum(i.posts_today for i in infos),
               "gaps_recovered": sum(i.gaps_recovered for i in infos),
               "flood_wait_seconds": sum(i.flood_wait_seconds for i in infos)}

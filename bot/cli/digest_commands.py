@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import click
@@ -71,7 +71,7 @@ async def preview(ctx: click.Context, rules_file: Path, since: str | None, until
         tz = zone or settings.digest.default_timezone
         _check_zone(tz)
         try:
-            start, end = period(first, last, tz, datetime.now(UTC))
+            start, end = period(first, last, tz, app.clock.now())
         except ValueError as exc:
             raise UserError(str(exc)) from None
         built = await preview_digest(app.db, settings, rules, since=start, until=end, tz=tz,

@@ -6,6 +6,9 @@ read the database alone and work without any Telegram setting.
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
-from tests.integration.test_ingest_fakes import FakeTelegram, channel_entity, days_ago, message
+from tests.integration.test_ingest_fakes import T0, FakeClock, FakeTelegram, channel_entity, days_ago, message
 
 CREDS = {"TELEGRAM_API_ID": "12345", "TELEGRAM_API_HASH": "0123456789abcdef0123456789abcdef"}
 
@@ -113,3 +116,30 @@ def test_a_flood_wait_during_add_is_shown(env: dict[str, str], telegram: FakeTel
     assert "FloodWait: Telegram asks to wait 12 s" in out
     assert "30 new posts" in out
     assert waited == [12]
+
+
+def test_now_and_today_come_from_the_apps_clock(env: dict[str, str], telegram: FakeTelegram,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands' app on a FakeClock at T0 + 12 h (2026-11-24 18:00 UTC), whatever the real date: the
+    backfill window, the FloodWait's "waiting until", "today" and `as_of` all read that clock."""
+    from telethon import errors
+
+    from bot.app import build_app
+
+    clock = FakeClock()
+
+    async def app_on_clock(*args: Any, **kwargs: Any) -> Any:
+        return dataclasses.replace(await build_app(*args, **kwargs), clock=clock)
+
+    monkeypatch.setattr("bot.cli.channel_commands.build_app", app_on_clock)
+    telegram.history[channel_entity().id] = [message(i, f"сводка {i}") for i in range(1, 31)]  # T0 + i minutes
+    telegram.history_errors = [errors.FloodWaitError(request=None, capture=12)]
+    code, out = _invoke(["channels", "add", "vvgladkov"], {**env, **CREDS})
+    assert code == 0, out
+    assert "waiting until 18:00:12 UTC" in out and "30 new posts" in out
+    assert clock.sleeps == [12]
+    code, out = _invoke(["stats", "--json"], env)
+    assert code == 0, out
+    stats = json.loads(out)
+    assert stats["as_of"] == (T0 + timedelta(hours=12, seconds=12)).isoformat()
+    assert stats["totals"]["posts_today"] == 30
