@@ -96,6 +96,11 @@ class Group(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:  # `tgmon search ... | head`: the reader has what it wanted
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the final flush must not fail
+            raise click.exceptions.Exit(141) from None
         except Exception as exc:
             raise one_line_error(exc, ctx) from None
 

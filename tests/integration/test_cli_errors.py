@@ -28,15 +28,16 @@ def tgmon_argv() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "bot"]
 
 
-def base_env(tmp: Path, **extra: str) -> dict[str, str]:
+def base_env(tmp: Path, **extra: str | None) -> dict[str, str]:
+    """A clean environment: no .env, no settings file, data in tmp/data; a None in `extra` unsets a name."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp), "LANG": "C.UTF-8", "PYTHONUTF8": "1",
            "TGMON_CONFIG": str(tmp / "none.toml"), "TGMON_ENV_FILE": str(tmp / "none.env"),
            "TGMON_DATA_DIR": str(tmp / "data"), "TGMON_DATABASE_URL": f"sqlite:///{tmp / 'data' / 'tgmon.db'}"}
-    env.update(extra)
-    return env
+    env.update(extra)  # type: ignore[arg-type]
+    return {name: value for name, value in env.items() if value is not None}
 
 
-def tgmon(tmp: Path, *args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
+def tgmon(tmp: Path, *args: str, timeout: float = 60, **env: str | None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*tgmon_argv(), *args], cwd=tmp, env=base_env(tmp, **env), capture_output=True,
                           text=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False)
 
