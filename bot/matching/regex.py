@@ -27,17 +27,21 @@ _MAX_MEM = 8 << 20  # bytes RE2 may use for one pattern
 # small patterns compile to big ones (`(a?){1000}`: 4,000 instructions; each \w: ~1,300, it is every
 # letter of every script). One subscriber's regex must not slow everyone's matching, so:
 # - a pattern compiles to at most MAX_PROGRAM instructions (a rule's parse refuses a bigger one);
-# - a new rule's regexes are timed on worst-case posts before it is accepted (`check_cost`);
-# - in production a regex reads at most REGEX_TEXT characters of a post, all the regexes of one post
-#   share POST_BUDGET seconds (those past it skip that post), and a regex that still takes more than
-#   SLOW_RUN seconds on a post STRIKES times is switched off (`Regex.spans`).
+# - a new rule's regexes are timed on worst-case posts before it is accepted (`check_cost`): at most
+#   COST_LIMIT on each, so 1,000 accepted regexes stay within a few seconds on the worst post;
+# - in production a regex reads at most REGEX_TEXT characters of a post; once the regexes of a post
+#   have spent POST_BUDGET seconds, only the cheap ones (under CHEAP on their last post) still run on
+#   it, so a costly regex never delays the others'; and a regex that takes more than SLOW_RUN on a
+#   post STRIKES times is switched off in this process (`Regex.spans`).
 MAX_PROGRAM = 20_000  # RE2 instructions: `\w{3,10}ский` is ~13,000
 REGEX_TEXT = 8_192  # characters of a post a regex reads: twice Telegram's 4,096 for a message
 COST_TEXT = 4_096  # characters of each worst-case post a new regex is timed on
-COST_LIMIT = 0.010  # seconds a new regex may take on one of them (an ordinary one takes ~0.05 ms)
-POST_BUDGET = 0.25  # seconds all the regexes of one post may take together
+COST_LIMIT = 0.003  # seconds a new regex may take on one of them (an ordinary one takes ~0.1 ms)
+POST_BUDGET = 0.25  # seconds all the regexes of one post may take before the costly ones skip it
+CHEAP = 0.0005  # seconds: a regex that took less on its last post runs whatever the budget
 SLOW_RUN = 0.05  # seconds: one regex on one post
 STRIKES = 3  # slow runs before a regex is switched off (in this process)
+_REPORT_EVERY = 60.0  # seconds between two warnings about skipped regexes
 MAX_MATCHES = 1_000  # matches of one regex read in one post (so at most that many highlights)
 
 
@@ -116,7 +120,8 @@ class _Post(threading.local):
         self.folded: str | None = None
         self.text = ""
         self.spent = 0.0
-        self.skipped = 0
+        self.skipped = 0  # regex runs skipped (budget spent) since the last warning
+        self.reported = float("-inf")
 
 
 _POST = _Post()
@@ -126,9 +131,6 @@ def begin_post(folded: str) -> None:
     """Start the regex budget of a new post (`Regex.spans` does it itself when it sees a new text;
     a matcher may call it first to make the boundary explicit)."""
     post = _POST
-    if post.skipped:
-        log.warning("%d regex terms skipped on a post: the post's regex budget (%.2f s) was spent",
-                    post.skipped, POST_BUDGET)
     post.folded = folded
     text = folded[:REGEX_TEXT]
     try:
@@ -137,11 +139,11 @@ def begin_post(folded: str) -> None:
         text = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
     post.text = text
     post.spent = 0.0
-    post.skipped = 0
 
 
 @dataclass(slots=True)
 class _Health:
+    last_cost: float = 0.0  # seconds on the last post it read
     slow_runs: int = 0
     off: bool = False
 
@@ -156,15 +158,16 @@ class Regex:
 
     def spans(self, folded: str) -> list[tuple[int, int]]:
         """Where the pattern matches the first REGEX_TEXT characters of ``folded``, within the post's
-        regex budget (nothing once it is spent, or once this regex was switched off as too slow)."""
+        regex budget (see the module's bounds): nothing once this regex was switched off as too
+        slow, or when it is a costly one and the post's budget is spent."""
         post = _POST
         if post.folded is not folded:
             begin_post(folded)
         health = self.health
         if health.off:
             return []
-        if post.spent >= POST_BUDGET:
-            post.skipped += 1
+        if post.spent >= POST_BUDGET and health.last_cost >= CHEAP:
+            _skipped(post)
             return []
         started = time.perf_counter()
         try:
@@ -172,6 +175,7 @@ class Regex:
         finally:
             took = time.perf_counter() - started
             post.spent += took
+            health.last_cost = took
             if took > SLOW_RUN:
                 health.slow_runs += 1
                 if health.slow_runs >= STRIKES:
@@ -193,6 +197,16 @@ class Regex:
                 continue
             out.append((start, end))
         return out
+
+
+def _skipped(post: _Post) -> None:
+    """Count a skipped run; say so in the log at most once a minute."""
+    post.skipped += 1
+    now = time.monotonic()
+    if now - post.reported >= _REPORT_EVERY:
+        log.warning("%d costly regex runs skipped on posts whose regex budget (%.2f s) was spent",
+                    post.skipped, POST_BUDGET)
+        post.reported, post.skipped = now, 0
 
 
 def _word_char(ch: str) -> bool:
@@ -250,15 +264,17 @@ _PROSE = ("Обстрел Белгорода: 5 раненых, батальон
 
 
 def worst_posts(pattern: str, length: int = COST_TEXT) -> list[str]:
-    """Posts (folded, as the matcher gives them to regexes) that make ``pattern`` work hard: its own
-    letters and digits mixed at random, its most frequent one repeated, and ordinary prose."""
+    r"""Posts (folded, as the matcher gives them to regexes) that make ``pattern`` work hard: its own
+    letters and digits mixed at random, long runs of one character (its three most frequent ones,
+    and a Latin letter, a Cyrillic one, a digit and a space: what \w, \d, \s and . take), and prose."""
     own = [ch for ch in pattern.lower() if ch.isalnum() or ch in " -_.@#"]
-    letters = sorted(set(own) | set("aб1 "))
     rng = random.Random(length)  # the same posts every time
-    mixed = "".join(rng.choice(letters) for _ in range(length))
-    common = max(set(own) or {"a"}, key=own.count) if own else "a"
-    prose = (_PROSE * (length // len(_PROSE) + 1))[:length].lower().replace("ё", "е")
-    return [mixed, common * length, prose]
+    letters = sorted(set(own) | set("aб1 "))
+    posts = ["".join(rng.choice(letters) for _ in range(length))]
+    frequent = sorted(set(own), key=lambda ch: (-own.count(ch), ch))[:3]
+    posts += [ch * length for ch in dict.fromkeys([*frequent, "a", "б", "1", " "])]
+    posts.append((_PROSE * (length // len(_PROSE) + 1))[:length].lower().replace("ё", "е"))
+    return posts
 
 
 def regex_cost(regex: Regex, length: int = COST_TEXT) -> float:
