@@ -89,11 +89,19 @@ class Group(click.Group):
         super().__init__(*args, **kwargs)
         _add_shared(self)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise _one_line_usage(exc) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         if ctx.parent is not None:
             return super().invoke(ctx)
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _one_line_usage(exc) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except BrokenPipeError:  # `tgmon search ... | head`: the reader has what it wanted
@@ -103,6 +111,14 @@ class Group(click.Group):
             raise click.exceptions.Exit(141) from None
         except Exception as exc:
             raise one_line_error(exc, ctx) from None
+
+
+def _one_line_usage(exc: click.UsageError) -> click.ClickException:
+    """A wrong option or argument as one line that points at the command's --help (click's own is three)."""
+    if type(exc).__name__ == "NoArgsIsHelpError":  # `tgmon` alone: the help is the answer
+        return exc
+    where = exc.ctx.command_path if exc.ctx is not None else "tgmon"
+    return UserError(f"{exc.format_message().rstrip('.')}; see `{where} --help`.")
 
 
 def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:

@@ -53,8 +53,12 @@ async def preview(ctx: click.Context, rules_file: Path, since: str | None, until
         _check_zone(zone)
     try:
         lines = rules_file.read_text("utf-8").splitlines()  # noqa: ASYNC240
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"--rules {rules_file}: cannot read it ({exc.__class__.__name__}: {exc})") from None
+    except FileNotFoundError:
+        raise UserError(f"--rules {rules_file}: cannot read it: no such file; give a text file with one rule a line") from None
+    except OSError as exc:
+        raise UserError(f"--rules {rules_file}: cannot read it ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise UserError(f"--rules {rules_file}: not UTF-8 text; save it as UTF-8") from None
     try:
         rules = read_rules(lines, settings)
     except ValueError as exc:

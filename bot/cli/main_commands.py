@@ -56,8 +56,8 @@ async def import_(ctx: click.Context, path: Path, username: str | None) -> None:
             result = await app.pipeline.ingest_stream(as_async(posts), settings.ingest.batch_size)
         await app.pipeline.flush_index()  # searchable before the command ends
         click.echo(
-            f"{checked} posts read: {result.stored} new, {result.updated} updated, "
-            f"{result.unchanged} already stored; {result.matches} new matches"
+            f"{counted(checked, 'post')} read: {result.stored} new, {result.updated} updated, "
+            f"{result.unchanged} already stored; {counted(result.matches, 'new match', 'new matches')}"
             + "".join(f"; {note}" for note in stats.notes())
         )
     finally:
