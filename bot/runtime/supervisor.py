@@ -71,12 +71,16 @@ def network_reason(exc: BaseException) -> str:
 
 def _database_error(exc: BaseException) -> str | None:
     """The one-line explanation when `exc` is the database being unreachable, else None."""
+    from sqlalchemy.exc import DBAPIError
+
     from bot.storage.database import DatabaseUnavailable
 
     seen, item = 0, exc  # type: tuple[int, BaseException | None]
     while isinstance(item, BaseException) and seen < 10:
         if isinstance(item, DatabaseUnavailable):
             return str(item)
+        if isinstance(item, DBAPIError) and item.connection_invalidated:  # the server went away mid-work
+            return f"the connection to the database was lost ({type(item.orig).__name__})"
         item, seen = item.__cause__ or item.__context__ or getattr(item, "orig", None), seen + 1
     return None
 

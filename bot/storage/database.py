@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -20,9 +21,10 @@ CONNECT_TIMEOUT_SECONDS = 10  # PostgreSQL: a host that never answers fails afte
 URL_SETTING = "TGMON_DATABASE_URL"  # what the messages below tell the user to check; the CLI names --database
 
 
-class DatabaseUnavailable(Exception):
+class DatabaseUnavailable(SQLAlchemyError):
     """The database cannot be reached or opened. The message is one line: what is wrong and what to do,
-    with the URL's password masked."""
+    with the URL's password masked. A SQLAlchemyError, so code that tells database failures from others
+    (a channel's own failure, say) counts it among the database's."""
 
 
 def masked_url(url: str | URL) -> str:

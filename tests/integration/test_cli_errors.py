@@ -252,3 +252,45 @@ def test_run_with_telegram_unreachable_says_so_once_retries_quietly_and_stops_on
     assert "Attempt 1 at connecting failed" not in out  # Telethon's own tries show at DEBUG only
     assert "SIGTERM received" in out and "tgmon stopped" in out
     no_secret(out, env["TELEGRAM_SESSION"])
+
+
+async def test_the_supervisor_tells_an_outage_once_then_one_line_a_retry(caplog: pytest.LogCaptureFixture) -> None:
+    import asyncio
+    import logging
+
+    from bot.runtime.health import Health
+    from bot.runtime.supervisor import Outages, supervise
+
+    outages, stop, calls = Outages(), asyncio.Event(), {"delivery": 0, "scheduler": 0}
+
+    def failing(name: str, exc: Exception) -> object:
+        async def service(_stop: asyncio.Event) -> None:
+            calls[name] += 1
+            if calls[name] >= 3:
+                stop.set()
+                return
+            raise exc
+
+        return service
+
+    caplog.set_level(logging.INFO, logger="bot.runtime.supervisor")
+    hang_up = asyncio.IncompleteReadError(b"HTTP/1.1 403" * 8, 1347703872)
+    await supervise("delivery", failing("delivery", hang_up), stop, Health(600), 600, [], outages)  # type: ignore[arg-type]
+    records = [r for r in caplog.records if r.name == "bot.runtime.supervisor"]
+    told = [r for r in records if r.levelname == "ERROR"]
+    assert [r.getMessage() for r in told] == [
+        "Telegram cannot be reached (the server closed the connection): check the network, and any firewall or "
+        "proxy between this host and Telegram (and TELEGRAM_SERVER if set). tgmon keeps retrying with backoff "
+        "(up to 60 s) until it comes back."]
+    retries = [r.getMessage() for r in records if r.levelname == "WARNING"]
+    assert retries == ["delivery: Telegram unreachable (the server closed the connection); retrying in 1 s",
+                       "delivery: Telegram unreachable (the server closed the connection); retrying in 2 s"]
+    assert not any(r.exc_info or r.exc_text for r in records if r.levelno >= logging.INFO)
+
+    caplog.clear()
+    stop.clear()
+    await supervise("scheduler", failing("scheduler", RuntimeError("a bug")), stop, Health(600), 600, [],  # type: ignore[arg-type]
+                    outages)
+    errors = [r for r in caplog.records if r.name == "bot.runtime.supervisor" and r.levelname == "ERROR"]
+    assert len(errors) == 2 and errors[0].exc_info and not errors[1].exc_info  # the traceback once
+    assert errors[1].getMessage().endswith("(the same error as before; its traceback was logged then)")
