@@ -70,7 +70,7 @@ class BotCommands:
 
     async def handle_text(self, caller: Caller, text: str) -> Reply | None:
         """The reply to one message, or None when the bot should stay quiet."""
-        text = _valid(text)
+        text, caller = _valid(text), _clean_caller(caller)
         name, args, addressed = _split_command(text, self.ctx.bot_username)
         if name is None or not addressed:
             pending = self.ctx.pending.take(caller) if name is None else None
@@ -97,6 +97,7 @@ class BotCommands:
     async def welcome(self, caller: Caller) -> Reply:
         """What the bot says when someone adds it to a group: what it does and how to start (it
         subscribes nobody: an admin does, with /start). In the language of whoever added it."""
+        caller = _clean_caller(caller)
         req = await self._request(caller, "")
         return Reply(t(req.lang, "group_welcome"))
 
@@ -104,7 +105,7 @@ class BotCommands:
         stopped, gate = self._gate(caller, cost=BUTTON_COST)
         if stopped:
             return None if gate is None else Reply("", toast=_plain(gate.text), alert=True)
-        data = _valid(data)
+        data, caller = _valid(data), _clean_caller(caller)
         parts = data.split(":")
         req = await self._request(caller, "")  # a button carries its arguments in `parts`
         handler = BUTTONS.get(parts[0])
@@ -159,6 +160,12 @@ def _valid(text: str) -> str:
     except UnicodeEncodeError:
         return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
     return text
+
+
+def _clean_caller(caller: Caller) -> Caller:
+    """The caller with a chat title every database stores: no NUL, no lone surrogate."""
+    title = _valid(caller.title).replace("\x00", "")
+    return caller if title == caller.title else replace(caller, title=title)
 
 
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

@@ -204,6 +204,10 @@ def _read(
     except ijson.JSONError as exc:
         where = f"after message {last[0]}" if last[0] is not None else "before the first message"
         raise ExportError(f"not valid JSON near byte {fh.tell()} ({where}): {_short(exc)}") from None
+    except UnicodeDecodeError:  # invalid UTF-8, or a lone surrogate escaped in a key (\udcff)
+        where = f"after message {last[0]}" if last[0] is not None else "before the first message"
+        raise ExportError(f"not valid UTF-8 text near byte {fh.tell()} ({where}); "
+                          "export the chat again from Telegram Desktop") from None
     if not seen_messages:
         raise ExportError('no "messages" list: this is not a Telegram Desktop JSON export (result.json)')
 
