@@ -224,7 +224,8 @@ async def channels_add(ctx: click.Context, links: tuple[str, ...], no_backfill: 
                     failed += 1
                     err_console.print(f"[red]{escape(link)}[/red]: {escape(exc.message)}", highlight=False)
                     continue
-                console.print(f"Watching {ref.title or ref.key} (@{ref.username or ref.telegram_id}).", highlight=False)
+                console.print(f"Watching {escape(ref.title or ref.key)} (@{ref.username or ref.telegram_id}).",
+                              highlight=False)
                 if not no_backfill:
                     await _backfill(service, ref, settings)
         await app.pipeline.flush_index()  # the backfilled posts searchable before the command ends

@@ -111,7 +111,7 @@ class Outages:
             plain = f"Telegram cannot be reached ({network_reason(exc)}): {TELEGRAM_ROLES_HINT}"
         self._tell(kind, plain)
         why = network_reason(exc) if database is None else "see above"
-        log.warning("%s: %s unreachable (%s); retrying in %.0f s", name, kind, why, delay)
+        log.warning("%s: %s unreachable (%s); restarting in %.0f s", name, kind, why, delay)
 
     def _tell(self, kind: str, plain: str) -> None:
         if kind not in self.told:
@@ -277,7 +277,8 @@ async def run_roles(
             server.stop()
         if lock is not None:
             lock.release()
-        log.info("tgmon stopped")
+        if tasks:  # it ran: say it stopped (a start that failed says why instead)
+            log.info("tgmon stopped")
         if stuck:
             # asyncio.run() would wait for them forever; every transaction is committed or rolled
             # back by now, so leaving without them loses nothing

@@ -219,6 +219,16 @@ def test_run_without_a_session_exits_2_at_once(tmp: Path) -> None:
     no_secret(result.stdout + result.stderr)
 
 
+def test_run_with_the_database_unreachable_at_start_exits_2_in_one_line(tmp: Path) -> None:
+    port = closed_port()
+    result = tgmon(tmp, "run", **telegram_env(closed_port()),
+                   TGMON_DATABASE_URL=f"postgresql://tgmon:pa55word-x@127.0.0.1:{port}/tgmon")
+    line = one_line_error(result)
+    assert line == (f"Error: cannot reach the database at postgresql://tgmon:***@127.0.0.1:{port}/tgmon: connection "
+                    "refused. Is PostgreSQL running? Check TGMON_DATABASE_URL.")
+    no_secret(result.stdout + result.stderr, "pa55word-x")
+
+
 @pytest.mark.slow
 def test_run_with_telegram_unreachable_says_so_once_retries_quietly_and_stops_on_sigterm(tmp: Path) -> None:
     port = closed_port()
@@ -283,8 +293,8 @@ async def test_the_supervisor_tells_an_outage_once_then_one_line_a_retry(caplog:
         "proxy between this host and Telegram (and TELEGRAM_SERVER if set). tgmon keeps retrying with backoff "
         "(up to 60 s) until it comes back."]
     retries = [r.getMessage() for r in records if r.levelname == "WARNING"]
-    assert retries == ["delivery: Telegram unreachable (the server closed the connection); retrying in 1 s",
-                       "delivery: Telegram unreachable (the server closed the connection); retrying in 2 s"]
+    assert retries == ["delivery: Telegram unreachable (the server closed the connection); restarting in 1 s",
+                       "delivery: Telegram unreachable (the server closed the connection); restarting in 2 s"]
     assert not any(r.exc_info or r.exc_text for r in records if r.levelno >= logging.INFO)
 
     caplog.clear()
