@@ -9,6 +9,7 @@ import click
 
 from bot.app import build_app
 from bot.cli.base import UserError, cli, counted, run_async, settings_from
+from bot.cli.hints import empty_hint, is_empty
 from bot.config import valid_timezone
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
@@ -80,11 +81,14 @@ async def preview(ctx: click.Context, rules_file: Path, since: str | None, until
             raise UserError(str(exc)) from None
         built = await preview_digest(app.db, settings, rules, since=start, until=end, tz=tz,
                                      daily_title=since is None and until is None, lang=lang or DEFAULT_LANGUAGE)
+        empty = not built.chunks and await is_empty(app.db)
     finally:
         await app.close()
     if not built.chunks:
         click.echo(f"No post from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} ({tz}) matches these rules: "
                    "the bot would send nothing.", err=True)
+        if empty:
+            click.echo(empty_hint(settings), err=True)
         return
     for chunk in built.chunks:
         if as_html:

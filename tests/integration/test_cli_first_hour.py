@@ -64,7 +64,8 @@ def test_the_demo_ends_with_the_command_that_explores_its_data_and_that_command_
 
 
 def test_an_empty_database_says_how_to_fill_it(tmp: Path) -> None:
-    for args in (["stats"], ["channels", "list"], ["search", "обстрел"]):
+    (tmp / "rules.txt").write_text("обстрел\n", "utf-8")
+    for args in (["stats"], ["channels", "list"], ["search", "обстрел"], ["digest", "preview", "--rules", "rules.txt"]):
         result = ok(tgmon(tmp, *args))
         assert "is empty. Fill it: `" in result.stderr, args
         assert "channels add @name" in result.stderr and "import result.json" in result.stderr
