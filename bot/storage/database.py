@@ -84,6 +84,11 @@ def explain_database_error(exc: BaseException, url: str | URL) -> str | None:
         if state == "57P03":
             return (f"PostgreSQL at {where} is starting up or shutting down and accepts no connections yet; "
                     "try again in a moment.")
+        if state in ("42501", "3F000"):  # permission denied; no schema it may create in
+            reason = str(item).strip().splitlines()[0] if str(item).strip() else "permission denied"
+            return (f"PostgreSQL at {where} refused the role {user!r} an operation ({reason}). Grant it the "
+                    f"rights (GRANT ALL ON DATABASE {name} TO {user}; GRANT ALL ON SCHEMA public TO {user}) or "
+                    f"use the database's owner in {setting}.")
         if state == "53300":
             return (f"PostgreSQL at {where} has no free connections (too many clients). Lower "
                     "TGMON_DATABASE__POOL_SIZE or raise max_connections on the server.")
@@ -104,6 +109,9 @@ def _explain_sqlite(exc: BaseException, path: str, setting: str) -> str | None:
         if isinstance(item, PermissionError) or "unable to open database file" in text:
             return (f"cannot open the SQLite database {path}: its folder is missing or not writable by this "
                     f"user. Create the folder, or give another path in {setting}.")
+        if "database is locked" in text:
+            return (f"the SQLite database {path} stayed locked by another process past the busy timeout: is "
+                    "another tgmon writing to it? Stop that one, or use PostgreSQL for several processes.")
         if "readonly database" in text:
             return f"the SQLite database {path} is read-only for this user. Fix its permissions, or give another path in {setting}."
         if "file is not a database" in text:

@@ -107,6 +107,25 @@ def test_a_postgresql_role_that_does_not_exist(tmp: Path, pg_database: str) -> N
     assert "TGMON_DATABASE_URL" in line
 
 
+@pytest.mark.postgres
+def test_a_postgresql_role_without_the_rights_to_create_the_tables(tmp: Path, pg_database: str) -> None:
+    import asyncio
+
+    from tests.conftest import _pg_exec
+
+    name, role = f"tgmon_perm_{uuid.uuid4().hex[:8]}", f"tgmon_weak_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_pg_exec(f'CREATE DATABASE "{name}"'))
+    asyncio.run(_pg_exec(f'CREATE ROLE "{role}" LOGIN'))
+    try:
+        asyncio.run(_pg_exec("REVOKE ALL ON SCHEMA public FROM PUBLIC", name))
+        line = one_line_error(tgmon(tmp, "db", "upgrade", TGMON_DATABASE_URL=f"postgresql://{role}@127.0.0.1:5432/{name}"))
+        assert f"PostgreSQL at 127.0.0.1:5432 refused the role '{role}' an operation" in line
+        assert f"GRANT ALL ON SCHEMA public TO {role}" in line
+    finally:
+        asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(_pg_exec(f'DROP ROLE IF EXISTS "{role}"'))
+
+
 def test_a_port_with_nothing_listening_and_the_password_masked(tmp: Path) -> None:
     port = closed_port()
     result = tgmon(tmp, "db", "upgrade", TGMON_DATABASE_URL=f"postgresql://postgres:s3cret-pw@127.0.0.1:{port}/x")
