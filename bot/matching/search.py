@@ -6,6 +6,7 @@ days"), and by `tgmon search`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,7 @@ from bot.storage.database import Database
 
 _BATCH = 500
 MAX_CONFIRM = 2_000  # candidates read and matched at most; beyond that the total is estimated
+MATCH_BUDGET = 1.5  # seconds of matching one search may take (words take ~0.2 s for MAX_CONFIRM posts)
 MAX_PENDING = 2_000  # newest posts not indexed yet read as candidates; a larger backlog makes the total inexact
 
 
@@ -126,6 +128,8 @@ async def search_posts(
                           reverse=True)[: max_confirm + 1]
         candidates = [r.id for r in rows]
         confirmed, checked = await _confirm(session, matcher, candidates[:max_confirm], found, limit)
+    if checked < min(len(candidates), max_confirm):  # the matching budget ran out: estimate from those read
+        return SearchResult(round(confirmed * len(candidates) / max(checked, 1)), found, exact=False)
     if len(candidates) <= max_confirm:
         return SearchResult(confirmed, found, exact=not backlog)
     # more candidates than we read: extrapolate from those read, and count the rest in the index
@@ -141,8 +145,11 @@ async def _count(db: Database, query: sa.Select[int, datetime]) -> int:
 async def _confirm(
     session: AsyncSession, matcher: CompiledMatcher, ids: list[int], found: list[FoundPost], limit: int
 ) -> tuple[int, int]:
-    """Match the candidates' texts; append the confirmed ones (up to ``limit``) to ``found``."""
+    """Match the candidates' texts; append the confirmed ones (up to ``limit``) to ``found``.
+    Returns (confirmed, candidates read): fewer than ``ids`` when matching took MATCH_BUDGET seconds
+    (costly /patterns/ over thousands of posts must not hold the event loop for everyone)."""
     confirmed = 0
+    spent = 0.0  # seconds in the matcher (the database's time does not count)
     for start in range(0, len(ids), _BATCH):
         batch = ids[start : start + _BATCH]
         rows = await session.execute(
@@ -152,9 +159,13 @@ async def _confirm(
             .where(m.Post.id.in_(batch))
         )
         by_id = {r.id: r for r in rows}
-        for pid in batch:
+        for n, pid in enumerate(batch):
+            if spent > MATCH_BUDGET:
+                return confirmed, start + n
             row = by_id[pid]
+            began = time.perf_counter()
             hits = matcher.match(row.text or "", row.username or str(row.telegram_id))
+            spent += time.perf_counter() - began
             if not hits:
                 continue
             confirmed += 1
