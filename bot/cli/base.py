@@ -233,14 +233,16 @@ def _scrub(text: str, ctx: click.Context) -> str:
 
 def one_line_error(exc: Exception, ctx: click.Context) -> click.ClickException:
     """The one line an exception that escaped a command is shown as; the traceback goes to the DEBUG log."""
-    from bot.storage.database import DatabaseUnavailable, explain_database_error
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.storage.database import DatabaseUnavailable, exception_chain, explain_database_error
 
     log.debug("the traceback of the error below", exc_info=exc)
     obj = _obj(ctx)
     if isinstance(exc, DatabaseUnavailable):
         return UserError(_scrub(str(exc), ctx))
     url = obj.get("database_in_use") or (obj["settings"].database.url if obj.get("settings") else None)
-    if url is not None:
+    if url is not None and any(isinstance(e, SQLAlchemyError) for e in exception_chain(exc)):  # the database's
         message = explain_database_error(exc, url)
         if message is not None:
             return UserError(_scrub(message, ctx))

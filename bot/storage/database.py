@@ -34,7 +34,7 @@ def masked_url(url: str | URL) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
     """The exception, what it wraps (SQLAlchemy's .orig), its causes and contexts; each once."""
     seen: set[int] = set()
     todo = [exc]
@@ -67,7 +67,7 @@ def explain_database_error(exc: BaseException, url: str | URL) -> str | None:
         return _explain_sqlite(exc, parsed.database or "", setting)
     host, port, user, name = parsed.host or "localhost", parsed.port or 5432, parsed.username, parsed.database
     where = f"{host}:{port}"
-    for item in _chain(exc):
+    for item in exception_chain(exc):
         state = getattr(item, "sqlstate", None)
         if state == "3D000":
             return (f"the database {name!r} does not exist on the PostgreSQL server at {where}. Create it "
@@ -104,7 +104,7 @@ def explain_database_error(exc: BaseException, url: str | URL) -> str | None:
 
 
 def _explain_sqlite(exc: BaseException, path: str, setting: str) -> str | None:
-    for item in _chain(exc):
+    for item in exception_chain(exc):
         text = str(item)
         if isinstance(item, PermissionError) or "unable to open database file" in text:
             return (f"cannot open the SQLite database {path}: its folder is missing or not writable by this "
