@@ -59,14 +59,19 @@ class ExportStats:
         """One short phrase per thing worth telling (empty: nothing was changed or left out)."""
         out = []
         if self.skipped_items:
-            out.append(f"{self.skipped_items} items of \"messages\" that are not messages skipped")
+            out.append(f'{_n(self.skipped_items, "item", "items")} of "messages" that are not messages skipped')
         if self.duplicate_ids:
-            out.append(f"{self.duplicate_ids} repeated message ids skipped (the first text of each id kept)")
+            out.append(f'{_n(self.duplicate_ids, "repeated message id", "repeated message ids")} skipped '
+                       "(the first text of each id kept)")
         if self.truncated:
-            out.append(f"{self.truncated} texts longer than {MAX_TEXT:,} characters cut to that length")
+            out.append(f'{_n(self.truncated, "text", "texts")} longer than {MAX_TEXT:,} characters cut to that length')
         if self.cleaned:
-            out.append(f"{self.cleaned} posts had NUL characters or invalid characters removed")
+            out.append(f'{_n(self.cleaned, "post", "posts")} with NUL or invalid characters, removed')
         return out
+
+
+def _n(count: int, one: str, many: str) -> str:
+    return f"{count:,} {one if count == 1 else many}"
 
 
 def read_export(

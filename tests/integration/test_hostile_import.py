@@ -50,9 +50,10 @@ def test_nul_long_names_long_texts_strays_and_repeats_import_whole(
     code, out = _invoke(["import", str(path), "--channel", "somechannel"], env)
     assert code == 0, out
     assert "3000 posts read: 3000 new" in out
-    assert "3 items" in out and "1 repeated message ids skipped (the first text of each id kept)" in out
-    assert f"1 texts longer than {MAX_TEXT:,} characters cut" in out
-    assert "NUL" in out
+    assert '3 items of "messages" that are not messages skipped' in out
+    assert "1 repeated message id skipped (the first text of each id kept)" in out
+    assert f"1 text longer than {MAX_TEXT:,} characters cut" in out
+    assert "1 post with NUL or invalid characters, removed" in out
     assert _counts(db_url) == (3000, 1)
     assert _unindexed(db_url) == 0
     code, out = _invoke(["search", "обстрел", "--limit", "1"], env)

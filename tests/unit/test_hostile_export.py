@@ -63,7 +63,7 @@ def test_non_objects_and_repeated_ids_are_skipped_and_counted(tmp_path: Path) ->
     assert [(p.message_id, p.text) for p in posts] == [(1, "post 1"), (2, "post 2"), (2**40, f"post {2**40}")]
     assert stats.skipped_items == 4 and stats.duplicate_ids == 2
     notes = " ".join(stats.notes())
-    assert "4 items" in notes and "2 repeated message ids" in notes and "first text" in notes
+    assert '4 items of "messages"' in notes and "2 repeated message ids" in notes and "first text" in notes
 
 
 @pytest.mark.parametrize(
