@@ -182,6 +182,10 @@ class IngestSettings(_Section):
     backfill_posts: int = Field(default=1000, ge=0, le=1_000_000)
     page_size: int = Field(default=100, ge=1, le=100)
     gap_fill_minutes: float = Field(default=5, gt=0)
+    # edits and deletions made while nobody listened: the newest posts of the last `recheck_hours`
+    # (one page, at most 100) are read again at start, after a reconnect and every `recheck_minutes`
+    recheck_hours: float = Field(default=48, ge=0)
+    recheck_minutes: float = Field(default=60, gt=0)
     batch_size: int = Field(default=500, ge=1, le=10_000)
     default_channels_file: Path = Path("config/channels.toml")
 

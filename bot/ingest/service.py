@@ -101,6 +101,7 @@ class IngestService:
         # one channel's failure is its own: backoff per channel, reason on its row, admins told once
         self.failures = ChannelFailures(self.db, self.clock, self.settings.bot.admins)
         self._peers_loaded = False
+        self._rechecked_at: datetime | None = None
         self.source.on_peer = self._store_peer
 
     # --- channels ------------------------------------------------------------------------------
@@ -300,6 +301,53 @@ class IngestService:
                 total += result
         return total
 
+    # --- edits and deletions made while nobody listened ------------------------------------------------
+    async def recheck_all(self) -> domain.IngestResult:
+        """Read the newest page of every channel again (posts of the last `ingest.recheck_hours`): edits
+        are applied (new text, `post_versions`, the matches an edit creates) and posts gone from
+        Telegram are marked deleted. Live updates miss both while tgmon is down, on channels that
+        are polled rather than joined, and when Telethon drops a gap; gap fill reads only new ids."""
+        total = domain.IngestResult()
+        if self.settings.ingest.recheck_hours <= 0:
+            return total
+        for row in await self.refresh_channels():
+            if row.telegram_id is None or row.history_id == 0 or row.backfill_below is not None:
+                continue  # not read yet, or its first backfill is still under way
+            if not self.failures.due(row.id):
+                continue
+            await self._beat()
+            ref = self._watched[row.telegram_id]
+            result = await self.failures.attempt(row.id, shown(ref), functools.partial(self._recheck, row.id, ref))
+            if result is not None:
+                total += result
+        self._rechecked_at = self.clock.now()
+        return total
+
+    async def _recheck(self, channel_row_id: int, ref: domain.ChannelRef) -> domain.IngestResult:
+        """One page, the newest posts: the ones edited and deleted in practice."""
+        since = self.clock.now() - timedelta(hours=self.settings.ingest.recheck_hours)
+        result = domain.IngestResult()
+        async for page in self.source.pages_back(ref, limit=self.settings.ingest.page_size, since=since):
+            if not page.posts:
+                break
+            result += await self.ingest(page.posts)
+            seen = [p.message_id for p in page.posts]
+            async with self._lock, self.db.uow() as session:  # what the page should hold and does not: deleted
+                gone = (await session.execute(
+                    update(m.Post).where(m.Post.channel_id == channel_row_id,
+                                         m.Post.message_id.between(page.oldest_id, page.newest_id),
+                                         m.Post.message_id.not_in(seen), m.Post.deleted.is_(False))
+                    .values(deleted=True))).rowcount  # type: ignore[attr-defined]
+            if gone:
+                log.info("%d posts of %s were deleted on Telegram meanwhile", gone, ref.key)
+                result.updated += gone
+            break
+        return result
+
+    def _recheck_due(self) -> bool:
+        every = timedelta(minutes=self.settings.ingest.recheck_minutes)
+        return self._rechecked_at is None or self.clock.now() - self._rechecked_at >= every
+
     # --- the one way in ------------------------------------------------------------------------------
     async def ingest(self, posts: list[domain.Post]) -> domain.IngestResult:
         """Store and match posts; album parts are folded into the row their album already has."""
@@ -380,6 +428,7 @@ class IngestService:
         await self.add_default_channels()
         await self.join_up_to_cap()
         await self.gap_fill_all()
+        await self.recheck_all()  # what was edited or deleted while this account was not listening
 
     async def run(self, stop: asyncio.Event) -> None:
         """Live updates plus the gap fill timer until `stop` is set. Reconnects with backoff forever;
@@ -409,6 +458,8 @@ class IngestService:
                     raise ConnectionError("disconnected from Telegram")
                 await self.join_up_to_cap()  # channels added meanwhile, or joins paused by a FloodWait
                 await self.gap_fill_all()
+                if self._recheck_due():
+                    await self.recheck_all()
         finally:
             if not dropped.done():
                 dropped.cancel()

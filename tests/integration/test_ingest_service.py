@@ -318,3 +318,29 @@ async def test_a_first_backfill_cut_short_goes_on_where_it_stopped(db: Database)
     tg.publish(message(351, "new"))
     await service.gap_fill_all()  # and from then on the gap fill reads on from the newest
     assert [p.message_id for p in await _posts(db)][-1] == 351
+
+
+async def test_edits_and_deletions_made_while_down_are_found_at_start(db: Database) -> None:
+    tg, clock, service = await _setup(db, [message(1, "тихое утро"), message(2, "пост, который удалят"),
+                                           message(3, "ещё пост")])
+    rule = await add_rule(db, "обстрел*")
+    await service.start_pass()
+    assert [p.message_id for p in await _posts(db)] == [1, 2, 3]
+
+    # tgmon is down: post 1 is edited to mention shelling, post 2 is deleted; no update reaches anyone
+    tg.history[GLADKOV_ID] = [message(1, "обстрел посёлка утром", edit_date=clock.now()), message(3, "ещё пост")]
+    restarted = IngestService(service.app, TelethonSource(tg, clock))
+    await restarted.start_pass()
+
+    posts = {p.message_id: p for p in await _posts(db)}
+    assert posts[1].text == "обстрел посёлка утром"
+    assert posts[2].deleted and not posts[1].deleted and not posts[3].deleted
+    async with db.uow(read_only=True) as s:
+        matched = list(await s.scalars(select(m.Match.post_id).where(m.Match.rule_id == rule)))
+        versions = list(await s.scalars(select(m.PostVersion.text)))
+    assert matched == [posts[1].id]  # the edit made a match, which digests and alerts pick up
+    assert versions == ["тихое утро"]
+
+    pages = len(tg.history_offsets())
+    await restarted.gap_fill_all()
+    assert len(tg.history_offsets()) == pages + 1  # a gap-fill pass reads only above the newest id
