@@ -21,12 +21,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("channels") as batch:
-        batch.add_column(sa.Column("error", sa.String(512), nullable=True))
-        batch.add_column(sa.Column("error_since", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("channels", sa.Column("error", sa.String(512), nullable=True))
+    op.add_column("channels", sa.Column("error_since", sa.DateTime(timezone=True), nullable=True))
 
 
-def downgrade() -> None:
-    with op.batch_alter_table("channels") as batch:
-        batch.drop_column("error_since")
-        batch.drop_column("error")
+def downgrade() -> None:  # plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+): no copy of the table
+    op.drop_column("channels", "error_since")
+    op.drop_column("channels", "error")

@@ -20,10 +20,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("channels") as batch:
-        batch.add_column(sa.Column("backfill_below", sa.BigInteger(), nullable=True))
+    op.add_column("channels", sa.Column("backfill_below", sa.BigInteger(), nullable=True))
 
 
-def downgrade() -> None:
-    with op.batch_alter_table("channels") as batch:
-        batch.drop_column("backfill_below")
+def downgrade() -> None:  # plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+): no copy of the table
+    op.drop_column("channels", "backfill_below")
