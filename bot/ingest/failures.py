@@ -105,6 +105,13 @@ class ChannelFailures:
 
     async def failed(self, channel_row_id: int, key: str, exc: BaseException) -> None:
         now = self.clock.now()
+        if isinstance(exc, ChannelError) and exc.code == "flood_wait":
+            # Telegram pacing the account, not a broken channel: wait as asked, tell nobody
+            self._backoff[channel_row_id] = _Backoff(0, now + timedelta(seconds=exc.retry_after or 60))
+            if self.on_failure is not None:
+                self.on_failure(reason_code(exc))
+            log.info("channel %s waits for a FloodWait: %s", key, exc.message)
+            return
         previous = self._backoff.get(channel_row_id)
         attempts = previous.attempts + 1 if previous else 1
         wait = min(FIRST_RETRY * 2 ** (attempts - 1), LAST_RETRY)

@@ -9,8 +9,9 @@ injected clock, reported to `on_flood_wait`, and the same page is asked again: n
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from telethon import errors, events, utils
@@ -95,12 +96,14 @@ class TelethonSource:
     """The monitoring account seen as a `domain.ChannelSource`."""
 
     def __init__(self, client: Any, clock: domain.Clock, *, page_size: int = 100,
-                 on_flood_wait: FloodCallback | None = None) -> None:
+                 on_flood_wait: FloodCallback | None = None, max_flood_wait: float = 60) -> None:
         self.client = client
         self.clock = clock
         self.page_size = page_size
         self.on_flood_wait = on_flood_wait
         self.flood_waited = 0  # seconds, since this source was made
+        self.max_flood_wait = max_flood_wait
+        self.paused_until: dict[str, datetime] = {}  # kind of request -> when Telegram takes it again
         # per channel, the newest message id any history page showed: a read that completed has
         # handled every message up to it (or left it out on purpose: beyond the backfill bounds)
         self.newest_seen: dict[int, int] = {}
@@ -112,26 +115,57 @@ class TelethonSource:
 
     # --- session -------------------------------------------------------------------------------
     async def call(self, request: Any, *, channel: domain.ChannelRef | None = None) -> Any:
-        """One raw request; FloodWait is waited (never skipped), a dead session becomes fatal."""
+        """One raw request; a dead session becomes fatal.
+
+        Telegram counts FloodWaits per method and account, so a FloodWait pauses every request of its
+        kind: a wait up to `max_flood_wait` is sat out and the same request asked again (no page is
+        ever skipped); a longer one raises ChannelError("flood_wait") at once, and so does every
+        request of that kind until the wait is over, without asking Telegram. Other kinds of request,
+        live updates and heartbeats go on meanwhile."""
+        kind = type(request).__name__
         while True:
+            await self.paced(kind, channel)
             try:
                 return await self.client(request)
             except errors.FloodWaitError as exc:
-                await self._flood(channel, exc.seconds)
+                await self.flood(kind, channel, exc.seconds)
+                if exc.seconds <= self.max_flood_wait:  # sat out here; a longer one is refused by paced()
+                    await self.clock.sleep(max(int(exc.seconds), 1))
+                    self.paused_until.pop(kind, None)
             except SESSION_ERRORS as exc:
                 raise session_ended(exc) from None
 
-    async def _flood(self, channel: domain.ChannelRef | None, seconds: int) -> None:
+    async def paced(self, kind: str, channel: domain.ChannelRef | None) -> None:
+        """Wait out a short pause of `kind`, or refuse at once during a long one."""
+        until = self.paused_until.get(kind)
+        if until is None:
+            return
+        remaining = (until - self.clock.now()).total_seconds()
+        if remaining <= 0:
+            del self.paused_until[kind]
+        elif remaining <= self.max_flood_wait:
+            await self.clock.sleep(remaining)
+        else:
+            shown = channel.key if channel else "Telegram"
+            raise ChannelError("flood_wait", f"Telegram asks to wait {math.ceil(remaining)} s before more of these "
+                               f"requests ({shown}); going on after that.", retry_after=math.ceil(remaining))
+
+    async def flood(self, kind: str, channel: domain.ChannelRef | None, seconds: int) -> None:
+        """Record a FloodWait on requests of `kind`: logged and reported once, each time Telegram sends one."""
         seconds = max(int(seconds), 1)
+        self.paused_until[kind] = self.clock.now() + timedelta(seconds=seconds)
         name = channel.key if channel else "Telegram"
-        log.warning("FloodWait: Telegram asks to wait %d s (%s); waiting, then going on where it stopped",
-                    seconds, name)
+        if seconds <= self.max_flood_wait:
+            log.warning("FloodWait: Telegram asks to wait %d s (%s); waiting, then going on where it stopped",
+                        seconds, name)
+        else:
+            log.warning("FloodWait: Telegram asks to wait %d s (%s); these requests pause until then, "
+                        "everything else goes on", seconds, name)
         self.flood_waited += seconds
         if self.on_flood_wait is not None:
             pending = self.on_flood_wait(channel, seconds)
             if pending is not None:
                 await pending
-        await self.clock.sleep(seconds)
 
     # --- resolve and join ------------------------------------------------------------------------
     async def resolve(self, link: str) -> domain.ChannelRef:
@@ -215,10 +249,14 @@ class TelethonSource:
         if not channel.username:
             raise ChannelError("not_found", f"Channel {channel.telegram_id} is unknown to this session and has no "
                                "username to look it up by.")
+        await self.paced("resolve", channel)
         try:
             if not cached:  # the session's cache may hold the very hash Telegram refused
                 return utils.get_input_peer(await self.client.get_entity(channel.username))
             return await self.client.get_input_entity(channel.username)
+        except errors.FloodWaitError as exc:
+            await self.flood("resolve", channel, exc.seconds)
+            raise channel_error(exc, f"@{channel.username}") or exc from None
         except errors.RPCError as exc:
             raise channel_error(exc, f"@{channel.username}") or ChannelError(
                 "not_found", f"@{channel.username} cannot be resolved ({exc.__class__.__name__})") from None
@@ -241,9 +279,10 @@ class TelethonSource:
             raise channel_error(exc, channel.key) or ChannelError("not_found", f"Cannot join {channel.key}.") \
                 from None
         except errors.FloodWaitError as exc:
-            if exc.seconds > 60:
+            await self.flood("JoinChannelRequest", channel, exc.seconds)
+            if exc.seconds > self.max_flood_wait:
                 raise channel_error(exc, channel.key) or exc from None
-            await self._flood(channel, exc.seconds)
+            await self.clock.sleep(exc.seconds)
             return await self.join(channel)
         except SESSION_ERRORS as exc:
             raise session_ended(exc) from None

@@ -131,3 +131,24 @@ async def test_a_lost_connection_is_not_blamed_on_one_channel(db: Database) -> N
         raise AssertionError("a lost connection must reach the reconnect loop")
     assert all(c.error is None for c in (await _channels(db)).values())
     assert await _notices(db) == []
+
+
+async def test_a_long_flood_wait_holds_back_only_the_requests_it_covers(db: Database) -> None:
+    from telethon import errors
+
+    tg, clock, service = await _setup(db)
+    tg.broken = False
+    await service.start_pass()
+    tg.publish(message(3, "новый пост"), message(2, "второй", cid=BROKEN_ID))
+    tg.requests.clear()
+    tg.history_errors = [errors.FloodWaitError(request=None, capture=600)]
+    started = clock.now()
+    await service.gap_fill_all()  # the first history request earns 10 minutes of FloodWait
+    assert clock.now() - started < timedelta(seconds=60)  # not sat out: the pass goes on
+    assert len(tg.history_offsets()) == 1  # the other channel's read is held back without asking Telegram
+    assert all(c.error is None for c in (await _channels(db)).values())  # a FloodWait is no broken channel
+    assert await _notices(db) == []
+
+    clock.current += timedelta(seconds=601)
+    await service.gap_fill_all()
+    assert {(GLADKOV_ID, 3), (BROKEN_ID, 2)} <= set(await _stored(db))
