@@ -22,6 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from telethon import events
 from telethon.tl import functions, types
 
 from bot.ingest.channels import add_channel
@@ -95,11 +96,21 @@ async def _run(channels: int) -> dict[str, Any]:
         passes = round(60 / service.settings.ingest.gap_fill_minutes)
         for _ in range(passes):
             clock.current += timedelta(minutes=service.settings.ingest.gap_fill_minutes)
-            await service.join_up_to_cap()
-            await service.gap_fill_all()
+            await service.full_pass()
+        hour = Counter(again.kinds)
+
+        # live posts: from the update reaching the service to the post stored and matched
+        handler = next(cb for cb, ev in again.handlers if isinstance(ev, events.NewMessage))
+        live: list[float] = []
+        for n in range(200):
+            cid = 10_000 + n % channels
+            update = events.NewMessage.Event(message(100 + n, f"обстрел, живой пост {n}", cid=cid))
+            began = time.perf_counter()
+            await handler(update)
+            live.append(time.perf_counter() - began)
         await db.dispose()
     return {"first": first.kinds, "first_s": first_seconds, "restart": restart,
-            "hour": again.kinds, "passes": passes, "restart_s": restart_seconds}
+            "hour": hour, "passes": passes, "restart_s": restart_seconds, "live": live}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -108,19 +119,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per size; medians are printed")
     args = parser.parse_args(argv)
     print("channels | first start: resolves, joins, pages, s | restart: resolves, pages, s, x first | "
-          "an hour at the defaults, per channel: getHistory, resolve, join")
+          "an hour at the defaults, per channel: getHistory, resolve, join | live post stored: p50, p99 ms")
     for channels in args.channels:
         runs = [asyncio.run(_run(channels)) for _ in range(args.runs)]
         last = runs[-1]
         first_s = statistics.median(r["first_s"] for r in runs)
         restart_s = statistics.median(r["restart_s"] for r in runs)
         hour = last["hour"]
+        live = sorted(x for r in runs for x in r["live"])
         print(f"{channels:>8} | {last['first']['contacts.resolveUsername']}, {last['first']['channels.joinChannel']}, "
               f"{last['first']['messages.getHistory']}, {first_s:.2f} s | "
               f"{last['restart']['contacts.resolveUsername']}, {last['restart']['messages.getHistory']}, "
               f"{restart_s:.2f} s, {restart_s / first_s:.2f} | "
               f"{hour['messages.getHistory'] / channels:.1f}, {hour['contacts.resolveUsername'] / channels:.1f}, "
-              f"{hour['channels.joinChannel'] / channels:.1f}")
+              f"{hour['channels.joinChannel'] / channels:.1f} | "
+              f"{statistics.median(live) * 1000:.1f}, {live[int(len(live) * 0.99)] * 1000:.1f}")
 
 
 if __name__ == "__main__":

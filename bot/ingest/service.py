@@ -47,6 +47,7 @@ class LiveSource(domain.ChannelSource, Protocol):
     on_flood_wait: Any
     on_peer: Any
     peers: dict[int, int]  # telegram id -> access hash the account addresses it by
+    newest_seen: dict[int, int]  # telegram id -> the newest message id a history page showed
 
     def history(self, channel: domain.ChannelRef, *, min_id: int = 0, limit: int | None = None,
                 since: datetime | None = None) -> AsyncIterator[domain.Post]: ...
@@ -81,6 +82,10 @@ def default_channels(path: Any) -> list[str]:
 
 class IngestService:
     HEARTBEAT_SECONDS = 60  # during a long backfill the account still beats this often
+    LIVE_GAP_SECONDS = 2.0  # after a live update shows a gap, wait this long for the rest of a burst
+    ACTIVE_MINUTES = 15  # a channel with a live post this recent counts as active
+    ACTIVE_POLL_SECONDS = 60.0  # and is read this often between full passes
+    QUICK_POLL_BUDGET = 30  # channels read by one quick pass at most (so <= 30 requests a minute)
 
     def __init__(self, app: Any, source: LiveSource, account: str = MAIN_ACCOUNT) -> None:
         self.app = app
@@ -102,6 +107,10 @@ class IngestService:
         self.failures = ChannelFailures(self.db, self.clock, self.settings.bot.admins)
         self._peers_loaded = False
         self._rechecked_at: datetime | None = None
+        self._live_top: dict[int, int] = {}  # telegram id -> the newest id read by any path
+        self._gaps: set[int] = set()  # channels whose live updates skipped an id
+        self._active_until: dict[int, datetime] = {}  # channels with a recent live post
+        self._soon = asyncio.Event()  # a live gap: wake the watch loop
         self.source.on_peer = self._store_peer
 
     # --- channels ------------------------------------------------------------------------------
@@ -231,7 +240,8 @@ class IngestService:
             handled += len(batch)
         if progress:
             progress(handled, None)
-        seen = getattr(self.source, "newest_seen", {}).get(row.telegram_id, 0)
+        seen = self.source.newest_seen.get(row.telegram_id, 0)
+        self._read_up_to(row.telegram_id, seen)
         if seen > row.history_id:  # the read completed: nothing up to the newest id seen is left behind
             async with self.db.uow() as session:
                 await session.execute(update(m.Channel).where(m.Channel.id == row.id, m.Channel.history_id < seen)
@@ -270,6 +280,7 @@ class IngestService:
                         history_id=case((m.Channel.history_id < page.newest_id, page.newest_id),
                                         else_=m.Channel.history_id)))
                 handled += len(page.posts)
+                self._read_up_to(row.telegram_id, page.newest_id)
                 if progress:
                     expected = min(page.total, limit) if page.total is not None else limit
                     progress(handled, max(expected, handled))
@@ -394,6 +405,8 @@ class IngestService:
             ref = self._watched.get(channel_id)
         if ref is None:
             return  # a chat the account is in but nobody watches
+        if not edited:
+            self._note_live(channel_id, [p.message_id for p in posts])
         await self.ingest([replace(p, channel=ref) for p in posts])
 
     def _may_refresh(self) -> bool:
@@ -448,21 +461,105 @@ class IngestService:
                 await self.source.disconnect()
 
     async def _watch(self, stop: asyncio.Event) -> None:
-        period = self.settings.ingest.gap_fill_minutes * 60
+        """Between full passes (every `ingest.gap_fill_minutes`), quick ones: a channel whose live updates
+        skipped an id is read within seconds (LIVE_GAP_SECONDS after the update that showed it), and
+        channels with a live post in the last ACTIVE_MINUTES are polled every ACTIVE_POLL_SECONDS, at
+        most QUICK_POLL_BUDGET channels a quick pass (Telegram drops live updates on busy channels)."""
+        period = timedelta(minutes=self.settings.ingest.gap_fill_minutes)
         dropped = asyncio.ensure_future(self.source.disconnected())
+        next_full = self.clock.now() + period
         try:
             while not stop.is_set():
-                if await self._pause(stop, period, also=dropped):
+                until_full = max((next_full - self.clock.now()).total_seconds(), 0.0)
+                quick = bool(self._active()) and until_full > self.ACTIVE_POLL_SECONDS
+                woke = await self._wait(stop, self.ACTIVE_POLL_SECONDS if quick else until_full, dropped)
+                if woke == "stop":
                     return
-                if dropped.done():
+                if woke == "dropped":
                     raise ConnectionError("disconnected from Telegram")
-                await self.join_up_to_cap()  # channels added meanwhile, or joins paused by a FloodWait
-                await self.gap_fill_all()
-                if self._recheck_due():
-                    await self.recheck_all()
+                # a live update showed a gap: let the rest of a burst land first
+                if woke == "soon" and await self._pause(stop, self.LIVE_GAP_SECONDS):
+                    return
+                if woke == "timer" and not quick:
+                    await self.full_pass()
+                    next_full = self.clock.now() + period
+                else:
+                    await self.quick_pass()
         finally:
             if not dropped.done():
                 dropped.cancel()
+
+    async def full_pass(self) -> None:
+        """Every `ingest.gap_fill_minutes`: joins, a gap fill of every channel, the hourly re-read."""
+        await self.join_up_to_cap()  # channels added meanwhile, or joins paused by a FloodWait
+        await self.gap_fill_all()
+        if self._recheck_due():
+            await self.recheck_all()
+
+    async def _wait(self, stop: asyncio.Event, seconds: float, dropped: asyncio.Future[Any]) -> str:
+        """Until `seconds` pass on the clock ("timer"), `stop`, the connection drops, or a live gap ("soon")."""
+        waiters: dict[asyncio.Future[Any], str] = {
+            asyncio.ensure_future(stop.wait()): "stop", asyncio.ensure_future(self.clock.sleep(seconds)): "timer",
+            asyncio.ensure_future(self._soon.wait()): "soon"}
+        try:
+            done, _ = await asyncio.wait([*waiters, dropped], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waiters:
+                if not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+        for what in ("stop", "dropped", "soon", "timer"):
+            if what == "dropped" and dropped in done:
+                return what
+            if any(waiters.get(task) == what for task in done):
+                if what == "soon":
+                    self._soon.clear()
+                return what
+        return "timer"
+
+    # --- live gaps and active channels ------------------------------------------------------------------
+    def _note_live(self, telegram_id: int, message_ids: list[int]) -> None:
+        """Track the newest id the live path has shown; an id beyond the next one means updates were
+        skipped (or a service message used the id): that channel is read within seconds."""
+        now = self.clock.now()
+        self._active_until[telegram_id] = now + timedelta(minutes=self.ACTIVE_MINUTES)
+        top = self._live_top.get(telegram_id)
+        for message_id in sorted(message_ids):
+            if top is not None and message_id > top + 1:
+                self._gaps.add(telegram_id)
+                self._soon.set()
+            top = message_id if top is None else max(top, message_id)
+        if top is not None:
+            self._live_top[telegram_id] = top
+
+    def _read_up_to(self, telegram_id: int | None, message_id: int) -> None:
+        if telegram_id is not None and message_id > self._live_top.get(telegram_id, 0):
+            self._live_top[telegram_id] = message_id
+
+    def _active(self) -> list[int]:
+        now = self.clock.now()
+        return [tid for tid, until in self._active_until.items() if until > now and tid in self._watched]
+
+    async def quick_pass(self) -> domain.IngestResult:
+        """Read the channels a live gap pointed at first, then the active ones, within the budget."""
+        total = domain.IngestResult()
+        wanted = list(dict.fromkeys([*sorted(self._gaps), *self._active()]))[: self.QUICK_POLL_BUDGET]
+        self._gaps.difference_update(wanted)
+        async with self.db.uow(read_only=True) as session:
+            rows = {r.telegram_id: r.id for r in await session.scalars(
+                select(m.Channel).where(m.Channel.telegram_id.in_(wanted), m.Channel.account == self.account))}
+        for telegram_id in wanted:
+            ref = self._watched.get(telegram_id)
+            row_id = rows.get(telegram_id)
+            if ref is None or row_id is None or not self.failures.due(row_id):
+                continue
+            result = await self.failures.attempt(row_id, shown(ref), functools.partial(self.backfill, ref))
+            if result is not None:
+                total += result
+                if result.stored:
+                    log.info("%d posts of %s the live updates skipped were read", result.stored, ref.key)
+        return total
 
     async def _pause(self, stop: asyncio.Event, seconds: float, also: asyncio.Future[Any] | None = None) -> bool:
         """Sleep on the clock until `seconds` pass, `stop` is set or `also` completes. True when stopped."""
