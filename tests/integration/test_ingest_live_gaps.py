@@ -17,7 +17,14 @@ from bot.ingest.service import IngestService
 from bot.storage import models as m
 from bot.storage.database import Database
 from bot.telegram.source import TelethonSource
-from tests.integration.test_ingest_fakes import GLADKOV_ID, FakeClock, FakeTelegram, channel_entity, make_app, message
+from tests.integration.test_ingest_fakes import (
+    GLADKOV_ID,
+    FakeClock,
+    FakeTelegram,
+    channel_entity,
+    make_app,
+    message,
+)
 
 
 class SteppedClock(FakeClock):
