@@ -30,7 +30,8 @@ def demo_url(settings: Settings) -> str:
 
 
 def explore_command(url: str) -> str:
-    return f"{tgmon_command()} --database {shlex.quote(url)}"
+    """`tgmon --database URL`, the URL's password as *** (never printed)."""
+    return f"{tgmon_command()} --database {shlex.quote(masked_url(url))}"
 
 
 async def is_empty(db: Database) -> bool:

@@ -133,3 +133,13 @@ def test_a_broken_pipe_ends_quietly(tmp: Path) -> None:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out, err = proc.communicate(timeout=60)
     assert "posts matched" in out and err == ""
+
+
+@pytest.mark.postgres
+def test_the_demo_on_postgresql_never_prints_the_password(tmp: Path, db_url: str) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only")
+    with_password = db_url.replace("postgresql://postgres@", "postgresql://postgres:pw-of-16-demo@")
+    result = ok(tgmon(tmp, "demo", "--database", with_password))
+    assert "pw-of-16-demo" not in result.stdout + result.stderr
+    assert "Explore the demo's data: " in result.stdout and "postgres:***@" in result.stdout
