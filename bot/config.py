@@ -216,6 +216,8 @@ class DeliverySettings(_Section):
     group_per_minute: float = Field(default=20, gt=0)
     max_attempts: int = Field(default=8, ge=1)
     instant_batch_seconds: float = Field(default=5, ge=0)
+    # a claimed row whose worker died (no renewal for this long) is sent again, with the same random_id
+    lease_seconds: float = Field(default=20, ge=1, le=600)
 
 
 class BotSettings(_Section):

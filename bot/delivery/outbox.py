@@ -5,9 +5,12 @@ A row is written (pending) before anything is sent. A worker claims rows right b
 in ONE short transaction, only as many as the rate limiter lets go at once, so each claimed row is
 on the wire moments later. A row is marked right after Telegram answered: `mark_sent_many` records
 a batch of answered sends in one transaction (never before the answer); a retry, a failure or an
-unknown outcome is recorded at once by itself. A crash loses at most the requests on the wire and
-the answers not yet recorded; those rows are found later as stale 'sending' and reported as
-uncertain instead of being sent again blindly.
+unknown outcome is recorded at once by itself.
+
+A claim is a lease: the worker renews `claimed_at` while the send is in flight (`renew`). A row
+still 'sending' past its lease lost its worker (killed, frozen, cut off): `reclaim_expired` puts it
+back to pending and it is sent again with the SAME `random_id`, which Telegram uses to drop a
+repeat (RANDOM_ID_DUPLICATE counts as sent). So a crash loses nothing and shows nothing twice.
 
 Order inside a chat: only a chat's head row (no earlier row of the same chat still pending or
 sending) is ever due, so chunks arrive numbered in order and a FloodWait on chunk 2 holds 3, 4, 5.
@@ -194,19 +197,36 @@ async def chat_unavailable(db: Database, job: Job, now: datetime, error: str) ->
         return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def recover_stale(db: Database, now: datetime, older_than: timedelta) -> list[int]:
-    """Rows left 'sending' longer than `older_than` (their worker died mid-send) become uncertain:
-    the request may have reached Telegram, so they are reported, not resent. Returns their ids."""
+async def renew(db: Database, ids: Sequence[int], now: datetime) -> None:
+    """The worker still holds these claimed rows (their sends are in flight): extend the lease."""
+    if not ids:
+        return
     async with db.uow() as session:
-        stale = (await session.scalars(
-            select(m.Outbox.id).where(and_(m.Outbox.state == OutboxState.SENDING, m.Outbox.claimed_at < now - older_than))
+        await session.execute(update(m.Outbox).where(m.Outbox.id.in_(list(ids)), m.Outbox.state == OutboxState.SENDING)
+                              .values(claimed_at=now).execution_options(synchronize_session=False))
+
+
+async def reclaim_expired(db: Database, now: datetime, lease: timedelta, max_attempts: int) -> list[int]:
+    """Rows left 'sending' past their lease (their worker died mid-send) go back to pending, to be sent
+    again with the same random_id; one that already used every attempt is reported uncertain.
+    Returns the ids put back. Each stays its chat's head row, so later chunks keep waiting behind it."""
+    async with db.uow() as session:
+        expired = (await session.execute(
+            select(m.Outbox.id, m.Outbox.attempts)
+            .where(and_(m.Outbox.state == OutboxState.SENDING, m.Outbox.claimed_at < now - lease))
         )).all()
-        if stale:
+        again = [row_id for row_id, attempts in expired if attempts < max_attempts]
+        spent = [row_id for row_id, attempts in expired if attempts >= max_attempts]
+        if again:
             await session.execute(
-                update(m.Outbox).where(m.Outbox.id.in_(stale))
-                .values(state=OutboxState.UNCERTAIN, last_error="the worker stopped while sending; outcome unknown")
-            )
-            digests = await session.scalars(select(m.Outbox.digest_id).where(m.Outbox.id.in_(stale)).distinct())
+                update(m.Outbox).where(m.Outbox.id.in_(again), m.Outbox.state == OutboxState.SENDING)
+                .values(state=OutboxState.PENDING, claimed_at=None, not_before=now,
+                        last_error="its worker stopped mid-send; sent again with the same random_id"))
+        if spent:
+            await session.execute(
+                update(m.Outbox).where(m.Outbox.id.in_(spent))
+                .values(state=OutboxState.UNCERTAIN, last_error="every attempt ended with its worker gone"))
+            digests = await session.scalars(select(m.Outbox.digest_id).where(m.Outbox.id.in_(spent)).distinct())
             for digest_id in digests.all():
                 await _finish_digest(session, digest_id, now)
-        return list(stale)
+        return again

@@ -7,9 +7,10 @@ one chat never holds the others. With nothing to claim it waits for a send to en
 or the stop event.
 
 Stop: once `stop` is set no new row is claimed; the sends already on the wire are awaited and
-recorded, so a SIGTERM leaves no row in doubt. Only a cancellation (a kill, or the supervisor's
-grace period running out) cancels sends mid-flight: those rows stay 'sending' and are reported as
-uncertain later, never resent.
+recorded. A claim is a lease (`delivery.lease_seconds`), renewed while its send is in flight; a
+kill, a freeze or a cut connection leaves rows 'sending' whose lease runs out, and any worker then
+sends them again with the same random_id (Telegram drops a repeat), ahead of the later chunks of
+their chat. An answer that leaves the outcome unknown (a timeout) is retried the same way.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ log = logging.getLogger(__name__)
 MAX_IN_FLIGHT = 32
 BATCH_SLOTS = 8  # when the global limit is reached, wait until this many slots are free: batched claims
 CANDIDATE_SLACK = 16  # extra candidate rows read per claim, for chats whose own window is still closed
-STALE_AFTER = timedelta(minutes=10)  # a 'sending' row older than this lost its worker
 POLL_SECONDS = 1.0
 
 
@@ -63,10 +63,14 @@ async def send_one(
         log.warning("chat %s is unavailable (%s): subscriber marked inactive, %d messages dropped",
                     job.chat_id, exc, dropped)
         return False
-    except SendUncertain as exc:
-        await outbox.mark_done(db, job, OutboxState.UNCERTAIN, clock.now(), f"outcome unknown: {exc}")
-        log.warning("outbox %s (chat %s, chunk %d/%d): outcome unknown, not resent: %s",
-                    job.id, job.chat_id, job.chunk_no, job.chunk_total, exc)
+    except SendUncertain as exc:  # maybe delivered: asked again with the same random_id, Telegram drops a repeat
+        if job.attempts >= max_attempts:
+            await outbox.mark_done(db, job, OutboxState.UNCERTAIN, clock.now(), f"outcome unknown: {exc}")
+            log.warning("outbox %s (chat %s, chunk %d/%d): outcome still unknown after %d attempts: %s",
+                        job.id, job.chat_id, job.chunk_no, job.chunk_total, job.attempts, exc)
+        else:
+            await outbox.mark_retry(db, job, clock.now() + timedelta(seconds=_backoff(job.attempts)),
+                                    f"outcome unknown: {exc}", count_attempt=True)
         return False
     except SendError as exc:
         if job.attempts >= max_attempts:
@@ -102,6 +106,10 @@ class _Pass:
                  stop: asyncio.Event | None) -> None:
         self.db, self.sender, self.limiter, self.clock, self.stop = db, sender, limiter, clock, stop
         self.max_attempts = limiter.settings.max_attempts
+        self.lease = timedelta(seconds=limiter.settings.lease_seconds)
+        self.renew_every = limiter.settings.lease_seconds / 4
+        self.renewed_at = clock.now()
+        self.in_flight: dict[int, outbox.Job] = {}  # claimed rows whose send has not ended
         self.tasks: set[asyncio.Task[bool]] = set()
         self.busy: set[int] = set()  # chats with a send in flight or an answer not yet recorded
         self.answered: list[tuple[outbox.Job, int | None]] = []
@@ -114,6 +122,7 @@ class _Pass:
         try:
             while True:
                 await self.flush()
+                await self.renew()
                 if self.stopping():
                     break
                 claimed, seen, wait = await self.claim()
@@ -126,7 +135,8 @@ class _Pass:
                     break
                 await self.wait(wait)
             while self.tasks:  # stopping or done: the sends on the wire end and are recorded
-                await asyncio.wait(set(self.tasks))
+                await asyncio.wait(set(self.tasks), timeout=self.renew_every)
+                await self.renew()
             await self.flush()
         except Exception:
             # a database error: the sends on the wire still end and their answers are recorded if
@@ -154,6 +164,16 @@ class _Pass:
         for job, _ in batch:
             self.busy.discard(job.chat_id)
         self.sent += len(batch)
+
+    async def renew(self) -> None:
+        """Extend the lease of every row this pass still holds, a few times per lease; and take back
+        what a worker that stopped left mid-send (a long pass must not keep those waiting)."""
+        now = self.clock.now()
+        if (now - self.renewed_at).total_seconds() < self.renew_every:
+            return
+        self.renewed_at = now
+        await outbox.renew(self.db, [*self.in_flight, *(job.id for job, _ in self.answered)], now)
+        await outbox.reclaim_expired(self.db, now, self.lease, self.max_attempts)
 
     async def flush_quietly(self) -> None:
         try:
@@ -203,10 +223,12 @@ class _Pass:
         def answered(message_id: int | None) -> None:
             self.answered.append((job, message_id))
 
+        self.in_flight[job.id] = job
         try:
             ok = await send_one(self.db, self.sender, self.limiter, self.clock, job, self.max_attempts,
                                 on_sent=answered)
         finally:
+            self.in_flight.pop(job.id, None)
             if not any(j is job for j, _ in self.answered):
                 self.busy.discard(job.chat_id)  # recorded by itself (retry, failure, in doubt)
         return ok
@@ -219,6 +241,8 @@ class _Pass:
             return
         if not self.tasks and seconds is None:
             seconds = POLL_SECONDS  # nothing on the wire to end: never wait on the stop event alone
+        if self.tasks:  # wake up in time to renew the lease of a slow send
+            seconds = min(seconds, self.renew_every) if seconds is not None else self.renew_every
         waiters: set[asyncio.Future[Any]] = set(self.tasks)
         sleeper = asyncio.ensure_future(self.clock.sleep(seconds)) if seconds is not None else None
         stopper = asyncio.ensure_future(self.stop.wait()) if self.stop is not None else None
@@ -290,10 +314,12 @@ class DeliveryWorker:
 
     async def _deliver(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            stale = await outbox.recover_stale(self.db, self.clock.now(), STALE_AFTER)
-            if stale:
-                log.warning("%d outbox rows were left mid-send by a stopped worker: marked uncertain, not resent",
-                            len(stale))
+            delivery = self.settings.delivery
+            again = await outbox.reclaim_expired(self.db, self.clock.now(), timedelta(seconds=delivery.lease_seconds),
+                                                 delivery.max_attempts)
+            if again:
+                log.warning("%d outbox rows were left mid-send by a worker that stopped: sending them again "
+                            "with the same random_id (Telegram drops a repeat)", len(again))
             try:
                 await deliver_due(self.db, self.sender, self.limiter, self.clock, stop)
             except Exception:  # keep delivering: a database hiccup must not end the worker

@@ -1,15 +1,18 @@
-"""A fake Telegram edge for fault tests with real processes: it records every send, duplicates too.
+"""A fake Telegram edge for fault tests with real processes: it records every message delivered.
 
 Selected by the environment variable TGMON_TEST_SENDER_LOG=<file> (never by a settings file, so a
 production config cannot turn it on by mistake). Each send appends one line
 `chat_id random_id pid` with a single O_APPEND write: the line is in the file the moment the
-"request reaches Telegram", even when the process is SIGKILLed right after. TGMON_TEST_SENDER_DELAY
-(seconds) makes each send take that long, so a test can kill a worker mid-run.
+"request reaches Telegram", even when the process is SIGKILLed right after. Like Telegram, it drops
+a repeat of a random_id it has delivered (a line `<file>.repeats` counts those) and answers it as
+delivered. TGMON_TEST_SENDER_DELAY (seconds) makes each send take that long, so a test can kill a
+worker mid-run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 
 from bot.domain import SendResult
@@ -20,7 +23,8 @@ ENV_DELAY = "TGMON_TEST_SENDER_DELAY"
 
 class RecordingSender:
     def __init__(self, path: str, delay: float = 0.0) -> None:
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.path = path
+        self.fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         self.delay = delay
         self.sent = 0
 
@@ -34,6 +38,22 @@ class RecordingSender:
     ) -> SendResult:
         if self.delay:
             await asyncio.sleep(self.delay)
-        os.write(self.fd, f"{chat_id} {random_id} {os.getpid()}\n".encode())
+        if not self._deliver(chat_id, random_id):  # Telegram's RANDOM_ID_DUPLICATE: the sender says delivered
+            return SendResult(message_id=None)
         self.sent += 1
         return SendResult(message_id=self.sent)
+
+    def _deliver(self, chat_id: int, random_id: int) -> bool:
+        """Append the message unless its random_id was delivered before (then note the repeat): False."""
+        fcntl.flock(self.fd, fcntl.LOCK_EX)  # check and append as one step, across worker processes
+        try:
+            with open(self.path, encoding="utf-8") as seen:
+                repeat = any(line.split()[1:2] == [str(random_id)] for line in seen)
+            if not repeat:
+                os.write(self.fd, f"{chat_id} {random_id} {os.getpid()}\n".encode())
+        finally:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+        if repeat:
+            with open(self.path + ".repeats", "a", encoding="utf-8") as repeats:
+                repeats.write(f"{chat_id} {random_id} {os.getpid()}\n")
+        return not repeat

@@ -116,7 +116,7 @@ async def test_blocked_user_is_deactivated_and_the_rest_go_on(db) -> None:
     assert states == {1001: "failed", 1002: "sent"}
 
 
-async def test_uncertain_send_is_not_repeated_and_a_failure_is_retried(db) -> None:
+async def test_an_uncertain_send_is_asked_again_with_its_random_id_and_a_failure_is_retried(db) -> None:
     clock = ManualClock(T0 + timedelta(hours=1))
     for chat in (1001, 1002):
         await _seed(db, chat_id=chat)
@@ -126,10 +126,11 @@ async def test_uncertain_send_is_not_repeated_and_a_failure_is_retried(db) -> No
     await deliver_due(db, sender, limiter, clock)
     clock.advance(600)
     await deliver_due(db, sender, limiter, clock)
-    states = {r.chat_id: (r.state, r.attempts) for r in await outbox_rows(db)}
-    assert states[1001] == ("uncertain", 1)
-    assert states[1002][0] == "sent" and states[1002][1] == 2
-    assert [s.chat_id for s in sender.sent] == [1002]
+    rows = {r.chat_id: r for r in await outbox_rows(db)}
+    assert (rows[1001].state, rows[1001].attempts) == ("sent", 2)  # Telegram drops it if the first got through
+    assert rows[1002].state == "sent" and rows[1002].attempts == 2
+    assert sorted(s.chat_id for s in sender.sent) == [1001, 1002]
+    assert {s.chat_id: s.random_id for s in sender.sent} == {c: r.random_id for c, r in rows.items()}
 
 
 class KilledWhileWaiting(ManualClock):
@@ -167,7 +168,7 @@ async def test_kill_between_chunk_2_and_3_resends_only_3_4_5(db) -> None:
     assert digest.state == "sent"
 
 
-async def test_kill_during_a_send_marks_it_uncertain_and_the_rest_go_on(db) -> None:
+async def test_a_send_whose_worker_died_goes_again_after_its_lease_and_before_later_chunks(db) -> None:
     clock = ManualClock(T0 + timedelta(hours=1))
     await _seed(db, chat_id=1001, posts=50, text="Обстрел " + "длинный текст поста про район {i} " * 10)
     await request_digest(db, SETTINGS, 1001, now=clock.now())
@@ -175,14 +176,20 @@ async def test_kill_during_a_send_marks_it_uncertain_and_the_rest_go_on(db) -> N
     # claimed, request on the wire, then the kill
     claimed, _ = await outbox.claim_heads(db, clock.now(), limit=10, pick=lambda jobs: [j for j in jobs if j.id == rows[0].id])
     assert [j.id for j in claimed] == [rows[0].id]
-    clock.advance(minutes=11)
-    assert await outbox.recover_stale(db, clock.now(), timedelta(minutes=10)) == [rows[0].id]
+    lease = timedelta(seconds=SETTINGS.delivery.lease_seconds)
+    clock.advance(seconds=lease.total_seconds() / 2)
+    assert await outbox.reclaim_expired(db, clock.now(), lease, 8) == []  # within its lease: still its worker's
     sender = FakeSender(clock)
-    assert await deliver_due(db, sender, RateLimiter(SETTINGS.delivery, clock), clock) == 4
-    assert [s.html.split("\n", 1)[0] for s in sender.sent] == ["(2/5)", "(3/5)", "(4/5)", "(5/5)"]
-    assert [r.state for r in await outbox_rows(db)] == ["uncertain"] + ["sent"] * 4
+    assert await deliver_due(db, sender, RateLimiter(SETTINGS.delivery, clock), clock) == 0  # 2/5 waits behind 1/5
+    clock.advance(seconds=lease.total_seconds())
+    assert await outbox.reclaim_expired(db, clock.now(), lease, 8) == [rows[0].id]
+    assert await deliver_due(db, sender, RateLimiter(SETTINGS.delivery, clock), clock) == 5
+    assert [s.html.split("\n", 1)[0] for s in sender.sent] == ["(1/5)", "(2/5)", "(3/5)", "(4/5)", "(5/5)"]
+    assert sender.sent[0].random_id == rows[0].random_id  # the same request: Telegram drops it if it got through
+    assert [r.state for r in await outbox_rows(db)] == ["sent"] * 5
 
 
+@pytest.mark.dates  # the worker on the real clock: due rows are due by it
 async def test_delivery_worker_run_sends_what_is_queued_and_stops(db) -> None:
     from bot.delivery.clock import SystemClock
     from bot.delivery.worker import DeliveryWorker

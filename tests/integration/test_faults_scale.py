@@ -37,7 +37,7 @@ from tests.integration.test_faults import (
     wait_until,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.dates]  # dates: digests due by the children's clocks
 # 10,000 is the size the issue asks for, and what `make test` runs (17 s on an idle 2-core machine,
 # 13 minutes under a load of 8-12; README "Reliability"). TGMON_FAULT_DIGESTS=1000 for a quick run.
 DIGESTS = int(os.environ.get("TGMON_FAULT_DIGESTS", "10000"))
@@ -120,8 +120,8 @@ def test_two_schedulers_three_workers_sigkill_midway(
     assert workers[0].wait(10) == -signal.SIGKILL
 
     wait_until(lambda: built() == DIGESTS, 900, "every digest built")
-    wait_until(lambda: scalar(url, "SELECT count(*) FROM outbox WHERE state = 'pending'") == 0, 900,
-               "every message sent")
+    wait_until(lambda: scalar(url, "SELECT count(*) FROM outbox WHERE state IN ('pending', 'sending')") == 0, 900,
+               "every message sent, those the killed worker had on the wire too")
     elapsed = time.monotonic() - started
     for proc in (standby, *workers[1:]):
         assert proc.p.poll() is None, proc.output()[-2000:]
@@ -132,9 +132,7 @@ def test_two_schedulers_three_workers_sigkill_midway(
     assert scalar(url, "SELECT count(*) FROM outbox") == DIGESTS  # one single-chunk digest each
     assert scalar(url, "SELECT count(DISTINCT subscriber_id) FROM digests") == DIGESTS
     states = check_exactly_once(url, log)
-    in_flight = states.get("sending", 0) + states.get("uncertain", 0)
-    assert in_flight <= 32, states  # only what the killed worker had on the wire: reported, never resent
-    assert states["sent"] == DIGESTS - in_flight
+    assert states == {"sent": DIGESTS}  # what the killed worker had on the wire went again, once
     per_worker = {int(line.split()[2]) for line in log.read_text().splitlines()}
     assert len(per_worker) == 3  # all three workers shared the work
     leaders = [s for s in schedulers if re.search("this process is the leader", s.output())]
