@@ -113,7 +113,7 @@ async def _demo(ctx: click.Context, database: str | None, out: Path | None, sett
     explore = explore_command(url)
     console.print(f"Explore the demo's data: {explore} search обстрел (the same --database works with stats "
                   "and channels list)", highlight=False, markup=False)
-    if url != settings.database.url:
+    if masked_url(url) != masked_url(settings.database.url):
         console.print(f"The demo keeps its data apart: `{tgmon_command()} stats`, `search` and `channels list` "
                       f"without --database read tgmon's own database, {masked_url(settings.database.url)}.",
                       highlight=False, markup=False)
