@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from telethon import TelegramClient
 from telethon._updates import EntityCache
@@ -31,6 +32,8 @@ from bot.storage import models as m
 from bot.storage.database import Database
 from bot.telegram.bot_runner import BotService
 from tests.digest_support import FakeSender
+
+pytestmark = pytest.mark.dates  # the bot on the real clock: posts dated now, /digest up to now
 
 BOT_ID = 777000111
 ALICE = types.User(id=1001, access_hash=11, first_name="Алиса", lang_code="ru")

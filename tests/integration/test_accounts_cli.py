@@ -111,6 +111,7 @@ async def _seed(url: str, n: int, *, cap: int) -> None:
     await db.dispose()
 
 
+@pytest.mark.dates  # heartbeats and "live" on the real clock
 def test_list_and_stats_show_each_channels_account_and_warn_of_unassigned_ones(env: dict[str, str]) -> None:
     asyncio.run(_seed(env["TGMON_DATABASE_URL"], 5, cap=2))
     code, out = _invoke(["channels", "list"], env)
@@ -127,6 +128,7 @@ def test_list_and_stats_show_each_channels_account_and_warn_of_unassigned_ones(e
     assert "none" in out and "Warning: 1 active channel is" in out
 
 
+@pytest.mark.dates  # the role backfills the last days of the real clock
 async def test_the_ingest_role_of_a_named_account_watches_its_channels(db_url: str, tmp_path: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     tg = FakeTelegram()
@@ -172,6 +174,7 @@ async def test_the_ingest_role_of_a_named_account_watches_its_channels(db_url: s
     assert sorted(tg.joined) == [3001, 3002]
 
 
+@pytest.mark.dates  # `channels add` backfills the last days of the real clock
 def test_channels_add_looks_up_through_the_named_account(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     tg = FakeTelegram()
     tg.add_channel(channel_entity(), [message(i, f"сводка {i}", base=days_ago()) for i in range(1, 4)])

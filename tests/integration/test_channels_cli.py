@@ -63,6 +63,7 @@ def test_login_without_a_terminal_says_what_to_do(env: dict[str, str]) -> None:
     assert "TELEGRAM_SESSION" in out
 
 
+@pytest.mark.dates  # `channels add` backfills the last days of the real clock; list and stats count "today"
 def test_add_backfills_then_list_stats_and_remove(env: dict[str, str], telegram: FakeTelegram) -> None:
     code, out = _invoke(["channels", "add", "https://t.me/vvgladkov/5", "@nosuchchannel", "t.me/addstickers/x"],
                         {**env, **CREDS})
@@ -100,6 +101,7 @@ def test_add_backfills_then_list_stats_and_remove(env: dict[str, str], telegram:
     assert "is not watched" in out
 
 
+@pytest.mark.dates  # `channels add` backfills the last days of the real clock
 def test_a_flood_wait_during_add_is_shown(env: dict[str, str], telegram: FakeTelegram,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     from telethon import errors
@@ -118,6 +120,7 @@ def test_a_flood_wait_during_add_is_shown(env: dict[str, str], telegram: FakeTel
     assert waited == [12]
 
 
+@pytest.mark.dates  # the proof that these commands ask the app's clock, whatever the real date
 def test_now_and_today_come_from_the_apps_clock(env: dict[str, str], telegram: FakeTelegram,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """The commands' app on a FakeClock at T0 + 12 h (2026-11-24 18:00 UTC), whatever the real date: the

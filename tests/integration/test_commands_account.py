@@ -6,9 +6,13 @@ import csv
 import io
 from datetime import timedelta
 
+import pytest
+
 from bot.storage import models as m
 from bot.storage.database import Database
 from tests.integration.test_commands_kit import ALICE, BORIS, buttons, ingest, make_kit, visible
+
+pytestmark = pytest.mark.dates  # the commands read the real clock (/digest, /export windows); posts are dated from it
 
 
 async def test_digest_now_and_for_the_week(db: Database) -> None:

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from bot import domain
@@ -14,6 +15,8 @@ from bot.storage import models as m
 from bot.storage.database import Database
 from tests.integration.test_commands_kit import ALICE, OTHER, button_data, ingest, make_kit, visible
 from tests.integration.test_commands_kit import BORIS as RU_BORIS
+
+pytestmark = pytest.mark.dates  # the commands read the real clock; posts are dated from it
 
 ADMIN = 1001  # Alice's user id
 BORIS = replace(RU_BORIS, language_code="en")  # the same second user, reading English

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
+
 from bot.storage import models as m
 from bot.storage.database import Database
 from tests.integration.test_commands_kit import (
@@ -17,6 +19,8 @@ from tests.integration.test_commands_kit import (
     make_kit,
     visible,
 )
+
+pytestmark = pytest.mark.dates  # /watch dry-runs and /search the last days of the real clock
 
 
 async def test_watch_adds_a_rule_and_shows_a_dry_run_of_the_last_seven_days(db: Database) -> None:

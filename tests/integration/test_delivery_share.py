@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.config import DeliverySettings, Settings
@@ -38,6 +39,7 @@ async def test_live_workers_are_counted_and_a_dead_one_stops_counting(db: Databa
     assert await a.beat() == 1 and await _rows(db) == 1
 
 
+@pytest.mark.dates  # heartbeats on the real clock
 async def test_a_worker_paces_itself_at_its_share_and_leaves_on_stop(db: Database) -> None:
     clock = SystemClock()  # real time: the worker's loop sleeps on it
     other = WorkerShare(db, clock, "another-host:1:x")

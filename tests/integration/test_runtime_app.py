@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from bot import metrics
 from bot.app import build_app
 from bot.config import Settings
@@ -16,6 +18,7 @@ def _post(message_id: int, text: str) -> Post:
     return Post(ChannelRef(1302282372, "vvgladkov", "Гладков"), message_id, datetime.now(UTC), text)
 
 
+@pytest.mark.dates  # the app on the real clock, posts dated now
 async def test_rules_added_by_another_process_are_used_and_batches_counted(db_url: str) -> None:
     app = await build_app(Settings(), database_url=db_url)
     other = Database.from_url(db_url)  # the bot role of another process

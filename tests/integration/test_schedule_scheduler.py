@@ -169,6 +169,7 @@ async def test_a_subscriber_with_an_unknown_timezone_does_not_stop_the_others(db
     assert [d.subscriber_id for d in await digests(db)] == [good]
 
 
+@pytest.mark.dates  # APScheduler and the scheduler on the real clock and the machine's time zone
 async def test_run_ticks_through_apscheduler_and_stops(db) -> None:
     import asyncio
 
