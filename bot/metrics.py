@@ -13,9 +13,9 @@ Services record what they do through the small functions below (no Prometheus ty
 | tgmon_send_failures_total | counter | reason=flood_wait/unavailable/uncertain/failed/error | failed sends |
 | tgmon_flood_wait_seconds_total | counter | where=ingest/delivery/bot | FloodWait seconds imposed |
 | tgmon_channel_failures_total | counter | reason | failed reads of one channel (it is retried with backoff) |
-| tgmon_outbox_rows | gauge | state, kind | outbox rows by state (the whole database) |
-| tgmon_outbox_oldest_due_seconds | gauge | | age of the oldest pending row that is due |
-| tgmon_search_index_pending | gauge | | stored posts the search indexer has not reached (the whole database) |
+| tgmon_outbox_rows | gauge | state, kind | outbox rows by state (the whole database; only the scheduler's leader reports it, others 0, so a sum is right) |
+| tgmon_outbox_oldest_due_seconds | gauge | | age of the oldest pending row that is due (leader only, like the above) |
+| tgmon_search_index_pending | gauge | | stored posts the search indexer has not reached (the whole database; leader only) |
 | tgmon_scheduler_leader | gauge | | 1 while this process holds the scheduler lock |
 | tgmon_service_up | gauge | service | 1 while a service of this process runs |
 | tgmon_heartbeat_timestamp_seconds | gauge | service | last sign of progress (unix time) |
@@ -133,6 +133,13 @@ def set_outbox(rows: dict[tuple[str, str], int], oldest_due: datetime | None, no
 
 def set_search_pending(posts: int) -> None:
     SEARCH_PENDING.set(posts)
+
+
+def clear_database_gauges() -> None:
+    """A process that does not lead reports no whole-database count (the leader does)."""
+    OUTBOX.clear()
+    OUTBOX_OLDEST_DUE.set(0)
+    SEARCH_PENDING.set(0)
 
 
 def value(name: str, **labels: str) -> float:

@@ -18,7 +18,10 @@ from bot.storage.database import Database
 log = logging.getLogger(__name__)
 
 
-async def probe(db: Database, health: Health) -> None:
+async def probe(db: Database, health: Health, *, report_database: bool = True) -> None:
+    """Read the outbox and the index backlog. The whole-database gauges are set only where
+    `report_database` (the scheduler's leader, in `monitor`) and cleared elsewhere, so summing a gauge
+    over every process never counts the same rows twice."""
     now = datetime.now(UTC)
     async with db.uow(read_only=True) as session:
         rows = await session.execute(
@@ -30,8 +33,11 @@ async def probe(db: Database, health: Health) -> None:
         )
         # through the partial index over pending posts: cheap however large the archive
         unindexed = await session.scalar(select(func.count()).select_from(m.Post).where(m.Post.lemma_text.is_(None)))
-    metrics.set_outbox(counts, oldest, now)
-    metrics.set_search_pending(int(unindexed or 0))
+    if report_database:
+        metrics.set_outbox(counts, oldest, now)
+        metrics.set_search_pending(int(unindexed or 0))
+    else:
+        metrics.clear_database_gauges()
     health.oldest_due_seconds = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
     health.db_probe(None)
 
@@ -40,7 +46,7 @@ async def monitor(db: Database, health: Health, stop: asyncio.Event, every: floa
     failing = False
     while not stop.is_set():
         try:
-            await probe(db, health)
+            await probe(db, health, report_database=metrics.value("tgmon_scheduler_leader") == 1)
             if failing:
                 log.info("database reachable again")
             failing = False

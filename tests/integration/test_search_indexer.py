@@ -200,3 +200,18 @@ async def test_a_backlog_larger_than_search_reads_makes_the_total_inexact(
     await pipeline.flush_index()
     result = await search_posts(db, "батальон")
     assert (result.total, result.exact) == (8, True)
+
+
+async def test_only_the_leader_reports_the_whole_database_gauges(db: Database) -> None:
+    """Every process probes; a sum over processes must count each outbox row and pending post once."""
+    from bot import metrics
+    from bot.runtime.health import Health
+    from bot.runtime.monitor import probe
+
+    pipeline = Pipeline(db, compile_rules)
+    await pipeline.ingest(_posts(3))
+    await pipeline.close()
+    await probe(db, Health(60), report_database=True)
+    assert metrics.value("tgmon_search_index_pending") == 3
+    await probe(db, Health(60), report_database=False)  # a process that does not lead
+    assert metrics.value("tgmon_search_index_pending") == 0
