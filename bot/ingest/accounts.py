@@ -157,3 +157,16 @@ async def account_states(db: Database, now: datetime, stale: timedelta) -> list[
             .order_by(m.IngestAccount.name)
         )).all()
     return [AccountState(name, cap, beat, beat >= now - stale, int(n or 0)) for name, cap, beat, n in rows]
+
+
+async def unreachable(db: Database, live: Sequence[str]) -> list[tuple[int, domain.ChannelRef]]:
+    """Active channels no live account can address: no username to look them up by, and no live
+    account keeps an access hash for them (a private channel whose account is gone)."""
+    known = exists().where(m.ChannelPeer.telegram_id == m.Channel.telegram_id, m.ChannelPeer.account.in_(list(live)))
+    async with db.uow(read_only=True) as session:
+        rows = (await session.execute(
+            select(m.Channel.id, m.Channel.telegram_id, m.Channel.title)
+            .where(m.Channel.status == domain.ChannelStatus.ACTIVE.value, m.Channel.telegram_id.is_not(None),
+                   m.Channel.username.is_(None), m.Channel.account.is_(None), ~known)
+        )).all()
+    return [(row_id, domain.ChannelRef(telegram_id, None, title)) for row_id, telegram_id, title in rows]

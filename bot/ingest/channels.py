@@ -22,7 +22,7 @@ from bot import domain
 from bot.storage import models as m
 from bot.storage.database import Database
 
-ErrorCode = Literal["invalid", "not_found", "is_user", "private", "banned", "flood_wait", "exists"]
+ErrorCode = Literal["invalid", "not_found", "is_user", "private", "banned", "flood_wait", "exists", "unreachable"]
 
 _USERNAME = re.compile(r"[A-Za-z](?:[A-Za-z0-9]|_(?!_)){2,30}[A-Za-z0-9]")
 _INVITE_HASH = re.compile(r"[A-Za-z0-9_-]{8,64}")

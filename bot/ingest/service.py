@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot import domain
 from bot.config import MAIN_ACCOUNT
-from bot.ingest.accounts import Assignment, balance, heartbeat, stale_after
+from bot.ingest.accounts import Assignment, balance, heartbeat, stale_after, unreachable
 from bot.ingest.channels import ChannelError, add_channel, find_channel, parse_channel_link
 from bot.ingest.failures import NOT_THE_CHANNELS, ChannelFailures, shown
 from bot.ingest.history import HistoryPage
@@ -150,6 +150,10 @@ class IngestService:
         elif self._over_capacity and not done.over_capacity:
             log.info("every active channel has a monitoring account again")
         self._over_capacity = done.over_capacity
+        for row_id, ref in await unreachable(self.db, done.live):
+            await self.failures.failed(row_id, shown(ref), ChannelError(
+                "unreachable", "no live monitoring account can read it: it has no username, and the accounts "
+                "that joined it are not running. Start one of them, or add it again with its invite link."))
         return done
 
     async def _beat(self) -> None:

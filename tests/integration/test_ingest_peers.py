@@ -131,3 +131,32 @@ async def test_a_private_channel_goes_only_to_an_account_that_can_address_it(db:
     async with db.uow(read_only=True) as session:
         owners = dict((await session.execute(select(m.Channel.telegram_id, m.Channel.account))).all())
     assert owners[4001] == "main"
+
+
+async def test_a_private_channel_no_live_account_can_read_is_an_error_told_once(db: Database) -> None:
+    from datetime import UTC, datetime
+
+    from bot.config import Settings
+    from bot.ingest.pipeline import Pipeline
+    from bot.matching import compile_rules
+    from bot.storage.peers import save_peer
+    from tests.integration.test_ingest_fakes import TestApp
+
+    async with db.uow() as session:
+        session.add(m.Channel(telegram_id=4001, username=None, title="Закрытый"))
+        session.add(m.Subscriber(chat_id=77, language="en"))
+        await session.flush()
+        await save_peer(session, "gone", 4001, 123, datetime.now(UTC))  # only an account that no longer runs
+    clock = FakeClock()
+    settings = Settings.model_validate({"ingest": {"default_channels_file": "/nonexistent/channels.toml"},
+                                        "bot": {"admins": [77]}})
+    service = IngestService(TestApp(settings, db, Pipeline(db, compile_rules), clock),
+                            TelethonSource(StringSessionClient(_world()), clock))
+    await service.refresh_channels()
+    await service.refresh_channels()  # every pass finds it again; the admins hear of it once
+    async with db.uow(read_only=True) as session:
+        channel = await session.scalar(select(m.Channel).where(m.Channel.telegram_id == 4001))
+        notices = list(await session.scalars(select(m.Outbox.text).where(m.Outbox.kind == "notice")))
+    assert channel is not None and channel.account is None
+    assert channel.error is not None and "no live monitoring account can read it" in channel.error
+    assert len(notices) == 1 and "Закрытый" in notices[0]
