@@ -11,7 +11,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test setup lint bench clean
+.PHONY: run test test-dates setup lint bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || { test -n "$(PYTHON)" && $(PYTHON) -c '$(PY_OK)' 2>/dev/null; } || { \
@@ -32,6 +32,17 @@ test: $(STAMP)
 	$(BIN)/ruff check bot tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory test-dates
+
+# The tests marked `dates` (they read the real clock's date) again with the clock moved, child processes
+# too (tests/conftest.py --travel): a year ahead, and over Europe/Kyiv's two clock changes (01:00 UTC),
+# in that time zone. About a minute a date on 2 idle cores.
+TRAVELS := 2028-01-15T12:00:00Z 2027-03-28T00:59:30Z 2027-10-31T00:59:30Z
+test-dates: $(STAMP)
+	@for when in $(TRAVELS); do \
+	  echo "test-dates: the clock at $$when, TZ=Europe/Kyiv"; \
+	  TZ=Europe/Kyiv TGMON_FAULT_DIGESTS=1000 $(BIN)/python -m pytest -m dates --travel $$when || exit 1; \
+	done
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
