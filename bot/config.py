@@ -203,6 +203,8 @@ class DigestSettings(_Section):
     default_weekday: int = Field(default=0, ge=0, le=6)  # Monday
     max_items: int = Field(default=0, ge=0)  # 0 = all
     excerpt_chars: int = Field(default=280, ge=40, le=2000)
+    # the scheduled digests' tick; instant alerts do not wait for it (they go as their match is stored)
+    tick_seconds: float = Field(default=60, ge=1)
 
     @field_validator("default_timezone")
     @classmethod

@@ -1,4 +1,4 @@
-"""The digest scheduler: one tick a minute builds every due digest.
+"""The digest scheduler: one tick a minute builds every due digest; instant alerts go at once.
 
 APScheduler runs a single interval job in memory (no shared job store, no job per subscriber):
 `misfire_grace_time` is large and `coalesce` is on, so a late or missed run still runs once. What
@@ -8,15 +8,22 @@ double or drop a digest: see `bot.digest.schedule`.
 Paused subscribers: every tick moves their watermark (`last_digest_at`) to now, so what matched
 while they were paused is skipped and resuming does not flood them; their next digest covers the
 time since they resumed.
+
+Instant alerts do not wait for the tick. A match stored in this process sets `wake` (the pipeline's
+`on_matches`); a match stored by another process is seen by a one-row query a second
+(`max(matches.id)`, answered from the primary key). Either way the instant subscribers with new
+matches are built at once, still at most one alert per `delivery.instant_batch_seconds` per chat
+(matches that close together go as one message), never in quiet hours; the tick stays as a safety net.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -30,6 +37,7 @@ from bot.storage.database import Database
 log = logging.getLogger(__name__)
 
 BATCH = 200  # subscribers built per transaction
+INSTANT_POLL_SECONDS = 1.0  # how often another process's new matches are looked for
 
 
 def schedule_of(sub: m.Subscriber) -> Schedule:
@@ -42,6 +50,11 @@ class DigestScheduler:
         self.db = db
         self.settings = settings
         self.clock = clock
+        self.wake = asyncio.Event()  # set when this process stores a match
+
+    def matches_stored(self) -> None:
+        """For the pipeline of this process: new matches, so instant alerts may be due now."""
+        self.wake.set()
 
     async def tick(self) -> int:
         """One pass: build every due digest. Returns how many digests were built (empty ones included)."""
@@ -92,22 +105,69 @@ class DigestScheduler:
                     continue
                 if due:
                     chats.append(sub.id)
-            fresh = exists().where(
-                m.Rule.subscriber_id == m.Subscriber.id, m.Match.rule_id == m.Rule.id,
-                m.Match.matched_at > func.coalesce(m.Subscriber.last_digest_at, m.Subscriber.created_at),
-                m.Match.matched_at <= now,
-            )
-            instant = await session.scalars(
-                select(m.Subscriber.id).where(
-                    m.Subscriber.active.is_(True), m.Subscriber.paused.is_(False),
-                    m.Subscriber.frequency == Frequency.INSTANT, fresh,
-                    or_(m.Subscriber.last_digest_at.is_(None),
-                        m.Subscriber.last_digest_at
-                        <= now - timedelta(seconds=self.settings.delivery.instant_batch_seconds)),
-                )
-            )
-            chats.extend(instant.all())
+            instant, _ = await self._instant_due(session, now)
+            chats.extend(instant)
         return chats
+
+    async def _instant_due(self, session: AsyncSession, now: datetime) -> tuple[list[int], datetime | None]:
+        """Instant subscribers with matches they have not been sent, and the earliest moment one held
+        back by `instant_batch_seconds` (an alert went a moment ago) may go."""
+        fresh = exists().where(
+            m.Rule.subscriber_id == m.Subscriber.id, m.Match.rule_id == m.Rule.id,
+            m.Match.matched_at > func.coalesce(m.Subscriber.last_digest_at, m.Subscriber.created_at),
+            m.Match.matched_at <= now,
+        )
+        gap = timedelta(seconds=self.settings.delivery.instant_batch_seconds)
+        rows = (await session.execute(
+            select(m.Subscriber.id, m.Subscriber.last_digest_at).where(
+                m.Subscriber.active.is_(True), m.Subscriber.paused.is_(False),
+                m.Subscriber.frequency == Frequency.INSTANT, fresh)
+        )).all()
+        due = [sub_id for sub_id, last in rows if last is None or last <= now - gap]
+        held = [last + gap for _, last in rows if last is not None and last > now - gap]
+        return due, min(held) if held else None
+
+    async def instant_tick(self) -> tuple[int, datetime | None]:
+        """Build the instant alerts due now. Returns how many, and when to look again for the ones
+        held back by the batch window (None: none held)."""
+        now = self.clock.now()
+        async with self.db.uow(read_only=True) as session:
+            due, retry_at = await self._instant_due(session, now)
+        built = await self._build(due, now) if due else 0
+        return built, retry_at
+
+    async def _newest_match(self) -> int:
+        async with self.db.uow(read_only=True) as session:
+            return int(await session.scalar(select(func.max(m.Match.id))) or 0)
+
+    async def _instant_loop(self, stop: asyncio.Event) -> None:
+        """Instant alerts as their matches are stored (module doc)."""
+        seen = await self._newest_match()
+        retry_at: datetime | None = None
+        while not stop.is_set():
+            await self._wait_for_matches(stop, INSTANT_POLL_SECONDS)
+            woken = self.wake.is_set()
+            self.wake.clear()
+            try:
+                newest = await self._newest_match()
+                due_again = retry_at is not None and self.clock.now() >= retry_at
+                if not woken and newest <= seen and not due_again:
+                    continue
+                seen = newest
+                built, retry_at = await self.instant_tick()
+                if built:
+                    log.info("%d instant alerts built", built)
+            except Exception:
+                log.exception("instant alerts failed; trying again in a second")
+
+    async def _wait_for_matches(self, stop: asyncio.Event, seconds: float) -> None:
+        waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait()),
+                   asyncio.ensure_future(asyncio.sleep(seconds))]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waiters:
+                task.cancel()
 
     @staticmethod
     async def _last_days(session: AsyncSession, subscriber_ids: list[int] | None = None) -> dict[int, date]:
@@ -177,15 +237,20 @@ class DigestScheduler:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
         scheduler = AsyncIOScheduler(timezone="UTC")  # in-memory job store: never shared between processes
+        tick = self.settings.digest.tick_seconds
         scheduler.add_job(
-            self._safe_tick, "interval", minutes=1, id="digest-tick", next_run_time=datetime.now().astimezone(),
+            self._safe_tick, "interval", seconds=tick, id="digest-tick", next_run_time=datetime.now().astimezone(),
             misfire_grace_time=3600, coalesce=True, max_instances=1,
         )
         scheduler.start()
-        log.info("digest scheduler started: one tick a minute")
+        instant = asyncio.create_task(self._instant_loop(stop))
+        log.info("digest scheduler started: a tick every %.0f s, instant alerts as matches are stored", tick)
         try:
             while not stop.is_set():
                 await sleep_or_stop(self.clock, stop, 30)
         finally:
             scheduler.shutdown(wait=False)
+            instant.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await instant
             log.info("digest scheduler stopped")

@@ -44,6 +44,9 @@ class Pipeline:
         self._factory = matcher_factory
         self._matcher: Matcher | None = None
         self.indexer = indexer or SearchIndexer(db)
+        # told after a batch that stored new matches (committed): the scheduler of this process
+        # builds instant alerts at once instead of at its next look
+        self.on_matches: list[Callable[[], None]] = []
 
     async def reload_rules(self) -> Matcher:
         async with self.db.uow(read_only=True) as session:
@@ -80,6 +83,9 @@ class Pipeline:
                     await self._match(session, matcher, channel, to_match, result)
         if result.stored or result.updated:
             self.indexer.wake()
+        if result.matches:
+            for listener in self.on_matches:
+                listener()
         return result
 
     async def flush_index(self) -> int:

@@ -168,7 +168,12 @@ async def build_role(rt: Runtime, role: str) -> Service:
 
         async def run_scheduler(stop: asyncio.Event) -> None:
             async def work(inner: asyncio.Event) -> None:
-                await MeteredScheduler(app.db, settings, BeatingClock(app.clock, "scheduler")).run(inner)
+                scheduler = MeteredScheduler(app.db, settings, BeatingClock(app.clock, "scheduler"))
+                app.pipeline.on_matches.append(scheduler.matches_stored)  # matches of this process: at once
+                try:
+                    await scheduler.run(inner)
+                finally:
+                    app.pipeline.on_matches.remove(scheduler.matches_stored)
 
             await lead(lock, work, stop, retry_seconds=settings.runtime.leader_retry_seconds,
                        grace_seconds=settings.runtime.shutdown_grace_seconds)
