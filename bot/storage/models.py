@@ -122,7 +122,7 @@ class Post(Base):
     date: Mapped[datetime] = mapped_column()
     text: Mapped[str] = mapped_column(Text, default="")
     text_hash: Mapped[str] = mapped_column(String(32))
-    # normalised lemmas, for the full-text index; NULL: stored, not indexed yet (bot/matching/indexer.py)
+    # normalised lemmas, for the full-text index; NULL: stored, not indexed yet (bot/search/indexer.py)
     lemma_text: Mapped[str | None] = mapped_column(Text)
     edit_date: Mapped[datetime | None] = mapped_column()
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -254,6 +254,17 @@ class Outbox(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
     claimed_at: Mapped[datetime | None] = mapped_column()  # a worker took it (state 'sending')
+
+
+class LeaderTerm(Base):
+    """The current term of a leadership (migration 0016): its generation is the fencing token."""
+
+    __tablename__ = "leader_terms"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger)
+    holder: Mapped[str] = mapped_column(String(128))
+    started_at: Mapped[datetime] = mapped_column()
 
 
 class Meta(Base):
