@@ -329,7 +329,7 @@ async def _load(db: Any, corpus: Corpus, n: int) -> None:
     from sqlalchemy import text
 
     from bot.matching import index_text
-    from bot.matching.fts import drop_index, ensure_index
+    from bot.search.fts import drop_index, ensure_index
 
     rng = random.Random(5)
     templates = []
@@ -372,7 +372,7 @@ async def bench_search(corpus: Corpus, n: int, pg_url: str | None) -> None:
     from datetime import UTC, datetime, timedelta
     from pathlib import Path
 
-    from bot.matching.search import search_posts
+    from bot.search import search_posts
     from bot.storage.database import Database
 
     targets: list[tuple[str, str, Callable[[], Any] | None]] = []

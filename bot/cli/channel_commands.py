@@ -52,7 +52,7 @@ from bot.ingest.channels import (
     parse_channel_link,
     remove_channel,
 )
-from bot.matching.indexer import pending_count
+from bot.search import pending_count
 from bot.storage import models as m
 
 console = Term()
@@ -91,9 +91,13 @@ def _duration(seconds: float | None) -> str:
 @run_async
 async def login(ctx: click.Context, as_string: bool, phone: str | None, account: str) -> None:
     """Sign in a monitoring account (phone, login code, two-step password) and save its session."""
-    from telethon.sessions import StringSession
-
-    from bot.telegram.clients import interactive_login, make_user_client, session_path
+    from bot.telegram.clients import (
+        interactive_login,
+        make_user_client,
+        new_string_session,
+        session_path,
+        session_string,
+    )
 
     settings = settings_from(ctx)
     uses_telegram(ctx)
@@ -117,7 +121,7 @@ async def login(ctx: click.Context, as_string: bool, phone: str | None, account:
         as_string = True  # the session string is in force: the session file would not be used
         click.echo(f"{env_name} is set, so the session is a string: a fresh one is printed below.")
     try:
-        client = make_user_client(settings, account=account, session=StringSession() if as_string else None)
+        client = make_user_client(settings, account=account, session=new_string_session() if as_string else None)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
     try:
@@ -132,7 +136,7 @@ async def login(ctx: click.Context, as_string: bool, phone: str | None, account:
     who = f"Account {account} logged in as {name}"
     if as_string:
         click.echo(f"{who}. Put this line in .env (it is the account's key: keep it secret):")
-        click.echo(f"{env_name}={StringSession.save(client.session)}")
+        click.echo(f"{env_name}={session_string(client)}")
     else:
         click.echo(f"{who}. Session saved to {session_path(settings.telegram, account=account)} (mode 600).")
 

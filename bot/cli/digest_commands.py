@@ -45,9 +45,8 @@ def _date(value: str | None, option: str) -> date | None:
 async def preview(ctx: click.Context, rules_file: Path, since: str | None, until: str | None, zone: str | None,
                   lang: str | None, chat_id: int | None, as_html: bool) -> None:
     """Build, from the stored posts, the digest a subscriber with these rules would receive. Sends nothing."""
-    from telethon.extensions import html as telethon_html
-
     from bot.digest.preview import period, preview_digest, read_rules, subscriber_language_and_zone
+    from bot.telegram.sender import plain_text
 
     settings = settings_from(ctx)
     if zone is not None:
@@ -95,7 +94,7 @@ async def preview(ctx: click.Context, rules_file: Path, since: str | None, until
             click.echo(chunk)
             click.echo("-----")
         else:
-            click.echo(telethon_html.parse(chunk)[0])
+            click.echo(plain_text(chunk))
             click.echo()
     click.echo(f"{counted(built.total, 'item')} in {counted(len(built.chunks), 'message')} "
                f"({counted(built.matches, 'match', 'matches')}).", err=True)

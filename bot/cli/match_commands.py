@@ -138,7 +138,7 @@ def match(ctx: click.Context, rules_file: Path | None, posts_file: Path | None, 
 async def search(ctx: click.Context, rule: str, days: int | None, limit: int, channels: tuple[str, ...],
                  as_json: bool) -> None:
     """Search the stored posts with a rule (full-text index, confirmed by the matcher); newest first."""
-    from bot.matching.search import search_posts
+    from bot.search import search_posts
 
     settings = settings_from(ctx)
     try:
@@ -181,7 +181,7 @@ async def search(ctx: click.Context, rule: str, days: int | None, limit: int, ch
 @run_async
 async def reindex(ctx: click.Context, missing: bool) -> None:
     """Recompute every post's lemma text and rebuild the full-text index (after a dictionary upgrade)."""
-    from bot.matching.reindex import reindex as run
+    from bot.search import reindex as run
 
     db = Database.from_url(settings_from(ctx).database.url)
     try:

@@ -102,7 +102,7 @@ def _parse_quietly(source: str) -> object:
 
 async def _dry_run(ctx: CommandContext, lang: str, source: str, tz: str) -> str:
     try:
-        from bot.matching.search import search_posts
+        from bot.search import search_posts
     except ImportError:  # the full-text search is not installed in this build
         return t(lang, "dry_run_unavailable")
     since = ctx.now() - timedelta(days=DRY_RUN_DAYS)
@@ -214,7 +214,7 @@ async def search(ctx: CommandContext, req: Request) -> Reply:
     except RuleError as err:
         return Reply(_rule_error(req.lang, err))
     try:
-        from bot.matching.search import search_posts
+        from bot.search import search_posts
     except ImportError:
         return Reply(t(req.lang, "search_unavailable"))
     scope, tz = await _followed_scope(ctx, req)

@@ -5,7 +5,7 @@ several of them is one row. A batch is one transaction: it lands whole or not at
 
 New and edited posts are stored "not in the search index yet" (lemma_text NULL); the pipeline's
 `SearchIndexer` writes them into the index in the background, once ingestion is quiet, so
-matching and alerts never wait for the full-text index (bot/matching/indexer.py).
+matching and alerts never wait for the full-text index (bot/search/indexer.py).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import domain
 from bot.domain import IngestResult, Matcher
-from bot.matching.indexer import SearchIndexer
 from bot.matching.text import Tokens, tokenize
+from bot.search import SearchIndexer
 from bot.storage import models as m
 from bot.storage.database import Database
 from bot.storage.repos import ensure_channel, insert_ignore, posts_by_message_id, rules_for_matching

@@ -1,8 +1,8 @@
 """Matching: the rule language, normalisation (ru/uk/en morphology) and the compiled matcher.
 
 Package face: `compile_rules` (the pipeline's MatcherFactory), `parse_rule` / `RuleError` (for the
-bot's and the CLI's rule checks), `index_text` (lemma text for the full-text index). Archive search
-is `bot.matching.search.search_posts`.
+bot's and the CLI's rule checks), `index_text` (lemma text for the full-text index). Pure: no database, no Telegram (the
+archive search over the database is `bot.search`, built on this package).
 """
 
 from __future__ import annotations

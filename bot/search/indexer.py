@@ -7,7 +7,7 @@ updates the index (SQLite: the FTS5 triggers; PostgreSQL: the GIN expression ind
 
 Ingestion comes first. The indexer runs a batch when ingestion has been quiet for `idle_seconds`,
 or when it has waited `max_wait_seconds` (so a long burst cannot starve it). Search stays exact
-meanwhile: it reads the pending posts as candidates too (bot/matching/search.py). Pending posts
+meanwhile: it reads the pending posts as candidates too (bot/search/query.py). Pending posts
 are rows in the database, so nothing is lost to a restart: the next indexer finds them.
 """
 

@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import MatchingSettings
 from bot.domain import Rule, post_link
-from bot.matching.fts import PG_VECTOR
-from bot.matching.index import condition, exact_by_index, fts5_query, tsquery
 from bot.matching.matcher import CompiledMatcher, compile_rules
 from bot.matching.rules import parse_rule
+from bot.search.conditions import condition, exact_by_index, fts5_query, tsquery
+from bot.search.fts import PG_VECTOR
 from bot.storage import models as m
 from bot.storage.database import Database
 

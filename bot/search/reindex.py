@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from bot.matching.fts import ensure_index
 from bot.matching.index import INDEX_VERSION, index_text
-from bot.matching.indexer import index_pending
+from bot.search.fts import ensure_index
+from bot.search.indexer import index_pending
 from bot.storage import models as m
 from bot.storage.database import Database
 

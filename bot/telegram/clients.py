@@ -266,3 +266,13 @@ async def _password(client: TelegramClient, echo: Callable[[str], Any], prompt: 
         except errors.PasswordHashInvalidError:
             echo("That password is wrong; try again.")
     raise ConfigError("Too many wrong passwords; run `tgmon login` again later.")
+
+
+def new_string_session() -> StringSession:
+    """An empty session kept as a string (`tgmon login --string`), for `make_user_client(session=...)`."""
+    return StringSession()
+
+
+def session_string(client: TelegramClient) -> str:
+    """The client's session as the string TELEGRAM_SESSION takes."""
+    return StringSession.save(client.session)

@@ -32,6 +32,11 @@ _GONE = (
 )
 
 
+def plain_text(html: str) -> str:
+    """The text a message sent as ``html`` shows, without its formatting (`tgmon digest preview`)."""
+    return str(telethon_html.parse(html)[0])
+
+
 def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 

@@ -44,7 +44,7 @@ def _counts(url: str) -> tuple[int, int]:
 def _unindexed(url: str) -> int:
     import asyncio
 
-    from bot.matching.indexer import pending_count
+    from bot.search import pending_count
     from bot.storage.database import Database
 
     async def go() -> int:

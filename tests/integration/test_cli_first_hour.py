@@ -117,7 +117,7 @@ def test_an_unexpected_error_is_one_line_with_the_way_to_the_traceback(tmp: Path
     async def broken(*_: object, **__: object) -> None:
         raise RuntimeError("something no one foresaw")
 
-    monkeypatch.setattr("bot.matching.search.search_posts", broken)
+    monkeypatch.setattr("bot.search.search_posts", broken)
     result = CliRunner().invoke(cli, ["search", "обстрел"], env=base_env(tmp), prog_name="tgmon")
     assert result.exit_code == 1
     assert result.output.strip() == (

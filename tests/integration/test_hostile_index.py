@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from bot import domain
 from bot.ingest.pipeline import Pipeline
 from bot.matching import compile_rules
-from bot.matching import indexer as indexer_module
 from bot.matching.index import MAX_INDEX_BYTES, index_text
-from bot.matching.indexer import pending_count
-from bot.matching.search import search_posts
+from bot.search import indexer as indexer_module
+from bot.search import search_posts
+from bot.search.indexer import pending_count
 from bot.storage import models as m
 from bot.storage.database import Database
 

@@ -10,8 +10,8 @@ import pytest
 from bot import domain
 from bot.ingest.pipeline import Pipeline
 from bot.matching import compile_rules
-from bot.matching import search as search_module
-from bot.matching.search import search_posts
+from bot.search import query as search_module
+from bot.search import search_posts
 from bot.storage.database import Database
 
 DAY = datetime(2026, 11, 20, 12, tzinfo=UTC)

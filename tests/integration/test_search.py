@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from bot import domain
 from bot.ingest.pipeline import Pipeline
 from bot.matching import RuleError, compile_rules, index_text
-from bot.matching.search import search_posts
+from bot.search import search_posts
 from bot.storage import models as m
 from bot.storage.database import Database
 
@@ -120,7 +120,7 @@ async def test_index_migrations_keep_every_search_answer(db: Database) -> None:
     keys, prefixes, exclusions), and going back below 0012 first indexes what was pending."""
     from alembic.script import ScriptDirectory
 
-    from bot.matching.indexer import pending_count
+    from bot.search import pending_count
     from bot.storage.migrate import alembic_config, current, downgrade, upgrade
 
     def alembic_head() -> str | None:

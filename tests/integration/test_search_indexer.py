@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from bot import domain
 from bot.ingest.pipeline import Pipeline
 from bot.matching import compile_rules, index_text
-from bot.matching import indexer as indexer_module
-from bot.matching.indexer import SearchIndexer, index_pending, pending_count
-from bot.matching.search import search_posts
+from bot.search import indexer as indexer_module
+from bot.search import search_posts
+from bot.search.indexer import SearchIndexer, index_pending, pending_count
 from bot.storage import models as m
 from bot.storage.database import Database
 
@@ -116,7 +116,7 @@ async def test_a_failing_batch_loses_nothing_and_is_retried(
     pipeline = Pipeline(db, compile_rules, SearchIndexer(db, idle_seconds=0.0, retry_seconds=0.05))
     real = indexer_module.index_text
     monkeypatch.setattr(indexer_module, "index_text", lambda text: 1 / 0)
-    with caplog.at_level(logging.WARNING, logger="bot.matching.indexer"):
+    with caplog.at_level(logging.WARNING, logger="bot.search.indexer"):
         await pipeline.ingest(_posts(3))
         for _ in range(100):
             if "search indexing failed (ZeroDivisionError" in caplog.text:
@@ -188,7 +188,7 @@ async def test_the_monitor_reports_the_backlog(db: Database) -> None:
 async def test_a_backlog_larger_than_search_reads_makes_the_total_inexact(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.matching import search
+    from bot.search import query as search
 
     monkeypatch.setattr(search, "MAX_PENDING", 5)
     pipeline = Pipeline(db, compile_rules)

@@ -13,7 +13,19 @@ from bot.storage.models import Base
 target_metadata = Base.metadata
 
 
+def lemma_text(text: str) -> str:
+    """A post's lemma_text as the running code writes and searches it. The migrations that fill
+    lemma_text (0003's upgrade, 0012's downgrade) take it from ``config.attributes["lemma_text"]``
+    and import no bot.* code themselves: their SQL is a frozen copy, but lemma_text is data in the
+    running code's format (bot.matching.index.INDEX_VERSION; `tgmon reindex` rebuilds it), so this
+    is the one thing they must not freeze. Imported when a fill runs, not when migrations load."""
+    from bot.matching.index import index_text
+
+    return index_text(text)
+
+
 def _run(connection: Connection) -> None:
+    context.config.attributes.setdefault("lemma_text", lemma_text)
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

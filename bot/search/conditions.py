@@ -1,0 +1,115 @@
+"""Index queries built from rules: what a post's ``lemma_text`` must contain to be able to match.
+
+A rule becomes a necessary condition over the index keys (bot/matching/index.py): a post that can
+match the rule always passes it; the real matcher then confirms the candidates. The condition is
+written as an FTS5 MATCH query (SQLite) or a tsquery (PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from bot.matching.index import index_key as _key
+from bot.matching.rules import Atom, Expr, ParsedRule, Term
+
+# A condition: None (anything passes) | ("key", k) | ("prefix", p) | ("and"|"or", (cond, ...))
+# | ("andnot", cond, excluded cond)
+Cond = tuple | None
+
+
+def _atom_cond(atom: Atom) -> Cond:
+    if atom.kind == "prefix":
+        return ("prefix", _key(atom.keys[0]))
+    keys = [k for k in dict.fromkeys(_key(k) for k in atom.keys) if k]
+    if not keys:
+        return None
+    return ("key", keys[0]) if len(keys) == 1 else ("or", tuple(("key", k) for k in keys))
+
+
+def _term_cond(term: Term) -> Cond:
+    if term.kind == "regex":
+        return None
+    return _combine("and", [_atom_cond(a) for a in term.atoms])
+
+
+def _combine(kind: str, parts: list[Cond]) -> Cond:
+    kept: list[Cond]
+    if kind == "and":
+        kept = [p for p in parts if p is not None]
+        if not kept:
+            return None
+    else:
+        if any(p is None for p in parts):
+            return None
+        kept = parts
+    return kept[0] if len(kept) == 1 else (kind, tuple(kept))
+
+
+def _plain(rule: ParsedRule, e: Expr) -> bool:
+    """Words (lemmas) combined with AND/OR: the index answers exactly whether a post has them."""
+    if e[0] == "term":
+        term = rule.terms[e[1]]
+        return term.kind == "word" and term.atoms[0].kind == "lemma"
+    if e[0] == "not":
+        return False
+    return all(_plain(rule, c) for c in e[1])
+
+
+def condition(rule: ParsedRule) -> Cond:
+    """What a post must contain to be able to match ``rule`` (None: no constraint). Exclusions of
+    plain words become NOT in the index query: `батальон -учения` reads no post about учения."""
+
+    def walk(e: Expr) -> Cond:
+        if e[0] == "term":
+            return _term_cond(rule.terms[e[1]])
+        if e[0] == "not":
+            return None
+        if e[0] == "and":
+            positive = _combine("and", [walk(c) for c in e[1] if c[0] != "not"])
+            excluded = [walk(c[1]) for c in e[1] if c[0] == "not" and _plain(rule, c[1])]
+            kept: list[Cond] = [c for c in excluded if c is not None]
+            if positive is not None and kept:
+                return ("andnot", positive, _combine("or", kept))
+            return positive
+        return _combine(e[0], [walk(c) for c in e[1]])
+
+    return walk(rule.expr)
+
+
+def exact_by_index(rule: ParsedRule) -> bool:
+    """True when the index condition is the rule itself: words (lemmas) with AND, OR and
+    exclusions of words, so the index can count the matches without reading any post."""
+
+    def walk(e: Expr) -> bool:
+        if e[0] == "and" and any(c[0] == "not" for c in e[1]):
+            kept = [c for c in e[1] if c[0] != "not"]
+            return bool(kept) and all(walk(c) for c in kept) and all(
+                _plain(rule, c[1]) for c in e[1] if c[0] == "not"
+            )
+        return _plain(rule, e) or (e[0] in ("and", "or") and all(walk(c) for c in e[1]))
+
+    return walk(rule.expr)
+
+
+def fts5_query(cond: Cond) -> str:
+    assert cond is not None
+    kind = cond[0]
+    if kind == "key":
+        return f'"{cond[1]}"'
+    if kind == "prefix":
+        return f'"{cond[1]}"*'
+    if kind == "andnot":
+        return f"({fts5_query(cond[1])} NOT {fts5_query(cond[2])})"
+    joiner = " AND " if kind == "and" else " OR "
+    return "(" + joiner.join(fts5_query(c) for c in cond[1]) + ")"
+
+
+def tsquery(cond: Cond) -> str:
+    assert cond is not None
+    kind = cond[0]
+    if kind == "key":
+        return f"'{cond[1]}'"
+    if kind == "prefix":
+        return f"'{cond[1]}':*"
+    if kind == "andnot":
+        return f"({tsquery(cond[1])} & !{tsquery(cond[2])})"
+    joiner = " & " if kind == "and" else " | "
+    return "(" + joiner.join(tsquery(c) for c in cond[1]) + ")"
