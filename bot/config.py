@@ -254,6 +254,8 @@ class RuntimeSettings(_Section):
 
     shutdown_grace_seconds: float = Field(default=6, gt=0, le=60)  # then unfinished work is cancelled
     leader_retry_seconds: float = Field(default=5, gt=0, le=60)  # a standby scheduler retries the lock
+    # the leader's lock lives while it talks: a frozen or cut-off leader is replaced after this long
+    leader_lease_seconds: float = Field(default=15, ge=2, le=600)
     monitor_seconds: float = Field(default=15, gt=0, le=3600)  # outbox depth and database probe
     stall_seconds: float = Field(default=600, gt=0)  # /healthz fails after this long without progress
 

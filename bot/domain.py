@@ -196,6 +196,11 @@ def unique_by(items: Sequence[Post]) -> list[Post]:
     return list(seen.values())
 
 
+class StaleLeader(Exception):
+    """A newer leader has begun its term (its fencing token moved on): this process must write nothing
+    more as the leader, and steps down."""
+
+
 class SessionEndedError(Exception):
     """The Telegram session can no longer be used (revoked, or the same key used from two places).
 

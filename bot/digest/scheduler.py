@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import exists, func, select, update
@@ -30,7 +31,7 @@ from bot.config import Settings
 from bot.delivery.worker import sleep_or_stop
 from bot.digest.schedule import Schedule, day_of_key, due_occurrence, in_quiet_hours
 from bot.digest.service import DigestJob, queue_digests
-from bot.domain import Clock, Frequency
+from bot.domain import Clock, Frequency, StaleLeader
 from bot.storage import models as m
 from bot.storage.database import Database
 
@@ -51,6 +52,9 @@ class DigestScheduler:
         self.settings = settings
         self.clock = clock
         self.wake = asyncio.Event()  # set when this process stores a match
+        # the leader's fencing check, run first in each write transaction (bot/runtime/leader.py)
+        self.fence: Callable[[AsyncSession], Awaitable[None]] | None = None
+        self._stale: StaleLeader | None = None
 
     def matches_stored(self) -> None:
         """For the pipeline of this process: new matches, so instant alerts may be due now."""
@@ -66,11 +70,15 @@ class DigestScheduler:
             batch = candidates[first : first + BATCH]
             try:
                 built += await self._build(batch, now)
+            except StaleLeader:
+                raise
             except Exception:  # one broken subscriber must not stop the others' digests
                 log.exception("digest batch failed; building its subscribers one by one")
                 for sub_id in batch:
                     try:
                         built += await self._build([sub_id], now)
+                    except StaleLeader:
+                        raise
                     except Exception:
                         log.exception("digest for subscriber %s failed; it is retried on the next tick", sub_id)
         return built
@@ -81,6 +89,8 @@ class DigestScheduler:
             if not await session.scalar(select(exists().where(*paused))):
                 return  # no write transaction on a tick with nobody paused
         async with self.db.uow() as session:
+            if self.fence is not None:
+                await self.fence(session)
             await session.execute(update(m.Subscriber).where(*paused).values(last_digest_at=now))
 
     async def _candidates(self, now: datetime) -> list[int]:
@@ -157,6 +167,9 @@ class DigestScheduler:
                 built, retry_at = await self.instant_tick()
                 if built:
                     log.info("%d instant alerts built", built)
+            except StaleLeader as exc:
+                self._stale = exc
+                return
             except Exception:
                 log.exception("instant alerts failed; trying again in a second")
 
@@ -190,6 +203,8 @@ class DigestScheduler:
         """Build the due digests of these subscribers in one transaction (their rows locked on
         PostgreSQL; SQLite's BEGIN IMMEDIATE serialises writers), deciding again under the lock."""
         async with self.db.uow() as session:
+            if self.fence is not None:
+                await self.fence(session)
             query = select(m.Subscriber).where(m.Subscriber.id.in_(subscriber_ids)).order_by(m.Subscriber.id)
             if self.db.dialect == "postgresql":
                 query = query.with_for_update()
@@ -230,6 +245,8 @@ class DigestScheduler:
     async def _safe_tick(self) -> None:
         try:
             await self.tick()
+        except StaleLeader as exc:
+            self._stale = exc  # run() ends with it: the process steps down
         except Exception:
             log.exception("digest tick failed; the next one retries")
 
@@ -246,11 +263,13 @@ class DigestScheduler:
         instant = asyncio.create_task(self._instant_loop(stop))
         log.info("digest scheduler started: a tick every %.0f s, instant alerts as matches are stored", tick)
         try:
-            while not stop.is_set():
-                await sleep_or_stop(self.clock, stop, 30)
+            while not stop.is_set() and self._stale is None:
+                await sleep_or_stop(self.clock, stop, 1)
         finally:
             scheduler.shutdown(wait=False)
             instant.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await instant
             log.info("digest scheduler stopped")
+        if self._stale is not None:
+            raise self._stale

@@ -2,9 +2,17 @@
 
 On PostgreSQL the leader holds a session-level advisory lock on a connection of its own. The
 server releases it the moment that session ends (the process died, the connection broke, the
-server restarted), and a standby's next `pg_try_advisory_lock` wins. The leader checks its
-connection every retry interval and steps down at once when it is lost, before anyone else can
-take over. On SQLite there is only one process (see `instance_lock`), so it always leads.
+server restarted), and a standby's next `pg_try_advisory_lock` wins. On SQLite there is only one
+process (see `instance_lock`), so it always leads.
+
+A lock alone is not a lease: a frozen leader (SIGSTOP, a stalled VM) or one whose host dropped off
+the network keeps its session, and so the lock, until TCP gives up (hours by default). Hence:
+- the lock's session is a lease: `idle_session_timeout` (`runtime.leader_lease_seconds`, 15 s) makes
+  the server end it when the leader stops talking, and TCP keepalives find a dead peer; the leader
+  checks the lock every retry interval (well inside the lease), which also keeps the session alive;
+- a fencing token: each new term increments `leader_terms.generation`; the leader's writes check it
+  in their own transaction (`fence`), so a leader that lost the lock without knowing writes nothing
+  once its successor has begun (`StaleLeader`), and steps down.
 """
 
 from __future__ import annotations
@@ -15,9 +23,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
+from bot.domain import StaleLeader
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +37,8 @@ SCHEDULER_LOCK_KEY = 0x7467_6D6F_6E5F_7363
 
 
 class LeaderLock(Protocol):
+    generation: int | None  # the fencing token of the term held; None where no fencing is needed
+
     async def try_acquire(self) -> bool: ...
 
     async def still_held(self) -> bool: ...
@@ -34,6 +47,8 @@ class LeaderLock(Protocol):
 
 
 class AlwaysLeader:
+    generation: int | None = None
+
     async def try_acquire(self) -> bool:
         return True
 
@@ -49,29 +64,49 @@ def asyncpg_dsn(database_url: str) -> str:
 
 
 class PgAdvisoryLock:
-    def __init__(self, database_url: str, key: int = SCHEDULER_LOCK_KEY, timeout: float = 5.0) -> None:
+    def __init__(self, database_url: str, key: int = SCHEDULER_LOCK_KEY, timeout: float = 5.0,
+                 lease_seconds: float = 15.0, name: str = "scheduler") -> None:
         self.dsn = asyncpg_dsn(database_url)
         self.key = key
         self.timeout = timeout
+        self.lease_seconds = lease_seconds
+        self.name = name
+        self.generation: int | None = None
         self._conn: object | None = None
+
+    def _session_settings(self) -> dict[str, str]:
+        return {
+            "application_name": "tgmon-scheduler-lock",
+            # the lease: a leader that stops talking (frozen, cut off) loses its session, so its lock
+            "idle_session_timeout": str(int(self.lease_seconds * 1000)),
+            # a peer that vanished without a word is found within seconds, not hours
+            "tcp_keepalives_idle": "5", "tcp_keepalives_interval": "2", "tcp_keepalives_count": "3",
+        }
 
     async def try_acquire(self) -> bool:
         import asyncpg
 
         await self.release()
         try:
-            conn = await asyncpg.connect(self.dsn, timeout=self.timeout, server_settings={
-                "application_name": "tgmon-scheduler-lock"})
+            conn = await asyncpg.connect(self.dsn, timeout=self.timeout, server_settings=self._session_settings())
         except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
             log.warning("scheduler lock: database unreachable (%s); retrying", type(exc).__name__)
             return False
         try:
             got = bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.key, timeout=self.timeout))
-        except (TimeoutError, OSError, asyncpg.PostgresError):
+            if got:  # a new term: the fencing token every write of this leader checks
+                self.generation = int(await conn.fetchval(
+                    "INSERT INTO leader_terms (name, generation, holder, started_at) VALUES ($1, 1, $2, now()) "
+                    "ON CONFLICT (name) DO UPDATE SET generation = leader_terms.generation + 1, "
+                    "holder = EXCLUDED.holder, started_at = now() RETURNING generation",
+                    self.name, _holder(), timeout=self.timeout))
+        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+            log.warning("scheduler lock: could not begin a term (%s); retrying", type(exc).__name__)
             got = False
         if got:
             self._conn = conn
         else:
+            self.generation = None
             await _close(conn)
         return got
 
@@ -94,8 +129,33 @@ class PgAdvisoryLock:
 
     async def release(self) -> None:
         conn, self._conn = self._conn, None
+        self.generation = None
         if conn is not None:
             await _close(conn)  # ending the session releases the lock
+
+
+def _holder() -> str:
+    import os
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"[:128]
+
+
+def fence(name: str, generation: int | None) -> Callable[[AsyncSession], Awaitable[None]]:
+    """A check for the start of each of the leader's write transactions: the term is still the
+    current one (read FOR SHARE, so a successor's new term waits for this transaction to end)."""
+
+    async def check(session: AsyncSession) -> None:
+        if generation is None:
+            return
+        query = "SELECT generation FROM leader_terms WHERE name = :name"
+        if session.bind is not None and session.bind.dialect.name == "postgresql":
+            query += " FOR SHARE"
+        current = await session.scalar(text(query), {"name": name})
+        if current != generation:
+            raise StaleLeader(f"term {generation} of {name} is over (now {current}): stepping down")
+
+    return check
 
 
 async def _close(conn: object) -> None:
@@ -105,13 +165,16 @@ async def _close(conn: object) -> None:
 
 async def lead(
     lock: LeaderLock,
-    work: Callable[[asyncio.Event], Awaitable[None]],
+    work: Callable[[asyncio.Event], Awaitable[None]],  # reads lock.generation for its fence
     stop: asyncio.Event,
     *,
     retry_seconds: float,
     grace_seconds: float = 8,
+    check_seconds: float | None = None,
 ) -> None:
-    """Run `work` while holding `lock`; wait as a standby while another process holds it."""
+    """Run `work` while holding `lock`; wait as a standby while another process holds it. The leader
+    checks its lock every `check_seconds` (default `retry_seconds`): keep it well inside the lease."""
+    check_every = check_seconds or retry_seconds
     standby_logged = False
     while not stop.is_set():
         if not await lock.try_acquire():
@@ -127,7 +190,7 @@ async def lead(
         task: asyncio.Future[None] = asyncio.ensure_future(work(inner))
         try:
             while not stop.is_set() and not task.done():
-                await _wait(stop, retry_seconds, task)
+                await _wait(stop, check_every, task)
                 if not stop.is_set() and not task.done() and not await lock.still_held():
                     log.warning("scheduler: lost the lock (database connection lost); stepping down")
                     break
@@ -141,6 +204,9 @@ async def lead(
                     await task
             metrics.set_leader(False)
             await lock.release()
+        if task.done() and not task.cancelled() and isinstance(task.exception(), StaleLeader):
+            log.warning("scheduler: %s", task.exception())
+            continue  # a standby again: a newer leader runs the schedule
         if task.done() and not task.cancelled() and task.exception() is not None:
             raise task.exception()  # type: ignore[misc]
     await lock.release()

@@ -19,7 +19,7 @@ from bot.app import App
 from bot.config import MAIN_ACCOUNT, ConfigError, Settings
 from bot.runtime import fake_edge
 from bot.runtime.instrument import BeatingClock, CountingSender
-from bot.runtime.leader import AlwaysLeader, LeaderLock, PgAdvisoryLock, lead
+from bot.runtime.leader import AlwaysLeader, LeaderLock, PgAdvisoryLock, fence, lead
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ class Runtime:
 
 def scheduler_lock(settings: Settings, database_url: str) -> LeaderLock:
     if database_url.startswith("postgresql"):
-        return PgAdvisoryLock(database_url)
+        return PgAdvisoryLock(database_url, lease_seconds=settings.runtime.leader_lease_seconds)
     return AlwaysLeader()
 
 
@@ -158,6 +158,7 @@ async def build_role(rt: Runtime, role: str) -> Service:
     if role == "scheduler":
         digest_scheduler = _import("bot.digest.scheduler", "DigestScheduler", 6)
         lock = scheduler_lock(settings, str(app.db.engine.url.render_as_string(hide_password=False)))
+        lease = settings.runtime.leader_lease_seconds
 
         class MeteredScheduler(digest_scheduler):  # type: ignore[misc, valid-type]
             async def tick(self) -> int:
@@ -169,6 +170,7 @@ async def build_role(rt: Runtime, role: str) -> Service:
         async def run_scheduler(stop: asyncio.Event) -> None:
             async def work(inner: asyncio.Event) -> None:
                 scheduler = MeteredScheduler(app.db, settings, BeatingClock(app.clock, "scheduler"))
+                scheduler.fence = fence("scheduler", lock.generation)  # this term's writes only
                 app.pipeline.on_matches.append(scheduler.matches_stored)  # matches of this process: at once
                 try:
                     await scheduler.run(inner)
@@ -176,7 +178,8 @@ async def build_role(rt: Runtime, role: str) -> Service:
                     app.pipeline.on_matches.remove(scheduler.matches_stored)
 
             await lead(lock, work, stop, retry_seconds=settings.runtime.leader_retry_seconds,
-                       grace_seconds=settings.runtime.shutdown_grace_seconds)
+                       grace_seconds=settings.runtime.shutdown_grace_seconds,
+                       check_seconds=min(settings.runtime.leader_retry_seconds, lease / 3))
 
         return run_scheduler
     if role == "delivery":
