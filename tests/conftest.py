@@ -53,6 +53,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HOOK_DIR), os.environ.get("PYTHONPATH")]))
     traveller = time_machine.travel(when.timestamp(), tick=True)  # a timestamp: TZ stays the machine's
     traveller.start()
+    time.time()  # the travelled clock ticks from its first reading: now, as in the children
     _traveller.append(traveller)
 
 
