@@ -73,6 +73,7 @@ class PgAdvisoryLock:
         self.name = name
         self.generation: int | None = None
         self._conn: object | None = None
+        self._warned_no_lease = False
 
     def _session_settings(self) -> dict[str, str]:
         return {
@@ -87,8 +88,17 @@ class PgAdvisoryLock:
         import asyncpg
 
         await self.release()
+        settings = self._session_settings()
         try:
-            conn = await asyncpg.connect(self.dsn, timeout=self.timeout, server_settings=self._session_settings())
+            try:
+                conn = await asyncpg.connect(self.dsn, timeout=self.timeout, server_settings=settings)
+            except asyncpg.UndefinedObjectError:  # PostgreSQL before 14 has no idle_session_timeout
+                if not self._warned_no_lease:
+                    log.warning("scheduler lock: this PostgreSQL has no idle_session_timeout (it came in 14): a "
+                                "frozen leader is replaced only when TCP keepalives find it gone")
+                    self._warned_no_lease = True
+                del settings["idle_session_timeout"]
+                conn = await asyncpg.connect(self.dsn, timeout=self.timeout, server_settings=settings)
         except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
             log.warning("scheduler lock: database unreachable (%s); retrying", type(exc).__name__)
             return False

@@ -9,14 +9,21 @@ import pytest
 
 from bot import metrics
 from bot.runtime.leader import AlwaysLeader, PgAdvisoryLock, asyncpg_dsn, lead
+from bot.storage.database import Database
 
 pytestmark = pytest.mark.postgres
 KEY = 0x1234_5678  # not the production key: parallel test runs of the real app never meet this one
 
 
 @pytest.fixture
-def pg_url(pg_database: str) -> str:
-    return pg_database.replace("postgresql://", "postgresql+asyncpg://")
+async def pg_url(pg_database: str) -> str:
+    url = pg_database.replace("postgresql://", "postgresql+asyncpg://")
+    db = Database.from_url(url)  # the schema a leader writes its term into (leader_terms)
+    try:
+        await db.upgrade()
+    finally:
+        await db.dispose()
+    return url
 
 
 async def test_one_holder_and_takeover_when_its_session_dies(pg_url: str) -> None:
@@ -106,3 +113,21 @@ async def test_always_leader_on_sqlite() -> None:
     await asyncio.wait_for(ran.wait(), 2)
     stop.set()
     await asyncio.wait_for(task, 2)
+
+
+async def test_a_postgresql_without_idle_session_timeout_still_elects(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before PostgreSQL 14 the lease setting is unknown: the lock is taken without it (and a warning)."""
+    real_connect = asyncpg.connect
+
+    async def old_server(*args, server_settings=None, **kwargs):  # type: ignore[no-untyped-def]
+        if server_settings and "idle_session_timeout" in server_settings:
+            raise asyncpg.UndefinedObjectError('unrecognized configuration parameter "idle_session_timeout"')
+        return await real_connect(*args, server_settings=server_settings, **kwargs)
+
+    monkeypatch.setattr(asyncpg, "connect", old_server)
+    lock = PgAdvisoryLock(pg_url, key=KEY)
+    try:
+        assert await lock.try_acquire()
+        assert await lock.still_held() and lock.generation is not None
+    finally:
+        await lock.release()
