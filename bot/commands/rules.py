@@ -123,11 +123,11 @@ def _total(found: Any) -> str:
 
 
 def _post_line(post: Any, tz: str) -> str:
-    text, spans = excerpt(post.text or "", list(post.highlights), 200)
+    text, spans, cut_start, cut_end = excerpt(post.text or "", list(post.highlights), 200)
     when = post.date.astimezone(ZoneInfo(tz)).strftime("%d.%m %H:%M")
     channel = post.channel_title or post.channel_username or "?"
-    more = " …" if len(text) < len(post.text or "") else ""
-    return f"• {when} <i>{esc(clip(channel, 60))}</i>: {marked(text, spans)}{more}\n{esc(post.link)}"
+    shown = ("… " if cut_start else "") + marked(text, spans) + (" …" if cut_end else "")
+    return f"• {when} <i>{esc(clip(channel, 60))}</i>: {shown}\n{esc(post.link)}"
 
 
 async def list_rules(ctx: CommandContext, req: Request, page: int = 0) -> Reply:

@@ -43,19 +43,40 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def excerpt(text: str, highlights: Sequence[tuple[int, int]], width: int = 280) -> tuple[str, list[tuple[int, int]]]:
-    """A window of about `width` characters around the first match, with spans shifted into it."""
+_SENTENCE_END = (". ", "! ", "? ", "… ", "\n")
+
+
+def excerpt(text: str, highlights: Sequence[tuple[int, int]], width: int = 280
+            ) -> tuple[str, list[tuple[int, int]], bool, bool]:
+    """The post as a digest shows it: whole when it fits in `width` characters; else a window of about
+    `width` around the first match, starting at a sentence (or else a word) and ending at a sentence
+    end (or else a word) where it can. Returns the text, the spans shifted into it, and whether the
+    start and the end were cut (where "…" goes)."""
+    flat = text.replace("\n", " ")
+    if len(text) <= width:
+        return flat, [(a, b) for a, b in highlights], False, False
     first = highlights[0][0] if highlights else 0
-    start = max(0, first - width // 3)
-    if start:
-        space = text.rfind(" ", 0, start + 1)
-        start = space + 1 if space >= 0 and start - space < 30 else start
+    start = 0
+    if first > width * 2 // 3:  # the match would not show from the top: begin closer to it
+        earliest = first - width * 2 // 3
+        starts = [text.rfind(mark, earliest, first) for mark in _SENTENCE_END]
+        found = max(starts)
+        if found >= 0:
+            start = found + (1 if text[found] == "\n" else 2)
+        else:
+            space = text.rfind(" ", earliest, first)
+            start = space + 1 if space >= 0 else earliest
     end = min(len(text), start + width)
     if end < len(text):
-        space = text.rfind(" ", start, end)
-        end = space if space > start + width // 2 else end
+        last_match = max((b for a, b in highlights if a < end), default=start)
+        stop = max(text.rfind(mark, start, end) for mark in _SENTENCE_END)
+        if stop >= max(last_match, start + width // 2):
+            end = stop + 1
+        else:
+            space = text.rfind(" ", max(start, last_match), end)
+            end = space if space > start + width // 2 else end
     spans = [(max(a, start) - start, min(b, end) - start) for a, b in highlights if b > start and a < end]
-    return text[start:end].replace("\n", " "), spans
+    return flat[start:end].rstrip(), spans, start > 0, end < len(text)
 
 
 def _marked_html(text: str, spans: Sequence[tuple[int, int]]) -> str:
@@ -71,9 +92,10 @@ def _marked_html(text: str, spans: Sequence[tuple[int, int]]) -> str:
 
 
 @lru_cache(maxsize=1 << 15)  # the same post shows up in many subscribers' digests of one tick
-def _excerpt_html(text: str, highlights: tuple[tuple[int, int], ...], width: int) -> tuple[str, str]:
-    cut, spans = excerpt(text, highlights, width)
-    return cut, _marked_html(cut, spans)
+def _excerpt_html(text: str, highlights: tuple[tuple[int, int], ...], width: int) -> str:
+    """The excerpt as HTML, "…" exactly on the sides that were cut."""
+    cut, spans, cut_start, cut_end = excerpt(text, highlights, width)
+    return ("… " if cut_start else "") + _marked_html(cut, spans) + (" …" if cut_end else "")
 
 
 def render_items_html(
@@ -94,7 +116,7 @@ def render_items_html(
         for channel, entries in channels.items():
             blocks.append(f"📢 <i>{html.escape(channel)}</i> ({len(entries)})")
             for item in entries:
-                text, marked = _excerpt_html(item.text, item.highlights, excerpt_chars)
+                marked = _excerpt_html(item.text, item.highlights, excerpt_chars)
                 local = item.date.astimezone(zone)
                 when = f"{local.day:02d}.{local.month:02d} {local.hour:02d}:{local.minute:02d}"
                 notes = ""
@@ -103,7 +125,7 @@ def render_items_html(
                 if item.other_rules:
                     notes += "\n" + t(lang, "digest_also_matches", rules=Html(html.escape(", ".join(item.other_rules))))
                 blocks.append(
-                    f"• {when} {marked}{' …' if len(text) < len(item.text) else ''}{notes}\n"
+                    f"• {when} {marked}{notes}\n"
                     f'<a href="{html.escape(item.link, quote=True)}">{html.escape(item.link)}</a>'
                 )
     if more:

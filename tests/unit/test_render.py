@@ -55,3 +55,28 @@ def test_single_oversized_item_is_cut_and_keeps_its_link() -> None:
     assert all(utf16_len(c) <= 4096 for c in chunks)
     assert chunks[-1].endswith("https://t.me/c/1/2</a>")
     tl_html.parse(chunks[-1])
+
+
+def test_a_post_that_fits_is_shown_whole_and_a_long_one_marks_exactly_the_cut_sides() -> None:
+    from bot.digest.render import excerpt
+
+    short = ("Утром ВСУ обстреляли Репяховка. Ранен 2 мирный житель, его доставили в городскую больницу. "
+             "Оперативные службы работают на месте. В результате обстрела Репяховки погиб мужчина. Выражаю "
+             "глубокие соболезнования родным и близким. Ещё 3 человека ранены.")
+    at = short.index("обстрела")
+    text, spans, cut_start, cut_end = excerpt(short, [(at, at + 8)], 280)
+    assert (text, cut_start, cut_end) == (short, False, False)  # the what and where stay
+    assert text[spans[0][0]:spans[0][1]] == "обстрела"
+
+    filler = "Информацию уточняем, подробности позже сообщим всем жителям области. " * 8
+    long_post = filler + "Обстрел Шебекино продолжается, прошу всех спуститься в укрытия. " + filler
+    at = long_post.index("Обстрел")
+    text, spans, cut_start, cut_end = excerpt(long_post, [(at, at + 7)], 280)
+    assert cut_start and cut_end and len(text) <= 280
+    assert text.startswith("Информацию") or text.startswith("Обстрел")  # a sentence, not a word's tail
+    assert text.endswith(".")  # and ends with one
+    assert text[spans[0][0]:spans[0][1]] == "Обстрел"
+
+    head = "Обстрел Шебекино продолжается, прошу всех спуститься в укрытия. " + filler
+    text, spans, cut_start, cut_end = excerpt(head, [(0, 7)], 280)
+    assert not cut_start and cut_end and spans == [(0, 7)]
