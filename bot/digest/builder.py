@@ -47,7 +47,7 @@ def digest_title(kind: str, since: datetime | None, until: datetime, tz: str, la
         return label(lang, "digest_weekly_txt", span=dates.day_span(lang, start, end))
     if kind == "instant":
         return label(lang, "digest_instant_txt")
-    if kind == "preview":
+    if kind in ("preview", "manual"):  # on demand: titled by its real span, not "Daily digest"
         if start is None:
             return label(lang, "digest_preview_until_txt", date=dates.moment(lang, end))
         return label(lang, "digest_preview_txt", span=dates.moment_span(lang, start, end))

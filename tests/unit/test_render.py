@@ -80,3 +80,15 @@ def test_a_post_that_fits_is_shown_whole_and_a_long_one_marks_exactly_the_cut_si
     head = "Обстрел Шебекино продолжается, прошу всех спуститься в укрытия. " + filler
     text, spans, cut_start, cut_end = excerpt(head, [(0, 7)], 280)
     assert not cut_start and cut_end and spans == [(0, 7)]
+
+
+def test_an_on_demand_digest_is_titled_by_its_real_period() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.digest.builder import digest_title
+
+    until = datetime.now(UTC)  # any moment: the title names the span, whatever it is
+    for lang in ("en", "ru"):
+        title = digest_title("manual", until - timedelta(days=3), until, "Europe/Moscow", lang)
+        daily = digest_title("daily", until - timedelta(days=3), until, "Europe/Moscow", lang)
+        assert title != daily and "Daily" not in title and "Ежедневн" not in title, title
