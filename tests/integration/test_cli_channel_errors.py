@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import update
 
@@ -26,6 +27,7 @@ async def _failing_channel(db_url: str, since: datetime) -> None:
     await db.dispose()
 
 
+@pytest.mark.dates  # the error dated from the real clock, "since" shown by the commands on it
 def test_list_and_stats_name_the_channel_that_cannot_be_read(db_url: str, tmp_path: Path) -> None:
     since = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
     asyncio.run(_failing_channel(db_url, since))

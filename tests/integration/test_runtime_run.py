@@ -18,6 +18,7 @@ from bot.runtime import RoleError, run_roles
 NO_ENV = Path("/nonexistent/.env")
 
 
+@pytest.mark.dates  # the scheduler role ticks on the real clock and the machine's time zone
 async def test_scheduler_role_leads_and_stops_on_sigterm(tmp_path: Path) -> None:
     settings = load_settings(environ={"TGMON_DATABASE_URL": f"sqlite:///{tmp_path / 't.db'}",
                                       "TGMON_METRICS_PORT": "0"}, env_file=NO_ENV)
