@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import importlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -51,15 +50,6 @@ def _environ() -> dict[str, str]:
     return dict(os.environ)
 
 
-def _import(module: str, name: str, issue: int) -> Any:
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as exc:
-        if isinstance(exc, ImportError) and exc.name and not module.startswith(exc.name):
-            raise  # the service exists but one of its own imports is broken: show it
-        raise RoleError(f"{module}.{name} is not in this build yet (issue {issue})") from None
-
-
 def _refused_credentials(exc: BaseException) -> None:
     """Telegram refusing the bot token or the api id is for the operator to fix: a ConfigError (the
     process stops and says so) instead of a retry forever."""
@@ -93,7 +83,7 @@ class Runtime:
         """The bot's client, signed in; shared by the bot and delivery roles of this process."""
         async with self._bot_lock:
             if self._bot_client is None:
-                make_bot_client = _import("bot.telegram.clients", "make_bot_client", 4)
+                from bot.telegram.clients import make_bot_client
                 client = make_bot_client(self.settings)
                 token = self.settings.telegram.bot_token
                 assert token is not None
@@ -112,7 +102,7 @@ class Runtime:
         """The monitoring account's client, not connected: the ingest source connects it (and checks
         the login) itself, and reconnects after every drop so it can gap-fill."""
         if self._user_client is None:
-            make_user_client = _import("bot.telegram.clients", "make_user_client", 4)
+            from bot.telegram.clients import make_user_client
             self._user_client = make_user_client(self.settings, account=self.account)
             self._closers.append(self._user_client.disconnect)
         return self._user_client
@@ -120,8 +110,9 @@ class Runtime:
     def source(self) -> Any:
         """The monitoring account as a ChannelSource: one per process, shared by ingest and the bot."""
         if self._source is None:
-            telethon_source = _import("bot.telegram.source", "TelethonSource", 4)
-            source = telethon_source(self.user_client(), self.app.clock, page_size=self.settings.ingest.page_size)
+            from bot.telegram.source import TelethonSource
+
+            source = TelethonSource(self.user_client(), self.app.clock, page_size=self.settings.ingest.page_size)
             connect = source.connect
 
             async def connect_and_tell() -> None:
@@ -134,7 +125,7 @@ class Runtime:
                         self.on_unreachable(exc)
                     raise
 
-            source.connect = connect_and_tell
+            source.connect = connect_and_tell  # type: ignore[method-assign]
             self._source = source
         return self._source
 
@@ -156,11 +147,11 @@ def scheduler_lock(settings: Settings, database_url: str) -> LeaderLock:
 async def build_role(rt: Runtime, role: str) -> Service:
     settings, app = rt.settings, rt.app
     if role == "scheduler":
-        digest_scheduler = _import("bot.digest.scheduler", "DigestScheduler", 6)
+        from bot.digest.scheduler import DigestScheduler
         lock = scheduler_lock(settings, str(app.db.engine.url.render_as_string(hide_password=False)))
         lease = settings.runtime.leader_lease_seconds
 
-        class MeteredScheduler(digest_scheduler):  # type: ignore[misc, valid-type]
+        class MeteredScheduler(DigestScheduler):
             async def tick(self) -> int:
                 built = int(await super().tick())
                 metrics.digest_built(built)
@@ -183,26 +174,30 @@ async def build_role(rt: Runtime, role: str) -> Service:
 
         return run_scheduler
     if role == "delivery":
-        delivery_worker = _import("bot.delivery.worker", "DeliveryWorker", 6)
+        from bot.delivery.worker import DeliveryWorker
         fake: Any = fake_edge.RecordingSender.from_env()
-        telethon_sender: Any = None if fake is not None else _import("bot.telegram.sender", "TelethonSender", 6)
 
         async def run_delivery(stop: asyncio.Event) -> None:
             # the bot client starts inside the supervised service: Telegram being unreachable at
             # start means a retry with backoff, not a dead process
-            sender = fake if fake is not None else telethon_sender(await rt.bot_client())
+            if fake is not None:
+                sender: Any = fake
+            else:
+                from bot.telegram.sender import TelethonSender
+
+                sender = TelethonSender(await rt.bot_client())
             clock = BeatingClock(app.clock, "delivery")
-            await delivery_worker(app.db, CountingSender(sender), settings, clock).run(stop)
+            await DeliveryWorker(app.db, CountingSender(sender), settings, clock).run(stop)
 
         return run_delivery
     if role == "ingest":
-        ingest_service = _import("bot.ingest.service", "IngestService", 4)
+        from bot.ingest.service import IngestService
         source = rt.source()
         # the ingest loop sleeps on its app's clock between gap-fill passes: that clock beats
         ingest_app = dataclasses.replace(app, clock=BeatingClock(app.clock, "ingest"))
 
         async def run_ingest(stop: asyncio.Event) -> None:
-            service = ingest_service(ingest_app, source, account=rt.account)
+            service = IngestService(ingest_app, source, account=rt.account)
             recorded = source.on_flood_wait  # the service's own bookkeeping, then the metric
 
             async def on_flood_wait(channel: Any, seconds: int) -> None:
@@ -217,13 +212,13 @@ async def build_role(rt: Runtime, role: str) -> Service:
 
         return run_ingest
     if role == "bot":
-        bot_service = _import("bot.telegram.bot_runner", "BotService", 5)
+        from bot.telegram.bot_runner import BotService
         # /follow resolves a new channel at once through the monitoring account when this process
         # also ingests (the ingest service keeps that connection); otherwise an admin approves it
         source = rt.source() if "ingest" in rt.roles else None
 
         async def run_bot(stop: asyncio.Event) -> None:
-            await bot_service(app, await rt.bot_client(), source=source).run(stop)
+            await BotService(app, await rt.bot_client(), source=source).run(stop)
 
         return run_bot
     raise RoleError(f"unknown role {role!r}; use one of {', '.join(ROLES)} or all")
