@@ -13,6 +13,7 @@ from sqlalchemy import text
 from bot.config import Settings
 from bot.domain import Clock
 from bot.ingest.pipeline import Pipeline
+from bot.ingest.rule_watch import RuleChangeWatcher
 from bot.matching import compile_rules
 from bot.storage.database import Database
 
@@ -20,7 +21,7 @@ MIGRATION_LOCK_KEY = 0x7467_6D6F_6E5F_6D67  # pg advisory lock "tgmon_mg": one m
 
 
 def system_clock() -> Clock:
-    from bot.runtime.instrument import SystemClock
+    from bot.delivery.clock import SystemClock
 
     return SystemClock()
 
@@ -62,4 +63,5 @@ async def build_app(settings: Settings, *, database_url: str | None = None, migr
         await migrate_database(db)
     from bot.runtime.instrument import MeteredPipeline
 
-    return App(settings=settings, db=db, pipeline=MeteredPipeline(db, functools.partial(compile_rules, settings=settings.matching)))
+    matcher = functools.partial(compile_rules, settings=settings.matching)
+    return App(settings=settings, db=db, pipeline=MeteredPipeline(db, matcher, watcher=RuleChangeWatcher(db)))

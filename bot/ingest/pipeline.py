@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import domain
 from bot.domain import IngestResult, Matcher
+from bot.ingest.rule_watch import RuleChangeWatcher
 from bot.matching.text import Tokens, tokenize
 from bot.search import SearchIndexer
 from bot.storage import models as m
@@ -39,16 +40,20 @@ class Pipeline:
         db: Database,
         matcher_factory: Callable[[Iterable[domain.Rule]], Matcher],
         indexer: SearchIndexer | None = None,
+        watcher: RuleChangeWatcher | None = None,
     ) -> None:
         self.db = db
         self._factory = matcher_factory
         self._matcher: Matcher | None = None
         self.indexer = indexer or SearchIndexer(db)
+        self.watcher = watcher  # rule changes of other processes (None: only this process changes rules)
         # told after a batch that stored new matches (committed): the scheduler of this process
         # builds instant alerts at once instead of at its next look
         self.on_matches: list[Callable[[], None]] = []
 
     async def reload_rules(self) -> Matcher:
+        if self.watcher is not None:
+            await self.watcher.remember()  # before reading: a change made meanwhile is seen next time
         async with self.db.uow(read_only=True) as session:
             rules = await rules_for_matching(session)
         # compiled off the event loop: with 10,000 rules a build takes about a second, and live
@@ -66,7 +71,9 @@ class Pipeline:
         return matcher
 
     async def matcher(self) -> Matcher:
-        return self._matcher if self._matcher is not None else await self.reload_rules()
+        if self._matcher is None or (self.watcher is not None and await self.watcher.changed()):
+            return await self.reload_rules()
+        return self._matcher
 
     async def ingest(self, posts: Sequence[domain.Post]) -> IngestResult:
         """Store and match one batch of posts in one transaction."""

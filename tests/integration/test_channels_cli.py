@@ -111,7 +111,7 @@ def test_a_flood_wait_during_add_is_shown(env: dict[str, str], telegram: FakeTel
     async def no_sleep(self: Any, seconds: float) -> None:
         waited.append(seconds)
 
-    monkeypatch.setattr("bot.runtime.instrument.SystemClock.sleep", no_sleep)
+    monkeypatch.setattr("bot.delivery.clock.SystemClock.sleep", no_sleep)
     telegram.history_errors = [errors.FloodWaitError(request=None, capture=12)]
     code, out = _invoke(["channels", "add", "vvgladkov"], {**env, **CREDS})
     assert code == 0, out

@@ -23,7 +23,8 @@ async def test_rules_added_by_another_process_are_used_and_batches_counted(db_ur
     app = await build_app(Settings(), database_url=db_url)
     other = Database.from_url(db_url)  # the bot role of another process
     try:
-        app.pipeline.rules_check_seconds = 0  # type: ignore[attr-defined]
+        assert app.pipeline.watcher is not None
+        app.pipeline.watcher.every_seconds = 0
         stored = metrics.value("tgmon_posts_ingested_total", result="stored")
         first = await app.pipeline.ingest([_post(1, "Обстрел Шебекино ночью")])
         assert first.stored == 1 and first.matches == 0
