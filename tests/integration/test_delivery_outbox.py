@@ -31,12 +31,12 @@ from tests.digest_support import (
 SETTINGS = Settings()
 
 
-async def _seed(db, chat_id=1001, posts=3, text="Обстрел Шебекино, повреждены дома {i}"):
+async def _seed(db, chat_id=1001, posts=3, text="Обстрел Шебекино, повреждены дома {i}", newest=T0):
     sub = await add_subscriber(db, chat_id=chat_id)
     rule = await add_rule(db, sub, "обстрел")
     channel = await add_channel(db, username=f"chan{chat_id}", title=f"Канал {chat_id}")
     for i in range(posts):
-        await add_post_match(db, channel, rule, text.format(i=i) + " " + "слово" * i, date=T0 - timedelta(hours=i))
+        await add_post_match(db, channel, rule, text.format(i=i) + " " + "слово" * i, date=newest - timedelta(hours=i))
     return sub
 
 
@@ -195,7 +195,7 @@ async def test_delivery_worker_run_sends_what_is_queued_and_stops(db) -> None:
     from bot.delivery.worker import DeliveryWorker
 
     clock = SystemClock()
-    await _seed(db)
+    await _seed(db, newest=clock.now() - timedelta(minutes=1))  # posts before the real now, on any date
     await request_digest(db, SETTINGS, 1001, now=clock.now())
     sender = FakeSender(clock)
     stop = asyncio.Event()
