@@ -36,7 +36,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def travel_destination(value: str) -> datetime:
-    when = datetime.fromisoformat(value)
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise pytest.UsageError(f"--travel/{TRAVEL_ENV}: {value!r} is not an ISO 8601 time (2028-01-15T12:00:00Z)") from None
     if when.tzinfo is None:
         raise pytest.UsageError(f"--travel/{TRAVEL_ENV} needs a time with its offset (…Z or +02:00), not {value!r}")
     return when.astimezone(UTC)
