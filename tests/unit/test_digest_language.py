@@ -75,7 +75,8 @@ def test_titles_of_every_kind_in_russian_and_english() -> None:
     assert digest_title("instant", week_ago, UNTIL, tz, "ru") == "Новые совпадения"
     assert digest_title("preview", week_ago, UNTIL, tz, "ru") == "Дайджест 17 ноября 09:00 – 24 ноября 2026 09:00"
     assert digest_title("preview", None, UNTIL, tz, "ru") == "Дайджест до 24 ноября 2026 09:00"
-    assert digest_title("manual", week_ago, UNTIL, tz, "ru") == "Ежедневный дайджест, 24 ноября 2026"
+    # /digest on demand: its real span, not "daily" (it covers whatever time passed since the last one)
+    assert digest_title("manual", week_ago, UNTIL, tz, "ru") == "Дайджест 17 ноября 09:00 – 24 ноября 2026 09:00"
     # English exactly as it always was; a language we do not have is English too
     assert digest_title("weekly", week_ago, UNTIL, tz, "en") == "Weekly digest, 17.11–24.11.2026"
     assert digest_title("weekly", None, UNTIL, tz) == "Weekly digest, until 24.11.2026"
