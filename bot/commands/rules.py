@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.commands.context import CommandContext, Request
 from bot.commands.render import as_int, clip, esc, marked, page_of, pager
-from bot.commands.store import ensure_subscriber, rule_of, rules_of, unfollowed_ids
+from bot.commands.store import ensure_subscriber, record_past_matches, rule_of, rules_of, unfollowed_ids
 from bot.commands.types import Button, Reply
 from bot.digest.render import excerpt
 from bot.i18n import Html, label, t
@@ -21,6 +21,7 @@ from bot.matching.rules import check_rule_cost
 from bot.storage import models as m
 
 DRY_RUN_DAYS = 7
+PAST_MATCHES = 1_000  # a new rule's matches on stored posts recorded at most (the newest)
 _REGEX = re.compile(r"(?:^|[\s(])/(?:[^/\\\s]|\\.)(?:[^/\\]|\\.)*/")
 
 
@@ -83,7 +84,7 @@ async def watch(ctx: CommandContext, req: Request) -> Reply:
         rule_id, number, tz = rule.id, len(existing) + 1, sub.timezone
     await ctx.notify_rules_changed()
     text = t(req.lang, "rule_added", number=number, rule=clip(source, 200))
-    text += "\n\n" + await _dry_run(ctx, req.lang, source, tz)
+    text += "\n\n" + await _dry_run(ctx, req.lang, source, tz, rule_id)
     buttons = (
         (
             Button(label(req.lang, "delete_rule_btn"), f"r:del:{rule_id}:0"),
@@ -100,18 +101,20 @@ def _parse_quietly(source: str) -> object:
         return None
 
 
-async def _dry_run(ctx: CommandContext, lang: str, source: str, tz: str) -> str:
-    try:
-        from bot.search import search_posts
-    except ImportError:  # the full-text search is not installed in this build
-        return t(lang, "dry_run_unavailable")
+async def _dry_run(ctx: CommandContext, lang: str, source: str, tz: str, rule_id: int) -> str:
+    """What the new rule finds among the posts of the last DRY_RUN_DAYS, recorded as its matches so
+    `/digest week`, the chart and `/export` show the same posts the reply counts."""
+    from bot.search import search_posts
+
     since = ctx.now() - timedelta(days=DRY_RUN_DAYS)
     try:
-        found = await search_posts(ctx.db, source, since=since, limit=2)
+        found = await search_posts(ctx.db, source, since=since, limit=PAST_MATCHES)
     except RuleError as err:
         return _rule_error(lang, err)
     if found.total == 0:
         return t(lang, "dry_run_none", days=DRY_RUN_DAYS)
+    async with ctx.db.uow() as session:
+        await record_past_matches(session, rule_id, [(p.post_id, p.highlights, p.date) for p in found.posts])
     lines = [t(lang, "dry_run", days=DRY_RUN_DAYS, count=_total(found))]
     lines.extend(_post_line(post, tz) for post in found.posts[:2])
     return "\n".join(lines)

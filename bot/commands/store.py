@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.commands.types import Caller
 from bot.config import Settings
 from bot.storage import models as m
+from bot.storage.repos import insert_ignore
 
 
 async def get_subscriber(session: AsyncSession, chat_id: int) -> m.Subscriber | None:
@@ -125,3 +127,18 @@ async def forget_subscriber(session: AsyncSession, sub: m.Subscriber) -> None:
     await session.execute(delete(m.Rule).where(m.Rule.subscriber_id == sub_id))
     await session.execute(update(m.Channel).where(m.Channel.added_by == chat_id).values(added_by=None))
     await session.execute(delete(m.Subscriber).where(m.Subscriber.id == sub_id))
+
+
+async def record_past_matches(
+    session: AsyncSession, rule_id: int, found: Sequence[tuple[int, Sequence[tuple[int, int]], datetime]]
+) -> None:
+    """A new rule's matches on posts stored before it existed: (post id, highlights, post date).
+
+    They are marked `past`: `/digest week`, its chart and `/export` (windows on the post's date) show
+    them, as the `/watch` reply said; scheduled digests and alerts send only what is found from now on.
+    """
+    if not found:
+        return
+    await session.execute(insert_ignore(session, m.Match, ["rule_id", "post_id"]), [
+        {"rule_id": rule_id, "post_id": post_id, "highlights": [list(h) for h in highlights], "past": True}
+        for post_id, highlights, _date in found])

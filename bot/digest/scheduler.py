@@ -125,7 +125,7 @@ class DigestScheduler:
         fresh = exists().where(
             m.Rule.subscriber_id == m.Subscriber.id, m.Match.rule_id == m.Rule.id,
             m.Match.matched_at > func.coalesce(m.Subscriber.last_digest_at, m.Subscriber.created_at),
-            m.Match.matched_at <= now,
+            m.Match.matched_at <= now, m.Match.past.is_(False),
         )
         gap = timedelta(seconds=self.settings.delivery.instant_batch_seconds)
         rows = (await session.execute(

@@ -114,6 +114,8 @@ async def matches_found_for(
         return {}
     starts = [since for since, _ in windows.values()]
     query = _query(list(windows)).where(m.Match.matched_at <= max(until for _, until in windows.values()))
+    # a new rule's matches on posts stored before it (record_past_matches) are not sent
+    query = query.where(m.Match.past.is_(False))
     if all(s is not None for s in starts):
         query = query.where(m.Match.matched_at > min(s for s in starts if s is not None))
     query = query.add_columns(m.Match.matched_at)

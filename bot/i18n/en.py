@@ -62,7 +62,7 @@ STRINGS: dict[str, str] = {
     "rule_quota": "You have {limit} rules, the most allowed. Delete one in /rules first.",
     "regex_quota": "You already have {limit} regular-expression rules, the most allowed. Use plain words, or delete one in /rules.",
     "rule_added": "✅ Rule {number} added: <code>{rule}</code>",
-    "dry_run": "In the last {days} days it would have matched <b>{count}</b> stored posts. The newest:",
+    "dry_run": "In the last {days} days it matches <b>{count}</b> stored posts: /digest week shows them now; your digests and alerts bring what is published from now on. The newest:",
     "dry_run_none": "No stored post of the last {days} days matches it yet. If you expected some, try a shorter word or a prefix such as <code>обстрел*</code>.",
     "dry_run_unavailable": "(A preview of past matches is not available right now.)",
     "delete_rule_btn": "🗑 Delete this rule",

@@ -207,6 +207,8 @@ class Match(Base):
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
     highlights: Mapped[list[Any]] = mapped_column(default=list)  # [[start, end], ...] in the post text
     matched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # found by /watch on a post stored before the rule existed: shown by /digest week, never sent
+    past: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_text("false"))
 
 
 class Digest(Base):

@@ -37,7 +37,7 @@ async def test_watch_adds_a_rule_and_shows_a_dry_run_of_the_last_seven_days(db: 
     reply = await kit.say(ALICE, "/watch батальон")
     text = visible(reply)
     assert "Rule 1 added: батальон" in text
-    assert "would have matched 2 stored posts" in text
+    assert "it matches 2 stored posts: /digest week shows them now" in text
     # the two newest as examples, newest first, with links
     assert text.index("Новый батальон") < text.index("Батальон территориальной")
     assert "https://t.me/vvgladkov/101" in text
@@ -175,3 +175,22 @@ async def test_russian_replies_for_russian_ukrainian_and_belarusian_clients(db: 
         assert "Добавьте правило" in visible(await kit.say(caller, "/start"))
     german = replace(ALICE, chat_id=7, user_id=7, language_code="de")
     assert "Add a rule" in visible(await kit.say(german, "/start"))
+
+
+async def test_the_watch_preview_and_digest_week_show_the_same_posts(db: Database) -> None:
+    """A rule means the same everywhere: the posts /watch counts are the ones /digest week shows;
+    scheduled digests and /digest send only what is found once the rule exists."""
+    await ingest(db, [
+        ("Обстрел Шебекино утром.", timedelta(days=1)),
+        ("Новый обстрел Белгорода.", timedelta(hours=2)),
+        ("Обстрел месяц назад.", timedelta(days=20)),
+        ("Погода: дождь.", timedelta(hours=1)),
+    ])
+    kit = make_kit(db)
+    added = visible(await kit.say(ALICE, "/watch обстрел"))
+    assert "it matches 2 stored posts" in added
+    week = visible(await kit.say(ALICE, "/digest week"))
+    assert "Your digest is on its way: 2 items" in week, week
+    since_last = visible(await kit.say(ALICE, "/digest"))
+    assert "Nothing new has matched your rules since your last digest" in since_last, since_last
+    assert await kit.count(m.Match) == 2  # recorded once; a second /watch of it is refused anyway
