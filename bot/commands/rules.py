@@ -15,7 +15,7 @@ from bot.commands.render import as_int, clip, esc, marked, page_of, pager
 from bot.commands.store import ensure_subscriber, record_past_matches, rule_of, rules_of, unfollowed_ids
 from bot.commands.types import Button, Reply
 from bot.digest.render import excerpt
-from bot.i18n import Html, label, t
+from bot.i18n import Html, label, plural, t
 from bot.matching import ParsedRule, RuleError, parse_rule
 from bot.matching.rules import check_rule_cost
 from bot.storage import models as m
@@ -115,7 +115,8 @@ async def _dry_run(ctx: CommandContext, lang: str, source: str, tz: str, rule_id
         return t(lang, "dry_run_none", days=DRY_RUN_DAYS)
     async with ctx.db.uow() as session:
         await record_past_matches(session, rule_id, [(p.post_id, p.highlights, p.date) for p in found.posts])
-    lines = [t(lang, "dry_run", days=DRY_RUN_DAYS, count=_total(found))]
+    posts = ("" if found.exact else "≈") + plural(lang, "stored_posts_n", found.total)
+    lines = [t(lang, "dry_run", days=DRY_RUN_DAYS, posts=posts)]
     lines.extend(_post_line(post, tz) for post in found.posts[:2])
     return "\n".join(lines)
 

@@ -276,7 +276,7 @@ async def test_a_whole_conversation_through_the_real_handlers(db: Database) -> N
     # /watch батальон: added, with the dry run; the running matcher reloaded
     [added] = await client.user_says(ALICE, "/watch батальон")
     assert "Правило 1 добавлено: батальон" in added.text
-    assert "находит 1 сохранённых постов" in added.text and "https://t.me/vvgladkov/1" in added.text
+    assert "находит 1 сохранённый пост" in added.text and "https://t.me/vvgladkov/1" in added.text
     assert len((await app.pipeline.matcher()).rule_ids()) == 1
     await client.user_says(ALICE, "/watch обстрел")
 
