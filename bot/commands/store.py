@@ -59,15 +59,6 @@ async def rule_of(session: AsyncSession, subscriber_id: int, rule_id: int) -> m.
     )
 
 
-async def count_rules(session: AsyncSession, subscriber_id: int) -> int:
-    return int(
-        await session.scalar(
-            select(func.count()).select_from(m.Rule).where(m.Rule.subscriber_id == subscriber_id)
-        )
-        or 0
-    )
-
-
 async def active_channels(session: AsyncSession) -> list[m.Channel]:
     rows = await session.scalars(
         select(m.Channel).where(m.Channel.status == "active").order_by(m.Channel.title, m.Channel.id)

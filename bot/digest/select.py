@@ -97,19 +97,13 @@ def _rows(result: Sequence[tuple[object, ...]]) -> list[MatchRow]:
     return out
 
 
-async def matches_found_between(
-    session: AsyncSession, subscriber_id: int, since: datetime | None, until: datetime
-) -> list[MatchRow]:
-    """Matches first found in (since, until]: what a scheduled digest delivers. Windowing on when a
-    match was found, not on the post's date, puts every match in exactly one digest, also a post that
-    arrived late through gap filling."""
-    return (await matches_found_for(session, {subscriber_id: (since, until)})).get(subscriber_id, [])
-
-
 async def matches_found_for(
     session: AsyncSession, windows: Mapping[int, tuple[datetime | None, datetime]]
 ) -> dict[int, list[MatchRow]]:
-    """`matches_found_between` for many subscribers in one query (the scheduler's batches)."""
+    """Per subscriber, the matches first found in (since, until]: what a scheduled digest delivers,
+    for many subscribers in one query (the scheduler's batches). Windowing on when a match was found,
+    not on the post's date, puts every match in exactly one digest, also a post that arrived late
+    through gap filling."""
     if not windows:
         return {}
     starts = [since for since, _ in windows.values()]
