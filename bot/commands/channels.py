@@ -102,18 +102,26 @@ async def follow(ctx: CommandContext, req: Request) -> Reply:
             return Reply(t(req.lang, "follow_pending_already", name=f"@{username}"))
         if await channels_requested_by(session, req.caller.chat_id) >= ctx.settings.bot.max_channels:
             return Reply(t(req.lang, "follow_quota", limit=ctx.settings.bot.max_channels))
-        if ctx.settings.bot.approve_channels or ctx.source is None or not username:
-            if not username:
-                return Reply(t(req.lang, "follow_needs_username"))
+        queue = ctx.settings.bot.approve_channels or ctx.source is None or not username
+        if queue and not username:
+            return Reply(t(req.lang, "follow_needs_username"))
+    if queue:
+        title = ""
+        if ctx.source is not None and (known is None or known.telegram_id is None):
+            try:  # an admin is asked only about a channel that exists
+                title = (await ctx.source.resolve(f"@{username}")).title
+            except ChannelError as err:
+                if getattr(err, "code", "") != "flood_wait":  # Telegram busy: the admin checks it
+                    return Reply(t(req.lang, "channel_error", error=clip(str(getattr(err, "message", err)), 400)))
+        async with ctx.db.uow() as session:
+            known = await channel_by_username(session, username) if username else None
             if known is not None:  # removed earlier: asking again puts it back in the queue
                 known.status, known.added_by = "pending", req.caller.chat_id
             else:
-                session.add(
-                    m.Channel(
-                        username=username.lower(), title="", status="pending", added_by=req.caller.chat_id
-                    )
-                )
-            return Reply(t(req.lang, "follow_queued", name=f"@{username}"))
+                session.add(m.Channel(username=str(username).lower(), title=title, status="pending",
+                                      added_by=req.caller.chat_id))
+        return Reply(t(req.lang, "follow_queued", name=f"@{username}"))
+    assert ctx.source is not None  # `queue` above otherwise
     try:
         ref = await add_channel(ctx.db, ctx.source, link, added_by=req.caller.chat_id)
     except ChannelError as err:

@@ -124,9 +124,14 @@ async def test_follow_with_a_source_adds_at_once(db: Database) -> None:
     assert await kit.count(m.Channel) == 1
 
     approving = make_kit(db, source=source, approve_channels=True)
+    ghost = await approving.say(BORIS, "/follow @nochannel_here")
+    assert "No channel @nochannel_here exists." in visible(ghost)  # never queued for the admins
+    source.known["otherchannel"] = domain.ChannelRef(1400000003, "otherchannel", "Другой канал")
     queued = await approving.say(BORIS, "/follow @otherchannel")
     assert "Asked for @otherchannel" in visible(queued)
-    assert source.asked == ["@vvgladkov", "@nosuchchannel"]  # approval mode asks Telegram nothing
+    assert source.asked == ["@vvgladkov", "@nosuchchannel", "@nochannel_here", "@otherchannel"]
+    pending = await approving.count(m.Channel, m.Channel.status == "pending")
+    assert pending == 1  # only the channel that exists waits for an admin
 
 
 async def test_admin_commands(db: Database) -> None:
