@@ -13,6 +13,7 @@ from bot.commands.context import CommandContext, Request
 from bot.commands.render import as_int, clip, esc, page_of, pager
 from bot.commands.store import channel_by_username
 from bot.commands.types import Button, Reply
+from bot.delivery.outbox import queue_notice
 from bot.i18n import label, t
 from bot.storage import models as m
 
@@ -175,8 +176,11 @@ async def _apply(ctx: CommandContext, req: Request, verb: str, channel_id: int) 
             return Reply("", toast=t(req.lang, "channel_gone"), alert=True)
         name = clip(channel_name(channel), 60)
         username, requester = channel.username, channel.added_by
+        was_requested = channel.status == "pending" and requester is not None and requester != req.caller.chat_id
         if verb in ("no", "rm"):
             channel.status = "removed"
+        if verb == "no" and was_requested and requester is not None:  # the one who asked hears the answer
+            await queue_notice(session, [requester], lambda lang: t(lang, "follow_rejected", name=name), ctx.now())
     if verb == "ok":
         if ctx.source is None or not username:
             return Reply(
@@ -191,6 +195,10 @@ async def _apply(ctx: CommandContext, req: Request, verb: str, channel_id: int) 
             # then joins it and reads its recent history
             ref = await add_channel(ctx.db, ctx.source, f"@{username}", added_by=requester)
             name = clip(ref.title or name, 60)
+            if was_requested and requester is not None:
+                async with ctx.db.uow() as session:
+                    await queue_notice(session, [requester], lambda lang: t(lang, "follow_approved", name=name),
+                                       ctx.now())
         except ChannelError as err:
             if getattr(err, "code", "") != "exists":
                 return Reply("", toast=clip(str(getattr(err, "message", err)), 180), alert=True)

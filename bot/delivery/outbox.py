@@ -22,6 +22,7 @@ the same row; on SQLite the claim runs inside BEGIN IMMEDIATE, which serialises 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -230,3 +231,16 @@ async def reclaim_expired(db: Database, now: datetime, lease: timedelta, max_att
             for digest_id in digests.all():
                 await _finish_digest(session, digest_id, now)
         return again
+
+
+async def queue_notice(session: AsyncSession, chat_ids: Sequence[int], text: Callable[[str], str],
+                       now: datetime) -> int:
+    """One message to each of these chats that has talked to the bot (a subscriber row), in its own
+    language (`text(lang)` gives the HTML), through the outbox like any other. Returns how many."""
+    if not chat_ids:
+        return 0
+    subscribers = (await session.scalars(select(m.Subscriber).where(m.Subscriber.chat_id.in_(list(chat_ids))))).all()
+    for sub in subscribers:
+        session.add(m.Outbox(subscriber_id=sub.id, chat_id=sub.chat_id, kind="notice", text=text(sub.language),
+                             random_id=secrets.randbits(63) or 1, not_before=now, created_at=now))
+    return len(subscribers)

@@ -95,6 +95,8 @@ STRINGS: dict[str, str] = {
     "follow_needs_username": "I need the channel's public @username or t.me link, for example <code>/follow @vvgladkov</code>.",
     "follow_exists": "{name} is already watched, and you follow it. Its matches will be in your digests.",
     "follow_pending_already": "{name} is already waiting for an administrator's approval.",
+    "follow_approved": "✅ {name} is watched now: an administrator approved your request. /channels shows it.",
+    "follow_rejected": "An administrator declined your request to watch {name}.",
     "follow_queued": "📨 Asked for {name}. An administrator will review it; once approved, it appears in /channels.",
     "follow_added": "✅ Now watching {name}. Its recent posts are being read; new ones count for your rules.",
     "follow_quota": "You have asked for {limit} channels, the most allowed.",

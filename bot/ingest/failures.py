@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import domain
-from bot.digest.service import new_random_id
+from bot.delivery.outbox import queue_notice
 from bot.i18n import known_language, t
 from bot.ingest.channels import ChannelError
 from bot.storage import models as m
@@ -156,9 +156,5 @@ class ChannelFailures:
         if not self.admins:
             return
         async with self.db.uow() as session:
-            subscribers = (await session.scalars(
-                select(m.Subscriber).where(m.Subscriber.chat_id.in_(self.admins)))).all()
-            for sub in subscribers:
-                text = t(known_language(sub.language), "admin_channel_failing", channel=key, reason=reason)
-                session.add(m.Outbox(subscriber_id=sub.id, chat_id=sub.chat_id, kind="notice", text=text,
-                                     random_id=new_random_id(), not_before=now, created_at=now))
+            await queue_notice(session, self.admins, lambda lang: t(
+                known_language(lang), "admin_channel_failing", channel=key, reason=reason), now)

@@ -110,6 +110,11 @@ async def test_follow_without_a_source_queues_for_an_admin(db: Database) -> None
         ("newschan", "active", 1400000001, BORIS.chat_id),  # resolved once, with its id: ingest takes it
         ("second_chan", "removed", None, BORIS.chat_id),
     ]
+    async with db.uow(read_only=True) as session:  # the one who asked is told both answers
+        told = list(await session.scalars(select(m.Outbox.text).where(m.Outbox.chat_id == BORIS.chat_id,
+                                                                      m.Outbox.kind == "notice")))
+    assert len(told) == 2
+    assert "News &lt;Chan&gt; is watched now" in told[0] and "declined your request to watch @second_chan" in told[1]
     assert "is already watched" in visible(await kit.say(ALICE, "/follow t.me/newschan"))
 
 
