@@ -52,10 +52,22 @@ def _regex_count(parsed: object, source: str) -> int:
     return int(count) if isinstance(count, int) else len(_REGEX.findall(source))
 
 
+def _comma_list(source: str) -> list[str] | None:
+    """`беспилотник, дрон, бпла`: words split by commas, outside quotes and /patterns/ (a rule would
+    read them as one AND of all); None when the rule is not such a list."""
+    if "," not in source or '"' in source or "/" in source:
+        return None
+    parts = [p.strip() for p in source.split(",")]
+    return parts if len(parts) > 1 and all(parts) else None
+
+
 async def watch(ctx: CommandContext, req: Request) -> Reply:
     source = " ".join(req.args.split())
     if not source:
         return Reply(t(req.lang, "watch_usage"))
+    listed = _comma_list(source)
+    if listed is not None:  # ask, never guess: any of them, or all of them together
+        return Reply(t(req.lang, "watch_comma_list", any=" OR ".join(listed), all=" ".join(listed)))
     limits = ctx.settings.matching
     try:
         parsed = _checked(source, ctx)

@@ -58,6 +58,7 @@ STRINGS: dict[str, str] = {
     "rule_error_column": " (at character {column})",
     "rule_bad_character": "That rule holds a control character or an invalid one{where}, which a rule cannot use. Type the rule as plain text, for example <code>/watch {example}</code>",
     "regex_too_slow": "That /pattern/ is too slow to run on every post{where}: it has too many optional parts or repetitions. Simplify it, for example <code>/watch {example}</code>",
+    "watch_comma_list": "A comma list is ambiguous. Did you mean any of these words? <code>/watch {any}</code>\nOr all of them in one post: <code>/watch {all}</code>",
     "rule_exists": "You already have this rule (number {number}): <code>{rule}</code>",
     "rule_quota": "You have {limit} rules, the most allowed. Delete one in /rules first.",
     "regex_quota": "You already have {limit} regular-expression rules, the most allowed. Use plain words, or delete one in /rules.",

@@ -194,3 +194,15 @@ async def test_the_watch_preview_and_digest_week_show_the_same_posts(db: Databas
     since_last = visible(await kit.say(ALICE, "/digest"))
     assert "Nothing new has matched your rules since your last digest" in since_last, since_last
     assert await kit.count(m.Match) == 2  # recorded once; a second /watch of it is refused anyway
+
+
+async def test_a_comma_list_gets_a_question_not_a_silent_and(db: Database) -> None:
+    kit = make_kit(db)
+    reply = visible(await kit.say(ALICE, "/watch беспилотник, дрон, бпла"))
+    assert "Did you mean any of these words? /watch беспилотник OR дрон OR бпла" in reply
+    assert "/watch беспилотник дрон бпла" in reply
+    assert await kit.count(m.Rule) == 0  # nothing guessed
+    russian = visible(await kit.say(replace(ALICE, language_code="ru"), "/watch обстрел, взрыв"))
+    assert "Нужно любое из этих слов? /watch обстрел OR взрыв" in russian
+    quoted = visible(await kit.say(ALICE, '/watch "Белгород, Шебекино"'))  # a phrase may hold a comma
+    assert "Rule 1 added" in quoted
