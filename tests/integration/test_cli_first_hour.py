@@ -136,10 +136,13 @@ def test_a_broken_pipe_ends_quietly(tmp: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_the_demo_on_postgresql_never_prints_the_password(tmp: Path, db_url: str) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL only")
-    with_password = db_url.replace("postgresql://postgres@", "postgresql://postgres:pw-of-16-demo@")
+def test_the_demo_on_postgresql_never_prints_the_password(tmp: Path, pg_database: str) -> None:
+    import asyncio
+
+    from tests.conftest import _pg_exec
+
+    asyncio.run(_pg_exec("DROP SCHEMA public CASCADE; CREATE SCHEMA public", pg_database.rsplit("/", 1)[1]))
+    with_password = pg_database.replace("postgresql://postgres@", "postgresql://postgres:pw-of-16-demo@")
     result = ok(tgmon(tmp, "demo", "--database", with_password))
     assert "pw-of-16-demo" not in result.stdout + result.stderr
     assert "Explore the demo's data: " in result.stdout and "postgres:***@" in result.stdout
