@@ -61,7 +61,7 @@ async def build_app(settings: Settings, *, database_url: str | None = None, migr
     db = Database.from_url(database_url or settings.database.url)
     if migrate:
         await migrate_database(db)
-    from bot.runtime.instrument import MeteredPipeline
+    from bot.instrument import MeteredPipeline
 
     matcher = functools.partial(compile_rules, settings=settings.matching)
     return App(settings=settings, db=db, pipeline=MeteredPipeline(db, matcher, watcher=RuleChangeWatcher(db)))

@@ -90,7 +90,7 @@ async def watch(ctx: CommandContext, req: Request) -> Reply:
             > regex_limit
         ):
             return Reply(t(req.lang, "regex_quota", limit=regex_limit))
-        rule = m.Rule(subscriber_id=sub.id, name="", source=source, compiled=None, channels=scope)
+        rule = m.Rule(subscriber_id=sub.id, name="", source=source, channels=scope)
         session.add(rule)
         await session.flush()
         rule_id, number, tz = rule.id, len(existing) + 1, sub.timezone

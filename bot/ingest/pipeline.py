@@ -51,6 +51,13 @@ class Pipeline:
         # builds instant alerts at once instead of at its next look
         self.on_matches: list[Callable[[], None]] = []
 
+    async def rules_changed(self) -> None:
+        """A rule was added, changed or removed in this process. A process that matches (it has
+        built its matcher) rebuilds it now; one that never matches (a bot-only process) compiles
+        nothing, and its watcher's mark is refreshed so a later first match reads the rules anew."""
+        if self._matcher is not None:
+            await self.reload_rules()
+
     async def reload_rules(self) -> Matcher:
         if self.watcher is not None:
             await self.watcher.remember()  # before reading: a change made meanwhile is seen next time

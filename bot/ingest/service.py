@@ -24,7 +24,7 @@ import tomllib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -37,6 +37,9 @@ from bot.ingest.failures import NOT_THE_CHANNELS, ChannelFailures, shown
 from bot.ingest.history import HistoryPage
 from bot.storage import models as m
 from bot.storage.peers import load_peers, save_peer
+
+if TYPE_CHECKING:
+    from bot.app import App
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +90,7 @@ class IngestService:
     ACTIVE_POLL_SECONDS = 60.0  # and is read this often between full passes
     QUICK_POLL_BUDGET = 30  # channels read by one quick pass at most (so <= 30 requests a minute)
 
-    def __init__(self, app: Any, source: LiveSource, account: str = MAIN_ACCOUNT) -> None:
+    def __init__(self, app: App, source: LiveSource, account: str = MAIN_ACCOUNT) -> None:
         self.app = app
         self.account = account
         self.db = app.db
@@ -244,8 +247,8 @@ class IngestService:
             handled += len(batch)
         if progress:
             progress(handled, None)
-        seen = self.source.newest_seen.get(row.telegram_id, 0)
-        self._read_up_to(row.telegram_id, seen)
+        seen = self.source.newest_seen.get(ref.telegram_id or 0, 0)
+        self._read_up_to(ref.telegram_id, seen)
         if seen > row.history_id:  # the read completed: nothing up to the newest id seen is left behind
             async with self.db.uow() as session:
                 await session.execute(update(m.Channel).where(m.Channel.id == row.id, m.Channel.history_id < seen)
@@ -368,13 +371,13 @@ class IngestService:
         """Store and match posts; album parts are folded into the row their album already has."""
         async with self._lock:
             posts = await self._fold_albums(posts)
-            return await self.pipeline.ingest(posts)  # type: ignore[no-any-return]
+            return await self.pipeline.ingest(posts)
 
     async def _fold_albums(self, posts: list[domain.Post]) -> list[domain.Post]:
         groups = {(p.channel.telegram_id, p.grouped_id) for p in posts if p.grouped_id is not None}
         if not groups:
             return posts
-        keys: dict[tuple[int | None, int], tuple[int, str]] = {}
+        keys: dict[tuple[int | None, int | None], tuple[int, str]] = {}
         async with self.db.uow(read_only=True) as session:
             rows = await session.execute(
                 select(m.Channel.telegram_id, m.Post.grouped_id, m.Post.message_id, m.Post.text)

@@ -16,8 +16,8 @@ from typing import Any
 from bot import metrics
 from bot.app import App
 from bot.config import MAIN_ACCOUNT, ConfigError, Settings
+from bot.instrument import BeatingClock, CountingSender
 from bot.runtime import fake_edge
-from bot.runtime.instrument import BeatingClock, CountingSender
 from bot.runtime.leader import AlwaysLeader, LeaderLock, PgAdvisoryLock, fence, lead
 
 log = logging.getLogger(__name__)

@@ -178,7 +178,6 @@ class Rule(Base):
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(128), default="")
     source: Mapped[str] = mapped_column(Text)
-    compiled: Mapped[dict[str, Any] | None] = mapped_column()
     channels: Mapped[list[Any]] = mapped_column(default=list)  # scope; empty = every channel
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

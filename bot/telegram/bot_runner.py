@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telethon import errors, types
 
 from bot import domain
 from bot.commands import BotCommands, CommandContext
 from bot.telegram.handlers import BotHandlers
+
+if TYPE_CHECKING:
+    from bot.app import App
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +70,7 @@ class BotService:
     """`source` is the user client's ChannelSource when this process has one; otherwise channels
     are looked up through the bot client itself (`BotClientResolver`)."""
 
-    def __init__(self, app: Any, client: Any, *, source: domain.ChannelSource | None = None) -> None:
+    def __init__(self, app: App, client: Any, *, source: domain.ChannelSource | None = None) -> None:
         self.app = app
         self.client = client
         self.source = source if source is not None else BotClientResolver(client)
@@ -78,12 +81,10 @@ class BotService:
             db=self.app.db,
             settings=self.app.settings,
             source=self.source,
-            rules_changed=self.app.pipeline.reload_rules,
+            rules_changed=self.app.pipeline.rules_changed,
             bot_username=bot_username,
         )
-        clock = getattr(self.app, "clock", None)
-        if clock is not None:
-            ctx.now = clock.now
+        ctx.now = self.app.clock.now
         return ctx
 
     async def run(self, stop: asyncio.Event) -> None:
