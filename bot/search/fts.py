@@ -7,15 +7,15 @@ never phrases, NEAR or ranking (the matcher confirms every candidate). This is t
 current form; each migration that created an earlier form keeps its own frozen copy of the SQL it
 ran (bot/storage/migrations/versions/0003, 0011, 0012). A later migration that
 rebuilds ``posts`` with ``batch_alter_table`` drops those triggers: call `ensure_index` again (the
-``tgmon reindex`` command does). PostgreSQL: a GIN expression index over
-``to_tsvector('simple', coalesce(lemma_text, ''))``; queries must use that exact expression.
+``tgmon reindex`` command does). PostgreSQL: a GIN index over the stored column ``lemma_tsv``
+(``to_tsvector('simple', coalesce(lemma_text, ''))``, generated; migration 0018).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Connection
 
-PG_VECTOR = "to_tsvector('simple', coalesce(posts.lemma_text, ''))"
+PG_VECTOR = "posts.lemma_tsv"
 
 # lemma_text is already normalised by us (lower case, keys of letters and digits, one space apart),
 # so FTS5's `ascii` tokenizer, which only splits at ASCII non-alphanumerics and leaves other characters
@@ -42,7 +42,7 @@ _SQLITE_DROP = [
     "DROP TRIGGER IF EXISTS posts_fts_ai",
     "DROP TABLE IF EXISTS posts_fts",
 ]
-_PG = f"CREATE INDEX IF NOT EXISTS ix_posts_lemma_fts ON posts USING gin (({PG_VECTOR.replace('posts.', '')}))"
+_PG = "CREATE INDEX IF NOT EXISTS ix_posts_lemma_tsv ON posts USING gin (lemma_tsv)"
 
 
 def ensure_index(conn: Connection, *, rebuild: bool = False) -> None:
@@ -65,4 +65,4 @@ def drop_index(conn: Connection) -> None:
         for statement in _SQLITE_DROP:
             conn.exec_driver_sql(statement)
     else:
-        conn.exec_driver_sql("DROP INDEX IF EXISTS ix_posts_lemma_fts")
+        conn.exec_driver_sql("DROP INDEX IF EXISTS ix_posts_lemma_tsv")

@@ -111,6 +111,7 @@ class Post(Base):
         Index("ix_posts_date", "date"),
         Index("ix_posts_forward", "forward_channel_id", "forward_message_id"),
         Index("ix_posts_channel_grouped", "channel_id", "grouped_id"),
+        Index("ix_posts_channel_date", "channel_id", "date"),  # search scoped to channels, newest first
         # the posts not in the search index yet (lemma_text NULL): the search indexer's queue
         Index("ix_posts_unindexed", "id", sqlite_where=sql_text("lemma_text IS NULL"),
               postgresql_where=sql_text("lemma_text IS NULL")),
