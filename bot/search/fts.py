@@ -8,7 +8,7 @@ current form; each migration that created an earlier form keeps its own frozen c
 ran (bot/storage/migrations/versions/0003, 0011, 0012). A later migration that
 rebuilds ``posts`` with ``batch_alter_table`` drops those triggers: call `ensure_index` again (the
 ``tgmon reindex`` command does). PostgreSQL: a GIN index over the stored column ``lemma_tsv``
-(``to_tsvector('simple', coalesce(lemma_text, ''))``, generated; migration 0018).
+(``to_tsvector('simple', coalesce(lemma_text, ''))``, generated; migration 0019).
 """
 
 from __future__ import annotations

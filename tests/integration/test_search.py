@@ -142,7 +142,7 @@ async def test_index_migrations_keep_every_search_answer(db: Database) -> None:
     assert await pending_count(db) == len(TEXTS)
     await downgrade(db.engine, "0011_fts_ascii_tokenizer")
     assert await pending_count(db) == 0  # the older schema indexes every post at once
-    # today's queries read PostgreSQL's stored tsvector (0018): below it only SQLite's index is asked
+    # today's queries read PostgreSQL's stored tsvector (0019): below it only SQLite's index is asked
     if db.dialect == "sqlite":
         assert "'ascii'" in await index_sql() and "detail" not in await index_sql()
         assert await answers() == after

@@ -6,16 +6,16 @@ and filters them by the index condition then compares a stored value instead of 
 lemma text again, and the planner keeps real statistics on the column.
 Both databases: ``ix_posts_channel_date`` (channel, date), for a search scoped to a few channels.
 
-Revision ID: 0018_search_at_scale
-Revises: 0017_matches_past
+Revision ID: 0019_search_at_scale
+Revises: 0018_drop_rules_compiled
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision: str = "0018_search_at_scale"
-down_revision: str | None = "0017_matches_past"
+revision: str = "0019_search_at_scale"
+down_revision: str | None = "0018_drop_rules_compiled"
 branch_labels = None
 depends_on = None
 
