@@ -33,15 +33,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot import domain
-from bot.storage import models as m
+from bot.storage import accounts as stored_accounts
 from bot.storage.database import Database
 
-ASSIGN_LOCK_KEY = 0x7467_6D6F_6E5F_6163  # pg advisory lock "tgmon_ac": one balancing pass at a time
 STALE_PERIODS = 3  # an account is dead after this many gap-fill periods without a heartbeat
 
 
@@ -79,56 +74,32 @@ def share_level(caps: Sequence[int], total: int) -> int:
     return low
 
 
-async def _upsert_heartbeat(session: AsyncSession, dialect: str, account: str, cap: int, now: datetime) -> None:
-    values = {"name": account, "cap": cap, "heartbeat_at": now}
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(m.IngestAccount).values(**values)
-    await session.execute(stmt.on_conflict_do_update(index_elements=[m.IngestAccount.name],
-                                                     set_={"cap": cap, "heartbeat_at": now}))
-
-
 async def heartbeat(db: Database, account: str, cap: int, now: datetime) -> None:
     """The account is alive (called between balancing passes, e.g. during a long backfill)."""
     async with db.uow() as session:
-        await _upsert_heartbeat(session, db.dialect, account, cap, now)
+        await stored_accounts.beat(session, account, cap, now)
 
 
 async def balance(db: Database, account: str, cap: int, now: datetime, stale: timedelta) -> Assignment:
     """Heartbeat `account`, then release or claim channels so it holds its fair share (module doc)."""
     async with db.uow() as session:
-        if db.dialect == "postgresql":
-            await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ASSIGN_LOCK_KEY})
-        await _upsert_heartbeat(session, db.dialect, account, cap, now)
-        caps = dict((await session.execute(
-            select(m.IngestAccount.name, m.IngestAccount.cap).where(m.IngestAccount.heartbeat_at >= now - stale)
-        )).all())
+        await stored_accounts.lock_assignments(session)
+        await stored_accounts.beat(session, account, cap, now)
+        caps = await stored_accounts.live_caps(session, now - stale)
         caps[account] = cap
-        known = exists().where(m.ChannelPeer.account == account, m.ChannelPeer.telegram_id == m.Channel.telegram_id)
-        channels = (await session.execute(
-            select(m.Channel.id, m.Channel.account, m.Channel.joined, or_(m.Channel.username.is_not(None), known))
-            .where(m.Channel.status == domain.ChannelStatus.ACTIVE.value, m.Channel.telegram_id.is_not(None))
-            .order_by(m.Channel.id)
-        )).all()
+        channels = await stored_accounts.assignable(session, account)
         share = min(cap, share_level(list(caps.values()), len(channels)))
         mine = [(cid, joined) for cid, owner, joined, _ in channels if owner == account]
         claimed = released = 0
         if len(mine) > share:
             excess = sorted(mine, key=lambda row: (row[1], -row[0]))[: len(mine) - share]  # unjoined, newest
-            result = await session.execute(
-                update(m.Channel).where(m.Channel.id.in_([cid for cid, _ in excess]), m.Channel.account == account)
-                .values(account=None, joined=False))
-            released = result.rowcount  # type: ignore[attr-defined]
+            released = await stored_accounts.release(session, account, [cid for cid, _ in excess])
         elif len(mine) < share:
             # only what this account can address: a public username, or an access hash it was given
             free = [cid for cid, owner, _, reachable in channels if reachable and (owner is None or owner not in caps)]
             wanted = free[: share - len(mine)]
             if wanted:
-                result = await session.execute(
-                    update(m.Channel)
-                    .where(m.Channel.id.in_(wanted),
-                           or_(m.Channel.account.is_(None), m.Channel.account.not_in(list(caps))))
-                    .values(account=account, joined=False))  # this account has not joined it yet
-                claimed = result.rowcount  # type: ignore[attr-defined]
+                claimed = await stored_accounts.claim(session, account, wanted, list(caps))
     return Assignment(account=account, share=share, owned=len(mine) + claimed - released, claimed=claimed,
                       released=released, live=tuple(sorted(caps)), active=len(channels),
                       over_capacity=max(0, len(channels) - sum(caps.values())))
@@ -145,28 +116,13 @@ class AccountState:
 
 async def account_states(db: Database, now: datetime, stale: timedelta) -> list[AccountState]:
     """Every account that ever ran an ingest process, with its channel count (for `channels list`, `stats`)."""
-    owned = (
-        select(m.Channel.account, func.count().label("n"))
-        .where(m.Channel.status == domain.ChannelStatus.ACTIVE.value, m.Channel.account.is_not(None))
-        .group_by(m.Channel.account).subquery()
-    )
     async with db.uow(read_only=True) as session:
-        rows = (await session.execute(
-            select(m.IngestAccount.name, m.IngestAccount.cap, m.IngestAccount.heartbeat_at, owned.c.n)
-            .outerjoin(owned, owned.c.account == m.IngestAccount.name)
-            .order_by(m.IngestAccount.name)
-        )).all()
-    return [AccountState(name, cap, beat, beat >= now - stale, int(n or 0)) for name, cap, beat, n in rows]
+        rows = await stored_accounts.with_channel_counts(session)
+    return [AccountState(name, cap, beat, beat >= now - stale, n) for name, cap, beat, n in rows]
 
 
 async def unreachable(db: Database, live: Sequence[str]) -> list[tuple[int, domain.ChannelRef]]:
     """Active channels no live account can address: no username to look them up by, and no live
     account keeps an access hash for them (a private channel whose account is gone)."""
-    known = exists().where(m.ChannelPeer.telegram_id == m.Channel.telegram_id, m.ChannelPeer.account.in_(list(live)))
     async with db.uow(read_only=True) as session:
-        rows = (await session.execute(
-            select(m.Channel.id, m.Channel.telegram_id, m.Channel.title)
-            .where(m.Channel.status == domain.ChannelStatus.ACTIVE.value, m.Channel.telegram_id.is_not(None),
-                   m.Channel.username.is_(None), m.Channel.account.is_(None), ~known)
-        )).all()
-    return [(row_id, domain.ChannelRef(telegram_id, None, title)) for row_id, telegram_id, title in rows]
+        return await stored_accounts.unreachable(session, live)

@@ -15,11 +15,12 @@ from datetime import datetime
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
-from sqlalchemy import case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import domain
+from bot.storage import channels as stored_channels
 from bot.storage import models as m
+from bot.storage import posts as stored_posts
 from bot.storage.database import Database
 
 ErrorCode = Literal["invalid", "not_found", "is_user", "private", "banned", "flood_wait", "exists", "unreachable"]
@@ -172,14 +173,7 @@ def _tg_scheme(text: str) -> ChannelLink:
 async def find_channel(session: AsyncSession, link: ChannelLink | domain.ChannelRef) -> m.Channel | None:
     """The stored channel a link or ref points at (by numeric id, then username), if any."""
     telegram_id = link.channel_id if isinstance(link, ChannelLink) else link.telegram_id
-    username = link.username
-    if telegram_id is not None:
-        found = await session.scalar(select(m.Channel).where(m.Channel.telegram_id == telegram_id))
-        if found is not None:
-            return found
-    if username:
-        return await session.scalar(select(m.Channel).where(m.Channel.username == username.lower()))
-    return None
+    return await stored_channels.find(session, telegram_id, link.username)
 
 
 def _ref(row: m.Channel) -> domain.ChannelRef:
@@ -220,20 +214,12 @@ async def add_channel(
             row.telegram_id = ref.telegram_id
             row.title = ref.title or row.title
             if ref.username:
-                await _release_username(session, ref.username, row.id)
+                await stored_channels.release_username(session, ref.username, row.id)
                 row.username = ref.username
             row.added_by = row.added_by if row.added_by is not None else added_by
         row.status = domain.ChannelStatus.ACTIVE.value
         await session.flush()
         return _ref(row)
-
-
-async def _release_username(session: AsyncSession, username: str, keep_id: int) -> None:
-    """A username moves when a channel renames: an older row holding it lets go (usernames are unique)."""
-    other = await session.scalar(select(m.Channel).where(m.Channel.username == username, m.Channel.id != keep_id))
-    if other is not None:
-        other.username = None
-        await session.flush()
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,23 +247,13 @@ class ChannelInfo:
 
 async def list_channels(db: Database, *, since: datetime, include_removed: bool = False) -> list[ChannelInfo]:
     """Every channel with its counts; ``posts_today`` counts posts dated at or after ``since``."""
-    total = func.count(m.Post.id)
-    today = func.sum(case((m.Post.date >= since, 1), else_=0))
-    query = (
-        select(m.Channel, total, today)
-        .outerjoin(m.Post, m.Post.channel_id == m.Channel.id)
-        .group_by(m.Channel.id)
-        .order_by(m.Channel.id)
-    )
-    if not include_removed:
-        query = query.where(m.Channel.status != domain.ChannelStatus.REMOVED.value)
     async with db.uow(read_only=True) as session:
-        rows = (await session.execute(query)).all()
+        rows = await stored_channels.overview(session, since=since, include_removed=include_removed)
     return [
         ChannelInfo(
             id=c.id, telegram_id=c.telegram_id, username=c.username, title=c.title, status=c.status,
             joined=c.joined, last_message_id=c.last_message_id, last_post_at=c.last_post_at,
-            posts=int(n or 0), posts_today=int(t or 0), gaps_recovered=c.gaps_recovered,
+            posts=n, posts_today=t, gaps_recovered=c.gaps_recovered,
             flood_wait_seconds=c.flood_wait_seconds, account=c.account, error=c.error, error_since=c.error_since,
         )
         for c, n, t in rows
@@ -296,8 +272,7 @@ async def remove_channel(db: Database, link: str, *, purge: bool = False) -> tup
         ref = _ref(row)
         purged = 0
         if purge:
-            purged = int(await session.scalar(select(func.count()).where(m.Post.channel_id == row.id)) or 0)
-            await session.execute(delete(m.Post).where(m.Post.channel_id == row.id))
+            purged = await stored_posts.purge_channel(session, row.id)
             await session.delete(row)
         else:
             row.status = domain.ChannelStatus.REMOVED.value

@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import domain
 from bot.delivery.outbox import queue_notice
 from bot.i18n import known_language, t
 from bot.ingest.channels import ChannelError
-from bot.storage import models as m
+from bot.storage import channels as stored_channels
 from bot.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -58,11 +57,6 @@ def describe(exc: BaseException) -> str:
 def reason_code(exc: BaseException) -> str:
     """A short, bounded label for metrics."""
     return exc.code if isinstance(exc, ChannelError) else "unexpected"
-
-
-def _changed(result: object) -> int:
-    """Rows an UPDATE changed."""
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 @dataclass(slots=True)
@@ -134,22 +128,14 @@ class ChannelFailures:
     async def succeeded(self, channel_row_id: int, key: str) -> None:
         had_backoff = self._backoff.pop(channel_row_id, None) is not None
         async with self.db.uow() as session:
-            cleared = _changed(await session.execute(
-                update(m.Channel).where(m.Channel.id == channel_row_id, m.Channel.error.is_not(None))
-                .values(error=None, error_since=None)))
+            cleared = await stored_channels.clear_error(session, channel_row_id)
         if cleared or had_backoff:
             log.info("channel %s reads again", key)
 
     async def _record(self, channel_row_id: int, reason: str, now: datetime) -> bool:
         """Store the reason; True when this call began the failures (the error was not set before)."""
         async with self.db.uow() as session:
-            began = _changed(await session.execute(
-                update(m.Channel).where(m.Channel.id == channel_row_id, m.Channel.error.is_(None))
-                .values(error=reason, error_since=now)))
-            if not began:
-                await session.execute(update(m.Channel).where(m.Channel.id == channel_row_id)
-                                      .values(error=reason))
-        return bool(began)
+            return await stored_channels.set_error(session, channel_row_id, reason, now)
 
     async def _tell_admins(self, key: str, reason: str, now: datetime) -> None:
         """One message to each admin who has talked to the bot, through the outbox like any other."""

@@ -26,7 +26,6 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot import domain
@@ -35,7 +34,9 @@ from bot.ingest.accounts import Assignment, balance, heartbeat, stale_after, unr
 from bot.ingest.channels import ChannelError, add_channel, find_channel, parse_channel_link
 from bot.ingest.failures import NOT_THE_CHANNELS, ChannelFailures, shown
 from bot.ingest.history import HistoryPage
+from bot.storage import channels as stored_channels
 from bot.storage import models as m
+from bot.storage import posts as stored_posts
 from bot.storage.peers import load_peers, save_peer
 
 if TYPE_CHECKING:
@@ -121,11 +122,8 @@ class IngestService:
         """Heartbeat and balance this account's channels, then read them: the active channels it watches."""
         await self._balance()
         async with self.db.uow(read_only=True) as session:
-            rows = list(await session.scalars(
-                select(m.Channel).where(m.Channel.status == domain.ChannelStatus.ACTIVE.value,
-                                        m.Channel.account == self.account).order_by(m.Channel.id)))
-        self._watched = {r.telegram_id: domain.ChannelRef(r.telegram_id, r.username, r.title)
-                         for r in rows if r.telegram_id is not None}
+            rows = await stored_channels.active_of(session, self.account)
+        self._watched = stored_channels.telegram_ids(rows)
         if not self._peers_loaded:  # once a process: from then on the source keeps them itself
             async with self.db.uow(read_only=True) as session:
                 self.source.peers.update(await load_peers(session, self.account))
@@ -214,9 +212,8 @@ class IngestService:
                 log.warning("Telegram's channel limit reached at %d joined; the rest are polled", joined)
                 break
             joined += 1
-            async with self.db.uow() as session:  # still this account's (a takeover resets the flag)
-                await session.execute(update(m.Channel).where(m.Channel.id == row.id, m.Channel.account == self.account)
-                                      .values(joined=True))
+            async with self.db.uow() as session:
+                await stored_channels.mark_joined(session, row.id, self.account)
         return joined
 
     # --- history ---------------------------------------------------------------------------------
@@ -224,7 +221,7 @@ class IngestService:
         """Read one channel from where its history was last read; a new channel gets the last
         `ingest.backfill_days` days or `ingest.backfill_posts` posts, whichever is fewer."""
         async with self.db.uow(read_only=True) as session:
-            row = await session.scalar(select(m.Channel).where(m.Channel.telegram_id == ref.telegram_id))
+            row = await stored_channels.by_telegram_id(session, ref.telegram_id)
         if row is None:
             raise ChannelError("not_found", f"{ref.key} is not a stored channel; add it first.")
         ref = domain.ChannelRef(row.telegram_id, row.username, row.title)
@@ -251,12 +248,10 @@ class IngestService:
         self._read_up_to(ref.telegram_id, seen)
         if seen > row.history_id:  # the read completed: nothing up to the newest id seen is left behind
             async with self.db.uow() as session:
-                await session.execute(update(m.Channel).where(m.Channel.id == row.id, m.Channel.history_id < seen)
-                                      .values(history_id=seen))
+                await stored_channels.advance_history(session, row.id, seen)
         if row.joined and total.stored:
             async with self.db.uow() as session:
-                await session.execute(update(m.Channel).where(m.Channel.id == row.id)
-                                      .values(gaps_recovered=m.Channel.gaps_recovered + total.stored))
+                await stored_channels.add_recovered(session, row.id, total.stored)
             log.info("gap fill recovered %d posts of %s", total.stored, ref.key)
         return total
 
@@ -270,8 +265,7 @@ class IngestService:
         limit = ingest.backfill_posts
         if row.backfill_below is not None:  # resumed: what the cut-short run stored counts too
             async with self.db.uow(read_only=True) as session:
-                limit -= int(await session.scalar(select(func.count()).select_from(m.Post).where(
-                    m.Post.channel_id == row.id, m.Post.message_id >= row.backfill_below)) or 0)
+                limit -= await stored_channels.posts_from(session, row.id, row.backfill_below)
             log.info("the first backfill of %s goes on below message %d", ref.key, row.backfill_below)
         total = domain.IngestResult()
         handled = 0
@@ -282,17 +276,14 @@ class IngestService:
                 if page.posts:
                     total += await self.ingest(page.posts)
                 async with self.db.uow() as session:
-                    await session.execute(update(m.Channel).where(m.Channel.id == row.id).values(
-                        backfill_below=page.oldest_id,
-                        history_id=case((m.Channel.history_id < page.newest_id, page.newest_id),
-                                        else_=m.Channel.history_id)))
+                    await stored_channels.backfill_page_stored(session, row.id, page.oldest_id, page.newest_id)
                 handled += len(page.posts)
                 self._read_up_to(row.telegram_id, page.newest_id)
                 if progress:
                     expected = min(page.total, limit) if page.total is not None else limit
                     progress(handled, max(expected, handled))
         async with self.db.uow() as session:
-            await session.execute(update(m.Channel).where(m.Channel.id == row.id).values(backfill_below=None))
+            await stored_channels.backfill_done(session, row.id)
         return total
 
     async def _ingest_history(self, channel_row_id: int, batch: list[domain.Post]) -> domain.IngestResult:
@@ -301,8 +292,7 @@ class IngestService:
         result = await self.ingest(batch)
         newest = max(p.message_id for p in batch)
         async with self.db.uow() as session:
-            await session.execute(update(m.Channel).where(m.Channel.id == channel_row_id, m.Channel.history_id < newest)
-                                  .values(history_id=newest))
+            await stored_channels.advance_history(session, channel_row_id, newest)
         return result
 
     async def gap_fill_all(self) -> domain.IngestResult:
@@ -351,11 +341,8 @@ class IngestService:
             result += await self.ingest(page.posts)
             seen = [p.message_id for p in page.posts]
             async with self._lock, self.db.uow() as session:  # what the page should hold and does not: deleted
-                gone = (await session.execute(
-                    update(m.Post).where(m.Post.channel_id == channel_row_id,
-                                         m.Post.message_id.between(page.oldest_id, page.newest_id),
-                                         m.Post.message_id.not_in(seen), m.Post.deleted.is_(False))
-                    .values(deleted=True))).rowcount  # type: ignore[attr-defined]
+                gone = await stored_posts.mark_missing_deleted(session, channel_row_id, page.oldest_id,
+                                                        page.newest_id, seen)
             if gone:
                 log.info("%d posts of %s were deleted on Telegram meanwhile", gone, ref.key)
                 result.updated += gone
@@ -377,16 +364,8 @@ class IngestService:
         groups = {(p.channel.telegram_id, p.grouped_id) for p in posts if p.grouped_id is not None}
         if not groups:
             return posts
-        keys: dict[tuple[int | None, int | None], tuple[int, str]] = {}
         async with self.db.uow(read_only=True) as session:
-            rows = await session.execute(
-                select(m.Channel.telegram_id, m.Post.grouped_id, m.Post.message_id, m.Post.text)
-                .join(m.Channel, m.Channel.id == m.Post.channel_id)
-                .where(m.Channel.telegram_id.in_({t for t, _ in groups}),
-                       m.Post.grouped_id.in_({g for _, g in groups}))
-                .order_by(m.Post.message_id))
-            for telegram_id, grouped_id, message_id, text in rows:
-                keys.setdefault((telegram_id, grouped_id), (message_id, text))
+            keys = await stored_posts.album_heads(session, groups)
         folded: list[domain.Post] = []
         for post in posts:
             if post.grouped_id is None:
@@ -428,16 +407,13 @@ class IngestService:
         if channel_id not in self._watched:
             return
         async with self._lock, self.db.uow() as session:
-            channel = select(m.Channel.id).where(m.Channel.telegram_id == channel_id).scalar_subquery()
-            await session.execute(update(m.Post).where(m.Post.channel_id == channel,
-                                                       m.Post.message_id.in_(message_ids)).values(deleted=True))
+            await stored_posts.mark_deleted(session, channel_id, message_ids)
 
     async def _record_flood_wait(self, channel: domain.ChannelRef | None, seconds: int) -> None:
         if channel is None or channel.telegram_id is None:
             return
         async with self.db.uow() as session:
-            await session.execute(update(m.Channel).where(m.Channel.telegram_id == channel.telegram_id)
-                                  .values(flood_wait_seconds=m.Channel.flood_wait_seconds + seconds))
+            await stored_channels.add_flood_wait(session, channel.telegram_id, seconds)
 
     # --- the loop -----------------------------------------------------------------------------------
     async def start_pass(self) -> None:
@@ -554,8 +530,7 @@ class IngestService:
         wanted = list(dict.fromkeys([*sorted(self._gaps), *self._active()]))[: self.QUICK_POLL_BUDGET]
         self._gaps.difference_update(wanted)
         async with self.db.uow(read_only=True) as session:
-            rows = {r.telegram_id: r.id for r in await session.scalars(
-                select(m.Channel).where(m.Channel.telegram_id.in_(wanted), m.Channel.account == self.account))}
+            rows = await stored_channels.row_ids_of(session, self.account, wanted)
         for telegram_id in wanted:
             ref = self._watched.get(telegram_id)
             row_id = rows.get(telegram_id)
