@@ -1,0 +1,122 @@
+"""The repositories of the channels, posts and accounts aggregates, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from bot import domain
+from bot.ingest.pipeline import Pipeline
+from bot.matching import compile_rules
+from bot.storage import accounts, channels, posts
+from bot.storage import models as m
+from bot.storage.database import Database
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+CHAN = domain.ChannelRef(1001, "vvgladkov", "Гладков")
+
+
+async def _channel(db: Database, telegram_id: int, username: str | None, **values: object) -> int:
+    async with db.uow() as session:
+        row = m.Channel(telegram_id=telegram_id, username=username, title=username or "", **values)
+        session.add(row)
+        await session.flush()
+        return row.id
+
+
+async def _get(db: Database, row_id: int) -> m.Channel:
+    async with db.uow(read_only=True) as session:
+        row = await session.get(m.Channel, row_id)
+    assert row is not None
+    return row
+
+
+async def test_find_by_id_then_username_and_a_username_moves(db: Database) -> None:
+    old = await _channel(db, 1, "belgorod")
+    new = await _channel(db, 2, None)
+    async with db.uow() as session:
+        assert (await channels.find(session, 2, "belgorod")).id == new  # type: ignore[union-attr]
+        assert (await channels.find(session, None, "BelGorod")).id == old  # type: ignore[union-attr]
+        assert await channels.find(session, 3, None) is None
+        await channels.release_username(session, "belgorod", keep_id=new)
+    assert (await _get(db, old)).username is None
+
+
+async def test_history_mark_never_moves_back_and_backfill_pages_move_it_up(db: Database) -> None:
+    row = await _channel(db, 1, "c")
+    async with db.uow() as session:
+        await channels.advance_history(session, row, 50)
+        await channels.advance_history(session, row, 40)
+    assert (await _get(db, row)).history_id == 50
+    async with db.uow() as session:
+        await channels.backfill_page_stored(session, row, oldest=10, newest=30)
+    got = await _get(db, row)
+    assert (got.history_id, got.backfill_below) == (50, 10)
+    async with db.uow() as session:
+        await channels.backfill_page_stored(session, row, oldest=60, newest=80)
+        await channels.add_recovered(session, row, 3)
+        await channels.add_recovered(session, row, 2)
+        await channels.add_flood_wait(session, 1, 7)
+    got = await _get(db, row)
+    assert (got.history_id, got.backfill_below, got.gaps_recovered, got.flood_wait_seconds) == (80, 60, 5, 7)
+    async with db.uow() as session:
+        await channels.backfill_done(session, row)
+    assert (await _get(db, row)).backfill_below is None
+
+
+async def test_an_error_begins_once_and_clears(db: Database) -> None:
+    row = await _channel(db, 1, "c")
+    async with db.uow() as session:
+        assert await channels.set_error(session, row, "private", T0) is True
+        assert await channels.set_error(session, row, "still private", T0 + timedelta(hours=1)) is False
+    got = await _get(db, row)
+    assert (got.error, got.error_since) == ("still private", T0)
+    async with db.uow() as session:
+        assert await channels.clear_error(session, row) is True
+        assert await channels.clear_error(session, row) is False
+
+
+async def test_posts_missing_from_a_page_are_deleted_albums_and_purge(db: Database) -> None:
+    pipeline = Pipeline(db, compile_rules)
+    await pipeline.ingest([domain.Post(CHAN, i, T0 + timedelta(minutes=i), f"пост {i}", grouped_id=7 if i > 3 else None)
+                           for i in range(1, 6)])
+    async with db.uow() as session:
+        row = await channels.by_telegram_id(session, 1001)
+        assert row is not None
+        assert await posts.mark_missing_deleted(session, row.id, 1, 3, [1, 3]) == 1
+        assert await posts.mark_missing_deleted(session, row.id, 1, 3, [1, 3]) == 0  # already marked
+        await posts.mark_deleted(session, 1001, [5])
+        heads = await posts.album_heads(session, {(1001, 7)})
+        assert heads == {(1001, 7): (4, "пост 4")}
+        deleted = list(await session.scalars(select(m.Post.message_id).where(m.Post.deleted.is_(True))
+                                             .order_by(m.Post.message_id)))
+        assert deleted == [2, 5]
+        assert await channels.posts_from(session, row.id, 3) == 3
+        overview = await channels.overview(session, since=T0 + timedelta(minutes=4))
+        assert [(c.id, n, recent) for c, n, recent in overview] == [(row.id, 5, 2)]
+        assert await posts.purge_channel(session, row.id) == 5
+        assert await channels.posts_from(session, row.id, 0) == 0
+
+
+async def test_accounts_claim_only_free_or_dead_channels_and_release_their_own(db: Database) -> None:
+    a = await _channel(db, 1, "a")
+    b = await _channel(db, 2, None, account="dead")
+    c = await _channel(db, 3, None, account="other")
+    async with db.uow() as session:
+        await accounts.lock_assignments(session)
+        await accounts.beat(session, "main", 10, T0)
+        await accounts.beat(session, "other", 10, T0)
+        await accounts.beat(session, "dead", 10, T0 - timedelta(hours=5))
+        await accounts.beat(session, "main", 20, T0)  # an upsert: the cap changes, one row
+        live = await accounts.live_caps(session, T0 - timedelta(minutes=30))
+        assert live == {"main": 20, "other": 10}
+        reach = {row_id: reachable for row_id, _, _, reachable in await accounts.assignable(session, "main")}
+        assert reach == {a: True, b: False, c: False}  # only a has a username; main keeps no hash
+        assert await accounts.claim(session, "main", [a, b, c], list(live)) == 2  # not other's
+        assert await accounts.release(session, "other", [a, b]) == 0  # not its own
+        assert await accounts.release(session, "main", [b]) == 1
+        counts = {name: (cap, n) for name, cap, _, n in await accounts.with_channel_counts(session)}
+        assert counts == {"dead": (10, 0), "main": (20, 1), "other": (10, 1)}
+        lost = await accounts.unreachable(session, ["main", "other"])
+        assert [row_id for row_id, _ in lost] == [b]
