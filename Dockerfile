@@ -21,7 +21,9 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 COPY README.md ./
 COPY bot ./bot
 COPY config ./config
-RUN pip install --no-deps . \
+# the .mo catalogs, compiled from the .po ones (Babel came with the dependencies)
+RUN pybabel compile --quiet -d bot/i18n/locales \
+    && pip install --no-deps . \
     && rm -rf build *.egg-info
 
 # 3. A non-root user owning only the data folder (databases, the Telegram session, demo output).

@@ -11,7 +11,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-dates setup lint bench clean
+.PHONY: run test test-dates setup lint bench clean i18n-extract i18n-update i18n-compile i18n-init
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || { test -n "$(PYTHON)" && $(PYTHON) -c '$(PY_OK)' 2>/dev/null; } || { \
@@ -23,7 +23,28 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) i18n-compile
+
+# The bot's languages (docs/bot.md): gettext catalogs, one .po per language under $(LOCALES); the
+# message ids are keys. extract: the keys the code uses -> messages.pot; update: into every catalog
+# (new keys empty, removed ones dropped, no fuzzy guesses: a key is not a sentence to guess from);
+# compile: the .mo files the bot loads (without them it compiles the .po in memory at start);
+# init: a new language, e.g. make i18n-init NEW=de.
+LOCALES := bot/i18n/locales
+PYBABEL := $(BIN)/pybabel
+i18n-extract: $(STAMP)
+	$(PYBABEL) extract -F babel.cfg -k t:2 -k label:2 -k plural:2,2 -k N_ --no-location --sort-output \
+	  --project=tgmon --omit-header -o $(LOCALES)/messages.pot bot
+
+i18n-update: i18n-extract
+	$(PYBABEL) update -i $(LOCALES)/messages.pot -d $(LOCALES) --ignore-obsolete --no-fuzzy-matching
+
+i18n-compile: $(STAMP)
+	$(PYBABEL) compile -d $(LOCALES)
+
+i18n-init: i18n-extract
+	@test -n "$(NEW)" || { echo "make: name the new language: make i18n-init NEW=de" >&2; exit 2; }
+	$(PYBABEL) init -i $(LOCALES)/messages.pot -d $(LOCALES) -l $(NEW)
 
 run: $(STAMP)
 	$(BIN)/tgmon run

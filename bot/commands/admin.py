@@ -14,7 +14,7 @@ from bot.commands.render import as_int, clip, esc, page_of, pager
 from bot.commands.store import channel_by_username
 from bot.commands.types import Button, Reply
 from bot.delivery.outbox import queue_notice
-from bot.i18n import label, t
+from bot.i18n import N_, label, t
 from bot.storage import models as m
 
 
@@ -207,7 +207,7 @@ async def _apply(ctx: CommandContext, req: Request, verb: str, channel_id: int) 
                 if row is not None and row.status == "pending":
                     row.status = "removed"
     screen = await _channels(ctx, req)
-    toast_key = {"ok": "approved_toast", "no": "rejected_toast", "rm": "removed_toast"}[verb]
+    toast_key = {"ok": N_("approved_toast"), "no": N_("rejected_toast"), "rm": N_("removed_toast")}[verb]
     return Reply(screen.text, screen.buttons, toast=label(req.lang, toast_key, name=name))
 
 

@@ -17,7 +17,7 @@ from bot.commands.store import (
     unfollowed_ids,
 )
 from bot.commands.types import Button, Reply
-from bot.i18n import label, t
+from bot.i18n import N_, label, t
 from bot.storage import models as m
 
 PAGE = 8
@@ -41,7 +41,7 @@ async def list_channels(ctx: CommandContext, req: Request, page: int = 0) -> Rep
         on = channel.id not in dropped
         handle = f" @{esc(channel.username)}" if channel.username else ""
         lines.append(f"{'✅' if on else '▫️'} {esc(clip(channel_name(channel), 60))}{handle}")
-        key = "unfollow_btn" if on else "follow_btn"
+        key = N_("unfollow_btn") if on else N_("follow_btn")
         rows.append(
             (
                 Button(
@@ -74,7 +74,7 @@ async def on_button(ctx: CommandContext, req: Request, parts: list[str]) -> Repl
             name = clip(channel_name(channel), 60)
         fresh = Request(req.caller, req.args, req.lang, sub)
         screen = await list_channels(ctx, fresh, page)
-        toast = label(req.lang, "followed_toast" if action == "on" else "unfollowed_toast", name=name)
+        toast = label(req.lang, N_("followed_toast") if action == "on" else N_("unfollowed_toast"), name=name)
         return Reply(screen.text, screen.buttons, toast=toast)
     return Reply("", toast=t(req.lang, "button_stale"))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.commands.context import CommandContext, Request
 from bot.commands.store import ensure_subscriber
 from bot.commands.types import Reply
-from bot.i18n import plural, t
+from bot.i18n import N_, plural, t
 
 _PERIODS = {"": "since_last", "week": "week", "неделя": "week", "7": "week"}
 
@@ -22,7 +22,7 @@ async def digest(ctx: CommandContext, req: Request) -> Reply:
         return Reply(t(req.lang, "digest_unavailable"))
     result = await request_digest(ctx.db, ctx.settings, req.caller.chat_id, now=ctx.now(), period=period)
     if result.items == 0:
-        return Reply(t(req.lang, "digest_empty_week" if period == "week" else "digest_empty"))
+        return Reply(t(req.lang, N_("digest_empty_week") if period == "week" else N_("digest_empty")))
     return Reply(t(req.lang, "digest_queued", items=plural(req.lang, "digest_items_n", result.items),
                    chunks=plural(req.lang, "digest_messages_n", result.chunks)))
 
@@ -41,5 +41,5 @@ async def _set_paused(ctx: CommandContext, req: Request, paused: bool) -> Reply:
         already = sub.paused == paused
         sub.paused = paused
     if paused:
-        return Reply(t(req.lang, "already_paused" if already else "paused"))
-    return Reply(t(req.lang, "already_running" if already else "resumed"))
+        return Reply(t(req.lang, N_("already_paused") if already else N_("paused")))
+    return Reply(t(req.lang, N_("already_running") if already else N_("resumed")))

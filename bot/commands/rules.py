@@ -15,13 +15,15 @@ from bot.commands.render import as_int, clip, esc, marked, page_of, pager
 from bot.commands.store import ensure_subscriber, record_past_matches, rule_of, rules_of, unfollowed_ids
 from bot.commands.types import Button, Reply
 from bot.digest.render import excerpt
-from bot.i18n import Html, label, plural, t
+from bot.i18n import N_, Html, label, plural, t
 from bot.matching import ParsedRule, RuleError, parse_rule
 from bot.matching.rules import check_rule_cost
 from bot.storage import models as m
 
 DRY_RUN_DAYS = 7
 PAST_MATCHES = 1_000  # a new rule's matches on stored posts recorded at most (the newest)
+# the keys of the errors that carry their own (bot.matching.regex: BadCharacterError, RegexTooSlowError)
+_ERROR_KEYS = (N_("rule_bad_character"), N_("regex_too_slow"))
 _REGEX = re.compile(r"(?:^|[\s(])/(?:[^/\\\s]|\\.)(?:[^/\\]|\\.)*/")
 
 

@@ -13,7 +13,7 @@ from bot.commands.render import as_int
 from bot.commands.store import ensure_subscriber
 from bot.commands.timezones import COMMON_ZONES, TimezoneError, describe_timezone, resolve_timezone
 from bot.commands.types import Button, Reply
-from bot.i18n import label, t
+from bot.i18n import N_, label, t
 from bot.storage import models as m
 
 FREQUENCIES = ("instant", "daily", "weekly")
@@ -21,6 +21,9 @@ SIZES = (5, 10, 20, 50, 0)
 QUIET_PRESETS = ((22 * 60, 7 * 60), (23 * 60, 8 * 60), (0, 7 * 60), (21 * 60, 9 * 60))
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAYS_RU = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
+FREQUENCY_KEYS = {"instant": N_("freq_instant_btn"), "daily": N_("freq_daily_btn"), "weekly": N_("freq_weekly_btn")}
+DAY_KEYS = (N_("day_0_btn"), N_("day_1_btn"), N_("day_2_btn"), N_("day_3_btn"), N_("day_4_btn"), N_("day_5_btn"),
+            N_("day_6_btn"))
 _TIME = re.compile(r"^(\d{1,2})(?:[:.h ](\d{2}))?$")
 
 
@@ -48,13 +51,13 @@ def _screen(lang: str, sub: m.Subscriber) -> Reply:
     text = t(
         lang,
         "settings_screen",
-        frequency=label(lang, f"freq_{sub.frequency}_btn"),
+        frequency=label(lang, FREQUENCY_KEYS.get(sub.frequency, FREQUENCY_KEYS["daily"])),
         time=f"{sub.digest_hour:02d}:{sub.digest_minute:02d}",
         timezone=describe_timezone(sub.timezone),
-        weekday=label(lang, f"day_{sub.digest_weekday}_btn"),
+        weekday=label(lang, DAY_KEYS[sub.digest_weekday % 7]),
         quiet=quiet,
         size=label(lang, "size_all_btn") if sub.digest_size == 0 else str(sub.digest_size),
-        paused=label(lang, "yes_btn" if sub.paused else "no_btn"),
+        paused=label(lang, N_("yes_btn") if sub.paused else N_("no_btn")),
     )
     buttons = (
         (Button(label(lang, "set_frequency_btn"), "s:freq"), Button(label(lang, "set_time_btn"), "s:time")),
@@ -99,7 +102,7 @@ Parsed = tuple[str, Change | None]
 def _typed_time(value: str) -> Parsed:
     minutes = parse_time(value)
     if minutes is None:
-        return "bad_time", None
+        return N_("bad_time"), None
     return "", lambda sub: _set_time(sub, minutes)
 
 
@@ -111,14 +114,14 @@ def _typed_timezone(value: str) -> Parsed:
     try:
         zone = resolve_timezone(value)
     except TimezoneError:
-        return "bad_timezone", None
+        return N_("bad_timezone"), None
     return "", lambda sub: setattr(sub, "timezone", zone)
 
 
 def _typed_frequency(value: str) -> Parsed:
     value = value.lower()
     if value not in FREQUENCIES:
-        return "bad_frequency", None
+        return N_("bad_frequency"), None
     return "", lambda sub: setattr(sub, "frequency", value)
 
 
@@ -128,10 +131,10 @@ def _typed_quiet(value: str) -> Parsed:
         return "", lambda sub: _set_quiet(sub, None, None)
     parts = re.split(r"\s*[-–—]\s*|\s+", value.strip(), maxsplit=1)
     if len(parts) != 2:
-        return "bad_quiet", None
+        return N_("bad_quiet"), None
     start, end = parse_time(parts[0]), parse_time(parts[1])
     if start is None or end is None or start == end:
-        return "bad_quiet", None
+        return N_("bad_quiet"), None
     return "", lambda sub: _set_quiet(sub, start, end)
 
 
@@ -145,7 +148,7 @@ def _typed_size(value: str) -> Parsed:
         return "", lambda sub: setattr(sub, "digest_size", 0)
     number = as_int(low)
     if number is None or not 1 <= number <= 500:
-        return "bad_size", None
+        return N_("bad_size"), None
     return "", lambda sub: setattr(sub, "digest_size", number)
 
 
@@ -156,7 +159,7 @@ def _typed_day(value: str) -> Parsed:
     if not found and number is not None and 1 <= number <= 7:
         found = [number - 1]
     if not found:
-        return "bad_weekday", None
+        return N_("bad_weekday"), None
     day = found[0]
     return "", lambda sub: setattr(sub, "digest_weekday", day)
 
@@ -191,7 +194,7 @@ async def on_button(ctx: CommandContext, req: Request, parts: list[str]) -> Repl
     if action == "main":
         return await _update(ctx, req, lambda sub: None)
     if action == "freq":
-        row = tuple(Button(label(lang, f"freq_{f}_btn"), f"s:f:{f}") for f in FREQUENCIES)
+        row = tuple(Button(label(lang, FREQUENCY_KEYS[f]), f"s:f:{f}") for f in FREQUENCIES)
         return Reply(t(lang, "choose_frequency"), (row, _back(lang)))
     if action == "time":
         hours = [Button(f"{h:02d}", f"s:h:{h}") for h in range(24)]
@@ -213,7 +216,7 @@ async def on_button(ctx: CommandContext, req: Request, parts: list[str]) -> Repl
         row = tuple(Button(str(n) if n else label(lang, "size_all_btn"), f"s:n:{n}") for n in SIZES)
         return Reply(t(lang, "choose_size"), (row, _back(lang)))
     if action == "day":
-        days = [Button(label(lang, f"day_{d}_btn"), f"s:d:{d}") for d in range(7)]
+        days = [Button(label(lang, DAY_KEYS[d]), f"s:d:{d}") for d in range(7)]
         return Reply(t(lang, "choose_weekday"), (tuple(days[:4]), tuple(days[4:]), _back(lang)))
     change = _button_change(action, parts[1:])
     if change is None:

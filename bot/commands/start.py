@@ -6,7 +6,7 @@ from bot.commands import channels, rules, settings_menu
 from bot.commands.context import CommandContext, Request
 from bot.commands.store import ensure_subscriber, get_subscriber
 from bot.commands.types import Button, Reply
-from bot.i18n import LANGUAGES, label, t
+from bot.i18n import LANGUAGES, N_, label, t
 
 
 def _tour_buttons(lang: str) -> tuple[tuple[Button, ...], ...]:
@@ -21,7 +21,7 @@ async def start(ctx: CommandContext, req: Request) -> Reply:
         existed = req.subscriber is not None and req.subscriber.active
         sub = await ensure_subscriber(session, req.caller, req.lang, ctx.settings)
         lang = sub.language
-    key = "start_group" if req.caller.in_group else "start_again" if existed else "start"
+    key = N_("start_group") if req.caller.in_group else N_("start_again") if existed else N_("start")
     return Reply(t(lang, key), _tour_buttons(lang))
 
 

@@ -11,7 +11,8 @@ from telethon.tl.types import MessageEntityTextUrl
 
 from bot.digest.builder import build_digest, digest_title
 from bot.digest.chart import OTHER, daily_counts
-from bot.i18n import STRINGS, plural, plural_form
+from bot.i18n import plural, plural_form
+from bot.i18n.catalogs import entries, plural_keys
 from bot.i18n.dates import chart_day, day_span, moment_span
 from tests.unit.test_digest_build import HOSTILE, row
 
@@ -41,11 +42,11 @@ def test_english_plural_forms_and_unknown_languages_count_in_english() -> None:
 
 
 def test_every_plural_key_has_two_english_and_three_russian_forms() -> None:
-    keys = [k for k in STRINGS["en"] if k.endswith("_n")]
-    assert keys
+    keys = plural_keys("en")
+    assert keys and all(k.endswith("_n") for k in keys)
     for key in keys:
-        assert len(STRINGS["en"][key].split("|")) == 2, key
-        assert len(STRINGS["ru"][key].split("|")) == 3, key
+        assert len(entries("en")[key]) == 2, key
+        assert len(entries("ru")[key]) == 3, key
 
 
 @pytest.mark.parametrize(("count", "heading"), [
