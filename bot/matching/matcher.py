@@ -17,6 +17,10 @@ How a post is matched (`CompiledMatcher.match_tokens`):
    term only, because it cannot match unless that term is there.
 4. Only those candidate rules are evaluated, against the set of terms hit.
 
+Rules with a topic term (``~"..."``, topics.py) are left out of that path: they are evaluated by
+`match_topics`, once the post's vector is there (ingestion embeds posts behind the keyword path),
+with the keyword terms found as above and each topic term hit when the post is close enough.
+
 Adding a rule is incremental (`add`); a full build of 10,000 rules takes well under a second
 (benchmarks/matching.py measures it, and the matching speed on posts the matcher has not seen).
 """
@@ -28,7 +32,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bot.config import MatchingSettings
 from bot.domain import Matcher, Rule, RuleMatch
@@ -37,6 +41,9 @@ from bot.matching.generations import Generations
 from bot.matching.morph import morphology
 from bot.matching.rules import Atom, Expr, Term, evaluate, parse_rule
 from bot.matching.text import PREFIX_HEAD, Tokens, phrase_gap_ok, tokenize
+
+if TYPE_CHECKING:
+    from bot.matching.topics import Topic
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +234,8 @@ class CompiledMatcher:
         self._rules: list[_CompiledRule | None] = []  # None: removed
         self._rule_index: dict[int, int] = {}  # rule id -> index in `_rules`
         self._regex_rules_of: Counter[int] = Counter()  # subscriber -> their /regex/ rules here
+        self._topics: dict[int, Topic] = {}  # topic term -> its embedded, calibrated phrase
+        self._topic_rules: set[int] = set()  # indexes of the rules that hold a topic term
         # text word -> its WordHits (or NO_HITS); a generation holds cache_size words (at least 1,024)
         self._word_cache: Generations[WordHits | tuple[()]] = Generations(max(self.settings.cache_size, 1024))
         for rule in rules:
@@ -243,10 +252,19 @@ class CompiledMatcher:
         except RuleError as exc:
             self.errors[rule.id] = str(exc)
             return False
+        topics: dict[int, Topic] = {}
+        if parsed.topic_count:
+            try:
+                topics = _embed_topics(parsed.terms)
+            except RuleError as exc:  # the semantic extra is not installed
+                self.errors[rule.id] = str(exc)
+                return False
         if parsed.regex_count and not self._take_regex_quota(rule):
             return False
         self.errors.pop(rule.id, None)
         term_ids = [self._term_id(term) for term in parsed.terms]
+        for n, found in topics.items():
+            self._topics[term_ids[n]] = found
         expr = _renumber(parsed.expr, term_ids)
         shape, terms = _shape(expr)
         compiled = _CompiledRule(
@@ -258,7 +276,9 @@ class CompiledMatcher:
         index = len(self._rules)
         self._rules.append(compiled)
         self._rule_index[rule.id] = index
-        if shape == "one" and not compiled.channels:
+        if topics:  # evaluated by match_topics, once the post's vector is there
+            self._topic_rules.add(index)
+        elif shape == "one" and not compiled.channels:
             self._direct_rules[terms[0]].append(rule.id)
             self._forget_plan(terms[0])
         else:
@@ -284,6 +304,7 @@ class CompiledMatcher:
             return
         compiled = self._rules[index]
         self._rules[index] = None  # the indexes listed in `_rules_to_check` now lead nowhere
+        self._topic_rules.discard(index)
         if compiled is None:
             return
         if compiled.has_regex:
@@ -304,6 +325,8 @@ class CompiledMatcher:
         self._rules_to_check.append([])
         if term.kind == "regex":
             self._regex_terms.append(tid)
+        elif term.kind == "topic":
+            pass  # scored against the post's vector (`match_topics`), never looked up by word
         elif term.kind == "word":
             self._add_word_term(tid, self._atom_id(term.atoms[0]))
         else:
@@ -472,6 +495,76 @@ class CompiledMatcher:
                 highlights = tuple(sorted({span for tid in found for span in spans_of[tid]}))
             result.append(RuleMatch(rule.rule_id, highlights))
 
+    # ---- topic rules ----------------------------------------------------------------------------------
+
+    def has_topics(self) -> bool:
+        """Whether some rule holds a topic term (then posts need their vectors: `match_topics`)."""
+        return bool(self._topic_rules)
+
+    def topic_closeness(self, vector: Any) -> dict[int, float]:
+        """Topic term -> the post's closeness to it (0..1), for a post's vector."""
+        return {tid: float(found.closeness(vector)) for tid, found in self._topics.items()}
+
+    def match_topics(self, text: str, vector: Any, channel: str | None = None,
+                     toks: Tokens | None = None) -> list[RuleMatch]:
+        """The rules with a topic term that ``text`` (whose vector is ``vector``) matches: the
+        keyword terms as `match_tokens` finds them, a topic term when the post's closeness reaches
+        its strictness. A topic highlights the sentence closest to it. Sorted by rule id."""
+        if not self._topic_rules or not text:
+            return []
+        from bot.matching.topics import DEFAULT_CLOSENESS, best_sentence
+
+        toks = toks if toks is not None else tokenize(text)
+        spans_of = self._term_spans(toks)
+        close = self.topic_closeness(vector)
+        topic_hits = {tid for tid, value in close.items()
+                      if value >= (self._terms[tid].closeness or DEFAULT_CLOSENESS)}
+        hit = spans_of.keys() | topic_hits
+        channel_key = (channel or "").lower().lstrip("@")
+        result: list[RuleMatch] = []
+        sentence: tuple[int, int] | None = None
+        for index in sorted(self._topic_rules):
+            rule = self._rules[index]
+            if rule is None or (rule.channels and channel_key not in rule.channels):
+                continue
+            if not evaluate(rule.expr, hit):  # `matches` assumes a candidate named by a term: not here
+                continue
+            found = [t for t in rule.positive if t in hit]
+            spans = {span for tid in found for span in spans_of.get(tid, ())}
+            if any(tid in topic_hits for tid in found):
+                if sentence is None:
+                    sentence = best_sentence(text, [self._topics[t] for t in found if t in topic_hits]) or (0, 0)
+                if sentence != (0, 0):
+                    spans.add(sentence)
+            result.append(RuleMatch(rule.rule_id, tuple(sorted(spans))))
+        result.sort()
+        return result
+
+    def match_all(self, text: str, channel: str | None = None, vector: Any = None) -> list[RuleMatch]:
+        """Keyword rules and topic rules at once (the CLI, search): embeds ``text`` when a topic
+        rule needs it and no ``vector`` is given."""
+        if not text:
+            return []
+        toks = tokenize(text)
+        result = self.match_tokens(toks, channel)
+        if self._topic_rules:
+            if vector is None:
+                from bot.matching.topics import embedder
+
+                vector = embedder().passages([text])[0]
+            result = sorted(result + self.match_topics(text, vector, channel, toks))
+        return result
+
+    def _term_spans(self, toks: Tokens) -> dict[int, tuple[Span, ...]]:
+        """Every keyword term found in the post, with its spans."""
+        hits = self._word_cache.get_many(toks.words, self._look_up)
+        positions, phrase_words = _positions(hits, with_phrases=bool(self._phrases_by_start))
+        span_hits = self._span_hits(toks, phrase_words)
+        spans_of: dict[int, tuple[Span, ...]] = {}
+        self._report_word_terms(positions, toks, span_hits, [], spans_of, set())
+        self._report_span_terms(span_hits, [], spans_of, set())
+        return spans_of
+
     # ---- terms found as spans -----------------------------------------------------------------------
 
     def _span_hits(self, toks: Tokens, phrase_words: dict[int, AtomIds]) -> dict[int, list[Span]]:
@@ -539,6 +632,13 @@ def _positions(hits: list[WordHits | tuple[()]], *, with_phrases: bool) -> tuple
         if with_phrases and phrase_atoms:
             phrase_words[i] = phrase_atoms
     return positions, phrase_words
+
+
+def _embed_topics(terms: Sequence[Term]) -> dict[int, Topic]:
+    """The rule's topic terms (by their index in the rule), embedded and calibrated."""
+    from bot.matching.topics import topic
+
+    return {n: topic(term.text) for n, term in enumerate(terms) if term.kind == "topic"}
 
 
 def compile_rules(rules: Iterable[Rule], *, settings: MatchingSettings | None = None) -> CompiledMatcher:

@@ -11,6 +11,8 @@
     /батальон\\w*/             an RE2 pattern
     in:@vvgladkov             only posts of these channels (in:@a,@b)
     self-defense              one term: "self-defense", "self defense" or "selfdefense"
+    ~"удар по энергосистеме"  a topic: posts close in meaning, in any language (also ~'...', ~«...»;
+                              ~0.7"..." is stricter, ~0.3"..." looser; bot/matching/topics.py)
 """
 
 from __future__ import annotations
@@ -41,13 +43,16 @@ class Atom:
 class Term:
     """A thing a post contains or not: one word, a phrase (atoms in order), or a regex."""
 
-    kind: str  # "word" | "phrase" | "regex"
+    kind: str  # "word" | "phrase" | "regex" | "topic"
     atoms: tuple[Atom, ...] = ()
     tight: bool = False  # a hyphenated word's parts: only spaces or hyphens between them
     regex: Regex | None = None
-    text: str = ""  # as written, for messages
+    text: str = ""  # as written, for messages; a topic's phrase
+    closeness: float | None = None  # a topic's strictness (None: topics.DEFAULT_CLOSENESS)
 
     def key(self) -> tuple[object, ...]:
+        if self.kind == "topic":
+            return (self.kind, self.text, self.closeness)
         return (self.kind, self.atoms, self.tight, self.regex.source if self.regex else None)
 
 
@@ -66,6 +71,10 @@ class ParsedRule:
     @property
     def regex_count(self) -> int:
         return sum(1 for t in self.terms if t.kind == "regex")
+
+    @property
+    def topic_count(self) -> int:
+        return sum(1 for t in self.terms if t.kind == "topic")
 
     def positive_terms(self) -> frozenset[int]:
         """Terms whose presence helps the rule match (not under NOT): what highlights show."""
@@ -106,7 +115,8 @@ _OR = {"or", "или", "або", "|", "||"}
 _AND = {"and", "и", "і", "&", "&&"}
 _NOT = {"not", "не", "!"}
 _QUOTES = {'"': '"', "«": "»", "“": "”", "„": "“"}
-_STOP = set("()") | set(_QUOTES) | {"»", "”"}
+_STOP = set("()~") | set(_QUOTES) | {"»", "”"}
+_TOPIC = re.compile(r"~(\d*(?:[.,]\d+)?)\s*([\"'«“„])")
 _CHANNEL = re.compile(r"(?:https?://)?(?:t\.me/|telegram\.me/)?@?([a-z0-9_]{3,64})/?")
 _MAX_DEPTH = 12
 _MIN_PREFIX = PREFIX_HEAD
@@ -148,7 +158,9 @@ class _Parser:
                                     example='"территориальная оборона"')
                 toks.append(self._phrase(s[i + 1 : close], i + 1))
                 i = close + 1
-            elif ch in "-!" and s[i + 1 : i + 2] and s[i + 1] in "(/" + "".join(_QUOTES):
+            elif ch == "~":
+                i = self._topic(s, i, toks)
+            elif ch in "-!" and s[i + 1 : i + 2] and s[i + 1] in "(/~" + "".join(_QUOTES):
                 toks.append(_Tok("not", i + 1, ch))
                 i += 1
             elif ch in "»”":
@@ -170,6 +182,40 @@ class _Parser:
                 toks.extend(self._chunk(s[i:end], i + 1))
                 i = end
         return toks
+
+    def _topic(self, s: str, i: int, toks: list[_Tok]) -> int:
+        """``~"phrase"``, ``~'phrase'``, ``~«phrase»``, with an optional closeness: ``~0.7"..."``.
+        Appends the term's token; returns where the lexer goes on."""
+        found = _TOPIC.match(s, i)
+        example = '~"удар по энергосистеме"'
+        if found is None:
+            raise RuleError("~ starts a topic and needs a phrase in quotes after it", column=i + 1, example=example)
+        quote = found.group(2)
+        close = s.find("'" if quote == "'" else _QUOTES[quote], found.end())
+        if close < 0:
+            raise RuleError(f"the topic opened with {quote} is not closed", column=found.start(2) + 1, example=example)
+        phrase = " ".join(s[found.end() : close].split())
+        if not any(c.isalnum() for c in phrase):
+            raise RuleError("the topic has no words", column=i + 1, example=example)
+        closeness = None
+        if found.group(1):
+            try:
+                closeness = float(found.group(1).replace(",", "."))
+            except ValueError:
+                closeness = -1.0
+            from bot.matching.topics import MAX_CLOSENESS, MIN_CLOSENESS
+
+            if not MIN_CLOSENESS <= closeness <= MAX_CLOSENESS:
+                raise RuleError(f"a topic's strictness is a number from {MIN_CLOSENESS} to {MAX_CLOSENESS}",
+                                column=i + 2, example='~0.6"удар по энергосистеме"')
+        from bot.matching.topics import SemanticUnavailable, available
+
+        if not available():
+            raise SemanticUnavailable(column=i + 1)
+        written = s[i : close + 1]
+        term = self._term(Term("topic", text=phrase, closeness=closeness), i + 1)
+        toks.append(_Tok("term", i + 1, written, term))
+        return close + 1
 
     def _chunk(self, chunk: str, col: int) -> list[_Tok]:
         low = chunk.lower()

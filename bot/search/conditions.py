@@ -25,7 +25,7 @@ def _atom_cond(atom: Atom) -> Cond:
 
 
 def _term_cond(term: Term) -> Cond:
-    if term.kind == "regex":
+    if term.kind in ("regex", "topic"):  # a topic is found through the vector index, not this one
         return None
     return _combine("and", [_atom_cond(a) for a in term.atoms])
 
