@@ -17,6 +17,7 @@ from bot.commands.types import Button, Reply
 from bot.digest.render import excerpt
 from bot.i18n import N_, Html, label, plural, t
 from bot.matching import ParsedRule, RuleError, parse_rule
+from bot.matching.quota import RuleQuota
 from bot.matching.rules import check_rule_cost
 from bot.storage import models as m
 
@@ -49,11 +50,6 @@ def _checked(source: str, ctx: CommandContext) -> ParsedRule:
     return parsed
 
 
-def _regex_count(parsed: object, source: str) -> int:
-    count = getattr(parsed, "regex_count", None)
-    return int(count) if isinstance(count, int) else len(_REGEX.findall(source))
-
-
 def _comma_list(source: str) -> list[str] | None:
     """`беспилотник, дрон, бпла`: words split by commas, outside quotes and /patterns/ (a rule would
     read them as one AND of all); None when the rule is not such a list."""
@@ -70,7 +66,6 @@ async def watch(ctx: CommandContext, req: Request) -> Reply:
     listed = _comma_list(source)
     if listed is not None:  # ask, never guess: any of them, or all of them together
         return Reply(t(req.lang, "watch_comma_list", any=" OR ".join(listed), all=" ".join(listed)))
-    limits = ctx.settings.matching
     try:
         parsed = _checked(source, ctx)
     except RuleError as err:
@@ -82,16 +77,10 @@ async def watch(ctx: CommandContext, req: Request) -> Reply:
         if any(r.source.casefold() == source.casefold() for r in existing):
             number = next(i for i, r in enumerate(existing, 1) if r.source.casefold() == source.casefold())
             return Reply(t(req.lang, "rule_exists", number=number, rule=clip(source, 200)))
-        if len(existing) >= ctx.settings.bot.max_rules:
-            return Reply(t(req.lang, "rule_quota", limit=ctx.settings.bot.max_rules))
-        regex_limit = limits.max_regex_rules_per_subscriber
-        regexes = _regex_count(parsed, source)
-        if (
-            regexes
-            and sum(_regex_count(_parse_quietly(r.source), r.source) for r in existing) + regexes
-            > regex_limit
-        ):
-            return Reply(t(req.lang, "regex_quota", limit=regex_limit))
+        refusal = RuleQuota.of(ctx.settings).refusal([_parse_quietly(r.source) for r in existing], parsed)
+        if refusal is not None:
+            key, limit = refusal
+            return Reply(t(req.lang, key, limit=limit))
         rule = m.Rule(subscriber_id=sub.id, name="", source=source, channels=scope)
         session.add(rule)
         await session.flush()
@@ -108,7 +97,7 @@ async def watch(ctx: CommandContext, req: Request) -> Reply:
     return Reply(text, buttons)
 
 
-def _parse_quietly(source: str) -> object:
+def _parse_quietly(source: str) -> ParsedRule | None:
     try:
         return parse_rule(source, max_length=100_000, max_terms=100_000)
     except RuleError:

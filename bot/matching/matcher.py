@@ -39,6 +39,7 @@ from bot.domain import Matcher, Rule, RuleMatch
 from bot.matching.errors import RuleError
 from bot.matching.generations import Generations
 from bot.matching.morph import morphology
+from bot.matching.quota import RuleQuota
 from bot.matching.rules import Atom, Expr, Term, evaluate, parse_rule
 from bot.matching.text import PREFIX_HEAD, Tokens, phrase_gap_ok, tokenize
 
@@ -289,9 +290,9 @@ class CompiledMatcher:
 
     def _take_regex_quota(self, rule: Rule) -> bool:
         """RE2 patterns cost memory and time on every post: a few per subscriber."""
-        quota = self.settings.max_regex_rules_per_subscriber
-        if self._regex_rules_of[rule.subscriber_id] >= quota:
-            self.errors[rule.id] = f"over the quota of {quota} /pattern/ rules per subscriber"
+        quota = RuleQuota.when_matching(self.settings)
+        if not quota.allows_regex(self._regex_rules_of[rule.subscriber_id]):
+            self.errors[rule.id] = f"over the quota of {quota.regex_rules} /pattern/ rules per subscriber"
             log.warning("rule %s skipped: over the regex quota of subscriber %s", rule.id, rule.subscriber_id)
             return False
         self._regex_rules_of[rule.subscriber_id] += 1
