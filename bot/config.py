@@ -249,6 +249,36 @@ class AppSettings(_Section):
         return level
 
 
+class WebSettings(_Section):
+    """The web view and the Atom feeds (`tgmon run --role web`, bot/web)."""
+
+    # the address people open (https://tgmon.example.org): sign-in links and feed URLs are made from it;
+    # the session cookie is Secure when it is https. Unset: the web role does not start.
+    base_url: str | None = None
+    host: str = "127.0.0.1"  # where uvicorn listens (0.0.0.0 in a container, behind a proxy)
+    port: int = Field(default=8080, ge=1, le=65535)
+    # signs sign-in links and form tokens; unset: one is made and kept in the database (meta table)
+    secret_key: SecretStr | None = None
+    login_minutes: float = Field(default=10, gt=0, le=1440)  # a /web link works once, for this long
+    session_days: float = Field(default=30, gt=0, le=365)
+    page_size: int = Field(default=20, ge=5, le=100)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        value = value.strip().rstrip("/")
+        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError("expected the public address of the web view, e.g. https://tgmon.example.org "
+                             "(http:// only for a local test)")
+        return value
+
+    @property
+    def secure(self) -> bool:
+        return bool(self.base_url and self.base_url.startswith("https://"))
+
+
 class RuntimeSettings(_Section):
     """`tgmon run`: shutdown, scheduler leadership, health."""
 
@@ -270,10 +300,11 @@ class Settings(_Section):
     bot: BotSettings = BotSettings()
     app: AppSettings = AppSettings()
     runtime: RuntimeSettings = RuntimeSettings()
+    web: WebSettings = WebSettings()
 
     def secrets(self) -> list[str]:
         """Every secret value in force, for the log redaction filter."""
-        values = [self.telegram.api_hash, self.telegram.session, self.telegram.bot_token]
+        values = [self.telegram.api_hash, self.telegram.session, self.telegram.bot_token, self.web.secret_key]
         found = [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
         found.extend(v.get_secret_value() for v in self.telegram.account_sessions.values() if v.get_secret_value())
         found.extend(self.database.password_forms())
@@ -300,10 +331,15 @@ ENV_NAMES: dict[str, tuple[str, str]] = {
     "TGMON_DATA_DIR": ("app", "data_dir"),
     "TGMON_METRICS_PORT": ("app", "metrics_port"),
     "TGMON_ADMINS": ("bot", "admins"),
+    "TGMON_WEB_BASE_URL": ("web", "base_url"),
+    "TGMON_WEB_HOST": ("web", "host"),
+    "TGMON_WEB_PORT": ("web", "port"),
+    "TGMON_WEB_SECRET_KEY": ("web", "secret_key"),
 }
 _LIST_FIELDS = {("bot", "admins"), ("bot", "allowlist"), ("telegram", "accounts")}
 _SECRET_FIELDS = {("telegram", "api_hash"), ("telegram", "session"), ("telegram", "bot_token"),
-                  ("telegram", "account_sessions"), ("database", "password")}
+                  ("telegram", "account_sessions"), ("database", "password"),
+                  ("web", "secret_key")}
 _ACCOUNT_SESSION_PREFIX = "TELEGRAM_SESSION_"  # TELEGRAM_SESSION_<NAME>: the session string of account <name>
 
 

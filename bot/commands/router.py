@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
-from bot.commands import admin, channels, digest, export, rules, settings_menu, start, stop
+from bot.commands import admin, channels, digest, export, rules, settings_menu, start, stop, web
 from bot.commands.context import CommandContext, Request
 from bot.commands.render import clip
 from bot.commands.store import get_subscriber
@@ -48,6 +48,8 @@ COMMANDS: dict[str, Spec] = {
     "export": Spec(export.export, True),
     "stop": Spec(stop.stop, True),
     "admin": Spec(admin.admin, False),
+    "web": Spec(web.web, False),
+    "feed": Spec(web.feed, True),
 }
 BUTTONS: dict[str, ButtonHandler] = {
     "go": start.on_button,

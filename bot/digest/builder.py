@@ -123,6 +123,7 @@ def build_items(rows: Sequence[MatchRow], size: int = 0) -> tuple[list[DigestIte
                 also_in=also,
                 other_rules=tuple(name for rid, name in sorted(rules.items()) if rid != first_rule),
                 views=sum(p.row.views or 0 for p in cluster) or None,
+                post_id=r.post_id,
             )
         )
     return items, total

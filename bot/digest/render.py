@@ -33,6 +33,7 @@ class DigestItem:
     also_in: tuple[str, ...] = ()  # other channels that carried the same post (reposts)
     other_rules: tuple[str, ...] = ()  # further rules of the subscriber that matched it
     views: int | None = None
+    post_id: int = 0  # the stored post shown (the web view links to its page)
 
     @property
     def link(self) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -53,21 +55,25 @@ _COLUMNS = (
 )
 
 
-def _query(subscriber_ids: Sequence[int]) -> Select[tuple[object, ...]]:
+def _query(subscriber_ids: Sequence[int], *columns: Any, deleted: bool = False) -> Select[tuple[object, ...]]:
+    """The subscriber's matches on the channels it follows; posts deleted in the channel only when `deleted`."""
     unfollowed = exists().where(
         m.Subscription.subscriber_id == m.Rule.subscriber_id, m.Subscription.channel_id == m.Post.channel_id,
         m.Subscription.following.is_(False),
     )
-    return (
-        select(*_COLUMNS)
+    query = (
+        select(*(columns or _COLUMNS))
+        .select_from(m.Match)
         .join(m.Rule, m.Rule.id == m.Match.rule_id)
         .join(m.Post, m.Post.id == m.Match.post_id)
         .join(m.Channel, m.Channel.id == m.Post.channel_id)
-        .where(m.Rule.subscriber_id.in_(list(subscriber_ids)), m.Post.deleted.is_(False))
+        .where(m.Rule.subscriber_id.in_(list(subscriber_ids)))
         .where(m.Channel.status != "removed")
         .where(~unfollowed)
-        .order_by(m.Post.date.desc(), m.Post.id.desc(), m.Match.rule_id)
     )
+    if not deleted:
+        query = query.where(m.Post.deleted.is_(False))
+    return query.order_by(m.Post.date.desc(), m.Post.id.desc(), *([] if columns else [m.Match.rule_id]))
 
 
 def _rows(result: Sequence[tuple[object, ...]]) -> list[MatchRow]:
@@ -132,3 +138,45 @@ async def matches_posted_between(
     if since is not None:
         query = query.where(m.Post.date > since)
     return _rows((await session.execute(query)).all())
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineFilter:
+    """What the web view's timeline shows: one subscriber's matches, optionally of one rule, on one
+    channel, on posts dated in [since, until)."""
+
+    subscriber_id: int
+    rule_id: int | None = None
+    channel_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _filtered(query: Select[tuple[object, ...]], f: TimelineFilter) -> Select[tuple[object, ...]]:
+    if f.rule_id is not None:
+        query = query.where(m.Match.rule_id == f.rule_id)
+    if f.channel_id is not None:
+        query = query.where(m.Post.channel_id == f.channel_id)
+    if f.since is not None:
+        query = query.where(m.Post.date >= f.since)
+    if f.until is not None:
+        query = query.where(m.Post.date < f.until)
+    return query
+
+
+async def matches_page(
+    session: AsyncSession, f: TimelineFilter, *, before: tuple[datetime, int] | None = None, limit: int = 20
+) -> tuple[list[MatchRow], tuple[datetime, int] | None]:
+    """One page of matched posts, newest first, with every rule of the subscriber that matched each
+    (deleted posts too: the page marks them), and the key of the next page (None: the last one).
+    Keyset paging on (post date, post id): a page costs the same however deep it is."""
+    keys = _filtered(_query([f.subscriber_id], m.Post.date, m.Post.id, deleted=True), f).distinct()
+    if before is not None:
+        keys = keys.where(sa.or_(m.Post.date < before[0], sa.and_(m.Post.date == before[0], m.Post.id < before[1])))
+    found = (await session.execute(keys.limit(limit + 1))).all()
+    page: list[tuple[datetime, int]] = [(r[0], int(r[1])) for r in found[:limit]]  # type: ignore[misc, call-overload]
+    if not page:
+        return [], None
+    query = _filtered(_query([f.subscriber_id], deleted=True), f).where(m.Post.id.in_([pid for _, pid in page]))
+    rows = _rows((await session.execute(query)).all())
+    return rows, (page[-1] if len(found) > limit else None)

@@ -22,11 +22,12 @@ from bot.runtime.leader import AlwaysLeader, LeaderLock, PgAdvisoryLock, fence, 
 
 log = logging.getLogger(__name__)
 
-ROLES = ("ingest", "scheduler", "delivery", "bot")
+ROLES = ("ingest", "scheduler", "delivery", "bot", "web")
 Service = Callable[[asyncio.Event], Awaitable[None]]
 
 USER_NEEDS = "TELEGRAM_API_ID and TELEGRAM_API_HASH, and a logged-in account (TELEGRAM_SESSION, or `tgmon login` once)"
 BOT_NEEDS = "TELEGRAM_API_ID, TELEGRAM_API_HASH and TELEGRAM_BOT_TOKEN (from @BotFather)"
+WEB_NEEDS = "TGMON_WEB_BASE_URL, the address people open it at (e.g. https://tgmon.example.org; docs/web.md)"
 
 
 class RoleError(Exception):
@@ -41,6 +42,8 @@ def missing_credentials(settings: Settings, role: str) -> str | None:
         return BOT_NEEDS
     if role == "delivery" and not settings.telegram.bot_configured and fake_edge.ENV_LOG not in _environ():
         return BOT_NEEDS
+    if role == "web" and settings.web.base_url is None:
+        return WEB_NEEDS
     return None
 
 
@@ -221,4 +224,18 @@ async def build_role(rt: Runtime, role: str) -> Service:
             await BotService(app, await rt.bot_client(), source=source).run(stop)
 
         return run_bot
+    if role == "web":
+        from bot.commands import CommandContext
+        from bot.web import create_web_app
+        from bot.web.server import serve
+
+        async def run_web(stop: asyncio.Event) -> None:
+            # rule changes reach this process's matcher at once, and the others' through the
+            # pipeline's rule watcher, as the bot's do
+            commands = CommandContext(db=app.db, settings=settings, now=app.clock.now,
+                                      rules_changed=app.pipeline.reload_rules)
+            web = await create_web_app(app.db, settings, app.clock, commands)
+            await serve(web, settings.web.host, settings.web.port, stop, beat=lambda: metrics.heartbeat("web"))
+
+        return run_web
     raise RoleError(f"unknown role {role!r}; use one of {', '.join(ROLES)} or all")

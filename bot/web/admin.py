@@ -1,0 +1,55 @@
+"""The admins' pages (settings.bot.admins): channel health, accounts, delivery, subscriber counts.
+No message text and no subscriber's rules or matches appear here."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bot.ingest.accounts import stale_after
+from bot.web import queries
+from bot.web.context import Viewer, page, render, state
+
+
+@page(admin=True)
+async def channels(request: Request, viewer: Viewer) -> Response:
+    web = state(request)
+    now = web.now()
+    async with web.db.uow(read_only=True) as session:
+        rows = await queries.channel_health(session, now)
+    failing = sum(1 for r in rows if r.channel.error)
+    return render(request, "admin_channels.html", viewer=viewer, rows=rows, now=now, failing=failing)
+
+
+@page(admin=True)
+async def accounts(request: Request, viewer: Viewer) -> Response:
+    web = state(request)
+    now = web.now()
+    stale = stale_after(web.settings.ingest.gap_fill_minutes)
+    async with web.db.uow(read_only=True) as session:
+        rows = await queries.accounts(session)
+        free = await queries.unassigned_channels(session)
+    return render(request, "admin_accounts.html", viewer=viewer, rows=rows, now=now, stale=stale, free=free,
+                  configured=web.settings.telegram.account_names)
+
+
+@page(admin=True)
+async def delivery(request: Request, viewer: Viewer) -> Response:
+    web = state(request)
+    async with web.db.uow(read_only=True) as session:
+        depth = await queries.outbox_depth(session)
+        failures = await queries.delivery_failures(session)
+        workers = await queries.workers(session)
+    states = sorted({s for s, _, _ in depth})
+    kinds = sorted({k for _, k, _ in depth})
+    table = {(s, k): n for s, k, n in depth}
+    return render(request, "admin_delivery.html", viewer=viewer, states=states, kinds=kinds, table=table,
+                  failures=failures, workers=workers, now=web.now())
+
+
+@page(admin=True)
+async def subscribers(request: Request, viewer: Viewer) -> Response:
+    web = state(request)
+    async with web.db.uow(read_only=True) as session:
+        counts = await queries.subscriber_counts(session, web.now())
+    return render(request, "admin_subscribers.html", viewer=viewer, counts=counts)
