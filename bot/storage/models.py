@@ -270,7 +270,7 @@ class LeaderTerm(Base):
 
 
 class WebLogin(Base):
-    """A sign-in link the bot sent (`/web`, migration 0018): works once, briefly; only its hash is kept."""
+    """A sign-in link the bot sent (`/web`, migration 0020): works once, briefly; only its hash is kept."""
 
     __tablename__ = "web_logins"
 

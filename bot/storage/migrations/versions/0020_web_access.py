@@ -4,8 +4,8 @@ Only a SHA-256 of each token is stored: a copy of the database opens no session 
 A sign-in link works once (`used_at`) and briefly (`expires_at`); a session and a feed token are
 revoked by setting `revoked_at`.
 
-Revision ID: 0018_web_access
-Revises: 0017_matches_past
+Revision ID: 0020_web_access
+Revises: 0019_search_at_scale
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0018_web_access"
-down_revision: str | None = "0017_matches_past"
+revision: str = "0020_web_access"
+down_revision: str | None = "0019_search_at_scale"
 branch_labels = None
 depends_on = None
 
