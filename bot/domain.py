@@ -150,6 +150,14 @@ class Matcher(Protocol):
 
     def rule_ids(self) -> frozenset[int]: ...
 
+    def add(self, rule: Rule) -> bool:
+        """Compile one more rule (replacing the one with its id); False when it cannot be used."""
+        ...
+
+    def remove(self, rule_id: int) -> None:
+        """Forget a rule; nothing when it is not here."""
+        ...
+
     def warm_from(self, other: Matcher) -> int:
         """Look up the words ``other`` (the matcher this one replaces) has in recent use, so a
         rebuild after a rule change does not start cold; how many. 0 when ``other`` cannot tell."""

@@ -35,6 +35,8 @@ _ToMatch = tuple[int, str, Tokens | None]  # post id, text, its tokens when alre
 
 
 class Pipeline:
+    INCREMENTAL_CHANGES = 50  # rule changes at once applied to the serving matcher; more: a rebuild
+    PATCHES_BEFORE_REBUILD = 2_000  # removed rules leave their terms behind: rebuild now and then
     def __init__(
         self,
         db: Database,
@@ -45,6 +47,8 @@ class Pipeline:
         self.db = db
         self._factory = matcher_factory
         self._matcher: Matcher | None = None
+        self._rules: dict[int, domain.Rule] = {}  # what the matcher holds, by rule id
+        self._patched = 0  # rule changes applied in place since the matcher was built
         self.indexer = indexer or SearchIndexer(db)
         self.watcher = watcher  # rule changes of other processes (None: only this process changes rules)
         # told after a batch that stored new matches (committed): the scheduler of this process
@@ -53,19 +57,38 @@ class Pipeline:
 
     async def rules_changed(self) -> None:
         """A rule was added, changed or removed in this process. A process that matches (it has
-        built its matcher) rebuilds it now; one that never matches (a bot-only process) compiles
-        nothing, and its watcher's mark is refreshed so a later first match reads the rules anew."""
+        built its matcher) applies the change now; one that never matches (a bot-only process)
+        compiles nothing: it builds its matcher, from the rules as they are then, on its first match."""
         if self._matcher is not None:
             await self.reload_rules()
 
     async def reload_rules(self) -> Matcher:
+        """The rules as stored now. A few changes are applied to the serving matcher in place (in
+        the event loop, between two matches); many, or the first load, build a new matcher off the
+        loop, warmed with the words the old one had in use."""
         if self.watcher is not None:
             await self.watcher.remember()  # before reading: a change made meanwhile is seen next time
         async with self.db.uow(read_only=True) as session:
             rules = await rules_for_matching(session)
+        wanted = {rule.id: rule for rule in rules}
+        old = self._matcher
+        if old is not None:
+            gone = [rid for rid, rule in self._rules.items() if wanted.get(rid) != rule]
+            new = [rule for rid, rule in wanted.items() if self._rules.get(rid) != rule]
+            changes = len(gone) + len(new)
+            if changes <= self.INCREMENTAL_CHANGES and self._patched + changes <= self.PATCHES_BEFORE_REBUILD:
+                for rule_id in gone:
+                    old.remove(rule_id)
+                for rule in new:
+                    old.add(rule)
+                self._rules = wanted
+                self._patched += changes
+                log.debug("matcher patched: %d rules out, %d in", len(gone), len(new))
+                return old
         # compiled off the event loop: with 10,000 rules a build takes about a second, and live
         # updates, sends and heartbeats must keep running meanwhile; the old matcher serves until then
-        self._matcher = await asyncio.to_thread(self._build, rules, self._matcher)
+        self._matcher = await asyncio.to_thread(self._build, rules, old)
+        self._rules, self._patched = wanted, 0
         return self._matcher
 
     def _build(self, rules: list[domain.Rule], old: Matcher | None) -> Matcher:

@@ -141,6 +141,7 @@ async def test_interrupted_import_keeps_whole_batches_and_resumes(db: Database, 
 async def test_a_rule_change_rebuilds_the_matcher_warm_and_the_new_rule_matches(db: Database) -> None:
     sub = await _subscriber_with_rules(db, "обстрел")
     pipeline = Pipeline(db, compile_rules)
+    pipeline.INCREMENTAL_CHANGES = 0  # every change rebuilds (many changes at once do)
     first = await pipeline.ingest([Post(CHANNEL, 1, T0, "Обстрел Шебекино, два батальона")])
     assert first.matches == 1
     async with db.uow() as session:
