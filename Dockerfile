@@ -32,10 +32,13 @@ RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin tgmon \
     && mkdir -p /app/data \
     && chown tgmon:tgmon /app/data
 USER tgmon
+# the web role listens on every interface of the container (publish the port behind a TLS proxy)
 ENV TGMON_DATA_DIR=/app/data \
+    TGMON_WEB_HOST=0.0.0.0 \
+    TGMON_WEB_PORT=8080 \
     TELEGRAM_SESSION_FILE=/app/data/tgmon-user.session
 VOLUME ["/app/data"]
-EXPOSE 9108
+EXPOSE 9108 8080
 
 # SIGTERM (docker stop) is handled: current writes finish, sending stops, exit within 10 s.
 ENTRYPOINT ["tgmon"]
