@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
-from bot.config import Settings
+from bot.config import MAIN_ACCOUNT, Settings
 from bot.domain import Clock
 from bot.ingest.pipeline import Pipeline
 from bot.ingest.rule_watch import RuleChangeWatcher
 from bot.matching import compile_rules
 from bot.storage.database import Database
+
+if TYPE_CHECKING:
+    from bot.telegram.source import TelethonSource
 
 MIGRATION_LOCK_KEY = 0x7467_6D6F_6E5F_6D67  # pg advisory lock "tgmon_mg": one migrating process at a time
 
@@ -32,6 +36,15 @@ class App:
     db: Database
     pipeline: Pipeline
     clock: Clock = field(default_factory=system_clock)
+
+    def telegram_source(self, account: str = MAIN_ACCOUNT) -> TelethonSource:
+        """A monitoring account as a ChannelSource (not connected yet): its user client, on this
+        app's clock. `tgmon run` shares one per process; `tgmon channels add` makes its own."""
+        from bot.telegram.clients import make_user_client
+        from bot.telegram.source import TelethonSource
+
+        client = make_user_client(self.settings, account=account)
+        return TelethonSource(client, self.clock, page_size=self.settings.ingest.page_size)
 
     async def close(self) -> None:
         """Stop background indexing and release the database. Posts not indexed yet stay pending for

@@ -150,8 +150,7 @@ def channels() -> None:
 @asynccontextmanager
 async def _telegram(app: App, account: str = MAIN_ACCOUNT) -> AsyncIterator[Any]:
     """The connected TelethonSource of a monitoring account, with FloodWaits shown as they happen."""
-    from bot.telegram.clients import make_user_client, missing_session
-    from bot.telegram.source import TelethonSource
+    from bot.telegram.clients import missing_session
 
     settings = app.settings
     if not settings.telegram.user_configured:
@@ -162,10 +161,9 @@ async def _telegram(app: App, account: str = MAIN_ACCOUNT) -> AsyncIterator[Any]
         missing = missing_session(settings.telegram, account)  # offline: no connection to find it out
         if missing is not None:
             raise UserError(missing.replace("start tgmon again", "add the channels again"))
-        client = make_user_client(settings, account=account)
+        source = app.telegram_source(account)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
-    source = TelethonSource(client, app.clock, page_size=settings.ingest.page_size)
     try:
         await source.connect()
     except domain.SessionEndedError as exc:

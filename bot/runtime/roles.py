@@ -74,7 +74,6 @@ class Runtime:
         self.settings = app.settings
         self.account = account
         self._bot_client: Any = None
-        self._user_client: Any = None
         self._source: Any = None
         self._bot_lock = asyncio.Lock()
         self.roles: tuple[str, ...] = ()
@@ -101,21 +100,13 @@ class Runtime:
                 self._bot_client = client
             return self._bot_client
 
-    def user_client(self) -> Any:
-        """The monitoring account's client, not connected: the ingest source connects it (and checks
-        the login) itself, and reconnects after every drop so it can gap-fill."""
-        if self._user_client is None:
-            from bot.telegram.clients import make_user_client
-            self._user_client = make_user_client(self.settings, account=self.account)
-            self._closers.append(self._user_client.disconnect)
-        return self._user_client
-
     def source(self) -> Any:
         """The monitoring account as a ChannelSource: one per process, shared by ingest and the bot."""
         if self._source is None:
-            from bot.telegram.source import TelethonSource
-
-            source = TelethonSource(self.user_client(), self.app.clock, page_size=self.settings.ingest.page_size)
+            # the user client, not connected: the ingest service connects it (and checks the login)
+            # itself, and reconnects after every drop so it can gap-fill
+            source = self.app.telegram_source(self.account)
+            self._closers.append(source.client.disconnect)
             connect = source.connect
 
             async def connect_and_tell() -> None:
