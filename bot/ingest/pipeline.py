@@ -289,9 +289,17 @@ async def _insert_matches(session: AsyncSession, hits: list[tuple[domain.RuleMat
         result = await conn.exec_driver_sql(
             "INSERT INTO matches (rule_id, post_id, highlights, matched_at) VALUES "
             + values
-            + " ON CONFLICT (rule_id, post_id) DO NOTHING RETURNING id"
+            + " ON CONFLICT (rule_id, post_id) DO NOTHING RETURNING id, rule_id, post_id"
         )
-        new.extend(int(r[0]) for r in result.fetchall())
+        rows: list[Any] = list(result.fetchall())
+        new.extend(int(r[0]) for r in rows)
+        inserted = {(int(r[1]), int(r[2])) for r in rows}
+        # a match already there is a post matched again after an edit: its spans point into the new text
+        for hit, post_id in hits[start : start + _MATCH_CHUNK]:
+            if (int(hit.rule_id), int(post_id)) not in inserted:
+                await conn.exec_driver_sql(
+                    f"UPDATE matches SET highlights = '{_spans(hit.highlights)}' "
+                    f"WHERE rule_id = {int(hit.rule_id):d} AND post_id = {int(post_id):d}")
     return new
 
 

@@ -29,7 +29,7 @@ async def test_timeline_highlights_reposts_filters_and_pages(db) -> None:
     assert "<mark>Батальон</mark> вышел к Шебекино. x&lt;y &amp; AT&amp;T" in page.text
     assert "also in: Other &lt;news&gt; &amp; co" in page.text
     assert "deleted in the channel" in posts[0] and "удалённый" in posts[0]
-    assert "Исправленный текс" in posts[1]  # (a match keeps the spans found before the edit: see the report)
+    assert "Исправленный текст про <mark>батальоны</mark>" in posts[1]  # the spans of the edited text
     assert "Обстрел" not in page.text and "Погода" not in page.text
     # by channel: only the repost's channel
     async with db.uow(read_only=True) as session:
@@ -85,7 +85,7 @@ async def test_a_post_with_its_edits_and_a_deleted_one(db) -> None:
     alice = await kit.signed_in(ALICE)
     page = await alice.get(f"/post/{kit.posts['edited']}")
     assert page.status_code == 200
-    assert "Исправленный текс" in page.text and "<mark>" in page.text
+    assert "Исправленный текст про <mark>батальоны</mark>" in page.text
     assert "Edit history" in page.text and "Первый текст про батальоны" in page.text
     assert "edited " in page.text and "matched by" in page.text
     gone = await alice.get(f"/post/{kit.posts['gone']}")

@@ -63,7 +63,8 @@ class WebKit:
     async def link(self, caller: Caller) -> str:
         """The sign-in link /web sends (its path)."""
         text = await self.say(caller, "/web")
-        found = re.search(re.escape(BASE) + r"(/login/\S+)", text)
+        base = self.settings.web.base_url or BASE
+        found = re.search(re.escape(base) + r"(/login/\S+)", text)
         assert found, text
         return found.group(1)
 

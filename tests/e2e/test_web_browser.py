@@ -1,0 +1,141 @@
+"""The web view in a real browser: Playwright driving Debian's Chromium (/usr/bin/chromium; no browser
+download) against the real uvicorn server. Signs in by the bot's link, reads the timeline, searches,
+opens an edited post and an admin page, on a desktop and a phone screen. Each page is saved as a PNG
+under build/screenshots/ (ignored by git) and the test's tmp dir: the test artifacts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot import domain
+from bot.storage.database import Database
+from bot.web.server import serve
+from tests.integration.web_kit import ADMIN, ALICE, NEWS, OTHER, WebKit, archive, ingest, make_web_kit
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
+KYIV = domain.ChannelRef(1600000002, "kyivnews", "Киев оперативный")
+LIVE = domain.ChannelRef(1600000003, "belgorod_live", "Белгород live")
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists() and os.environ.get("CI") != "true",
+    reason="Debian's chromium is not installed (apt-get install chromium; .ci/run installs it)",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _more_posts(kit: WebKit) -> None:
+    await kit.say(ALICE, "/watch обстрел* AND Белгород*")
+    await kit.say(ALICE, '/watch "территориальная оборона"')
+    texts = [
+        (KYIV, 60, "Территориальная оборона Киева получила новые машины; батальон переходит на ротацию.", 9),
+        (NEWS, 61, "Обстрелы Белгородской области за сутки: повреждены две линии электропередачи, "
+                   "пострадавших нет. Аварийные бригады работают на месте.", 20),
+        (OTHER, 62, "Сводка: в Белгороде ночью был слышен обстрел, сработала ПВО.", 26),
+        (NEWS, 63, "Вечерний брифинг: батальон связи провёл учения под Шебекино.", 30),
+        (KYIV, 64, "Новости дня без происшествий.", 31),
+    ]
+    for channel, msg, text, hours in texts:
+        await ingest(kit, f"m{msg}", channel, msg, text, timedelta(hours=hours))
+    for n, day in enumerate(range(28, 0, -2), 1):  # message ids grow with time, as in a real channel
+        await ingest(kit, f"d{day}", LIVE, n, f"Обстрел Белгорода, день {day}", timedelta(days=day, hours=3))
+
+
+@pytest.fixture
+async def served(tmp_path: Path) -> AsyncIterator[WebKit]:
+    port = _free_port()
+    db = Database.from_url(f"sqlite:///{tmp_path / 'web.db'}")
+    await db.upgrade()
+    kit = await make_web_kit(db, base_url=f"http://127.0.0.1:{port}")
+    await archive(kit)
+    await _more_posts(kit)
+    stop = asyncio.Event()
+    server = asyncio.create_task(serve(kit.app, "127.0.0.1", port, stop))
+    await asyncio.sleep(0.3)
+    kit.base = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
+    yield kit
+    stop.set()
+    await asyncio.wait_for(server, 10)
+    await db.dispose()
+
+
+async def test_sign_in_timeline_search_post_admin_in_chromium(served: WebKit, tmp_path: Path) -> None:
+    from playwright.async_api import async_playwright
+
+    kit = served
+    base: str = kit.base  # type: ignore[attr-defined]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shots: list[Path] = []
+
+    async def shot(page: object, name: str) -> None:
+        path = tmp_path / f"{name}.png"
+        await page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+        shutil.copy(path, SHOTS / path.name)
+        shots.append(path)
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            desktop = await browser.new_context(viewport={"width": 1100, "height": 800}, locale="en-GB",
+                                                timezone_id="Europe/Moscow", java_script_enabled=False)
+            page = await desktop.new_page()
+            # sign in by the link the bot sent: a button, then the timeline
+            await page.goto(base + await kit.link(ALICE))
+            await shot(page, "signin")
+            await page.get_by_role("button", name="Sign in").click()
+            await page.wait_for_url(base + "/timeline")
+            assert await page.locator("h1").inner_text() == "Your matches"
+            assert await page.locator("article.post").count() >= 5
+            assert await page.locator("mark").count() >= 5
+            assert "also in: Other <news> & co" in await page.content() or \
+                "also in: Other &lt;news&gt; &amp; co" in await page.content()
+            await shot(page, "timeline")
+            # search in the rule language
+            await page.get_by_role("link", name="Search").click()
+            await page.fill("input[name=q]", "обстрел* AND Белгород*")
+            await page.get_by_role("button", name="Search").click()
+            await page.wait_for_url("**/search?q=*")
+            assert "posts match" in await page.locator("p.count").inner_text()
+            await shot(page, "search")
+            # an edited post and its history
+            await page.goto(f"{base}/post/{kit.posts['edited']}")
+            assert await page.locator("ol.versions li").count() == 1
+            await shot(page, "post")
+            await page.goto(base + "/chart?days=30")
+            assert await page.locator("svg rect.bar").count() > 0
+            await shot(page, "chart")
+            await page.goto(base + "/rules")
+            await shot(page, "rules")
+            # an admin, on a phone
+            phone = await browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
+                                              is_mobile=True, java_script_enabled=False)
+            mobile = await phone.new_page()
+            await mobile.goto(base + await kit.link(ADMIN))
+            await mobile.get_by_role("button", name="Sign in").click()
+            await mobile.wait_for_url(base + "/admin/channels")
+            assert await mobile.locator("table.grid tbody tr").count() == 4
+            await shot(mobile, "admin-channels-phone")
+            await mobile.goto(base + "/admin/subscribers")
+            await shot(mobile, "admin-subscribers-phone")
+            alice_phone = await phone.new_page()
+            await phone.clear_cookies()
+            await alice_phone.goto(base + await kit.link(ALICE))
+            await alice_phone.get_by_role("button", name="Sign in").click()
+            await alice_phone.wait_for_url(base + "/timeline")
+            await shot(alice_phone, "timeline-phone")
+        finally:
+            await browser.close()
+    assert all(p.stat().st_size > 10_000 for p in shots)
