@@ -22,6 +22,17 @@ class Frequency(enum.StrEnum):
     WEEKLY = "weekly"
 
 
+class Delivery(enum.StrEnum):
+    """A rule's own delivery; DEFAULT follows the chat's frequency. A muted rule's matches are kept
+    (search, export) but sent in no digest or alert."""
+
+    DEFAULT = ""
+    INSTANT = "instant"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MUTED = "muted"
+
+
 class ChannelStatus(enum.StrEnum):
     ACTIVE = "active"  # watched
     PENDING = "pending"  # asked for by a subscriber, waiting for an admin

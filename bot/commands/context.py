@@ -74,3 +74,4 @@ class Request:
     args: str
     lang: str
     subscriber: Subscriber | None
+    pending: str = ""  # what the button that asked for this plain message named (a rule id, ...)

@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
-from bot.commands import admin, channels, digest, export, rules, settings_menu, start, stop, web
+from bot.commands import admin, channels, digest, export, rule_edit, rules, settings_menu, start, stop, web
 from bot.commands.context import CommandContext, Request
 from bot.commands.render import clip
 from bot.commands.store import get_subscriber
@@ -38,6 +38,9 @@ COMMANDS: dict[str, Spec] = {
     "watch": Spec(rules.watch, True),
     "rules": Spec(rules.list_rules, False),
     "unwatch": Spec(rules.unwatch, True),
+    "edit": Spec(rules.edit, True),
+    "name": Spec(rule_edit.name, True),
+    "delivery": Spec(rule_edit.delivery, True),
     "search": Spec(rules.search, False),
     "channels": Spec(channels.list_channels, False),
     "follow": Spec(channels.follow, True),
@@ -61,7 +64,8 @@ BUTTONS: dict[str, ButtonHandler] = {
     "a": admin.on_button,
 }
 BUTTON_COST = 0.25  # a press of a menu button, in commands
-PENDING: dict[str, Command] = {"tz": settings_menu.timezone_input, "watch": rules.watch}
+PENDING: dict[str, Command] = {"tz": settings_menu.timezone_input, "watch": rules.watch,
+                               "name": rule_edit.name_input}
 
 
 class BotCommands:
@@ -83,7 +87,8 @@ class BotCommands:
                 return gate
             req = await self._request(caller, text.strip())
             if pending is not None:
-                return await self._safely(PENDING[pending], req)
+                kind, _, extra = pending.partition(":")  # "name:<rule id>": the kind and what it is for
+                return await self._safely(PENDING[kind], replace(req, pending=extra))
             return Reply(t(req.lang, "plain_text_hint"))
         stopped, gate = self._gate(caller)
         if stopped:

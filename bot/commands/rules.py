@@ -8,10 +8,12 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
+from bot.commands import rule_edit
 from bot.commands.context import CommandContext, Request
 from bot.commands.render import as_int, clip, esc, marked, page_of, pager
+from bot.commands.rule_edit import rule_line
 from bot.commands.store import ensure_subscriber, record_past_matches, rule_of, rules_of, unfollowed_ids
 from bot.commands.types import Button, Reply
 from bot.digest.render import excerpt
@@ -25,6 +27,7 @@ DRY_RUN_DAYS = 7
 PAST_MATCHES = 1_000  # a new rule's matches on stored posts recorded at most (the newest)
 # the keys of the errors that carry their own (bot.matching.regex: BadCharacterError, RegexTooSlowError)
 _ERROR_KEYS = (N_("rule_bad_character"), N_("regex_too_slow"))
+_QUOTA_KEYS = (N_("rule_quota"), N_("regex_quota"))  # named by bot.matching.quota's refusals
 _REGEX = re.compile(r"(?:^|[\s(])/(?:[^/\\\s]|\\.)(?:[^/\\]|\\.)*/")
 
 
@@ -151,13 +154,16 @@ def _rules_screen(ctx: CommandContext, lang: str, items: Sequence[m.Rule], page:
     shown, page, pages = page_of(items, page)
     first = page * 10 + 1
     lines = [t(lang, "rules_header", count=len(items), limit=ctx.settings.bot.max_rules)]
-    lines += [f"{n}. <code>{esc(clip(r.source, 100))}</code>" for n, r in enumerate(shown, first)]
+    lines += [rule_line(lang, n, r) for n, r in enumerate(shown, first)]
     lines.append(t(lang, "rules_footer"))
+    opened = [Button(label(lang, "open_n_btn", number=n), f"r:open:{r.id}:{page}") for n, r in enumerate(shown, first)]
     delete = [
         Button(label(lang, "delete_n_btn", number=n), f"r:del:{r.id}:{page}")
         for n, r in enumerate(shown, first)
     ]
-    rows: list[tuple[Button, ...]] = [tuple(delete[i : i + 5]) for i in range(0, len(delete), 5)]
+    rows: list[tuple[Button, ...]] = []
+    for i in range(0, len(delete), 5):
+        rows += [tuple(opened[i : i + 5]), tuple(delete[i : i + 5])]
     nav = pager("r:page", page, pages)
     if nav:
         rows.append(nav)
@@ -170,6 +176,12 @@ async def on_button(ctx: CommandContext, req: Request, parts: list[str]) -> Repl
         return await list_rules(ctx, req, page)
     if action == "del" and len(parts) == 3 and (rule_id := as_int(parts[1])) is not None:
         return await _delete_by_id(ctx, req, rule_id, as_int(parts[2]) or 0)
+    if action == "open" and len(parts) == 3 and (rule_id := as_int(parts[1])) is not None:
+        return await rule_edit.open_card(ctx, req, rule_id, as_int(parts[2]) or 0)
+    if action == "dl" and len(parts) == 4:
+        return await rule_edit.on_delivery_button(ctx, req, parts[1:])
+    if action == "nm" and len(parts) == 2:
+        return await rule_edit.on_name_button(ctx, req, parts[1:])
     return Reply("", toast=t(req.lang, "button_stale"))
 
 
@@ -210,6 +222,49 @@ async def unwatch(ctx: CommandContext, req: Request) -> Reply:
         await session.delete(target)
     await ctx.notify_rules_changed()
     return Reply(t(req.lang, "rule_deleted", rule=clip(source, 200)))
+
+
+async def edit(ctx: CommandContext, req: Request) -> Reply:
+    """/edit N RULE: the rule gets a new query and keeps its number, name and delivery. Its matches
+    are those of the new query, recorded as /watch records a new rule's (the stored posts of the last
+    days as `past`, shown by /digest week and /export; digests send what is found from now on)."""
+    number_arg, _, source = " ".join(req.args.split()).partition(" ")
+    if not number_arg or not source:
+        return Reply(t(req.lang, "edit_usage"))
+    found = await rule_edit.numbered(ctx, req, number_arg)
+    if isinstance(found, Reply):
+        return found
+    number, target = found
+    listed = _comma_list(source)
+    if listed is not None:
+        return Reply(t(req.lang, "edit_comma_list", number=number, any=" OR ".join(listed), all=" ".join(listed)))
+    try:
+        parsed = _checked(source, ctx)
+    except RuleError as err:
+        return Reply(_rule_error(req.lang, err))
+    scope = [str(c) for c in getattr(parsed, "channels", ())]
+    async with ctx.db.uow() as session:
+        assert req.subscriber is not None  # numbered() found a rule of this chat
+        others = [r for r in await rules_of(session, req.subscriber.id) if r.id != target.id]
+        same = next((n for n, r in enumerate(others, 1) if r.source.casefold() == source.casefold()), None)
+        if same is not None:
+            return Reply(t(req.lang, "rule_exists", number=same + (same >= number), rule=clip(source, 200)))
+        refusal = RuleQuota.of(ctx.settings).refusal([_parse_quietly(r.source) for r in others], parsed)
+        if refusal is not None:  # a /pattern/ beyond the chat's share
+            key, limit = refusal
+            return Reply(t(req.lang, key, limit=limit))
+        rule = await rule_of(session, req.subscriber.id, target.id)
+        if rule is None:
+            return Reply(t(req.lang, "rule_gone"))
+        old = rule.source
+        rule.source, rule.channels = source, scope
+        rule.delivered_until = ctx.now()  # the old query's unsent matches go with it
+        await session.execute(delete(m.Match).where(m.Match.rule_id == rule.id))
+        tz = req.subscriber.timezone
+    await ctx.notify_rules_changed()
+    text = t(req.lang, "rule_edited", number=number, rule=clip(source, 200), old=clip(old, 200))
+    text += "\n\n" + await _dry_run(ctx, req.lang, source, tz, target.id)
+    return Reply(text, ((Button(label(req.lang, "my_rules_btn"), "r:page:0"),),))
 
 
 async def search(ctx: CommandContext, req: Request) -> Reply:

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import exists, func, select, update
@@ -31,6 +32,14 @@ from bot.config import Settings
 from bot.delivery.worker import sleep_or_stop
 from bot.digest.schedule import Schedule, day_of_key, due_occurrence, in_quiet_hours
 from bot.digest.service import DigestJob, queue_digests
+from bot.digest.streams import (
+    STREAMS,
+    RuleState,
+    instant_ready,
+    partition,
+    rules_by_subscriber,
+    scheduled_overrides,
+)
 from bot.domain import Clock, Frequency, StaleLeader
 from bot.storage import models as m
 from bot.storage.database import Database
@@ -92,6 +101,8 @@ class DigestScheduler:
             if self.fence is not None:
                 await self.fence(session)
             await session.execute(update(m.Subscriber).where(*paused).values(last_digest_at=now))
+            await session.execute(update(m.Rule).where(  # their rules' watermarks too (bot/digest/streams.py)
+                m.Rule.subscriber_id.in_(select(m.Subscriber.id).where(*paused))).values(delivered_until=now))
 
     async def _candidates(self, now: datetime) -> list[int]:
         """Subscriber ids that may be due: scheduled subscribers whose schedule says so, and instant
@@ -108,34 +119,42 @@ class DigestScheduler:
             for sub in scheduled.scalars():
                 try:
                     due = due_occurrence(schedule_of(sub), now, sub.last_digest_at or sub.created_at,
-                                         last_days.get(sub.id))
+                                         last_days.get((sub.id, sub.frequency)))
                 except (ValueError, LookupError):  # a timezone this machine does not know: skip, say so
                     log.warning("subscriber %s has an unusable schedule (timezone %r); no digest", sub.id,
                                 sub.timezone)
                     continue
                 if due:
                     chats.append(sub.id)
+            chats.extend(await self._overrides_due(session, now, last_days))
             instant, _ = await self._instant_due(session, now)
             chats.extend(instant)
-        return chats
+        return list(dict.fromkeys(chats))
+
+    async def _overrides_due(self, session: AsyncSession, now: datetime,
+                             last_days: dict[tuple[int, str], date]) -> list[int]:
+        """Subscribers with a rule set to a daily or weekly delivery other than the chat's, due now."""
+        overrides = await scheduled_overrides(session)
+        if not overrides:
+            return []
+        subs = await session.scalars(select(m.Subscriber).where(m.Subscriber.id.in_(list(overrides))))
+        due = []
+        for sub in subs:
+            for kind, covered in overrides[sub.id].items():
+                try:
+                    occurrence = due_occurrence(replace(schedule_of(sub), frequency=kind), now, covered,
+                                                last_days.get((sub.id, kind)))
+                except (ValueError, LookupError):
+                    continue  # said once by _candidates
+                if occurrence is not None:
+                    due.append(sub.id)
+        return due
 
     async def _instant_due(self, session: AsyncSession, now: datetime) -> tuple[list[int], datetime | None]:
-        """Instant subscribers with matches they have not been sent, and the earliest moment one held
-        back by `instant_batch_seconds` (an alert went a moment ago) may go."""
-        fresh = exists().where(
-            m.Rule.subscriber_id == m.Subscriber.id, m.Match.rule_id == m.Rule.id,
-            m.Match.matched_at > func.coalesce(m.Subscriber.last_digest_at, m.Subscriber.created_at),
-            m.Match.matched_at <= now, m.Match.past.is_(False),
-        )
-        gap = timedelta(seconds=self.settings.delivery.instant_batch_seconds)
-        rows = (await session.execute(
-            select(m.Subscriber.id, m.Subscriber.last_digest_at).where(
-                m.Subscriber.active.is_(True), m.Subscriber.paused.is_(False),
-                m.Subscriber.frequency == Frequency.INSTANT, fresh)
-        )).all()
-        due = [sub_id for sub_id, last in rows if last is None or last <= now - gap]
-        held = [last + gap for _, last in rows if last is not None and last > now - gap]
-        return due, min(held) if held else None
+        """Subscribers with unsent matches in their instant stream (the chat's frequency, or rules set
+        to instant), and the earliest moment one held back by `instant_batch_seconds` (an alert went a
+        moment ago) may go."""
+        return await instant_ready(session, now, timedelta(seconds=self.settings.delivery.instant_batch_seconds))
 
     async def instant_tick(self) -> tuple[int, datetime | None]:
         """Build the instant alerts due now. Returns how many, and when to look again for the ones
@@ -183,8 +202,8 @@ class DigestScheduler:
                 task.cancel()
 
     @staticmethod
-    async def _last_days(session: AsyncSession, subscriber_ids: list[int] | None = None) -> dict[int, date]:
-        """Per subscriber, the local date of its latest scheduled digest."""
+    async def _last_days(session: AsyncSession, subscriber_ids: list[int] | None = None) -> dict[tuple[int, str], date]:
+        """Per subscriber and kind (daily, weekly), the local date of its latest scheduled digest."""
         query = (
             select(m.Digest.subscriber_id, func.max(m.Digest.period_key))
             .where(m.Digest.kind.in_(["daily", "weekly"]))
@@ -192,11 +211,11 @@ class DigestScheduler:
         )
         if subscriber_ids is not None:
             query = query.where(m.Digest.subscriber_id.in_(subscriber_ids))
-        out: dict[int, date] = {}
+        out: dict[tuple[int, str], date] = {}
         for sub_id, key in await session.execute(query):
             day = day_of_key(str(key))
-            if day is not None and day > out.get(int(sub_id), date.min):
-                out[int(sub_id)] = day
+            if day is not None:
+                out[(int(sub_id), str(key).partition(":")[0])] = day
         return out
 
     async def _build(self, subscriber_ids: list[int], now: datetime) -> int:
@@ -210,15 +229,16 @@ class DigestScheduler:
                 query = query.with_for_update()
             subs = (await session.scalars(query)).all()
             last_days = await self._last_days(session, subscriber_ids)
+            rules = await rules_by_subscriber(session, subscriber_ids)
+            gap = timedelta(seconds=self.settings.delivery.instant_batch_seconds)
+            ready = set((await instant_ready(session, now, gap, subscriber_ids))[0])
             jobs = []
             for sub in subs:
                 try:
-                    job = self._job(sub, now, last_days.get(sub.id))
+                    jobs.extend(self._jobs(sub, now, last_days, rules.get(sub.id, []), sub.id in ready))
                 except (ValueError, LookupError):
                     log.warning("subscriber %s has an unusable schedule (timezone %r); no digest", sub.id, sub.timezone)
                     continue
-                if job is not None:
-                    jobs.append(job)
             results = await queue_digests(session, self.settings, jobs, now=now)
         built = 0
         for job, result in zip(jobs, results, strict=True):
@@ -228,19 +248,32 @@ class DigestScheduler:
                          job.sub.chat_id, result.items, result.chunks)
         return built
 
-    def _job(self, sub: m.Subscriber, now: datetime, last_day: date | None) -> DigestJob | None:
+    def _jobs(self, sub: m.Subscriber, now: datetime, last_days: dict[tuple[int, str], date],
+              rules: list[RuleState], instant_ready: bool) -> list[DigestJob]:
+        """The digests due now for one chat: one per stream (bot/digest/streams.py). The chat's own
+        stream moves its watermark (`last_digest_at`); the others cover their rules only."""
         if not sub.active or sub.paused:
-            return None
+            return []
         schedule = schedule_of(sub)
-        if sub.frequency == Frequency.INSTANT:
-            if in_quiet_hours(schedule, now):
-                return None  # held: the first tick after quiet hours sends them in one batch
-            return DigestJob(sub, "instant", f"instant:{now.isoformat()}", sub.last_digest_at, now)
-        occurrence = due_occurrence(schedule, now, sub.last_digest_at or sub.created_at, last_day)
-        if occurrence is None:
-            return None
-        return DigestJob(sub, occurrence.kind, occurrence.key, sub.last_digest_at, now,
-                         chart=occurrence.kind == "weekly")
+        streams = partition(rules, sub.frequency)
+        jobs = []
+        for kind in STREAMS:
+            own = kind == sub.frequency
+            members = tuple(r.rule_id for r in streams.get(kind, ()))
+            if not own and not members:
+                continue
+            if kind == Frequency.INSTANT:
+                if not instant_ready or in_quiet_hours(schedule, now):
+                    continue  # held: the first tick after quiet hours sends them in one batch
+                jobs.append(DigestJob(sub, "instant", f"instant:{now.isoformat()}", sub.last_digest_at if own else None,
+                                      now, advance=own, rule_ids=members))
+                continue
+            covered = (sub.last_digest_at or sub.created_at) if own else max(r.covered for r in streams[kind])
+            occurrence = due_occurrence(replace(schedule, frequency=kind), now, covered, last_days.get((sub.id, kind)))
+            if occurrence is not None:
+                jobs.append(DigestJob(sub, occurrence.kind, occurrence.key, sub.last_digest_at if own else covered,
+                                      now, chart=occurrence.kind == "weekly", advance=own, rule_ids=members))
+        return jobs
 
     async def _safe_tick(self) -> None:
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -55,8 +55,9 @@ _COLUMNS = (
 )
 
 
-def _query(subscriber_ids: Sequence[int], *columns: Any, deleted: bool = False) -> Select[tuple[object, ...]]:
-    """The subscriber's matches on the channels it follows; posts deleted in the channel only when `deleted`."""
+def _query(subscriber_ids: Sequence[int] | None, *columns: Any, deleted: bool = False) -> Select[tuple[object, ...]]:
+    """The subscribers' matches (None: any subscriber's; the caller narrows by rule) on the channels
+    each follows; posts deleted in the channel only when `deleted`."""
     unfollowed = exists().where(
         m.Subscription.subscriber_id == m.Rule.subscriber_id, m.Subscription.channel_id == m.Post.channel_id,
         m.Subscription.following.is_(False),
@@ -67,10 +68,11 @@ def _query(subscriber_ids: Sequence[int], *columns: Any, deleted: bool = False) 
         .join(m.Rule, m.Rule.id == m.Match.rule_id)
         .join(m.Post, m.Post.id == m.Match.post_id)
         .join(m.Channel, m.Channel.id == m.Post.channel_id)
-        .where(m.Rule.subscriber_id.in_(list(subscriber_ids)))
         .where(m.Channel.status != "removed")
         .where(~unfollowed)
     )
+    if subscriber_ids is not None:
+        query = query.where(m.Rule.subscriber_id.in_(list(subscriber_ids)))
     if not deleted:
         query = query.where(m.Post.deleted.is_(False))
     return query.order_by(m.Post.date.desc(), m.Post.id.desc(), *([] if columns else [m.Match.rule_id]))
@@ -103,38 +105,30 @@ def _rows(result: Sequence[tuple[object, ...]]) -> list[MatchRow]:
     return out
 
 
-async def matches_found_for(
-    session: AsyncSession, windows: Mapping[int, tuple[datetime | None, datetime]]
-) -> dict[int, list[MatchRow]]:
-    """Per subscriber, the matches first found in (since, until]: what a scheduled digest delivers,
-    for many subscribers in one query (the scheduler's batches). Windowing on when a match was found,
-    not on the post's date, puts every match in exactly one digest, also a post that arrived late
-    through gap filling."""
-    if not windows:
+async def unsent_matches(session: AsyncSession, rule_ids: Sequence[int], until: datetime) -> dict[int, list[MatchRow]]:
+    """Per rule, its matches found after its watermark (`rules.delivered_until`) and by `until`:
+    what a digest sends, for many rules in one query (the scheduler's batches). Windowing on when a
+    match was found, not on the post's date, puts every match in exactly one digest, also a post that
+    arrived late through gap filling; a new rule's matches on posts stored before it (`past`) are not
+    sent."""
+    if not rule_ids:
         return {}
-    starts = [since for since, _ in windows.values()]
-    query = _query(list(windows)).where(m.Match.matched_at <= max(until for _, until in windows.values()))
-    # a new rule's matches on posts stored before it (record_past_matches) are not sent
-    query = query.where(m.Match.past.is_(False))
-    if all(s is not None for s in starts):
-        query = query.where(m.Match.matched_at > min(s for s in starts if s is not None))
-    query = query.add_columns(m.Match.matched_at)
-    out: dict[int, list[MatchRow]] = {sub: [] for sub in windows}
-    result = (await session.execute(query)).all()
-    rows = _rows([r[:-1] for r in result])
-    for row, r in zip(rows, result, strict=True):
-        since, until = windows[row.subscriber_id]
-        found: datetime = r[-1]  # type: ignore[assignment]
-        if found <= until and (since is None or found > since):
-            out[row.subscriber_id].append(row)
+    unsent = sa.or_(m.Rule.delivered_until.is_(None), m.Match.matched_at > m.Rule.delivered_until)
+    query = _query(None).where(
+        m.Match.rule_id.in_(list(rule_ids)), m.Match.matched_at <= until, unsent, m.Match.past.is_(False)
+    )
+    out: dict[int, list[MatchRow]] = {}
+    for row in _rows((await session.execute(query)).all()):
+        out.setdefault(row.rule_id, []).append(row)
     return out
 
 
 async def matches_posted_between(
     session: AsyncSession, subscriber_id: int, since: datetime | None, until: datetime
 ) -> list[MatchRow]:
-    """Matches on posts dated in (since, until]: the weekly overview and the preview."""
-    query = _query([subscriber_id]).where(m.Post.date <= until)
+    """Matches on posts dated in (since, until]: the weekly overview and the preview (a muted rule's
+    matches are left out)."""
+    query = _query([subscriber_id]).where(m.Post.date <= until, m.Rule.delivery != "muted")
     if since is not None:
         query = query.where(m.Post.date > since)
     return _rows((await session.execute(query)).all())

@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.digest.builder import build_digest, digest_title
-from bot.digest.select import matches_found_for, matches_posted_between
-from bot.domain import DigestState, OutboxState
+from bot.digest.select import matches_posted_between, unsent_matches
+from bot.domain import Delivery, DigestState, OutboxState
 from bot.i18n import known_language
 from bot.storage import models as m
 from bot.storage.database import Database
@@ -59,6 +59,7 @@ class DigestJob:
     by_post_date: bool = False  # window on the posts' dates (week view) instead of when matches were found
     chart: bool = False
     advance: bool = True  # move the subscriber's watermark to `until`
+    rule_ids: tuple[int, ...] | None = None  # the rules whose matches it sends; None: every unmuted rule
 
 
 async def queue_digests(
@@ -78,17 +79,21 @@ async def queue_digests(
     )).all()
     ids = {(int(sub_id), str(key)): int(digest_id) for digest_id, sub_id, key in inserted}
     fresh = [(j, ids[(j.sub.id, j.period_key)]) for j in jobs if (j.sub.id, j.period_key) in ids]
-    by_found = await matches_found_for(session, {j.sub.id: (j.since, j.until) for j, _ in fresh if not j.by_post_date})
+    covers = await _rules_covered(session, [j for j, _ in fresh if not j.by_post_date])
+    by_rule = await unsent_matches(session, [r for rules in covers.values() for r in rules], now)
     results: dict[int, DigestRequest] = {}
     outbox: list[dict[str, object]] = []
     digest_updates: list[dict[str, object]] = []
     watermarks: list[dict[str, object]] = []
+    rule_marks: list[tuple[list[int], datetime]] = []
     for job, digest_id in fresh:
         sub = job.sub
         if job.by_post_date:
             rows = await matches_posted_between(session, sub.id, job.since, job.until)
         else:
-            rows = by_found.get(sub.id, [])
+            rows = [row for rule_id in covers[id(job)] for row in by_rule.get(rule_id, ())]
+            rows.sort(key=lambda r: (r.date, r.post_id), reverse=True)  # newest first, as one query gives
+            rule_marks.append((list(covers[id(job)]), job.until))
         lang = known_language(sub.language)
         built = build_digest(rows, tz=sub.timezone,
                              title=digest_title(job.kind, job.since, job.until, sub.timezone, lang),
@@ -121,6 +126,11 @@ async def queue_digests(
         await session.execute(insert(m.Outbox), outbox)
     if digest_updates:
         await session.execute(update(m.Digest), digest_updates)
+    for rule_ids, until in rule_marks:  # the rules' own watermarks (bot/digest/streams.py)
+        if rule_ids:
+            await session.execute(update(m.Rule).where(
+                m.Rule.id.in_(rule_ids), or_(m.Rule.delivered_until.is_(None), m.Rule.delivered_until < until),
+            ).values(delivered_until=until))
     if watermarks:
         await session.execute(update(m.Subscriber), watermarks)
         marks = {w["id"]: w["last_digest_at"] for w in watermarks}
@@ -128,6 +138,21 @@ async def queue_digests(
             if job.sub.id in marks:
                 job.sub.last_digest_at = marks[job.sub.id]  # type: ignore[assignment]
     return [results.get(ids.get((j.sub.id, j.period_key), -1)) for j in jobs]
+
+
+async def _rules_covered(session: AsyncSession, jobs: Sequence[DigestJob]) -> dict[int, tuple[int, ...]]:
+    """Per job (by id()), the rules whose unsent matches it sends: its own list, or every unmuted
+    rule of its subscriber."""
+    open_subs = [j.sub.id for j in jobs if j.rule_ids is None]
+    unmuted: dict[int, list[int]] = {}
+    if open_subs:
+        rows = await session.execute(
+            select(m.Rule.subscriber_id, m.Rule.id)
+            .where(m.Rule.subscriber_id.in_(open_subs), m.Rule.delivery != Delivery.MUTED).order_by(m.Rule.id)
+        )
+        for sub_id, rule_id in rows:
+            unmuted.setdefault(int(sub_id), []).append(int(rule_id))
+    return {id(j): j.rule_ids if j.rule_ids is not None else tuple(unmuted.get(j.sub.id, ())) for j in jobs}
 
 
 async def queue_digest(

@@ -181,6 +181,10 @@ class Rule(Base):
     source: Mapped[str] = mapped_column(Text)
     channels: Mapped[list[Any]] = mapped_column(default=list)  # scope; empty = every channel
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # '' (the chat's frequency) | instant | daily | weekly | muted: see domain.Delivery
+    delivery: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    # this rule's matches found up to here were sent (or skipped); None: nothing sent yet
+    delivered_until: Mapped[datetime | None] = mapped_column()
 
 
 class Subscription(Base):
