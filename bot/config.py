@@ -222,6 +222,22 @@ class DeliverySettings(_Section):
     lease_seconds: float = Field(default=20, ge=1, le=600)
 
 
+class NotifySettings(_Section):
+    """Alerts to other services (bot/notify, docs/notifications.md)."""
+
+    # encrypts the stored notification URLs (any passphrase of 16+ characters); unset: stored as typed
+    key: SecretStr | None = None
+    timeout_seconds: float = Field(default=20, gt=0, le=300)  # one request to a service
+    max_targets: int = Field(default=5, ge=1, le=100)  # per subscriber
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and 0 < len(value.get_secret_value().strip()) < 16:
+            raise ValueError("TGMON_NOTIFY_KEY is too short: use a passphrase of 16 or more characters")
+        return value
+
+
 class BotSettings(_Section):
     admins: list[int] = Field(default_factory=list)
     private_mode: bool = False
@@ -297,6 +313,7 @@ class Settings(_Section):
     matching: MatchingSettings = MatchingSettings()
     digest: DigestSettings = DigestSettings()
     delivery: DeliverySettings = DeliverySettings()
+    notify: NotifySettings = NotifySettings()
     bot: BotSettings = BotSettings()
     app: AppSettings = AppSettings()
     runtime: RuntimeSettings = RuntimeSettings()
@@ -304,7 +321,8 @@ class Settings(_Section):
 
     def secrets(self) -> list[str]:
         """Every secret value in force, for the log redaction filter."""
-        values = [self.telegram.api_hash, self.telegram.session, self.telegram.bot_token, self.web.secret_key]
+        values = [self.telegram.api_hash, self.telegram.session, self.telegram.bot_token, self.web.secret_key,
+                  self.notify.key]
         found = [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
         found.extend(v.get_secret_value() for v in self.telegram.account_sessions.values() if v.get_secret_value())
         found.extend(self.database.password_forms())
@@ -326,6 +344,7 @@ ENV_NAMES: dict[str, tuple[str, str]] = {
     "TGMON_DATABASE_URL": ("database", "url"),
     "DATABASE_URL": ("database", "url"),
     "TGMON_DATABASE_PASSWORD": ("database", "password"),
+    "TGMON_NOTIFY_KEY": ("notify", "key"),
     "TGMON_LOG_LEVEL": ("app", "log_level"),
     "TGMON_LOG_JSON": ("app", "log_json"),
     "TGMON_DATA_DIR": ("app", "data_dir"),

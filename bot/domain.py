@@ -207,6 +207,13 @@ class Sender(Protocol):
     ) -> SendResult: ...
 
 
+class Notifier(Protocol):
+    """Sends one outbox row to a notification target (another service: `bot/notify/sender.py`, through
+    apprise). `key` is the row's stable idempotency key. Raises `bot.delivery.errors` exceptions."""
+
+    async def notify(self, target_id: int, html: str, *, key: str) -> SendResult: ...
+
+
 def unique_by(items: Sequence[Post]) -> list[Post]:
     """Keep the last version of each (channel, message id), in first-seen order."""
     seen: dict[tuple[str, int], Post] = {}

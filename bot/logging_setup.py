@@ -119,6 +119,9 @@ def setup_logging(settings: Settings, *, stream: IO[str] | None = None, role: st
     root.addHandler(handler)
     root.setLevel(settings.app.log_level)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # aiosqlite's DEBUG lines repeat every statement with its parameters (stored notification URLs
+    # among them); SQLAlchemy's own echo says what a statement was when one is wanted
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
     # Telethon is chatty at INFO (every reconnect); its warnings still come through
     if settings.app.log_level != "DEBUG":
         logging.getLogger("telethon").setLevel(logging.WARNING)

@@ -23,8 +23,19 @@ class SendUncertain(SendError):
     """The request went out and no answer came back: it may or may not have been delivered."""
 
 
+class SendInDoubt(SendError):
+    """Like SendUncertain, for a destination that cannot recognise a repeat (a notification service
+    without an idempotency key): reported uncertain at once, never sent again."""
+
+
+class DestinationGone(SendError):
+    """The row's destination no longer exists or cannot be used (a notification target removed, its
+    URL unreadable): the row fails at once."""
+
+
 class SendFailed(SendError):
     """The send failed and nothing was delivered (a retry may succeed)."""
 
 
-__all__ = ["ChatFloodWait", "ChatUnavailable", "SendError", "SendFailed", "SendUncertain"]
+__all__ = ["ChatFloodWait", "ChatUnavailable", "DestinationGone", "SendError", "SendFailed", "SendInDoubt",
+           "SendUncertain"]

@@ -51,18 +51,26 @@ class Job:
     attachment: bytes | None
     random_id: int
     attempts: int
+    target_id: int | None = None  # None: the Telegram chat; else a notification target (bot/notify)
+
+    @property
+    def key(self) -> str:
+        """The row's idempotency key for a notification service: stable across every attempt."""
+        return f"tgmon-{self.random_id}"
 
 
 def _head_of_chat() -> object:
     earlier = aliased(m.Outbox)
     return ~exists().where(
-        earlier.chat_id == m.Outbox.chat_id, earlier.id < m.Outbox.id, earlier.state.in_(ACTIVE)
+        earlier.chat_id == m.Outbox.chat_id, earlier.id < m.Outbox.id, earlier.state.in_(ACTIVE),
+        # one queue per destination: a notification target never waits behind the chat, nor the other way
+        func.coalesce(earlier.target_id, 0) == func.coalesce(m.Outbox.target_id, 0),
     )
 
 
 def _job(r: m.Outbox) -> Job:
     return Job(r.id, r.digest_id, r.subscriber_id, r.chat_id, r.chunk_no, r.chunk_total, r.text, r.attachment,
-               r.random_id, r.attempts)
+               r.random_id, r.attempts, r.target_id)
 
 
 async def claim_heads(
@@ -186,7 +194,7 @@ async def chat_unavailable(db: Database, job: Job, now: datetime, error: str) ->
     async with db.uow() as session:
         result = await session.execute(
             update(m.Outbox)
-            .where(m.Outbox.chat_id == job.chat_id, m.Outbox.state.in_(ACTIVE))
+            .where(m.Outbox.chat_id == job.chat_id, m.Outbox.state.in_(ACTIVE), m.Outbox.target_id.is_(None))
             .values(state=OutboxState.FAILED, last_error=error[:500])
         )
         await session.execute(update(m.Subscriber).where(m.Subscriber.chat_id == job.chat_id).values(active=False))
@@ -210,14 +218,25 @@ async def renew(db: Database, ids: Sequence[int], now: datetime) -> None:
 async def reclaim_expired(db: Database, now: datetime, lease: timedelta, max_attempts: int) -> list[int]:
     """Rows left 'sending' past their lease (their worker died mid-send) go back to pending, to be sent
     again with the same random_id; one that already used every attempt is reported uncertain.
-    Returns the ids put back. Each stays its chat's head row, so later chunks keep waiting behind it."""
+    Returns the ids put back. Each stays its chat's head row, so later chunks keep waiting behind it.
+    A row for a notification target that cannot recognise a repeat (no idempotency key) is reported
+    uncertain instead: it may have reached the service, and sending it again could show it twice."""
     async with db.uow() as session:
         expired = (await session.execute(
-            select(m.Outbox.id, m.Outbox.attempts)
+            select(m.Outbox.id, m.Outbox.attempts, m.Outbox.target_id, m.NotifyTarget.keyed)
+            .outerjoin(m.NotifyTarget, m.NotifyTarget.id == m.Outbox.target_id)
             .where(and_(m.Outbox.state == OutboxState.SENDING, m.Outbox.claimed_at < now - lease))
         )).all()
-        again = [row_id for row_id, attempts in expired if attempts < max_attempts]
-        spent = [row_id for row_id, attempts in expired if attempts >= max_attempts]
+        again = [row_id for row_id, attempts, target, keyed in expired
+                 if attempts < max_attempts and (target is None or keyed)]
+        doubt = [row_id for row_id, attempts, target, keyed in expired
+                 if attempts < max_attempts and target is not None and not keyed]
+        spent = [row_id for row_id, attempts, _, _ in expired if attempts >= max_attempts]
+        if doubt:
+            await session.execute(
+                update(m.Outbox).where(m.Outbox.id.in_(doubt))
+                .values(state=OutboxState.UNCERTAIN,
+                        last_error="its worker stopped mid-send; this service cannot recognise a repeat"))
         if again:
             await session.execute(
                 update(m.Outbox).where(m.Outbox.id.in_(again), m.Outbox.state == OutboxState.SENDING)
@@ -227,7 +246,9 @@ async def reclaim_expired(db: Database, now: datetime, lease: timedelta, max_att
             await session.execute(
                 update(m.Outbox).where(m.Outbox.id.in_(spent))
                 .values(state=OutboxState.UNCERTAIN, last_error="every attempt ended with its worker gone"))
-            digests = await session.scalars(select(m.Outbox.digest_id).where(m.Outbox.id.in_(spent)).distinct())
+        if spent or doubt:
+            digests = await session.scalars(
+                select(m.Outbox.digest_id).where(m.Outbox.id.in_(spent + doubt)).distinct())
             for digest_id in digests.all():
                 await _finish_digest(session, digest_id, now)
         return again

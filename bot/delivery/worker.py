@@ -24,10 +24,18 @@ from typing import Any
 
 from bot.config import Settings
 from bot.delivery import outbox
-from bot.delivery.errors import ChatFloodWait, ChatUnavailable, SendError, SendUncertain
+from bot.delivery.errors import (
+    ChatFloodWait,
+    ChatUnavailable,
+    DestinationGone,
+    SendError,
+    SendFailed,
+    SendInDoubt,
+    SendUncertain,
+)
 from bot.delivery.limiter import RateLimiter
 from bot.delivery.share import BEAT_SECONDS, WorkerShare
-from bot.domain import Clock, OutboxState, Sender
+from bot.domain import Clock, Notifier, OutboxState, Sender, SendResult
 from bot.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -44,14 +52,24 @@ def _backoff(attempts: int) -> float:
 
 async def send_one(
     db: Database, sender: Sender, limiter: RateLimiter, clock: Clock, job: outbox.Job, max_attempts: int,
-    *, on_sent: Callable[[int | None], None] | None = None,
+    *, on_sent: Callable[[int | None], None] | None = None, notifier: Notifier | None = None,
 ) -> bool:
     """Send one claimed row and record the outcome. True when it was delivered.
 
-    With `on_sent`, a delivered row is handed over (its message id) to be recorded in a batch
-    instead of in a transaction of its own; every other outcome is recorded here at once."""
+    A row with a `target_id` goes to that notification target through `notifier`, any other to the
+    Telegram chat through `sender`. With `on_sent`, a delivered row is handed over (its message id)
+    to be recorded in a batch instead of in a transaction of its own; every other outcome is
+    recorded here at once."""
     try:
-        result = await sender.send_html(job.chat_id, job.text, random_id=job.random_id, attachment=job.attachment)
+        result = await _dispatch(sender, notifier, job)
+    except DestinationGone as exc:
+        await outbox.mark_done(db, job, OutboxState.FAILED, clock.now(), str(exc))
+        log.warning("outbox %s (chat %s): %s", job.id, job.chat_id, exc)
+        return False
+    except SendInDoubt as exc:  # may have been delivered, and the service cannot recognise a repeat
+        await outbox.mark_done(db, job, OutboxState.UNCERTAIN, clock.now(), f"outcome unknown: {exc}")
+        log.warning("outbox %s (chat %s): outcome unknown, not sent again: %s", job.id, job.chat_id, exc)
+        return False
     except ChatFloodWait as exc:
         limiter.flood_wait(exc.seconds)
         when = clock.now() + timedelta(seconds=exc.seconds)
@@ -92,19 +110,29 @@ async def send_one(
     return True
 
 
+async def _dispatch(sender: Sender, notifier: Notifier | None, job: outbox.Job) -> SendResult:
+    if job.target_id is None:
+        return await sender.send_html(job.chat_id, job.text, random_id=job.random_id, attachment=job.attachment)
+    if notifier is None:
+        raise SendFailed("this worker has no notification sender")
+    return await notifier.notify(job.target_id, job.text, key=job.key)
+
+
 async def deliver_due(
-    db: Database, sender: Sender, limiter: RateLimiter, clock: Clock, stop: asyncio.Event | None = None
+    db: Database, sender: Sender, limiter: RateLimiter, clock: Clock, stop: asyncio.Event | None = None,
+    *, notifier: Notifier | None = None,
 ) -> int:
     """Send every due outbox row once (until `stop` is set); returns how many were delivered."""
-    return await _Pass(db, sender, limiter, clock, stop).run()
+    return await _Pass(db, sender, limiter, clock, stop, notifier).run()
 
 
 class _Pass:
     """One `deliver_due` call: its in-flight sends and the answers not yet recorded."""
 
     def __init__(self, db: Database, sender: Sender, limiter: RateLimiter, clock: Clock,
-                 stop: asyncio.Event | None) -> None:
+                 stop: asyncio.Event | None, notifier: Notifier | None = None) -> None:
         self.db, self.sender, self.limiter, self.clock, self.stop = db, sender, limiter, clock, stop
+        self.notifier = notifier
         self.max_attempts = limiter.settings.max_attempts
         self.lease = timedelta(seconds=limiter.settings.lease_seconds)
         self.renew_every = limiter.settings.lease_seconds / 4
@@ -226,7 +254,7 @@ class _Pass:
         self.in_flight[job.id] = job
         try:
             ok = await send_one(self.db, self.sender, self.limiter, self.clock, job, self.max_attempts,
-                                on_sent=answered)
+                                on_sent=answered, notifier=self.notifier)
         finally:
             self.in_flight.pop(job.id, None)
             if not any(j is job for j, _ in self.answered):
@@ -273,9 +301,11 @@ async def sleep_or_stop(clock: Clock, stop: asyncio.Event, seconds: float) -> No
 
 
 class DeliveryWorker:
-    def __init__(self, db: Database, sender: Sender, settings: Settings, clock: Clock) -> None:
+    def __init__(self, db: Database, sender: Sender, settings: Settings, clock: Clock,
+                 notifier: Notifier | None = None) -> None:
         self.db = db
         self.sender = sender
+        self.notifier = notifier
         self.settings = settings
         self.clock = clock
         self.limiter = RateLimiter(settings.delivery, clock)
@@ -321,7 +351,7 @@ class DeliveryWorker:
                 log.warning("%d outbox rows were left mid-send by a worker that stopped: sending them again "
                             "with the same random_id (Telegram drops a repeat)", len(again))
             try:
-                await deliver_due(self.db, self.sender, self.limiter, self.clock, stop)
+                await deliver_due(self.db, self.sender, self.limiter, self.clock, stop, notifier=self.notifier)
             except Exception:  # keep delivering: a database hiccup must not end the worker
                 log.exception("delivery pass failed; retrying")
             await sleep_or_stop(self.clock, stop, POLL_SECONDS)

@@ -137,11 +137,13 @@ def build_digest(
     size: int = 0,
     excerpt_chars: int = 280,
     lang: str = DEFAULT_LANGUAGE,
+    limit: int | None = None,
 ) -> BuiltDigest:
-    """The digest in the subscriber's language `lang` (ru or en; anything else: English)."""
+    """The digest in the subscriber's language `lang` (ru or en; anything else: English), in chunks
+    of at most `limit` UTF-16 units (Telegram's message size by default; a notification service's)."""
     items, total = build_items(rows, size)
     if not items:
         return BuiltDigest([], 0, [], len(rows))
     heading = label(lang, "digest_heading_txt", title=title, items=plural(lang, "digest_items_n", total))
     blocks = render_items_html(items, tz, heading, excerpt_chars, more=total - len(items), lang=lang)
-    return BuiltDigest(items, total, split_chunks(blocks), len(rows))
+    return BuiltDigest(items, total, split_chunks(blocks) if limit is None else split_chunks(blocks, limit), len(rows))

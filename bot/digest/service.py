@@ -17,8 +17,8 @@ from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.digest.builder import build_digest, digest_title
-from bot.digest.select import matches_posted_between, unsent_matches
+from bot.digest.builder import BuiltDigest, build_digest, digest_title
+from bot.digest.select import MatchRow, matches_posted_between, unsent_matches
 from bot.domain import Delivery, DigestState, OutboxState
 from bot.i18n import known_language
 from bot.storage import models as m
@@ -62,6 +62,48 @@ class DigestJob:
     rule_ids: tuple[int, ...] | None = None  # the rules whose matches it sends; None: every unmuted rule
 
 
+ON_DEMAND = frozenset({"manual", "week"})  # /digest and /digest week answer in the chat that asked
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A notification target as the digests need it (bot/notify keeps the rest)."""
+
+    id: int
+    rule_id: int | None  # None: every rule
+    only: bool  # the rule (or every rule) no longer goes to Telegram
+    body_limit: int
+
+
+async def _routes(session: AsyncSession, subscriber_ids: Sequence[int]) -> dict[int, list[Route]]:
+    if not subscriber_ids:
+        return {}
+    found: dict[int, list[Route]] = {}
+    rows = await session.execute(
+        select(m.NotifyTarget.subscriber_id, m.NotifyTarget.id, m.NotifyTarget.rule_id, m.NotifyTarget.mode,
+               m.NotifyTarget.body_limit)
+        .where(m.NotifyTarget.subscriber_id.in_(sorted(set(subscriber_ids)))).order_by(m.NotifyTarget.id))
+    for sub_id, target_id, rule_id, mode, limit in rows:
+        found.setdefault(int(sub_id), []).append(Route(int(target_id), rule_id, mode == "only", int(limit)))
+    return found
+
+
+def _telegram_rows(rows: Sequence[MatchRow], routes: Sequence[Route]) -> Sequence[MatchRow]:
+    """What still goes to the chat: every row but those of rules routed only elsewhere."""
+    if any(r.only and r.rule_id is None for r in routes):
+        return []
+    away = {r.rule_id for r in routes if r.only}
+    return [row for row in rows if row.rule_id not in away] if away else rows
+
+
+def _target_rows(rows: Sequence[MatchRow], route: Route) -> Sequence[MatchRow]:
+    return rows if route.rule_id is None else [row for row in rows if row.rule_id == route.rule_id]
+
+
+def job_kind(job: DigestJob) -> str:
+    return "alert" if job.kind == "instant" else "digest"
+
+
 async def queue_digests(
     session: AsyncSession, settings: Settings, jobs: Sequence[DigestJob], *, now: datetime
 ) -> list[DigestRequest | None]:
@@ -81,6 +123,7 @@ async def queue_digests(
     fresh = [(j, ids[(j.sub.id, j.period_key)]) for j in jobs if (j.sub.id, j.period_key) in ids]
     covers = await _rules_covered(session, [j for j, _ in fresh if not j.by_post_date])
     by_rule = await unsent_matches(session, [r for rules in covers.values() for r in rules], now)
+    routes = await _routes(session, [j.sub.id for j, _ in fresh if j.kind not in ON_DEMAND])
     results: dict[int, DigestRequest] = {}
     outbox: list[dict[str, object]] = []
     digest_updates: list[dict[str, object]] = []
@@ -95,16 +138,34 @@ async def queue_digests(
             rows.sort(key=lambda r: (r.date, r.post_id), reverse=True)  # newest first, as one query gives
             rule_marks.append((list(covers[id(job)]), job.until))
         lang = known_language(sub.language)
-        built = build_digest(rows, tz=sub.timezone,
-                             title=digest_title(job.kind, job.since, job.until, sub.timezone, lang),
-                             size=sub.digest_size or settings.digest.max_items,
-                             excerpt_chars=settings.digest.excerpt_chars, lang=lang)
+        targets = routes.get(sub.id, [])
+
+        def build(rows: Sequence[MatchRow], limit: int | None = None, *, job: DigestJob = job, lang: str = lang,
+                  sub: m.Subscriber = sub) -> BuiltDigest:
+            return build_digest(rows, tz=sub.timezone,
+                                title=digest_title(job.kind, job.since, job.until, sub.timezone, lang),
+                                size=sub.digest_size or settings.digest.max_items,
+                                excerpt_chars=settings.digest.excerpt_chars, lang=lang, limit=limit)
+
+        built = build(_telegram_rows(rows, targets))
+        elsewhere = [(t, build(_target_rows(rows, t), t.body_limit)) for t in targets]
+        elsewhere = [(t, b) for t, b in elsewhere if b.items]
         if job.advance:
             mark = job.until if sub.last_digest_at is None else max(sub.last_digest_at, job.until)
             watermarks.append({"id": sub.id, "last_digest_at": mark})
+        for target, other in elsewhere:  # the same digest for another service, in its size
+            outbox.extend(
+                {"digest_id": digest_id, "subscriber_id": sub.id, "chat_id": sub.chat_id, "kind": job_kind(job),
+                 "chunk_no": n, "chunk_total": len(other.chunks), "text": text, "attachment": None,
+                 "random_id": new_random_id(), "state": OutboxState.PENDING, "attempts": 0, "not_before": now,
+                 "created_at": now, "target_id": target.id}
+                for n, text in enumerate(other.chunks, 1)
+            )
         if not built.items:
-            digest_updates.append({"id": digest_id, "state": DigestState.EMPTY, "items": 0})
-            results[digest_id] = DigestRequest(digest_id, 0, 0)
+            items = max((b.total for _, b in elsewhere), default=0)
+            state = DigestState.BUILT if elsewhere else DigestState.EMPTY
+            digest_updates.append({"id": digest_id, "state": state, "items": items})
+            results[digest_id] = DigestRequest(digest_id, items, 0)
             continue
         attachment = None
         if job.chart:
@@ -117,7 +178,7 @@ async def queue_digests(
             {"digest_id": digest_id, "subscriber_id": sub.id, "chat_id": sub.chat_id, "kind": "digest",
              "chunk_no": n, "chunk_total": total, "text": text, "attachment": attachment if n == 1 else None,
              "random_id": new_random_id(), "state": OutboxState.PENDING, "attempts": 0, "not_before": now,
-             "created_at": now}
+             "created_at": now, "target_id": None}
             for n, text in enumerate(built.chunks, 1)
         )
         digest_updates.append({"id": digest_id, "state": DigestState.BUILT, "items": built.total})

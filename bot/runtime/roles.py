@@ -180,8 +180,11 @@ async def build_role(rt: Runtime, role: str) -> Service:
                 from bot.telegram.sender import TelethonSender
 
                 sender = TelethonSender(await rt.bot_client())
+            from bot.notify.sender import AppriseNotifier
+
             clock = BeatingClock(app.clock, "delivery")
-            await DeliveryWorker(app.db, CountingSender(sender), settings, clock).run(stop)
+            await DeliveryWorker(app.db, CountingSender(sender), settings, clock,
+                                 notifier=AppriseNotifier(app.db, settings)).run(stop)
 
         return run_delivery
     if role == "ingest":

@@ -234,7 +234,9 @@ class Digest(Base):
 class Outbox(Base):
     __tablename__ = "outbox"
     __table_args__ = (
-        UniqueConstraint("digest_id", "chunk_no", name="uq_outbox_digest_chunk"),
+        # one row per chunk and destination (the chat, or a notification target: migration 0022)
+        Index("uq_outbox_digest_dest_chunk", "digest_id", sql_text("coalesce(target_id, 0)"), "chunk_no",
+              unique=True),
         Index("ix_outbox_state_due", "state", "not_before"),
         Index("ix_outbox_chat_id", "chat_id"),
         # the worker's head-of-chat test reads only active rows (migration 0008)
@@ -260,6 +262,29 @@ class Outbox(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
     claimed_at: Mapped[datetime | None] = mapped_column()  # a worker took it (state 'sending')
+    # the destination: NULL = the subscriber's Telegram chat; else a notification target (bot/notify).
+    # No database FK: removing a target deletes its rows in the same transaction (bot/notify/targets.py)
+    target_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class NotifyTarget(Base):
+    """A service a subscriber's alerts and digests also (or only) go to, through apprise (migration 0022).
+
+    `url` is the stored form of the apprise URL, a secret: "fernet:<token>" when notify.key is set,
+    else "plain:<url>". `masked` (scheme and host) is all that is ever shown."""
+
+    __tablename__ = "notify_targets"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), index=True)
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("rules.id", ondelete="CASCADE"))  # NULL: every rule
+    mode: Mapped[str] = mapped_column(String(8), default="also")  # also | only (then not to Telegram)
+    url: Mapped[str] = mapped_column(Text)
+    masked: Mapped[str] = mapped_column(String(160))
+    body_format: Mapped[str] = mapped_column(String(16))  # html | markdown | text
+    body_limit: Mapped[int] = mapped_column(Integer)  # the service's message size, in characters
+    keyed: Mapped[bool] = mapped_column(Boolean, default=False)  # carries an idempotency key: safe to resend
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class LeaderTerm(Base):

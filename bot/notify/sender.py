@@ -1,0 +1,83 @@
+"""The delivery worker's `domain.Notifier`: one outbox row to its notification target, through apprise.
+
+What "exactly once" means here (docs/notifications.md):
+- A webhook (json://, form://, xml://) and an e-mail carry the row's idempotency key
+  (`Idempotency-Key` header; `X-Tgmon-Key` on a mail). Any send whose outcome is unknown (a timeout,
+  a worker killed mid-send) goes again with the same key: at least once on the wire, exactly once
+  for a receiver that drops a key it has seen.
+- Any other service (Slack, Discord, Matrix, ntfy, ...) has nothing that recognises a repeat: a
+  failure apprise reports (the service answered with an error, or could not be reached) is retried;
+  an unknown outcome (no answer in time, the worker gone mid-send) is reported uncertain and never
+  sent again: at most once once the request may have left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from bot.config import Settings
+from bot.delivery.errors import DestinationGone, SendFailed, SendInDoubt, SendUncertain
+from bot.domain import SendResult
+from bot.notify import edge
+from bot.notify.render import fit, render, title_of
+from bot.notify.secret import SealError, unseal
+from bot.storage import models as m
+from bot.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+CUT_NOTE = "(cut to fit this service: /digest in Telegram shows it all)"
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    url: str
+    masked: str
+    body_format: str
+    body_limit: int
+    keyed: bool
+
+
+class AppriseNotifier:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self._targets: dict[int, _Target] = {}  # a target's URL never changes: remove and add again
+
+    async def _target(self, target_id: int) -> _Target:
+        known = self._targets.get(target_id)
+        if known is not None:
+            return known
+        async with self.db.uow() as session:
+            row = await session.scalar(select(m.NotifyTarget).where(m.NotifyTarget.id == target_id))
+            if row is None:
+                raise DestinationGone(f"notification target #{target_id} was removed")
+            try:
+                url = unseal(row.url, self.settings.notify.key)
+            except SealError as exc:
+                raise DestinationGone(f"notification target #{target_id} ({row.masked}): {exc}") from None
+            target = _Target(url, row.masked, row.body_format, row.body_limit, row.keyed)
+        self._targets[target_id] = target
+        return target
+
+    async def notify(self, target_id: int, html: str, *, key: str) -> SendResult:
+        target = await self._target(target_id)
+        body = fit(render(html, target.body_format), target.body_limit, CUT_NOTE)
+        timeout = self.settings.notify.timeout_seconds
+        request = asyncio.to_thread(edge.deliver, target.url, title=title_of(html), body=body,
+                                    body_format=target.body_format, key=key if target.keyed else None,
+                                    timeout=timeout)
+        try:
+            # the plugin's own socket timeouts end it first; this bounds a plugin that ignores them
+            await asyncio.wait_for(request, 3 * timeout + 5)
+        except TimeoutError:
+            if target.keyed:
+                raise SendUncertain(f"no answer from {target.masked} in time") from None
+            raise SendInDoubt(f"no answer from {target.masked} in time") from None
+        except edge.DeliveryRefused as exc:
+            raise SendFailed(f"{target.masked}: {exc}") from None
+        return SendResult(None)
