@@ -38,7 +38,8 @@ def render(chunk: str, body_format: str) -> str:
         return as_html(chunk)
     if body_format == "markdown":
         return str(html_to_markdown(as_html(chunk))).strip()
-    return str(html_to_text(as_html(_links_written_out(chunk)))).strip()
+    text = str(html_to_text(as_html(_links_written_out(chunk))))
+    return "\n".join(line.strip() for line in text.strip().split("\n"))  # <br> leaves a space behind
 
 
 def title_of(chunk: str, limit: int = 200) -> str:
