@@ -6,6 +6,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from bot.commands.ratelimit import RateLimiter
 from bot.commands.types import Caller
@@ -13,6 +14,9 @@ from bot.config import Settings
 from bot.domain import ChannelSource
 from bot.storage.database import Database
 from bot.storage.models import Subscriber
+
+if TYPE_CHECKING:
+    from bot.commands.search import OpenSearches
 
 
 def _utcnow() -> datetime:
@@ -54,11 +58,15 @@ class CommandContext:
     monotonic: Callable[[], float] = time.monotonic
     limiter: RateLimiter = field(init=False)
     pending: PendingInputs = field(init=False)
+    searches: OpenSearches = field(init=False)  # each chat's search, to page it
 
     def __post_init__(self) -> None:
         bot = self.settings.bot
         self.limiter = RateLimiter(bot.commands_per_minute, bot.command_burst, clock=self.monotonic)
         self.pending = PendingInputs(clock=self.monotonic)
+        from bot.commands.search import OpenSearches  # it imports this module
+
+        self.searches = OpenSearches(clock=self.monotonic)
 
     async def notify_rules_changed(self) -> None:
         if self.rules_changed is not None:

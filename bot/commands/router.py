@@ -10,7 +10,19 @@ import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
-from bot.commands import admin, channels, digest, export, rule_edit, rules, settings_menu, start, stop, web
+from bot.commands import (
+    admin,
+    channels,
+    digest,
+    export,
+    rule_edit,
+    rules,
+    search,
+    settings_menu,
+    start,
+    stop,
+    web,
+)
 from bot.commands.context import CommandContext, Request
 from bot.commands.render import clip
 from bot.commands.store import get_subscriber
@@ -41,7 +53,7 @@ COMMANDS: dict[str, Spec] = {
     "edit": Spec(rules.edit, True),
     "name": Spec(rule_edit.name, True),
     "delivery": Spec(rule_edit.delivery, True),
-    "search": Spec(rules.search, False),
+    "search": Spec(search.search, False),
     "channels": Spec(channels.list_channels, False),
     "follow": Spec(channels.follow, True),
     "settings": Spec(settings_menu.settings, True),
@@ -58,6 +70,7 @@ BUTTONS: dict[str, ButtonHandler] = {
     "go": start.on_button,
     "lang": start.on_lang_button,
     "r": rules.on_button,
+    "q": search.on_button,
     "c": channels.on_button,
     "s": settings_menu.on_button,
     "stop": stop.on_button,

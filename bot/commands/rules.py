@@ -8,16 +8,16 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from bot.commands import rule_edit
 from bot.commands.context import CommandContext, Request
 from bot.commands.render import as_int, clip, esc, marked, page_of, pager
 from bot.commands.rule_edit import rule_line
-from bot.commands.store import ensure_subscriber, record_past_matches, rule_of, rules_of, unfollowed_ids
+from bot.commands.store import ensure_subscriber, record_past_matches, rule_of, rules_of
 from bot.commands.types import Button, Reply
 from bot.digest.render import excerpt
-from bot.i18n import N_, Html, label, plural, t
+from bot.i18n import N_, label, plural, t
 from bot.matching import ParsedRule, RuleError, parse_rule
 from bot.matching.quota import RuleQuota
 from bot.matching.rules import check_rule_cost
@@ -123,16 +123,11 @@ async def _dry_run(ctx: CommandContext, lang: str, source: str, tz: str, rule_id
         await record_past_matches(session, rule_id, [(p.post_id, p.highlights, p.date) for p in found.posts])
     posts = ("" if found.exact else "≈") + plural(lang, "stored_posts_n", found.total)
     lines = [t(lang, "dry_run", days=DRY_RUN_DAYS, posts=posts)]
-    lines.extend(_post_line(post, tz) for post in found.posts[:2])
+    lines.extend(post_line(post, tz) for post in found.posts[:2])
     return "\n".join(lines)
 
 
-def _total(found: Any) -> str:
-    """The match count; "≈N" when the search estimated it from a sample of a huge candidate set."""
-    return str(found.total) if getattr(found, "exact", True) else f"≈{found.total}"
-
-
-def _post_line(post: Any, tz: str) -> str:
+def post_line(post: Any, tz: str) -> str:
     text, spans, cut_start, cut_end = excerpt(post.text or "", list(post.highlights), 200)
     when = post.date.astimezone(ZoneInfo(tz)).strftime("%d.%m %H:%M")
     channel = post.channel_title or post.channel_username or "?"
@@ -265,52 +260,3 @@ async def edit(ctx: CommandContext, req: Request) -> Reply:
     text = t(req.lang, "rule_edited", number=number, rule=clip(source, 200), old=clip(old, 200))
     text += "\n\n" + await _dry_run(ctx, req.lang, source, tz, target.id)
     return Reply(text, ((Button(label(req.lang, "my_rules_btn"), "r:page:0"),),))
-
-
-async def search(ctx: CommandContext, req: Request) -> Reply:
-    source = " ".join(req.args.split())
-    if not source:
-        return Reply(t(req.lang, "search_usage"))
-    try:
-        _checked(source, ctx)
-    except RuleError as err:
-        return Reply(_rule_error(req.lang, err))
-    try:
-        from bot.search import search_posts
-    except ImportError:
-        return Reply(t(req.lang, "search_unavailable"))
-    scope, tz = await _followed_scope(ctx, req)
-    try:
-        found = await search_posts(ctx.db, source, limit=5, channels=scope)
-    except RuleError as err:
-        return Reply(_rule_error(req.lang, err))
-    if found.total == 0:
-        return Reply(t(req.lang, "search_none", rule=clip(source, 200)))
-    lines = [
-        t(
-            req.lang,
-            "search_header",
-            rule=Html(esc(clip(source, 200))),
-            count=_total(found),
-            shown=len(found.posts),
-        )
-    ]
-    lines.extend(_post_line(post, tz) for post in found.posts[:5])
-    return Reply("\n\n".join(lines))
-
-
-async def _followed_scope(ctx: CommandContext, req: Request) -> tuple[list[str], str]:
-    """The channels to search: all of them (an empty list) unless this chat unfollowed some."""
-    if req.subscriber is None:
-        return [], ctx.settings.digest.default_timezone
-    async with ctx.db.uow(read_only=True) as session:
-        dropped = await unfollowed_ids(session, req.subscriber.id)
-        if not dropped:
-            return [], req.subscriber.timezone
-        rows = await session.execute(
-            select(m.Channel.username, m.Channel.telegram_id).where(
-                m.Channel.status == "active", m.Channel.id.not_in(dropped)
-            )
-        )
-        keys = [r.username or str(r.telegram_id) for r in rows]
-    return keys or ["-"], req.subscriber.timezone

@@ -65,8 +65,12 @@ async def search_posts(
     channels: Sequence[str] = (),
     settings: MatchingSettings | None = None,
     max_confirm: int = MAX_CONFIRM,
+    before: tuple[datetime, int] | None = None,
 ) -> SearchResult:
-    """Posts matching ``rule`` dated in [since, until], newest first. Raises RuleError."""
+    """Posts matching ``rule`` dated in [since, until], newest first. Raises RuleError.
+
+    ``before`` (date, post id) of the last post of a previous page: only posts after it in this
+    order (a keyset page; the total counts those too)."""
     settings = settings or MatchingSettings()
     parsed = parse_rule(rule, max_length=settings.max_rule_length, max_terms=settings.max_terms)
     matcher = compile_rules([Rule(0, rule)], settings=settings)
@@ -86,6 +90,8 @@ async def search_posts(
     if scope:
         ids = [int(c) for c in scope if c.isdigit()]
         query = query.where(sa.or_(m.Channel.username.in_(sorted(scope)), m.Channel.telegram_id.in_(ids)))
+    if before is not None:
+        query = query.where(sa.or_(m.Post.date < before[0], sa.and_(m.Post.date == before[0], m.Post.id < before[1])))
     base = query  # the filters without the index condition (for the posts not indexed yet)
     if cond is not None:
         if db.dialect == "sqlite":
