@@ -85,6 +85,7 @@ class WebUser:
     session_id: int
     user_id: int
     session_hash: str
+    last_seen_at: datetime | None = None
 
 
 async def redeem_login(
@@ -113,16 +114,28 @@ async def redeem_login(
 
 
 async def session_user(db: Database, cookie: str, now: datetime) -> WebUser | None:
-    hashed = token_hash(cookie)
     async with db.uow(read_only=True) as session:
-        row = await session.scalar(select(m.WebSession).where(
-            m.WebSession.token_hash == hashed, m.WebSession.revoked_at.is_(None), m.WebSession.expires_at > now))
+        user = await find_session(session, cookie, now)
+    if user is not None:
+        await seen(db, user, now)
+    return user
+
+
+async def find_session(session: AsyncSession, cookie: str, now: datetime) -> WebUser | None:
+    """The open session of this cookie, or None (unknown, expired or revoked)."""
+    hashed = token_hash(cookie)
+    row = (await session.execute(select(m.WebSession.id, m.WebSession.user_id, m.WebSession.last_seen_at).where(
+        m.WebSession.token_hash == hashed, m.WebSession.revoked_at.is_(None), m.WebSession.expires_at > now))).first()
     if row is None:
         return None
-    if now - row.last_seen_at > SEEN_EVERY:
+    return WebUser(int(row.id), int(row.user_id), hashed, row.last_seen_at)
+
+
+async def seen(db: Database, user: WebUser, now: datetime) -> None:
+    """Note the session's last use, at most every SEEN_EVERY (one write, not one a request)."""
+    if user.last_seen_at is None or now - user.last_seen_at > SEEN_EVERY:
         async with db.uow() as session:
-            await session.execute(update(m.WebSession).where(m.WebSession.id == row.id).values(last_seen_at=now))
-    return WebUser(row.id, row.user_id, hashed)
+            await session.execute(update(m.WebSession).where(m.WebSession.id == user.session_id).values(last_seen_at=now))
 
 
 async def sessions_of(session: AsyncSession, user_id: int, now: datetime) -> list[m.WebSession]:

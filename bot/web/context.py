@@ -80,11 +80,13 @@ async def viewer_of(request: Request) -> Viewer | None:
     if not cookie or len(cookie) > 100:
         return None
     web = state(request)
-    user = await access.session_user(web.db, cookie, web.now())
-    if user is None:
-        return None
-    async with web.db.uow(read_only=True) as session:
+    now = web.now()
+    async with web.db.uow(read_only=True) as session:  # one transaction: the session and its subscriber
+        user = await access.find_session(session, cookie, now)
+        if user is None:
+            return None
         sub = await session.scalar(select(m.Subscriber).where(m.Subscriber.chat_id == user.user_id))
+    await access.seen(web.db, user, now)
     return Viewer(user, sub, user.user_id in web.settings.bot.admins, access.form_token(web.key, user.session_hash))
 
 
