@@ -75,6 +75,9 @@ async def build_app(settings: Settings, *, database_url: str | None = None, migr
     if migrate:
         await migrate_database(db)
     from bot.instrument import MeteredPipeline
+    from bot.matching.topics import available
 
     matcher = functools.partial(compile_rules, settings=settings.matching)
-    return App(settings=settings, db=db, pipeline=MeteredPipeline(db, matcher, watcher=RuleChangeWatcher(db)))
+    embed = settings.matching.embed_posts and available()  # topic rules: the semantic extra
+    return App(settings=settings, db=db,
+               pipeline=MeteredPipeline(db, matcher, watcher=RuleChangeWatcher(db), embed_posts=embed))

@@ -195,6 +195,8 @@ class MatchingSettings(_Section):
     max_terms: int = Field(default=30, ge=1, le=1000)
     max_regex_rules_per_subscriber: int = Field(default=5, ge=0, le=1000)
     cache_size: int = Field(default=1 << 18, ge=0)
+    # topic rules (~"..."): embed every post at ingestion when the semantic extra is installed
+    embed_posts: bool = True
 
 
 class DigestSettings(_Section):

@@ -179,8 +179,11 @@ async def search(ctx: click.Context, rule: str, days: int | None, limit: int, ch
     if as_json:
         click.echo(json.dumps({"total": result.total, "exact": result.exact, "posts": [
             {"date": post.date.isoformat(), "channel": post.channel_username, "channel_title": post.channel_title,
-             "link": post.link, "text": post.text, "highlights": [list(span) for span in post.highlights]}
-            for post in result.posts]}, ensure_ascii=False))
+             "link": post.link, "text": post.text, "highlights": [list(span) for span in post.highlights],
+             **({"closeness": post.closeness} if post.closeness is not None else {})}
+            for post in result.posts],
+            **({"near": [{"link": p.link, "closeness": p.closeness, "text": p.text} for p in result.near]}
+               if result.near else {})}, ensure_ascii=False))
     if empty:
         click.echo(empty_hint(settings), err=True)
     if as_json:
@@ -193,22 +196,57 @@ async def search(ctx: click.Context, rule: str, days: int | None, limit: int, ch
         if len(excerpt) > 300:
             first = excerpt.find("[[")
             excerpt = ("…" if first > 100 else "") + excerpt[max(0, first - 100):][:300] + "…"
-        click.echo(f"\n{post.date:%Y-%m-%d %H:%M} {post.channel_title or post.channel_username} {post.link}\n  {excerpt}")
+        close = f" (closeness {post.closeness:.2f})" if post.closeness is not None else ""
+        click.echo(f"\n{post.date:%Y-%m-%d %H:%M} {post.channel_title or post.channel_username} {post.link}{close}\n  {excerpt}")
+    if result.near:
+        click.echo("\njust missed the topic (a looser ~0.N\"...\" would take them):")
+        for post in result.near:
+            click.echo(f"  {post.closeness:.2f} {post.link} {post.text[:120]!r}")
 
 
 @cli.command()
 @click.option("--missing", is_flag=True, help="only posts not in the search index yet (what the indexer has not reached)")
+@click.option("--vectors", is_flag=True,
+              help="instead: embed the posts for topic rules (~\"...\") whose vector is missing, stale or made by another model")
 @click.pass_context
 @run_async
-async def reindex(ctx: click.Context, missing: bool) -> None:
-    """Recompute every post's lemma text and rebuild the full-text index (after a dictionary upgrade)."""
+async def reindex(ctx: click.Context, missing: bool, vectors: bool) -> None:
+    """Recompute every post's lemma text and rebuild the full-text index (after a dictionary upgrade);
+    with --vectors, embed the archive for topic rules."""
     from bot.search import reindex as run
 
+    if vectors:
+        from bot.matching.topics import ENABLE_HINT, available
+
+        if not available():
+            raise UserError(ENABLE_HINT)
     db = Database.from_url(settings_from(ctx).database.url)
     try:
         await db.upgrade()
-        done = await run(db, only_missing=missing,
-                         progress=lambda n: click.echo(f"  {counted(n, 'post')}", err=True) if n % 50_000 == 0 else None)
+        if vectors:
+            done = await _reindex_vectors(db)
+        else:
+            done = await run(db, only_missing=missing,
+                             progress=lambda n: click.echo(f"  {counted(n, 'post')}", err=True) if n % 50_000 == 0 else None)
     finally:
         await db.dispose()
+    if vectors:
+        click.echo(f"embedded {counted(done, 'post')}; every post has its vector for topic rules")
+        return
     click.echo(f"reindexed {counted(done, 'post')}; the full-text index is up to date")
+
+
+async def _reindex_vectors(db: Database) -> int:
+    """`reindex --vectors`, with a progress bar on stderr (posts, rate, time left)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from bot.ingest.topics import other_model_count, reindex_vectors
+
+    others = await other_model_count(db)
+    if others:
+        click.echo(f"{counted(others, 'vector')} were made by another model: embedding them again", err=True)
+    columns = (TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+        task = bar.add_task("embedding", total=None)
+        return await reindex_vectors(db, progress=lambda done, total: bar.update(task, completed=done, total=total))

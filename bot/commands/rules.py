@@ -117,22 +117,60 @@ async def _dry_run(ctx: CommandContext, lang: str, source: str, tz: str, rule_id
         found = await search_posts(ctx.db, source, since=since, limit=PAST_MATCHES)
     except RuleError as err:
         return _rule_error(lang, err)
+    strictness = _topic_strictness(source)
     if found.total == 0:
+        if strictness is not None:
+            return "\n".join([t(lang, "dry_run_topic_none", days=DRY_RUN_DAYS),
+                              *_near_lines(lang, found, strictness, tz)])
         return t(lang, "dry_run_none", days=DRY_RUN_DAYS)
     async with ctx.db.uow() as session:
         await record_past_matches(session, rule_id, [(p.post_id, p.highlights, p.date) for p in found.posts])
     posts = ("" if found.exact else "≈") + plural(lang, "stored_posts_n", found.total)
+    if strictness is not None:
+        return _topic_dry_run(lang, found, posts, strictness, tz)
     lines = [t(lang, "dry_run", days=DRY_RUN_DAYS, posts=posts)]
     lines.extend(post_line(post, tz) for post in found.posts[:2])
     return "\n".join(lines)
 
 
-def post_line(post: Any, tz: str) -> str:
+def _topic_strictness(source: str) -> float | None:
+    """The strictest topic of a topic rule (what the dry run explains), None for a keyword rule."""
+    from bot.matching.topics import DEFAULT_CLOSENESS
+
+    parsed = _parse_quietly(source)
+    levels = [term.closeness or DEFAULT_CLOSENESS for term in getattr(parsed, "terms", ()) if term.kind == "topic"]
+    return max(levels) if levels else None
+
+
+def _topic_dry_run(lang: str, found: Any, posts: str, strictness: float, tz: str) -> str:
+    """A topic rule's dry run: the closest posts, the borderline ones it still takes, and the
+    closest it missed, each with its closeness, so the subscriber sees what "close" means."""
+    ranked = sorted(found.posts, key=lambda p: -(p.closeness or 0.0))
+    best, rest = ranked[:2], ranked[2:]
+    lines = [t(lang, "dry_run_topic", days=DRY_RUN_DAYS, posts=posts, strictness=f"{strictness:g}")]
+    lines.extend(post_line(post, tz, post.closeness) for post in best)
+    if rest:
+        lines.append(t(lang, "dry_run_topic_borderline"))
+        lines.extend(post_line(post, tz, post.closeness) for post in rest[-1:])
+    lines.extend(_near_lines(lang, found, strictness, tz))
+    return "\n".join(lines)
+
+
+def _near_lines(lang: str, found: Any, strictness: float, tz: str) -> list[str]:
+    near = list(getattr(found, "near", ()))[:1]
+    if not near:
+        return []
+    looser = max(0.05, round((near[0].closeness or 0.0) - 0.005, 2))
+    return [t(lang, "dry_run_topic_near", looser=f"{looser:g}"), *(post_line(p, tz, p.closeness) for p in near)]
+
+
+def post_line(post: Any, tz: str, closeness: float | None = None) -> str:
     text, spans, cut_start, cut_end = excerpt(post.text or "", list(post.highlights), 200)
     when = post.date.astimezone(ZoneInfo(tz)).strftime("%d.%m %H:%M")
     channel = post.channel_title or post.channel_username or "?"
     shown = ("… " if cut_start else "") + marked(text, spans) + (" …" if cut_end else "")
-    return f"• {when} <i>{esc(clip(channel, 60))}</i>: {shown}\n{esc(post.link)}"
+    close = f" ({closeness:.2f})" if closeness is not None else ""
+    return f"• {when} <i>{esc(clip(channel, 60))}</i>{close}: {shown}\n{esc(post.link)}"
 
 
 async def list_rules(ctx: CommandContext, req: Request, page: int = 0) -> Reply:

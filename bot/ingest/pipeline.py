@@ -15,7 +15,7 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +27,9 @@ from bot.matching.text import Tokens, tokenize
 from bot.search import SearchIndexer
 from bot.storage import models as m
 from bot.storage.database import Database
+
+if TYPE_CHECKING:
+    from bot.ingest.topics import TopicWorker
 from bot.storage.repos import ensure_channel, insert_ignore, posts_by_message_id, rules_for_matching
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,8 @@ class Pipeline:
         matcher_factory: Callable[[Iterable[domain.Rule]], Matcher],
         indexer: SearchIndexer | None = None,
         watcher: RuleChangeWatcher | None = None,
+        *,
+        embed_posts: bool = False,
     ) -> None:
         self.db = db
         self._factory = matcher_factory
@@ -54,6 +59,14 @@ class Pipeline:
         # told after a batch that stored new matches (committed): the scheduler of this process
         # builds instant alerts at once instead of at its next look
         self.on_matches: list[Callable[[], None]] = []
+        # topic rules (~"..."): posts embedded behind the keyword path (bot/ingest/topics.py); only
+        # with the semantic extra, and only where the composition root asks for it
+        self.topics: TopicWorker | None = None
+        if embed_posts:
+            from bot.ingest.topics import TopicWorker
+
+            self.topics = TopicWorker(db, self.matcher, _insert_matches)
+            self.topics.on_matches.append(self._tell_matches)
 
     async def rules_changed(self) -> None:
         """A rule was added, changed or removed in this process. A process that matches (it has
@@ -112,18 +125,27 @@ class Pipeline:
         by_channel: dict[domain.ChannelRef, list[domain.Post]] = defaultdict(list)
         for post in domain.unique_by(posts):
             by_channel[post.channel].append(post)
+        edited: list[int] = []
+        if self.topics is not None:
+            await self.topics.prepare()
         with self.indexer.ingesting():
             async with self.db.uow() as session:
                 for ref, items in by_channel.items():
                     channel = await ensure_channel(session, ref)
                     to_match = await self._store(session, channel, items, result)
                     await self._match(session, matcher, channel, to_match, result)
+                    edited += [pid for pid, _, toks in to_match if toks is None]  # new posts come tokenised
         if result.stored or result.updated:
             self.indexer.wake()
+            if self.topics is not None:
+                self.topics.wake(edited)
         if result.matches:
-            for listener in self.on_matches:
-                listener()
+            self._tell_matches()
         return result
+
+    def _tell_matches(self) -> None:
+        for listener in self.on_matches:
+            listener()
 
     async def flush_index(self) -> int:
         """Write every stored post into the search index now (one-shot commands call it before exit)."""
@@ -132,6 +154,8 @@ class Pipeline:
     async def close(self) -> None:
         """Stop background indexing; what is still pending stays pending, for the next run."""
         await self.indexer.close()
+        if self.topics is not None:
+            await self.topics.close()
 
     async def ingest_stream(self, posts: AsyncIterable[domain.Post], batch_size: int = 500) -> IngestResult:
         total = IngestResult()

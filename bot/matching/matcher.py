@@ -502,6 +502,17 @@ class CompiledMatcher:
         """Whether some rule holds a topic term (then posts need their vectors: `match_topics`)."""
         return bool(self._topic_rules)
 
+    def rule_topics(self, rule_id: int) -> list[tuple[Topic, float]]:
+        """The topics a rule looks for (not under NOT), each with its strictness."""
+        from bot.matching.topics import DEFAULT_CLOSENESS
+
+        index = self._rule_index.get(rule_id)
+        rule = self._rules[index] if index is not None else None
+        if rule is None:
+            return []
+        return [(self._topics[tid], self._terms[tid].closeness or DEFAULT_CLOSENESS)
+                for tid in rule.positive if tid in self._topics]
+
     def topic_closeness(self, vector: Any) -> dict[int, float]:
         """Topic term -> the post's closeness to it (0..1), for a post's vector."""
         return {tid: float(found.closeness(vector)) for tid, found in self._topics.items()}

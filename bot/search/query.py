@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +40,7 @@ class FoundPost:
     text: str
     highlights: tuple[tuple[int, int], ...]
     link: str
+    closeness: float | None = None  # a topic rule's: how close the post is to its topic (0..1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,7 @@ class SearchResult:
     total: int  # posts that match (an estimate when `exact` is False)
     posts: list[FoundPost]  # newest first, at most `limit`
     exact: bool = True  # False: more candidates than could be read, total extrapolated from those read
+    near: list[FoundPost] = field(default_factory=list)  # a topic rule's closest posts that missed it
 
 
 def _scope(asked: Sequence[str], own: Sequence[str]) -> set[str]:
@@ -75,6 +77,11 @@ async def search_posts(
     parsed = parse_rule(rule, max_length=settings.max_rule_length, max_terms=settings.max_terms)
     matcher = compile_rules([Rule(0, rule)], settings=settings)
     scope = _scope(channels, parsed.channels)
+    if parsed.topic_count:  # found through the vector index (bot/search/topic_search.py)
+        from bot.search.topic_search import search_topics
+
+        return await search_topics(db, rule, parsed, since=since, until=until, limit=limit, scope=scope,
+                                   settings=settings, max_confirm=max_confirm)
     cond = condition(parsed)
 
     query = (

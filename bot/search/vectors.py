@@ -1,0 +1,202 @@
+"""Stored post vectors (table ``post_vectors``, migration 0023) and the nearest posts to a topic.
+
+Three backends, chosen by what the database has:
+
+- ``pgvector``: PostgreSQL with the extension; the column is ``vector(384)`` with an HNSW index, and
+  the nearest posts come from ``ORDER BY embedding <#> query`` (negative inner product).
+- ``bytea`` (PostgreSQL without the extension) and ``blob`` (SQLite): the raw float32 bytes, and the
+  nearest posts from a scan in numpy over the vectors of the posts in the search's window (measured
+  against sqlite-vec in docs/benchmarks.md).
+
+numpy is imported only here and only when called: it comes with the semantic extra.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.types import UTCDateTime
+
+_SCAN_BATCH = 20_000  # vectors read at a time by the scan
+
+_backends: dict[str, str] = {}  # database url -> backend (a server does not change its column type)
+
+
+async def backend(session: AsyncSession) -> str:
+    """"pgvector", "bytea" or "blob"."""
+    bind = session.bind
+    key = str(getattr(bind, "url", ""))
+    found = _backends.get(key)
+    if found is None:
+        if bind is not None and bind.dialect.name == "postgresql":
+            kind = await session.scalar(sa.text(
+                "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = 'post_vectors'::regclass AND attname = 'embedding'"))
+            found = "pgvector" if str(kind).startswith("vector") else "bytea"
+        else:
+            found = "blob"
+        _backends[key] = found
+    return found
+
+
+def _encode(vector: Any, kind: str) -> object:
+    import numpy as np
+
+    values = np.asarray(vector, dtype="<f4")
+    if kind == "pgvector":
+        return "[" + ",".join(f"{v:.7g}" for v in values.tolist()) + "]"
+    return values.tobytes()
+
+
+def _decode(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, str):  # pgvector's text form: [0.1,0.2,...]
+        return np.array(value.strip("[]").split(","), dtype=np.float32)
+    return np.frombuffer(bytes(value), dtype="<f4")
+
+
+async def store(session: AsyncSession, rows: Sequence[tuple[int, str, Any]], model: str) -> None:
+    """Write (post id, text hash, vector) rows, replacing older vectors of the same posts."""
+    if not rows:
+        return
+    kind = await backend(session)
+    value = "CAST(:embedding AS vector)" if kind == "pgvector" else ":embedding"
+    await session.execute(
+        sa.text(
+            f"INSERT INTO post_vectors (post_id, model, text_hash, embedding) VALUES (:pid, :model, :hash, {value}) "
+            "ON CONFLICT (post_id) DO UPDATE SET model = excluded.model, text_hash = excluded.text_hash, "
+            "embedding = excluded.embedding"
+        ),
+        [{"pid": pid, "model": model, "hash": text_hash, "embedding": _encode(vec, kind)} for pid, text_hash, vec in rows],
+    )
+
+
+async def load(session: AsyncSession, post_ids: Iterable[int], model: str) -> dict[int, Any]:
+    """The current vectors of these posts (made by ``model`` from their present text)."""
+    ids = list(post_ids)
+    if not ids:
+        return {}
+    kind = await backend(session)
+    column = "v.embedding::text" if kind == "pgvector" else "v.embedding"
+    found: dict[int, Any] = {}
+    for start in range(0, len(ids), 5_000):
+        rows = await session.execute(
+            sa.text(f"SELECT v.post_id, {column} FROM post_vectors v JOIN posts p ON p.id = v.post_id "
+                    "WHERE v.post_id IN :ids AND v.model = :model AND v.text_hash = p.text_hash")
+            .bindparams(sa.bindparam("ids", expanding=True)),
+            {"ids": ids[start : start + 5_000], "model": model},
+        )
+        found.update((int(pid), _decode(value)) for pid, value in rows)
+    return found
+
+
+async def pending(session: AsyncSession, model: str, *, after: int = 0, limit: int = 256) -> list[tuple[int, str, str]]:
+    """Posts above id ``after`` whose vector is missing, stale (edited) or made by another model:
+    (id, text, text hash), oldest first."""
+    rows = await session.execute(
+        sa.text(
+            "SELECT p.id, p.text, p.text_hash FROM posts p LEFT JOIN post_vectors v ON v.post_id = p.id "
+            "WHERE p.id > :after AND p.deleted = :no AND p.text <> '' "
+            "AND (v.post_id IS NULL OR v.model <> :model OR v.text_hash <> p.text_hash) "
+            "ORDER BY p.id LIMIT :limit"
+        ),
+        {"after": after, "model": model, "limit": limit, "no": False},
+    )
+    return [(int(r[0]), r[1], r[2]) for r in rows]
+
+
+async def count_pending(session: AsyncSession, model: str) -> int:
+    return int(await session.scalar(sa.text(
+        "SELECT count(*) FROM posts p LEFT JOIN post_vectors v ON v.post_id = p.id "
+        "WHERE p.deleted = :no AND p.text <> '' "
+        "AND (v.post_id IS NULL OR v.model <> :model OR v.text_hash <> p.text_hash)"), {"model": model, "no": False}) or 0)
+
+
+async def latest_id(session: AsyncSession) -> int:
+    """The newest post that has a vector (0: none): where embedding goes on after a restart."""
+    return int(await session.scalar(sa.text("SELECT max(post_id) FROM post_vectors")) or 0)
+
+
+def _window(since: datetime | None, until: datetime | None,
+            channel_ids: Sequence[int] | None) -> tuple[str, dict[str, Any], list[Any]]:
+    """The WHERE clause of a search's window over ``posts p``, its parameters and its typed binds
+    (dates as the ORM writes them, so comparisons hold on SQLite's text dates)."""
+    where, params, binds = ["p.deleted = :no"], dict[str, Any]({"no": False}), list[Any]()
+    if since is not None:
+        where.append("p.date >= :since")
+        binds.append(sa.bindparam("since", since, type_=UTCDateTime()))
+    if until is not None:
+        where.append("p.date <= :until")
+        binds.append(sa.bindparam("until", until, type_=UTCDateTime()))
+    if channel_ids is not None:
+        where.append("p.channel_id IN :channels")
+        params["channels"] = list(channel_ids) or [-1]
+        binds.append(sa.bindparam("channels", expanding=True))
+    return " AND ".join(where), params, binds
+
+
+async def nearest(
+    session: AsyncSession,
+    query: Any,
+    model: str,
+    *,
+    limit: int,
+    min_score: float,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    channel_ids: Sequence[int] | None = None,
+) -> list[tuple[int, float]]:
+    """The posts closest to ``query`` (a unit vector), at most ``limit`` with an inner product of
+    at least ``min_score``, best first: (post id, score)."""
+    import numpy as np
+
+    kind = await backend(session)
+    where, params, expanding = _window(since, until, channel_ids)
+    params |= {"model": model, "limit": limit}
+    if kind == "pgvector":
+        params |= {"q": _encode(query, kind), "min": min_score}
+        found = await session.execute(
+            sa.text(
+                "SELECT post_id, score FROM (SELECT v.post_id, -(v.embedding <#> CAST(:q AS vector)) AS score "
+                "FROM post_vectors v JOIN posts p ON p.id = v.post_id "
+                f"WHERE {where} AND v.model = :model ORDER BY v.embedding <#> CAST(:q AS vector) LIMIT :limit) s "
+                "WHERE score >= :min"
+            ).bindparams(*expanding),
+            params,
+        )
+        return [(int(pid), float(score)) for pid, score in found]
+    q = np.asarray(query, dtype=np.float32)
+    best_ids: list[Any] = []
+    best_scores: list[Any] = []
+    last = 0
+    while True:  # the window's vectors in batches, by post id
+        chunk: list[Any] = list(await session.execute(
+            sa.text(
+                "SELECT v.post_id, v.embedding FROM post_vectors v JOIN posts p ON p.id = v.post_id "
+                f"WHERE {where} AND v.model = :model AND v.post_id > :last ORDER BY v.post_id LIMIT :batch"
+            ).bindparams(*expanding),
+            params | {"last": last, "batch": _SCAN_BATCH},
+        ))
+        if not chunk:
+            break
+        last = int(chunk[-1][0])
+        ids = np.fromiter((r[0] for r in chunk), dtype=np.int64, count=len(chunk))
+        matrix = np.frombuffer(b"".join(bytes(r[1]) for r in chunk), dtype="<f4").reshape(len(chunk), -1)
+        scores = matrix @ q
+        keep = scores >= min_score
+        best_ids.append(ids[keep])
+        best_scores.append(scores[keep])
+        if len(chunk) < _SCAN_BATCH:
+            break
+    if not best_ids:
+        return []
+    ids = np.concatenate(best_ids)
+    scores = np.concatenate(best_scores)
+    order = np.argsort(-scores, kind="stable")[:limit]
+    return [(int(ids[i]), float(scores[i])) for i in order]
