@@ -108,14 +108,13 @@ async def search(request: Request, viewer: Viewer) -> Response:
             every = await queries.active_channel_count(session)
         scope = queries.search_scope(channels, every)
         since = web.now() - timedelta(days=PERIODS[period])
-        try:
-            # keyset paging on (date, id): ask from the last shown date on, drop what was shown
-            result = await search_posts(web.db, text, since=since, until=before[0] if before else None,
-                                        limit=size + 30, channels=scope, settings=web.settings.matching)
+        try:  # keyset pages on (date, id): the next one starts after the last post shown
+            result = await search_posts(web.db, text, since=since, before=before, limit=size + 1, channels=scope,
+                                        settings=web.settings.matching)
         except RuleError as err:
             error = str(getattr(err, "message", "") or err)
         if result is not None:
-            posts = [p for p in result.posts if before is None or (p.date, p.post_id) < before]
+            posts = list(result.posts)
             if len(posts) > size:
                 posts = posts[:size]
                 more = f"?q={_quote(text)}&period={period}&before={_cursor_text((posts[-1].date, posts[-1].post_id))}"
