@@ -16,6 +16,7 @@ from bot.commands import (
     digest,
     export,
     rule_edit,
+    rule_file,
     rules,
     search,
     settings_menu,
@@ -61,6 +62,7 @@ COMMANDS: dict[str, Spec] = {
     "pause": Spec(digest.pause, True),
     "resume": Spec(digest.resume, True),
     "export": Spec(export.export, True),
+    "import": Spec(rule_file.import_help, True),
     "stop": Spec(stop.stop, True),
     "admin": Spec(admin.admin, False),
     "web": Spec(web.web, False),
@@ -113,6 +115,31 @@ class BotCommands:
         if spec.changes and caller.in_group and not caller.is_group_admin:
             return Reply(t(req.lang, "group_admin_only"))
         return await self._safely(spec.run, req)
+
+    async def handle_document(
+        self, caller: Caller, name: str, size: int, caption: str, download: Callable[[], Awaitable[bytes]]
+    ) -> Reply | None:
+        """A file sent to the bot: a rules file to import (`/export rules` makes one). In a private
+        chat any document is taken as one; in a group only one captioned /import, from an admin.
+        `download` fetches the bytes, called only once the file is wanted."""
+        caller = _clean_caller(caller)
+        name_, _, addressed = _split_command(_valid(caption), self.ctx.bot_username)
+        if caller.in_group and (name_ != "import" or not addressed):
+            return None  # a file shared in the group, not for us
+        stopped, gate = self._gate(caller)
+        if stopped:
+            return gate
+        req = await self._request(caller, "")
+        if caller.in_group and not caller.is_group_admin:
+            return Reply(t(req.lang, "group_admin_only"))
+        refused = rule_file.document_refusal(req.lang, _valid(name), size)
+        if refused is not None:
+            return refused
+
+        async def run(ctx: CommandContext, request: Request) -> Reply:
+            return await rule_file.import_file(ctx, request, await download())
+
+        return await self._safely(run, req)
 
     async def welcome(self, caller: Caller) -> Reply:
         """What the bot says when someone adds it to a group: what it does and how to start (it

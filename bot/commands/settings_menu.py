@@ -251,3 +251,10 @@ def _quiet_minutes(arg: str) -> Change | None:
     if start is None or end is None or not (0 <= start < 1440 and 0 <= end < 1440) or start == end:
         return None
     return lambda sub: _set_quiet(sub, start, end)
+
+
+def typed_setting(name: str, value: str) -> Parsed:
+    """A setting as `/settings NAME VALUE` takes it (an imported rules file uses the same forms):
+    ("", change) or (the error's key, None); an unknown name is "settings_unknown"."""
+    parser = _TYPED.get(name)
+    return parser(value) if parser is not None else (N_("settings_unknown"), None)

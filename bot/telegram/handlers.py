@@ -69,8 +69,13 @@ class BotHandlers:
 
     async def on_message(self, event: Any) -> None:
         text = event.message.message or ""
-        if not text or (event.is_channel and not event.is_group):
-            return  # media without a caption; posts of a channel the bot is in
+        if event.is_channel and not event.is_group:
+            return  # posts of a channel the bot is in
+        if event.message.document is not None:
+            await self._on_document(event, text)
+            return
+        if not text:
+            return  # media without a caption
         try:
             caller = await self._caller(event, asks=text.lstrip().startswith("/"))
             reply = await self.commands.handle_text(caller, text)
@@ -78,6 +83,25 @@ class BotHandlers:
                 await self._send(event.chat_id, reply)
         except Exception:
             log.exception("could not answer a message in chat %s", event.chat_id)
+
+    async def _on_document(self, event: Any, caption: str) -> None:
+        """A file: its name and size go to the commands, which download it (through Telethon, here)
+        only if they want it (a rules file to import)."""
+        file = event.message.file
+        message = event.message
+
+        async def download() -> bytes:
+            return bytes(await message.download_media(file=bytes))
+
+        try:
+            caller = await self._caller(event, asks=caption.lstrip().startswith("/"))
+            reply = await self.commands.handle_document(
+                caller, str(file.name or ""), int(file.size or 0), caption, download
+            )
+            if reply is not None:
+                await self._send(event.chat_id, reply)
+        except Exception:
+            log.exception("could not answer a file in chat %s", event.chat_id)
 
     async def on_button(self, event: Any) -> None:
         try:
