@@ -15,6 +15,7 @@ from bot.commands import (
     channels,
     digest,
     export,
+    notify,
     rule_edit,
     rule_file,
     rules,
@@ -67,6 +68,7 @@ COMMANDS: dict[str, Spec] = {
     "admin": Spec(admin.admin, False),
     "web": Spec(web.web, False),
     "feed": Spec(web.feed, True),
+    "notify": Spec(notify.notify, True),
 }
 BUTTONS: dict[str, ButtonHandler] = {
     "go": start.on_button,
