@@ -28,6 +28,8 @@ from pydantic import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.domain import DEFAULT_DIGEST_SIZE
+
 
 class ConfigError(Exception):
     """A setting is wrong. The message names the setting and says how to fix it; it holds no secret."""
@@ -203,7 +205,7 @@ class DigestSettings(_Section):
     default_hour: int = Field(default=9, ge=0, le=23)
     default_timezone: str = "Europe/Moscow"
     default_weekday: int = Field(default=0, ge=0, le=6)  # Monday
-    max_items: int = Field(default=0, ge=0)  # 0 = all
+    max_items: int = Field(default=DEFAULT_DIGEST_SIZE, ge=0)  # a new subscriber's digest size; 0 = all
     excerpt_chars: int = Field(default=280, ge=40, le=2000)
     # the scheduled digests' tick; instant alerts do not wait for it (they go as their match is stored)
     tick_seconds: float = Field(default=60, ge=1)

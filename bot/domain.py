@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from bot.matching.text import Tokens
 
 
+DEFAULT_DIGEST_SIZE = 10  # items a digest shows before "… and N more: /more" (config digest.max_items)
+
+
 class Frequency(enum.StrEnum):
     INSTANT = "instant"
     DAILY = "daily"

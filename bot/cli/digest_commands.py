@@ -94,7 +94,7 @@ async def preview(ctx: click.Context, rules_file: Path, since: str | None, until
             click.echo(chunk)
             click.echo("-----")
         else:
-            click.echo(plain_text(chunk))
+            click.echo(plain_text(chunk, links=True))
             click.echo()
     click.echo(f"{counted(built.total, 'item')} in {counted(len(built.chunks), 'message')} "
                f"({counted(built.matches, 'match', 'matches')}).", err=True)

@@ -104,7 +104,7 @@ async def _demo(ctx: click.Context, database: str | None, out: Path | None, sett
         f"{counted(result.matches, 'new match', 'new matches')}.", highlight=False
     )
     for chunk in chunks:
-        console.print(_terminal(chunk), highlight=False)
+        console.print(_terminal(chunk, inline_links=not console.is_terminal), highlight=False)
     out = out or data_dir / "demo-digest.html"
     out.parent.mkdir(parents=True, exist_ok=True)
     body = "\n<hr>\n".join(f"<div>{c.replace(chr(10), '<br>')}</div>" for c in chunks)
@@ -123,14 +123,25 @@ async def _demo(ctx: click.Context, database: str | None, out: Path | None, sett
     )
 
 
-def _terminal(chunk: str) -> str:
-    """Telegram HTML to rich markup: bold stays bold, links are shown, everything else is literal."""
+def _terminal(chunk: str, *, inline_links: bool = False) -> str:
+    """Telegram HTML to rich markup: bold stays bold, a link stays a link (terminals that know links
+    open it; with `inline_links`, for a pipe, its address follows in parentheses), everything else
+    is literal."""
     from rich.markup import escape
 
-    text = re.sub(r"<a href=\"[^\"]*\">(.*?)</a>", r"\1", chunk)
-    parts = re.split(r"(</?b>|</?i>)", text)
-    tags = {"<b>": "[bold yellow]", "</b>": "[/bold yellow]", "<i>": "[italic cyan]", "</i>": "[/italic cyan]"}
-    return "".join(tags.get(p) or escape(html.unescape(p)) for p in parts)
+    parts = re.split(r"(<a href=\"[^\"]*\">|</a>|</?b>|</?i>)", chunk)
+    tags = {"<b>": "[bold yellow]", "</b>": "[/bold yellow]", "<i>": "[italic cyan]", "</i>": "[/italic cyan]",
+            "</a>": "[/link]"}
+    out, url = [], ""
+    for part in parts:
+        if part.startswith("<a href="):
+            url = html.unescape(part[9:-2])
+            out.append(f"[link={url}]")
+        elif part == "</a>" and inline_links:
+            out.append(f"[/link] ({escape(url)})")
+        else:
+            out.append(tags.get(part) or escape(html.unescape(part)))
+    return "".join(out)
 
 
 @cli.command()

@@ -1,4 +1,4 @@
-"""/digest [week], /pause, /resume."""
+"""/digest [week|more], /more, /pause, /resume."""
 
 from __future__ import annotations
 
@@ -7,13 +7,16 @@ from bot.commands.store import ensure_subscriber
 from bot.commands.types import Reply
 from bot.i18n import N_, plural, t
 
-_PERIODS = {"": "since_last", "week": "week", "неделя": "week", "7": "week"}
+_PERIODS = {"": "since_last", "week": "week", "неделя": "week", "7": "week",
+            "more": "more", "ещё": "more", "еще": "more"}
 
 
 async def digest(ctx: CommandContext, req: Request) -> Reply:
     period = _PERIODS.get(req.args.strip().lower())
     if period is None:
         return Reply(t(req.lang, "digest_usage"))
+    if period == "more":
+        return await more(ctx, req)
     if req.subscriber is None:
         return Reply(t(req.lang, "not_registered"))
     try:
@@ -25,6 +28,20 @@ async def digest(ctx: CommandContext, req: Request) -> Reply:
         return Reply(t(req.lang, N_("digest_empty_week") if period == "week" else N_("digest_empty")))
     return Reply(t(req.lang, "digest_queued", items=plural(req.lang, "digest_items_n", result.items),
                    chunks=plural(req.lang, "digest_messages_n", result.chunks)))
+
+
+async def more(ctx: CommandContext, req: Request) -> Reply:
+    """The next page of the last digest: the items its size setting left out."""
+    if req.subscriber is None:
+        return Reply(t(req.lang, "not_registered"))
+    from bot.digest.service import request_more
+
+    result = await request_more(ctx.db, ctx.settings, req.caller.chat_id, now=ctx.now())
+    if result is None:
+        return Reply(t(req.lang, "digest_more_busy"))
+    if result.digest_id is None:
+        return Reply(t(req.lang, "digest_no_more"))
+    return Reply(t(req.lang, "digest_more_queued", items=plural(req.lang, "digest_items_n", result.shown)))
 
 
 async def pause(ctx: CommandContext, req: Request) -> Reply:

@@ -60,6 +60,7 @@ COMMANDS: dict[str, Spec] = {
     "follow": Spec(channels.follow, True),
     "settings": Spec(settings_menu.settings, True),
     "digest": Spec(digest.digest, True),
+    "more": Spec(digest.more, True),
     "pause": Spec(digest.pause, True),
     "resume": Spec(digest.resume, True),
     "export": Spec(export.export, True),

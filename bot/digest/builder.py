@@ -1,5 +1,9 @@
 """Build a digest from match rows: one item per post, reposts collapsed, ranked, rendered, split.
 
+A digest leads with one summary line (posts per rule, the busiest channel), shows the best-ranked
+items up to the subscriber's digest size and ends with how many more there are (`/more` sends the
+next page: `page`).
+
 Pure: no I/O. The scheduler, `/digest`, the preview command and the demo all call `build_digest`,
 so what the preview prints is what the bot sends.
 """
@@ -7,6 +11,7 @@ so what the preview prints is what the bot sends.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,16 +29,21 @@ class _Post:
     rules: dict[int, str] = field(default_factory=dict)
 
 
+SUMMARY_RULES = 5  # rules named in the summary line; the rest are summed
+
+
 @dataclass(frozen=True, slots=True)
 class BuiltDigest:
     items: list[DigestItem]  # shown, in rendering order
     total: int  # items before the size limit (after collapsing)
     chunks: list[str]  # the HTML messages, each <= 4096 UTF-16 units
     matches: int  # match rows that went in
+    ranked: list[DigestItem] = field(default_factory=list)  # every item, best first (the chart counts these)
+    first: int = 0  # how many better-ranked items earlier pages showed
 
     @property
     def more(self) -> int:
-        return self.total - len(self.items)
+        return self.total - self.first - len(self.items)
 
 
 def digest_title(kind: str, since: datetime | None, until: datetime, tz: str, lang: str = DEFAULT_LANGUAGE) -> str:
@@ -71,9 +81,8 @@ def _score(cluster: Sequence[_Post]) -> tuple[int, int, float]:
     return (len(rules), len(cluster), math.log1p(views))
 
 
-def build_items(rows: Sequence[MatchRow], size: int = 0) -> tuple[list[DigestItem], int]:
-    """Items for the rows (each post once, reposts collapsed), the top `size` by rank when size > 0.
-    Returns the items and how many there were before the limit."""
+def build_items(rows: Sequence[MatchRow]) -> tuple[list[DigestItem], int]:
+    """Items for the rows (each post once, reposts collapsed), best-ranked first, and their number."""
     posts: dict[int, _Post] = {}
     for row in sorted(rows, key=lambda r: (r.post_id, r.rule_id)):
         post = posts.get(row.post_id)
@@ -96,9 +105,9 @@ def build_items(rows: Sequence[MatchRow], size: int = 0) -> tuple[list[DigestIte
         if origin is not None:
             cluster.remove(origin)
             cluster.insert(0, origin)
-    total = len(clusters)
-    if size and total > size:
-        clusters = sorted(clusters, key=_score, reverse=True)[:size]
+    # best first: more of the subscriber's rules, more reposts, more views; newest first among equals
+    clusters.sort(key=lambda c: max(p.row.date for p in c), reverse=True)
+    clusters.sort(key=_score, reverse=True)
     items = []
     for cluster in clusters:
         head = cluster[0]
@@ -126,7 +135,28 @@ def build_items(rows: Sequence[MatchRow], size: int = 0) -> tuple[list[DigestIte
                 post_id=r.post_id,
             )
         )
-    return items, total
+    return items, len(items)
+
+
+def summary_line(items: Sequence[DigestItem], lang: str) -> str:
+    """"обстрел 7, Белгород 3. Most from Гладков (9)": posts per rule and the busiest channel (plain text)."""
+    per_rule = Counter(item.rule for item in items).most_common()
+    named = [f"{rule} {n}" for rule, n in per_rule[:SUMMARY_RULES]]
+    if len(per_rule) > SUMMARY_RULES:
+        named.append(label(lang, "digest_summary_rest_txt", count=sum(n for _, n in per_rule[SUMMARY_RULES:])))
+    channels = Counter(item.channel_title or item.channel_username or "?" for item in items).most_common()
+    if len(channels) == 1:
+        return label(lang, "digest_summary_one_txt", rules=", ".join(named), channel=channels[0][0])
+    return label(lang, "digest_summary_txt", rules=", ".join(named), channel=channels[0][0], count=channels[0][1])
+
+
+def _page(ranked: Sequence[DigestItem], size: int, page: int) -> tuple[list[DigestItem], int]:
+    """The items of page `page` (0: the digest itself), grouped by rule in the summary's order, each
+    rule's items best first. Returns them and how many items came before the page."""
+    first = page * size if size else 0
+    shown = list(ranked[first : first + size]) if size else list(ranked)
+    order = {rule: n for n, (rule, _) in enumerate(Counter(i.rule for i in ranked).most_common())}
+    return sorted(shown, key=lambda i: order[i.rule]), first
 
 
 def build_digest(
@@ -138,12 +168,29 @@ def build_digest(
     excerpt_chars: int = 280,
     lang: str = DEFAULT_LANGUAGE,
     limit: int | None = None,
+    page: int = 0,
+    alert: bool = False,
 ) -> BuiltDigest:
-    """The digest in the subscriber's language `lang` (ru or en; anything else: English), in chunks
-    of at most `limit` UTF-16 units (Telegram's message size by default; a notification service's)."""
-    items, total = build_items(rows, size)
+    """The digest in the subscriber's language `lang` (ru or en; anything else: English): page
+    `page` of `size` items (0: all of them), in chunks of at most `limit` UTF-16 units (Telegram's
+    message size by default; a notification service's). An instant alert (`alert`) is two lines an
+    item and has a title only when it carries several."""
+    ranked, total = build_items(rows)
+    items, first = _page(ranked, size, page)
     if not items:
-        return BuiltDigest([], 0, [], len(rows))
-    heading = label(lang, "digest_heading_txt", title=title, items=plural(lang, "digest_items_n", total))
-    blocks = render_items_html(items, tz, heading, excerpt_chars, more=total - len(items), lang=lang)
-    return BuiltDigest(items, total, split_chunks(blocks) if limit is None else split_chunks(blocks, limit), len(rows))
+        return BuiltDigest([], total, [], len(rows), ranked, first)
+    if page:
+        heading = label(lang, "digest_page_txt", title=title, first=first + 1, last=first + len(items),
+                        total=plural(lang, "digest_items_n", total))
+        summary = ""
+    elif alert:
+        heading = label(lang, "digest_heading_txt", title=title, items=plural(lang, "digest_items_n", total)) \
+            if total > 1 else ""
+        summary = ""
+    else:
+        heading = label(lang, "digest_heading_txt", title=title, items=plural(lang, "digest_items_n", total))
+        summary = summary_line(ranked, lang)
+    blocks = render_items_html(items, tz, heading, excerpt_chars, more=total - first - len(items), lang=lang,
+                               summary=summary, alert=alert, rule_totals=Counter(i.rule for i in ranked))
+    chunks = split_chunks(blocks) if limit is None else split_chunks(blocks, limit)
+    return BuiltDigest(items, total, chunks, len(rows), ranked, first)

@@ -1,4 +1,4 @@
-"""Digest rendering: grouped by rule, then channel, newest first; HTML-escaped; split for Telegram.
+"""Digest rendering: grouped by rule, ranked items, each linked by its time; HTML-escaped; split for Telegram.
 
 Everything that came from a channel or a user goes through `html.escape`: Telethon's HTML parser
 never fails, it silently drops what it cannot parse, so unescaped text would be damaged.
@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import html
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from bot.domain import post_link
-from bot.i18n import DEFAULT_LANGUAGE, Html, plural, t
+from bot.i18n import DEFAULT_LANGUAGE, Html, label, plural, t
 
 LIMIT = 4096  # UTF-16 code units a message, after entity parsing
 
@@ -99,36 +99,66 @@ def _excerpt_html(text: str, highlights: tuple[tuple[int, int], ...], width: int
     return ("… " if cut_start else "") + _marked_html(cut, spans) + (" …" if cut_end else "")
 
 
+def _when(local: datetime, with_day: bool) -> str:
+    clock = f"{local.hour:02d}:{local.minute:02d}"
+    return f"{local.day:02d}.{local.month:02d} {clock}" if with_day else clock
+
+
+def _notes(item: DigestItem, lang: str) -> str:
+    notes = ""
+    if item.also_in:
+        notes += "\n" + t(lang, "digest_also_in", channels=Html(html.escape(", ".join(item.also_in))))
+    if item.other_rules:
+        notes += "\n" + t(lang, "digest_also_matches", rules=Html(html.escape(", ".join(item.other_rules))))
+    return notes
+
+
+def _a(link: str, text: str) -> str:
+    return f'<a href="{html.escape(link, quote=True)}">{html.escape(text)}</a>'
+
+
+def _channel(item: DigestItem) -> str:
+    return item.channel_title or item.channel_username or "?"
+
+
 def render_items_html(
     items: Sequence[DigestItem], tz: str, title: str, excerpt_chars: int = 280, more: int = 0,
-    lang: str = DEFAULT_LANGUAGE,
+    lang: str = DEFAULT_LANGUAGE, *, summary: str = "", alert: bool = False,
+    rule_totals: Mapping[str, int] | None = None,
 ) -> list[str]:
-    """The digest as HTML blocks: a title block, then one block per group header and per item;
-    `more` items left out by the digest size setting are counted in a last block. The fixed words
-    are in `lang`; `title` is plain text."""
+    """The digest as HTML blocks: the title (and the `summary` line under it), then per rule a header
+    and its items, in the order given (the builder ranks them); `more` items left out by the digest
+    size are counted in a last block with the command that shows them (a rule header says "3 of 5"
+    when `rule_totals` counts more items of it than this page shows). Each item links its time to
+    the post; the channel is named on each item unless the summary names the only one. An instant
+    alert (`alert`) is two lines an item: the rule and the linked channel and time, then the text.
+    The fixed words are in `lang`; `title` and `summary` are plain text."""
     zone = ZoneInfo(tz)
-    blocks = [f"<b>{html.escape(title)}</b>"]
-    groups: dict[str, dict[str, list[DigestItem]]] = defaultdict(lambda: defaultdict(list))
-    for item in sorted(items, key=lambda i: i.date, reverse=True):
-        groups[item.rule][item.channel_title or item.channel_username or "?"].append(item)
-    for rule, channels in groups.items():
-        count = sum(len(v) for v in channels.values())
-        blocks.append(f"\n🔎 <b>{html.escape(rule)}</b> ({count})")
-        for channel, entries in channels.items():
-            blocks.append(f"📢 <i>{html.escape(channel)}</i> ({len(entries)})")
+    local = {id(item): item.date.astimezone(zone) for item in items}
+    with_day = len({d.date() for d in local.values()}) > 1
+    blocks = [f"<b>{html.escape(title)}</b>" + (f"\n{html.escape(summary)}" if summary else "")] if title else []
+    if alert:
+        for item in items:
+            when = f"{_channel(item)}, {_when(local[id(item)], with_day)}"
+            excerpt_html = _excerpt_html(item.text, item.highlights, excerpt_chars)
+            blocks.append(f"🔔 <b>{html.escape(item.rule)}</b> · {_a(item.link, when)}\n"
+                          f"{excerpt_html}{_notes(item, lang)}")
+    else:
+        # one channel is named once, by the summary line ("All from ..."), not on every item
+        name_channels = len({_channel(item) for item in items}) > 1 or not summary
+        groups: dict[str, list[DigestItem]] = defaultdict(list)
+        for item in items:
+            groups[item.rule].append(item)
+        for rule, entries in groups.items():
+            total = (rule_totals or {}).get(rule, len(entries))
+            count = label(lang, "digest_rule_part_txt", shown=len(entries), total=total) \
+                if total > len(entries) else str(len(entries))
+            blocks.append(f"\n🔎 <b>{html.escape(rule)}</b> ({html.escape(count)})")
             for item in entries:
-                marked = _excerpt_html(item.text, item.highlights, excerpt_chars)
-                local = item.date.astimezone(zone)
-                when = f"{local.day:02d}.{local.month:02d} {local.hour:02d}:{local.minute:02d}"
-                notes = ""
-                if item.also_in:
-                    notes += "\n" + t(lang, "digest_also_in", channels=Html(html.escape(", ".join(item.also_in))))
-                if item.other_rules:
-                    notes += "\n" + t(lang, "digest_also_matches", rules=Html(html.escape(", ".join(item.other_rules))))
-                blocks.append(
-                    f"• {when} {marked}{notes}\n"
-                    f'<a href="{html.escape(item.link, quote=True)}">{html.escape(item.link)}</a>'
-                )
+                channel = f" <i>{html.escape(_channel(item))}</i>:" if name_channels else ""
+                excerpt_html = _excerpt_html(item.text, item.highlights, excerpt_chars)
+                blocks.append(f"• {_a(item.link, _when(local[id(item)], with_day))}{channel} "
+                              f"{excerpt_html}{_notes(item, lang)}")
     if more:
         blocks.append("\n" + html.escape(plural(lang, "digest_more_n", more), quote=False))
     return blocks
@@ -157,14 +187,15 @@ def split_chunks(blocks: Sequence[str], limit: int = LIMIT) -> list[str]:
 
 
 def _cut(block: str, limit: int) -> str:
-    """An item too long for one message on its own: keep its link (the last line), cut its text."""
-    head, _, link = block.rpartition("\n")
-    room = limit - utf16_len(link) - 3
-    plain = html.escape(html.unescape(_strip_tags(head)))
+    """An item too long for one message on its own: keep its head up to its link, cut its text."""
+    link_end = block.find("</a>")
+    head, rest = (block[: link_end + 4], block[link_end + 4 :]) if link_end >= 0 else ("", block)
+    room = limit - utf16_len(head) - 3
+    plain = html.escape(html.unescape(_strip_tags(rest)))
     while utf16_len(plain) > room:
         plain = plain[: max(0, len(plain) - (utf16_len(plain) - room) - 8)]
         plain = plain[: plain.rfind("&")] if plain.rfind("&") > plain.rfind(";") else plain
-    return f"{plain}…\n{link}"
+    return f"{head}{plain}…"
 
 
 def _strip_tags(text: str) -> str:

@@ -33,6 +33,7 @@ class MatchRow:
     forward_channel_id: int | None = None
     forward_message_id: int | None = None
     subscriber_id: int = 0
+    match_id: int = 0
 
 
 _COLUMNS = (
@@ -52,6 +53,7 @@ _COLUMNS = (
     m.Post.forward_channel_id,
     m.Post.forward_message_id,
     m.Rule.subscriber_id,
+    m.Match.id,
 )
 
 
@@ -82,7 +84,7 @@ def _rows(result: Sequence[tuple[object, ...]]) -> list[MatchRow]:
     out = []
     for r in result:
         (rule_id, name, source, post_id, channel_id, tg_id, username, title, msg_id, date, text, spans,
-         views, fwd_channel, fwd_message, subscriber_id) = r
+         views, fwd_channel, fwd_message, subscriber_id, match_id) = r
         out.append(
             MatchRow(
                 rule_id=int(rule_id),  # type: ignore[call-overload]
@@ -100,6 +102,7 @@ def _rows(result: Sequence[tuple[object, ...]]) -> list[MatchRow]:
                 forward_channel_id=fwd_channel,  # type: ignore[arg-type]
                 forward_message_id=fwd_message,  # type: ignore[arg-type]
                 subscriber_id=int(subscriber_id),  # type: ignore[call-overload]
+                match_id=int(match_id),  # type: ignore[call-overload]
             )
         )
     return out
@@ -121,6 +124,14 @@ async def unsent_matches(session: AsyncSession, rule_ids: Sequence[int], until: 
     for row in _rows((await session.execute(query)).all()):
         out.setdefault(row.rule_id, []).append(row)
     return out
+
+
+async def matches_by_id(session: AsyncSession, subscriber_id: int, match_ids: Sequence[int]) -> list[MatchRow]:
+    """These matches of the subscriber, as they are now (`/more`: the rows an earlier digest was built from)."""
+    if not match_ids:
+        return []
+    query = _query([subscriber_id]).where(m.Match.id.in_([int(i) for i in match_ids]))
+    return _rows((await session.execute(query)).all())
 
 
 async def matches_posted_between(

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.digest.builder import BuiltDigest, build_digest, digest_title
-from bot.digest.select import MatchRow, matches_posted_between, unsent_matches
+from bot.digest.select import MatchRow, matches_by_id, matches_posted_between, unsent_matches
 from bot.domain import Delivery, DigestState, OutboxState
 from bot.i18n import known_language
 from bot.storage import models as m
@@ -29,8 +29,9 @@ from bot.storage.repos import insert_ignore
 @dataclass(frozen=True, slots=True)
 class DigestRequest:
     digest_id: int | None
-    items: int
+    items: int  # all the items of the period
     chunks: int
+    shown: int = 0  # the items these chunks show (a page of `items`)
 
 
 def new_random_id() -> int:
@@ -60,9 +61,12 @@ class DigestJob:
     chart: bool = False
     advance: bool = True  # move the subscriber's watermark to `until`
     rule_ids: tuple[int, ...] | None = None  # the rules whose matches it sends; None: every unmuted rule
+    page: int = 0  # `/more`: the page of an earlier digest's items (1: the second page)
+    title: str | None = None  # instead of the title of `kind` (a page of an earlier digest)
+    match_ids: tuple[int, ...] | None = None  # build from these matches (a page of an earlier digest)
 
 
-ON_DEMAND = frozenset({"manual", "week"})  # /digest and /digest week answer in the chat that asked
+ON_DEMAND = frozenset({"manual", "week", "more"})  # /digest and /digest week answer in the chat that asked
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +125,7 @@ async def queue_digests(
     )).all()
     ids = {(int(sub_id), str(key)): int(digest_id) for digest_id, sub_id, key in inserted}
     fresh = [(j, ids[(j.sub.id, j.period_key)]) for j in jobs if (j.sub.id, j.period_key) in ids]
-    covers = await _rules_covered(session, [j for j, _ in fresh if not j.by_post_date])
+    covers = await _rules_covered(session, [j for j, _ in fresh if not j.by_post_date and j.match_ids is None])
     by_rule = await unsent_matches(session, [r for rules in covers.values() for r in rules], now)
     routes = await _routes(session, [j.sub.id for j, _ in fresh if j.kind not in ON_DEMAND])
     results: dict[int, DigestRequest] = {}
@@ -131,7 +135,9 @@ async def queue_digests(
     rule_marks: list[tuple[list[int], datetime]] = []
     for job, digest_id in fresh:
         sub = job.sub
-        if job.by_post_date:
+        if job.match_ids is not None:
+            rows = await matches_by_id(session, sub.id, job.match_ids)
+        elif job.by_post_date:
             rows = await matches_posted_between(session, sub.id, job.since, job.until)
         else:
             rows = [row for rule_id in covers[id(job)] for row in by_rule.get(rule_id, ())]
@@ -143,11 +149,12 @@ async def queue_digests(
         def build(rows: Sequence[MatchRow], limit: int | None = None, *, job: DigestJob = job, lang: str = lang,
                   sub: m.Subscriber = sub) -> BuiltDigest:
             return build_digest(rows, tz=sub.timezone,
-                                title=digest_title(job.kind, job.since, job.until, sub.timezone, lang),
-                                size=sub.digest_size or settings.digest.max_items,
-                                excerpt_chars=settings.digest.excerpt_chars, lang=lang, limit=limit)
+                                title=job.title or digest_title(job.kind, job.since, job.until, sub.timezone, lang),
+                                size=sub.digest_size, excerpt_chars=settings.digest.excerpt_chars, lang=lang,
+                                limit=limit, page=job.page, alert=job.kind == "instant")
 
-        built = build(_telegram_rows(rows, targets))
+        own_rows = _telegram_rows(rows, targets)
+        built = build(own_rows)
         elsewhere = [(t, build(_target_rows(rows, t), t.body_limit)) for t in targets]
         elsewhere = [(t, b) for t, b in elsewhere if b.items]
         if job.advance:
@@ -158,7 +165,7 @@ async def queue_digests(
                 {"digest_id": digest_id, "subscriber_id": sub.id, "chat_id": sub.chat_id, "kind": job_kind(job),
                  "chunk_no": n, "chunk_total": len(other.chunks), "text": text, "attachment": None,
                  "random_id": new_random_id(), "state": OutboxState.PENDING, "attempts": 0, "not_before": now,
-                 "created_at": now, "target_id": target.id}
+                 "created_at": now, "target_id": target.id, "silent": False}
                 for n, text in enumerate(other.chunks, 1)
             )
         if not built.items:
@@ -171,21 +178,28 @@ async def queue_digests(
         if job.chart:
             from bot.digest.chart import weekly_chart_png
 
-            attachment = weekly_chart_png(rows, job.since or job.until - timedelta(days=7), job.until, sub.timezone,
-                                          lang)
+            attachment = weekly_chart_png(built.ranked, job.since or job.until - timedelta(days=7), job.until,
+                                          sub.timezone, lang)
+        # Telegram's silent send: as the subscriber chose (/settings sound); alerts ring by default
+        silent = sub.sound == "none" or (sub.sound != "all" and job.kind != "instant")
         total = len(built.chunks)
         outbox.extend(
             {"digest_id": digest_id, "subscriber_id": sub.id, "chat_id": sub.chat_id, "kind": "digest",
              "chunk_no": n, "chunk_total": total, "text": text, "attachment": attachment if n == 1 else None,
              "random_id": new_random_id(), "state": OutboxState.PENDING, "attempts": 0, "not_before": now,
-             "created_at": now, "target_id": None}
+             "created_at": now, "target_id": None, "silent": silent}
             for n, text in enumerate(built.chunks, 1)
         )
-        digest_updates.append({"id": digest_id, "state": DigestState.BUILT, "items": built.total})
-        results[digest_id] = DigestRequest(digest_id, built.total, total)
+        # a digest with pages keeps what it was built from: /more pages through exactly these
+        pages = sorted({r.match_id for r in own_rows}) if built.more and job.match_ids is None else None
+        digest_updates.append({"id": digest_id, "state": DigestState.BUILT, "items": built.total,
+                               "match_ids": pages})
+        results[digest_id] = DigestRequest(digest_id, built.total, total, len(built.items))
     if outbox:
         await session.execute(insert(m.Outbox), outbox)
     if digest_updates:
+        for values in digest_updates:  # one executemany needs the same keys in every row
+            values.setdefault("match_ids", None)
         await session.execute(update(m.Digest), digest_updates)
     for rule_ids, until in rule_marks:  # the rules' own watermarks (bot/digest/streams.py)
         if rule_ids:
@@ -260,4 +274,32 @@ async def request_digest(
             if result is not None and result.digest_id is not None:
                 await session.execute(delete(m.Digest).where(m.Digest.id == result.digest_id))
             return DigestRequest(None, 0, 0)
+        return result
+
+
+async def request_more(db: Database, settings: Settings, chat_id: int, *, now: datetime) -> DigestRequest | None:
+    """`/more`: the next page of the chat's latest digest (the matches it was built from, ranked the
+    same way), as a digest of its own keyed `more:<digest id>:<page>`. None when that page is being
+    built by another press; a request with no digest id when there is nothing more to show."""
+    async with db.uow() as session:
+        sub = await lock_subscriber(session, chat_id)
+        if sub is None:
+            return DigestRequest(None, 0, 0)
+        base = await session.scalar(
+            select(m.Digest).where(m.Digest.subscriber_id == sub.id, m.Digest.kind != "more",
+                                   m.Digest.state != DigestState.EMPTY)
+            .order_by(m.Digest.id.desc()).limit(1))
+        if base is None or not base.match_ids or not sub.digest_size:
+            return DigestRequest(None, 0, 0)
+        pages = await session.scalar(select(func.count()).select_from(m.Digest).where(
+            m.Digest.subscriber_id == sub.id, m.Digest.period_key.startswith(f"more:{base.id}:")))
+        page = int(pages or 0) + 1
+        if base.items <= page * sub.digest_size:
+            return DigestRequest(None, base.items, 0)
+        lang = known_language(sub.language)
+        start = base.period_start if base.period_start < base.period_end else None
+        title = digest_title(base.kind, start, base.period_end, sub.timezone, lang)
+        job = DigestJob(sub, "more", f"more:{base.id}:{page}", base.period_start, base.period_end, advance=False,
+                        page=page, title=title, match_ids=tuple(int(i) for i in base.match_ids))
+        (result,) = await queue_digests(session, settings, [job], now=now)
         return result

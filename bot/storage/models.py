@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from bot.domain import DEFAULT_DIGEST_SIZE
 from bot.storage.types import BigId, UTCDateTime
 
 NAMING = {
@@ -164,7 +165,9 @@ class Subscriber(Base):
     frequency: Mapped[str] = mapped_column(String(16), default="daily")
     quiet_start: Mapped[int | None] = mapped_column(Integer)  # minutes after local midnight
     quiet_end: Mapped[int | None] = mapped_column(Integer)
-    digest_size: Mapped[int] = mapped_column(Integer, default=0)  # top N items; 0 = all
+    digest_size: Mapped[int] = mapped_column(Integer, default=DEFAULT_DIGEST_SIZE)  # top N items; 0 = all
+    # which messages ring: 'alerts' (instant alerts; digests go silently), 'all' or 'none' (migration 0023)
+    sound: Mapped[str] = mapped_column(String(8), default="alerts", server_default="alerts")
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     last_digest_at: Mapped[datetime | None] = mapped_column()  # matches up to here were delivered
@@ -227,6 +230,7 @@ class Digest(Base):
     period_end: Mapped[datetime] = mapped_column()
     state: Mapped[str] = mapped_column(String(16), default="pending")
     items: Mapped[int] = mapped_column(Integer, default=0)
+    match_ids: Mapped[list[Any] | None] = mapped_column()  # what it was built from, when /more has pages
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
 
@@ -234,7 +238,7 @@ class Digest(Base):
 class Outbox(Base):
     __tablename__ = "outbox"
     __table_args__ = (
-        # one row per chunk and destination (the chat, or a notification target: migration 0022)
+        # one row per chunk and destination (the chat, or a notification target: migration 0023)
         Index("uq_outbox_digest_dest_chunk", "digest_id", sql_text("coalesce(target_id, 0)"), "chunk_no",
               unique=True),
         Index("ix_outbox_state_due", "state", "not_before"),
@@ -253,6 +257,7 @@ class Outbox(Base):
     chunk_total: Mapped[int] = mapped_column(Integer, default=1)
     text: Mapped[str] = mapped_column(Text)
     attachment: Mapped[bytes | None] = mapped_column()
+    silent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_text("false"))  # no sound
     random_id: Mapped[int] = mapped_column(BigInteger)  # stable per chunk: Telegram drops a repeat
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -268,7 +273,7 @@ class Outbox(Base):
 
 
 class NotifyTarget(Base):
-    """A service a subscriber's alerts and digests also (or only) go to, through apprise (migration 0022).
+    """A service a subscriber's alerts and digests also (or only) go to, through apprise (migration 0023).
 
     `url` is the stored form of the apprise URL, a secret: "fernet:<token>" when notify.key is set,
     else "plain:<url>". `masked` (scheme and host) is all that is ever shown."""

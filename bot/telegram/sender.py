@@ -12,6 +12,7 @@ from typing import Any
 
 from telethon import TelegramClient, errors
 from telethon.extensions import html as telethon_html
+from telethon.helpers import add_surrogate, del_surrogate
 from telethon.tl import functions, types
 
 from bot.delivery.errors import ChatFloodWait, ChatUnavailable, SendFailed, SendUncertain
@@ -32,9 +33,18 @@ _GONE = (
 )
 
 
-def plain_text(html: str) -> str:
-    """The text a message sent as ``html`` shows, without its formatting (`tgmon digest preview`)."""
-    return str(telethon_html.parse(html)[0])
+def plain_text(html: str, *, links: bool = False) -> str:
+    """The text a message sent as ``html`` shows, without its formatting (`tgmon digest preview`);
+    with `links`, each link's address follows its text in parentheses (a terminal shows no link)."""
+    text, entities = telethon_html.parse(html)
+    if not links:
+        return str(text)
+    wide = add_surrogate(text)  # entity offsets count UTF-16 units
+    for entity in sorted((e for e in entities if isinstance(e, types.MessageEntityTextUrl)),
+                         key=lambda e: e.offset, reverse=True):
+        end = entity.offset + entity.length
+        wide = f"{wide[:end]} ({entity.url}){wide[end:]}"
+    return str(del_surrogate(wide))
 
 
 def _utf16_len(text: str) -> int:

@@ -161,7 +161,7 @@ async def chart(request: Request, viewer: Viewer) -> Response:
         if rule_id is not None and rule.id != rule_id:
             continue
         mine = [r for r in rows if r.rule_id == rule.id]
-        dates, series = daily_counts(mine, since, now, viewer.subscriber.timezone)
+        dates, series = daily_counts(build_items(mine)[0], since, now, viewer.subscriber.timezone)
         values = next(iter(series.values()), [0] * len(dates))
         charts.append({"rule": rule, "days": dates, "counts": values, "total": sum(values), "top": max(values, default=0)})
     return render(request, "chart.html", viewer=viewer, charts=charts, days=days, choices=CHART_DAYS,

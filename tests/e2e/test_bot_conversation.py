@@ -320,8 +320,9 @@ async def test_a_whole_conversation_through_the_real_handlers(db: Database) -> N
     sender = FakeSender(clock)
     assert await deliver_due(db, sender, RateLimiter(settings.delivery, clock), clock) == 1
     [digest] = sender.texts(ALICE.id)
-    plain, _ = tl_html.parse(digest)
-    assert "Второй батальон <прибыл> & встал" in plain and "https://t.me/vvgladkov/2" in plain
+    plain, entities = tl_html.parse(digest)
+    assert "Второй батальон <прибыл> & встал" in plain
+    assert [e.url for e in entities if isinstance(e, types.MessageEntityTextUrl)] == ["https://t.me/vvgladkov/2"]
     # on demand: titled by its real period (everything until now: no digest before), not "daily"
     assert plain.startswith("Дайджест до ") and plain.splitlines()[0].endswith(": 1 публикация")
 

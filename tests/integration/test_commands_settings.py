@@ -24,7 +24,7 @@ async def test_settings_by_buttons(db: Database) -> None:
     assert (
         "Frequency: daily" in text
         and "Delivery time: 09:00 (Europe/Moscow)" in text
-        and "Digest size: all" in text
+        and "Digest size: 10" in text  # a new subscriber sees the top 10 items, then /more
     )
     hours = await kit.press(ALICE, buttons(screen)["🕘 Time"])
     minutes = await kit.press(ALICE, buttons(hours)["07"])
@@ -40,7 +40,7 @@ async def test_settings_by_buttons(db: Database) -> None:
     quiet = await kit.press(ALICE, buttons(saved)["🌙 Quiet hours"])
     saved = await kit.press(ALICE, buttons(quiet)["22:00–07:00"])
     size = await kit.press(ALICE, buttons(saved)["📏 Digest size"])
-    saved = await kit.press(ALICE, buttons(size)["10"])
+    saved = await kit.press(ALICE, buttons(size)["20"])
     sub = await _sub(db, ALICE)
     assert (sub.digest_hour, sub.digest_minute, sub.timezone, sub.frequency) == (
         7,
@@ -48,7 +48,7 @@ async def test_settings_by_buttons(db: Database) -> None:
         "Europe/Kyiv",
         "weekly",
     )
-    assert (sub.digest_weekday, sub.quiet_start, sub.quiet_end, sub.digest_size) == (4, 22 * 60, 7 * 60, 10)
+    assert (sub.digest_weekday, sub.quiet_start, sub.quiet_end, sub.digest_size) == (4, 22 * 60, 7 * 60, 20)
     back = await kit.press(ALICE, "s:main")
     assert "Quiet hours: 22:00–07:00" in visible(back)
     # forged values are refused like typed ones, and change nothing
@@ -70,7 +70,7 @@ async def test_settings_by_buttons(db: Database) -> None:
         30,
         "Europe/Kyiv",
         "weekly",
-        10,
+        20,
     )
     assert (same.digest_weekday, same.quiet_start, same.quiet_end) == (4, 22 * 60, 7 * 60)
 

@@ -209,7 +209,9 @@ async def test_each_subscriber_gets_digests_and_alerts_in_their_own_language(db)
     assert await DigestScheduler(db, SETTINGS, clock).tick() == 4
     first = {r.chat_id: tl_html.parse(r.text)[0] for r in await outbox_rows(db) if r.chunk_no == 1}
     assert first[30].startswith("Ежедневный дайджест, 24 ноября 2026: 22 публикации\n")
-    assert "🔎 обстрел (22)\n📢 Гладков <офиц.> (22)" in first[30]
+    # one summary line (the only channel named once), the default size, and how to see the rest
+    assert "\nобстрел 22. Все из канала Гладков <офиц.>.\n\n🔎 обстрел (10 из 22)\n" in first[30]
+    assert first[30].count("\n• ") == 10 and first[30].endswith("… и ещё 12 публикаций: /more")
     assert first[31].startswith("Daily digest, 24.11.2026: 22 items\n")
     assert first[32].startswith("Daily digest, 24.11.2026: 22 items\n")  # a language we do not have: English
     assert first[33].startswith("Новые совпадения: 2 публикации\n")

@@ -98,7 +98,8 @@ async def test_chart_rules_and_settings_through_the_bot_commands(db) -> None:
     await archive(kit)
     alice = await kit.signed_in(ALICE)
     chart = await alice.get("/chart?days=7")
-    assert chart.status_code == 200 and "<svg" in chart.text and "3 posts" in chart.text
+    # counted as the digests count: the repost of alice1 in another channel is one item with it
+    assert chart.status_code == 200 and "<svg" in chart.text and "2 posts" in chart.text
     rules = await alice.get("/rules")
     token = csrf(rules.text)
     added = await alice.post("/rules", data={"csrf": token, "action": "add", "rule": "Шебекино"})

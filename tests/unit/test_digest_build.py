@@ -46,12 +46,12 @@ def test_a_20000_character_digest_splits_into_valid_ordered_chunks() -> None:
     for n, chunk in enumerate(built.chunks, 1):
         assert utf16_len(chunk) <= 4096
         assert chunk.startswith(f"({n}/{len(built.chunks)})\n")
-        plain, _ = tl_html.parse(chunk)
+        plain, entities = tl_html.parse(chunk)
         assert len(add_surrogate(plain)) <= 4096
-        mine = [line.rsplit("/", 1)[1] for line in plain.splitlines() if line.startswith("https://t.me/chan/")]
+        mine = [e.url.rsplit("/", 1)[1] for e in entities if isinstance(e, MessageEntityTextUrl)]
         assert bold_words(chunk).count("Обстрел") == len(mine)  # every item's match is bold, no entity cut
         links += mine
-    assert links == [str(i) for i in range(120, 0, -1)]  # every item once, newest first, in order
+    assert links == [str(i) for i in range(120, 0, -1)]  # every item once, best (most viewed) first, in order
 
 
 def test_hostile_texts_titles_and_rule_names_are_shown_literally() -> None:
@@ -101,14 +101,15 @@ def test_top_n_ranks_by_rules_then_reposts_then_views_and_says_how_many_more() -
     assert [i.message_id for i in sorted(built.items, key=lambda i: i.message_id)] == [2, 3]
     assert built.total == 5 and built.more == 3
     plain = tl_html.parse(built.chunks[-1])[0]
-    assert plain.rstrip().endswith("and 3 more")
+    assert plain.rstrip().endswith("and 3 more: /more")
     three = next(i for i in built.items if i.message_id == 3)
     assert three.rule == "обстрел" and three.other_rules == ("батальон",)
 
 
 def test_private_channel_links_use_the_c_form() -> None:
     built = build_digest([row(7, "обстрел", username=None)], tz="UTC", title="D")
-    assert "https://t.me/c/1001/7" in tl_html.parse(built.chunks[0])[0]
+    urls = [e.url for e in tl_html.parse(built.chunks[0])[1] if isinstance(e, MessageEntityTextUrl)]
+    assert urls == ["https://t.me/c/1001/7"]
 
 
 @pytest.mark.parametrize("small", [400, 0], ids=["bottom-k", "minhash-lsh"])

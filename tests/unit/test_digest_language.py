@@ -9,8 +9,8 @@ import pytest
 from telethon.extensions import html as tl_html
 from telethon.tl.types import MessageEntityTextUrl
 
-from bot.digest.builder import build_digest, digest_title
-from bot.digest.chart import OTHER, daily_counts
+from bot.digest.builder import build_digest, build_items, digest_title
+from bot.digest.chart import MAX_RULES, OTHER, daily_counts
 from bot.i18n import plural, plural_form
 from bot.i18n.catalogs import entries, plural_keys
 from bot.i18n.dates import chart_day, day_span, moment_span
@@ -109,14 +109,15 @@ def test_russian_notes_and_the_rest_count() -> None:
     assert built.total == 6 and built.more == 4
     assert plain.splitlines()[0] == "Дайджест: 6 публикаций"
     assert "также в: Новости" in plain and "также по правилам: Белгород" in plain
-    assert plain.rstrip().endswith("… и ещё 4 публикации")
-    assert "also" not in plain and "more" not in plain and "item" not in plain
+    assert plain.rstrip().endswith("… и ещё 4 публикации: /more")
+    words = plain.replace("/more", "")  # a command is a command in any language
+    assert "also" not in words and "more" not in words and "item" not in words
     one_more = build_digest(rows, tz="UTC", title="Д", size=5, lang="ru")
-    assert _plain(one_more.chunks).rstrip().endswith("… и ещё 1 публикация")
+    assert _plain(one_more.chunks).rstrip().endswith("… и ещё 1 публикация: /more")
     english = build_digest(rows, tz="UTC", title="Digest", size=2, lang="en")
     plain_en = _plain(english.chunks)
     assert "also in: Новости" in plain_en and "also matches: Белгород" in plain_en
-    assert plain_en.rstrip().endswith("… and 4 more") and plain_en.startswith("Digest: 6 items")
+    assert plain_en.rstrip().endswith("… and 4 more: /more") and plain_en.startswith("Digest: 6 items")
 
 
 @pytest.mark.parametrize("lang", ["ru", "en"])
@@ -139,5 +140,7 @@ def test_hostile_titles_rule_names_and_reposts_stay_escaped(lang: str) -> None:
 
 def test_the_charts_rest_series_cannot_be_taken_for_a_rule_named_other() -> None:
     rows = [row(i, f"обстрел {i}", rule=i, rule_name="other" if i == 1 else f"правило {i}") for i in range(1, 11)]
-    _, series = daily_counts(rows, UNTIL - timedelta(days=7), UNTIL, "UTC")
-    assert "other" in series and OTHER in series and sum(series[OTHER]) == 2
+    rows.append(row(11, "обстрел 11", rule=1, rule_name="other"))
+    _, series = daily_counts(build_items(rows)[0], UNTIL - timedelta(days=7), UNTIL, "UTC")
+    assert "other" in series and OTHER in series and sum(series[OTHER]) == 10 - MAX_RULES
+    assert sum(map(sum, series.values())) == 11  # the bars add up to the digest's items

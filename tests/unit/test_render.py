@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from telethon.extensions import html as tl_html
 from telethon.helpers import add_surrogate, del_surrogate
+from telethon.tl.types import MessageEntityTextUrl
 
 from bot.digest.render import DigestItem, render_items_html, split_chunks, utf16_len
 
@@ -43,18 +44,18 @@ def test_long_digest_splits_on_item_boundaries_within_4096_utf16() -> None:
     for n, chunk in enumerate(chunks, 1):
         assert utf16_len(chunk) <= 4096
         assert chunk.startswith(f"({n}/{len(chunks)})")
-        plain, _ = tl_html.parse(chunk)
-        assert plain.count("https://t.me/vvgladkov/") == chunk.count("<a href")
-    links = [line for c in chunks for line in c.splitlines() if line.startswith("<a href")]
-    assert len(links) == 60
+    links = [e.url for c in chunks for e in tl_html.parse(c)[1] if isinstance(e, MessageEntityTextUrl)]
+    assert links == [f"https://t.me/vvgladkov/{i}" for i in range(59, -1, -1)] or \
+        sorted(links) == sorted(f"https://t.me/vvgladkov/{i}" for i in range(60))  # each item's time links its post
 
 
 def test_single_oversized_item_is_cut_and_keeps_its_link() -> None:
-    blocks = ["<b>T</b>", "• " + "я&" * 5000 + '\n<a href="https://t.me/c/1/2">https://t.me/c/1/2</a>']
+    blocks = ["<b>T</b>", '• <a href="https://t.me/c/1/2">20.11 09:00</a> ' + "я&" * 5000]
     chunks = split_chunks(blocks)
     assert all(utf16_len(c) <= 4096 for c in chunks)
-    assert chunks[-1].endswith("https://t.me/c/1/2</a>")
-    tl_html.parse(chunks[-1])
+    plain, entities = tl_html.parse(chunks[-1])
+    assert [e.url for e in entities if isinstance(e, MessageEntityTextUrl)] == ["https://t.me/c/1/2"]
+    assert plain.endswith("я…") and "20.11 09:00 я&" in plain
 
 
 def test_a_post_that_fits_is_shown_whole_and_a_long_one_marks_exactly_the_cut_sides() -> None:
