@@ -166,7 +166,7 @@ class Subscriber(Base):
     quiet_start: Mapped[int | None] = mapped_column(Integer)  # minutes after local midnight
     quiet_end: Mapped[int | None] = mapped_column(Integer)
     digest_size: Mapped[int] = mapped_column(Integer, default=DEFAULT_DIGEST_SIZE)  # top N items; 0 = all
-    # which messages ring: 'alerts' (instant alerts; digests go silently), 'all' or 'none' (migration 0023)
+    # which messages ring: 'alerts' (instant alerts; digests go silently), 'all' or 'none' (migration 0024)
     sound: Mapped[str] = mapped_column(String(8), default="alerts", server_default="alerts")
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -238,7 +238,7 @@ class Digest(Base):
 class Outbox(Base):
     __tablename__ = "outbox"
     __table_args__ = (
-        # one row per chunk and destination (the chat, or a notification target: migration 0023)
+        # one row per chunk and destination (the chat, or a notification target: migration 0022)
         Index("uq_outbox_digest_dest_chunk", "digest_id", sql_text("coalesce(target_id, 0)"), "chunk_no",
               unique=True),
         Index("ix_outbox_state_due", "state", "not_before"),
@@ -273,7 +273,7 @@ class Outbox(Base):
 
 
 class NotifyTarget(Base):
-    """A service a subscriber's alerts and digests also (or only) go to, through apprise (migration 0023).
+    """A service a subscriber's alerts and digests also (or only) go to, through apprise (migration 0022).
 
     `url` is the stored form of the apprise URL, a secret: "fernet:<token>" when notify.key is set,
     else "plain:<url>". `masked` (scheme and host) is all that is ever shown."""

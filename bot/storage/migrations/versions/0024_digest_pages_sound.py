@@ -5,8 +5,8 @@ so `/more` sends the next page of exactly that digest. `subscribers.sound` is wh
 'alerts' (instant alerts with sound, digests silently: the default), 'all' or 'none'. Each outbox row
 carries `silent`, Telegram's silent send, decided when it is queued.
 
-Revision ID: 0023_digest_pages_sound
-Revises: 0022_notify_targets
+Revision ID: 0024_digest_pages_sound
+Revises: 0023_post_vectors
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0023_digest_pages_sound"
-down_revision: str | None = "0022_notify_targets"
+revision: str = "0024_digest_pages_sound"
+down_revision: str | None = "0023_post_vectors"
 branch_labels = None
 depends_on = None
 
