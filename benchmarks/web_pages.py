@@ -85,7 +85,7 @@ async def _words(db: Any, rng: random.Random) -> tuple[str, str, str]:
     words = Counter(w.lower() for t in texts for w in re.findall(r"[а-яёіїєґ]{6,}", t.lower()))
     common = words.most_common(1)[0][0]
     rare = next(w for w, n in words.most_common()[::-1] if n == 1)
-    pair = next(m for t in texts if (m := re.search(r"\b([а-яё]{5,}) ([а-яё]{5,})\b", t.lower())))
+    pair = next(found for t in texts if (found := re.search(r"\b([а-яё]{5,}) ([а-яё]{5,})\b", t.lower())))
     return common, rare, f'"{pair.group(1)} {pair.group(2)}"'
 
 
@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.web_pages", description=__doc__.split("\n\n")[0])
     parser.add_argument("--posts", type=int, default=1_000_000)
     parser.add_argument("--cache", type=Path, help="the corpus file (benchmarks/corpus.py --cache)")
-    parser.add_argument("--sqlite", type=Path, default=Path("data/bench-web.db"))
+    parser.add_argument("--sqlite", default="data/bench-web.db", help="the SQLite file ('' to skip)")
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/tgmon_bench_web",
                         help="a PostgreSQL database this benchmark may drop and make again ('' to skip)")
     parser.add_argument("--requests", type=int, default=40)
@@ -254,13 +254,15 @@ def main(argv: list[str] | None = None) -> None:
                              "--cache (a corpus file of any size) are repeated on other channels and dates")
     args = parser.parse_args(argv)
     rng = random.Random(5)
-    runs: list[tuple[str, str]] = [("SQLite", f"sqlite:///{args.sqlite}")]
+    runs: list[tuple[str, str]] = []
+    if str(args.sqlite):
+        runs.append(("SQLite", f"sqlite:///{args.sqlite}"))
     if args.pg:
         runs.append(("PostgreSQL", args.pg))
     for label, url in runs:
         if not args.reuse:
             if url.startswith("sqlite"):
-                args.sqlite.unlink(missing_ok=True)
+                Path(args.sqlite).unlink(missing_ok=True)
             else:
                 asyncio.run(_pg_fresh(url))
         print(f"{label}: preparing {args.posts:,} posts", file=sys.stderr)
