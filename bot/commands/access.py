@@ -164,6 +164,7 @@ async def issue_feed(session: AsyncSession, subscriber_id: int, rule_id: int | N
     await session.execute(query.values(revoked_at=now))
     raw = secrets.token_urlsafe(32)
     session.add(m.FeedToken(token_hash=token_hash(raw), subscriber_id=subscriber_id, rule_id=rule_id, created_at=now))
+    await session.flush()
     return raw
 
 

@@ -1,6 +1,7 @@
 """The web view in a real browser: Playwright driving Debian's Chromium (/usr/bin/chromium; no browser
 download) against the real uvicorn server. Signs in by the bot's link, reads the timeline, searches,
-opens an edited post and an admin page, on a desktop and a phone screen. Each page is saved as a PNG
+opens an edited post, the chart, rules, settings, feeds, sessions and every admin page, on a desktop
+and a phone screen. Each page is saved as a PNG
 under build/screenshots/ (ignored by git) and the test's tmp dir: the test artifacts."""
 
 from __future__ import annotations
@@ -119,6 +120,20 @@ async def test_sign_in_timeline_search_post_admin_in_chromium(served: WebKit, tm
             await shot(page, "chart")
             await page.goto(base + "/rules")
             await shot(page, "rules")
+            # settings: save a digest time through the form, make a feed URL, see the sessions
+            await page.get_by_role("link", name="Settings").click()
+            await page.fill("input[name=time]", "07:30")
+            await page.get_by_role("button", name="Save").click()
+            assert await page.locator("input[name=time]").input_value() == "07:30"
+            await shot(page, "settings")
+            await page.get_by_role("link", name="Feeds").click()
+            await page.get_by_role("button", name="Make a feed URL").click()
+            assert (await page.locator("input.url").input_value()).endswith(".atom")
+            assert await page.locator("text=all your matches").count() >= 2  # listed, and in the select
+            await shot(page, "feeds")
+            await page.get_by_role("link", name="Sessions").click()
+            assert await page.locator("text=this browser").count() == 1
+            await shot(page, "sessions")
             # an admin, on a phone
             phone = await browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
                                               is_mobile=True, java_script_enabled=False)
@@ -128,8 +143,10 @@ async def test_sign_in_timeline_search_post_admin_in_chromium(served: WebKit, tm
             await mobile.wait_for_url(base + "/admin/channels")
             assert await mobile.locator("table.grid tbody tr").count() == 4
             await shot(mobile, "admin-channels-phone")
-            await mobile.goto(base + "/admin/subscribers")
-            await shot(mobile, "admin-subscribers-phone")
+            for name in ("subscribers", "accounts", "delivery"):
+                await mobile.get_by_role("link", name=name.capitalize()).click()
+                await mobile.wait_for_url(f"{base}/admin/{name}")
+                await shot(mobile, f"admin-{name}-phone")
             alice_phone = await phone.new_page()
             await phone.clear_cookies()
             await alice_phone.goto(base + await kit.link(ALICE))
