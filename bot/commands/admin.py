@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from bot.commands.channels import channel_name
 from bot.commands.context import CommandContext, Request
+from bot.commands.errors import channel_error_text
 from bot.commands.render import as_int, clip, esc, page_of, pager
 from bot.commands.store import channel_by_username
 from bot.commands.types import Button, Reply
@@ -158,13 +159,13 @@ async def _add(ctx: CommandContext, req: Request, link: str) -> Reply:
     try:
         parse_channel_link(link)
     except ChannelError as err:
-        return Reply(t(req.lang, "channel_error", error=clip(str(getattr(err, "message", err)), 400)))
+        return Reply(channel_error_text(req.lang, err, link))
     if ctx.source is None:
         return Reply(t(req.lang, "admin_no_resolver", name=clip(link, 80)))
     try:
         ref = await add_channel(ctx.db, ctx.source, link, added_by=req.caller.chat_id)
     except ChannelError as err:
-        return Reply(t(req.lang, "channel_error", error=clip(str(getattr(err, "message", err)), 400)))
+        return Reply(channel_error_text(req.lang, err, link))
     return Reply(t(req.lang, "follow_added", name=ref.title or f"@{ref.username}"))
 
 
@@ -201,7 +202,7 @@ async def _apply(ctx: CommandContext, req: Request, verb: str, channel_id: int) 
                                        ctx.now())
         except ChannelError as err:
             if getattr(err, "code", "") != "exists":
-                return Reply("", toast=clip(str(getattr(err, "message", err)), 180), alert=True)
+                return Reply("", toast=_plain(channel_error_text(req.lang, err, f"@{username}")), alert=True)
             async with ctx.db.uow() as session:  # already watched under its id: the request is moot
                 row = await session.get(m.Channel, channel_id)
                 if row is not None and row.status == "pending":

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.commands.context import CommandContext, Request
+from bot.commands.errors import channel_error_text
 from bot.commands.render import as_int, clip, esc, page_of, pager
 from bot.commands.store import (
     active_channels,
@@ -90,7 +91,7 @@ async def follow(ctx: CommandContext, req: Request) -> Reply:
     try:
         parsed: Any = parse_channel_link(link)
     except ChannelError as err:
-        return Reply(t(req.lang, "channel_error", error=clip(str(getattr(err, "message", err)), 400)))
+        return Reply(channel_error_text(req.lang, err, link))
     username = getattr(parsed, "username", None)
     async with ctx.db.uow() as session:
         sub = await ensure_subscriber(session, req.caller, req.lang, ctx.settings)
@@ -112,7 +113,7 @@ async def follow(ctx: CommandContext, req: Request) -> Reply:
                 title = (await ctx.source.resolve(f"@{username}")).title
             except ChannelError as err:
                 if getattr(err, "code", "") != "flood_wait":  # Telegram busy: the admin checks it
-                    return Reply(t(req.lang, "channel_error", error=clip(str(getattr(err, "message", err)), 400)))
+                    return Reply(channel_error_text(req.lang, err, link))
         async with ctx.db.uow() as session:
             known = await channel_by_username(session, username) if username else None
             if known is not None:  # removed earlier: asking again puts it back in the queue
@@ -127,5 +128,5 @@ async def follow(ctx: CommandContext, req: Request) -> Reply:
     except ChannelError as err:
         if getattr(err, "code", "") == "exists":
             return Reply(t(req.lang, "follow_exists", name=f"@{username}"))
-        return Reply(t(req.lang, "channel_error", error=clip(str(getattr(err, "message", err)), 400)))
+        return Reply(channel_error_text(req.lang, err, link))
     return Reply(t(req.lang, "follow_added", name=ref.title or f"@{ref.username or username}"))

@@ -12,6 +12,7 @@ from sqlalchemy import delete
 
 from bot.commands import rule_edit
 from bot.commands.context import CommandContext, Request
+from bot.commands.errors import rule_error_text
 from bot.commands.render import as_int, clip, esc, marked, page_of, pager
 from bot.commands.rule_edit import rule_line
 from bot.commands.store import ensure_subscriber, record_past_matches, rule_of, rules_of
@@ -20,28 +21,17 @@ from bot.digest.render import excerpt
 from bot.i18n import N_, label, plural, t
 from bot.matching import ParsedRule, RuleError, parse_rule
 from bot.matching.quota import RuleQuota
-from bot.matching.rules import check_rule_cost
+from bot.matching.rules import check_rule_cost, check_single_letters
 from bot.storage import models as m
 
 DRY_RUN_DAYS = 7
 PAST_MATCHES = 1_000  # a new rule's matches on stored posts recorded at most (the newest)
-# the keys of the errors that carry their own (bot.matching.regex: BadCharacterError, RegexTooSlowError)
-_ERROR_KEYS = (N_("rule_bad_character"), N_("regex_too_slow"))
 _QUOTA_KEYS = (N_("rule_quota"), N_("regex_quota"))  # named by bot.matching.quota's refusals
 _REGEX = re.compile(r"(?:^|[\s(])/(?:[^/\\\s]|\\.)(?:[^/\\]|\\.)*/")
 
 
 def _rule_error(lang: str, err: RuleError) -> str:
-    """What is wrong (the matcher's English message, or our own for the errors that have a key),
-    where, and a rule that works."""
-    message = str(getattr(err, "message", "") or err)
-    column = getattr(err, "column", None)
-    example = getattr(err, "example", "") or "батальон"
-    where = t(lang, "rule_error_column", column=column) if column is not None else ""
-    key = getattr(err, "key", None)
-    if isinstance(key, str):  # a bad character or a too slow /pattern/: said in the user's language
-        return t(lang, key, where=where, example=clip(example, 200))
-    return t(lang, "rule_error", error=clip(message, 400), where=where, example=clip(example, 200))
+    return rule_error_text(lang, err)
 
 
 def _checked(source: str, ctx: CommandContext) -> ParsedRule:
@@ -49,6 +39,7 @@ def _checked(source: str, ctx: CommandContext) -> ParsedRule:
     everyone's matching). Raises RuleError."""
     limits = ctx.settings.matching
     parsed = parse_rule(source, max_length=limits.max_rule_length, max_terms=limits.max_terms)
+    check_single_letters(parsed)
     check_rule_cost(parsed)
     return parsed
 

@@ -13,14 +13,13 @@ from bot.commands.render import as_int
 from bot.commands.store import ensure_subscriber
 from bot.commands.timezones import COMMON_ZONES, TimezoneError, describe_timezone, resolve_timezone
 from bot.commands.types import Button, Reply
+from bot.commands.words import day_number, setting_named, value_word
 from bot.i18n import N_, label, t
 from bot.storage import models as m
 
 FREQUENCIES = ("instant", "daily", "weekly")
 SIZES = (5, 10, 20, 50, 0)
 QUIET_PRESETS = ((22 * 60, 7 * 60), (23 * 60, 8 * 60), (0, 7 * 60), (21 * 60, 9 * 60))
-_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_DAYS_RU = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
 FREQUENCY_KEYS = {"instant": N_("freq_instant_btn"), "daily": N_("freq_daily_btn"), "weekly": N_("freq_weekly_btn")}
 DAY_KEYS = (N_("day_0_btn"), N_("day_1_btn"), N_("day_2_btn"), N_("day_3_btn"), N_("day_4_btn"), N_("day_5_btn"),
             N_("day_6_btn"))
@@ -48,23 +47,28 @@ def _screen(lang: str, sub: m.Subscriber) -> Reply:
         if sub.quiet_start is not None and sub.quiet_end is not None
         else label(lang, "off_btn")
     )
+    weekly = sub.frequency == "weekly"
     text = t(
         lang,
         "settings_screen",
         frequency=label(lang, FREQUENCY_KEYS.get(sub.frequency, FREQUENCY_KEYS["daily"])),
         time=f"{sub.digest_hour:02d}:{sub.digest_minute:02d}",
-        timezone=describe_timezone(sub.timezone),
-        weekday=label(lang, DAY_KEYS[sub.digest_weekday % 7]),
+        timezone=describe_timezone(sub.timezone, lang),
         quiet=quiet,
         size=label(lang, "size_all_btn") if sub.digest_size == 0 else str(sub.digest_size),
         paused=label(lang, N_("yes_btn") if sub.paused else N_("no_btn")),
     )
+    if weekly:  # the weekday means nothing to a daily or instant subscriber: no line, no button
+        text += "\n" + t(lang, "settings_weekday_line", weekday=label(lang, DAY_KEYS[sub.digest_weekday % 7]))
+    last_row: tuple[Button, ...] = (Button(label(lang, "set_size_btn"), "s:size"),)
+    if weekly:
+        last_row += (Button(label(lang, "set_weekday_btn"), "s:day"),)
     buttons = (
         (Button(label(lang, "set_frequency_btn"), "s:freq"), Button(label(lang, "set_time_btn"), "s:time")),
         (Button(label(lang, "set_timezone_btn"), "s:tz"), Button(label(lang, "set_quiet_btn"), "s:quiet")),
-        (Button(label(lang, "set_size_btn"), "s:size"), Button(label(lang, "set_weekday_btn"), "s:day")),
+        last_row,
     )
-    return Reply(text, buttons)
+    return Reply(text, buttons, screen="settings")
 
 
 def _back(lang: str) -> tuple[Button, ...]:
@@ -83,7 +87,7 @@ async def settings(ctx: CommandContext, req: Request) -> Reply:
     name, value = name.lower(), value.strip()
     if not name:
         return await _update(ctx, req, lambda sub: None)
-    setter = _TYPED.get(name)
+    setter = _TYPED.get(setting_named(name) or "")
     if setter is None:
         return Reply(t(req.lang, "settings_unknown", name=name[:30]))
     if not value:
@@ -92,7 +96,7 @@ async def settings(ctx: CommandContext, req: Request) -> Reply:
     if change is None:
         return Reply(t(req.lang, error, value=value[:60]))
     screen = await _update(ctx, req, change)
-    return Reply(t(req.lang, "settings_saved") + "\n\n" + screen.text, screen.buttons)
+    return Reply(t(req.lang, "settings_saved") + "\n\n" + screen.text, screen.buttons, screen="settings")
 
 
 Change = Callable[[m.Subscriber], None]
@@ -119,15 +123,15 @@ def _typed_timezone(value: str) -> Parsed:
 
 
 def _typed_frequency(value: str) -> Parsed:
-    value = value.lower()
-    if value not in FREQUENCIES:
+    """instant / daily / weekly, or their button label or word in any of the bot's languages."""
+    found = value_word(value, "frequency")
+    if found not in FREQUENCIES:
         return N_("bad_frequency"), None
-    return "", lambda sub: setattr(sub, "frequency", value)
+    return "", lambda sub: setattr(sub, "frequency", found)
 
 
 def _typed_quiet(value: str) -> Parsed:
-    low = value.lower()
-    if low in ("off", "none", "нет", "выкл", "0"):
+    if value_word(value, "quiet") == "off" or value.strip() == "0":
         return "", lambda sub: _set_quiet(sub, None, None)
     parts = re.split(r"\s*[-–—]\s*|\s+", value.strip(), maxsplit=1)
     if len(parts) != 2:
@@ -143,37 +147,29 @@ def _set_quiet(sub: m.Subscriber, start: int | None, end: int | None) -> None:
 
 
 def _typed_size(value: str) -> Parsed:
-    low = value.lower()
-    if low in ("all", "все", "всё", "0"):
+    if value_word(value, "size") == "all" or value.strip() == "0":
         return "", lambda sub: setattr(sub, "digest_size", 0)
-    number = as_int(low)
+    number = as_int(value.strip())
     if number is None or not 1 <= number <= 500:
         return N_("bad_size"), None
     return "", lambda sub: setattr(sub, "digest_size", number)
 
 
 def _typed_day(value: str) -> Parsed:
-    low = value.lower()[:3]
-    found = [i for names in (_DAYS, _DAYS_RU) for i, name in enumerate(names) if low.startswith(name)]
-    number = as_int(low)
-    if not found and number is not None and 1 <= number <= 7:
-        found = [number - 1]
-    if not found:
+    day = day_number(value)
+    if day is None:
         return N_("bad_weekday"), None
-    day = found[0]
     return "", lambda sub: setattr(sub, "digest_weekday", day)
 
 
+# the setting's own name; setting_named() maps what the user typed, in any of the bot's languages
 _TYPED: dict[str, Callable[[str], Parsed]] = {
     "time": _typed_time,
     "timezone": _typed_timezone,
-    "tz": _typed_timezone,
     "frequency": _typed_frequency,
-    "freq": _typed_frequency,
     "quiet": _typed_quiet,
     "size": _typed_size,
     "day": _typed_day,
-    "weekday": _typed_day,
 }
 
 
@@ -184,7 +180,7 @@ async def timezone_input(ctx: CommandContext, req: Request) -> Reply:
         ctx.pending.expect(req.caller, "tz")  # let them try again
         return Reply(t(req.lang, key, value=req.args[:60]))
     screen = await _update(ctx, req, change)
-    return Reply(t(req.lang, "settings_saved") + "\n\n" + screen.text, screen.buttons)
+    return Reply(t(req.lang, "settings_saved") + "\n\n" + screen.text, screen.buttons, screen="settings")
 
 
 async def on_button(ctx: CommandContext, req: Request, parts: list[str]) -> Reply:
@@ -205,7 +201,7 @@ async def on_button(ctx: CommandContext, req: Request, parts: list[str]) -> Repl
         return Reply(t(lang, "choose_minute", hour=f"{hour:02d}"), (row, _back(lang)))
     if action == "tz":
         ctx.pending.expect(req.caller, "tz")
-        zones = [Button(describe_timezone(z), f"s:z:{z}") for z in COMMON_ZONES]
+        zones = [Button(describe_timezone(z, lang), f"s:z:{z}") for z in COMMON_ZONES]
         rows = tuple(tuple(zones[i : i + 2]) for i in range(0, len(zones), 2))
         return Reply(t(lang, "choose_timezone"), (*rows, _back(lang)))
     if action == "quiet":
@@ -222,7 +218,7 @@ async def on_button(ctx: CommandContext, req: Request, parts: list[str]) -> Repl
     if change is None:
         return Reply("", toast=t(lang, "button_stale"))
     screen = await _update(ctx, req, change)
-    return Reply(screen.text, screen.buttons, toast=label(lang, "saved_toast"))
+    return Reply(screen.text, screen.buttons, toast=label(lang, "saved_toast"), screen="settings")
 
 
 def _button_change(action: str, args: list[str]) -> Change | None:

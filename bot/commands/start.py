@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.commands import channels, rules, settings_menu
 from bot.commands.context import CommandContext, Request
 from bot.commands.store import ensure_subscriber, get_subscriber
@@ -69,4 +71,4 @@ async def on_button(ctx: CommandContext, req: Request, parts: list[str]) -> Repl
         reply = await rules.list_rules(ctx, req)
     else:
         return Reply("", toast=t(req.lang, "button_stale"))
-    return Reply(reply.text, reply.buttons, edit=False)
+    return replace(reply, edit=False, toast=None, alert=False)

@@ -1,10 +1,16 @@
-"""Timezone from what a subscriber types: an IANA name, a city (English or Russian/Ukrainian), or a UTC offset."""
+"""Timezone from what a subscriber types: an IANA name, a city (in any of the bot's languages: our
+table, then CLDR's city of every zone through Babel), or a UTC offset; and a zone shown as its city
+in the subscriber's language."""
 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo, available_timezones
+
+from babel.dates import get_timezone_location
+
+from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES, known_language
 
 # Cities people in this audience type, mapped to their zone (zone names carry only one city each).
 _CITIES = {
@@ -69,6 +75,20 @@ _CITIES = {
     "dnipro": "Europe/Kyiv",
     "запорожье": "Europe/Kyiv",
     "запоріжжя": "Europe/Kyiv",
+    "суми": "Europe/Kyiv",
+    "сумы": "Europe/Kyiv",
+    "чернігів": "Europe/Kyiv",
+    "чернигов": "Europe/Kyiv",
+    "полтава": "Europe/Kyiv",
+    "миколаїв": "Europe/Kyiv",
+    "николаев": "Europe/Kyiv",
+    "херсон": "Europe/Kyiv",
+    "вінниця": "Europe/Kyiv",
+    "житомир": "Europe/Kyiv",
+    "краматорськ": "Europe/Kyiv",
+    "івано-франківськ": "Europe/Kyiv",
+    "ужгород": "Europe/Kyiv",
+    "бєлгород": "Europe/Moscow",
     "минск": "Europe/Minsk",
     "мінск": "Europe/Minsk",
     "менск": "Europe/Minsk",
@@ -150,19 +170,46 @@ def resolve_timezone(text: str) -> str:
             return "UTC"
         # POSIX-style Etc names have the sign reversed: UTC+3 is Etc/GMT-3
         return f"Etc/GMT{'-' if sign > 0 else '+'}{hours}"
-    zone = _CITIES.get(low) or _zones().get(low) or _zones().get(low.replace("_", " "))
+    zone = (
+        _CITIES.get(low)
+        or _zones().get(low)
+        or _zones().get(low.replace("_", " "))
+        or _exemplar_cities().get(low)
+    )
     if zone is None:
         raise TimezoneError(value)
     ZoneInfo(zone)  # every mapped name exists in tzdata; fail loudly here if one does not
     return zone
 
 
-def describe_timezone(zone: str) -> str:
-    """ "Etc/GMT-3" reads badly: show it as UTC+3."""
+@cache
+def _exemplar_cities() -> dict[str, str]:
+    """CLDR's city of every zone in each of the bot's languages ("екатеринбург", "єкатеринбург")."""
+    found: dict[str, str] = {}
+    for name in sorted(available_timezones()):
+        if "/" not in name or name.startswith(("Etc/", "SystemV/", "posix/", "right/")):
+            continue
+        for lang in LANGUAGES:
+            try:
+                city = get_timezone_location(name, locale=lang, return_city=True)
+            except (LookupError, ValueError):
+                continue
+            found.setdefault(city.lower().replace("ё", "е"), name)
+    return found
+
+
+def describe_timezone(zone: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A zone as people know it: its city in `lang` (CLDR through Babel: Екатеринбург, Київ,
+    Yekaterinburg); "Etc/GMT-3" as UTC+3; a zone CLDR has no city for, as its IANA name."""
     if zone.startswith("Etc/GMT") and len(zone) > 7:
         sign = "+" if zone[7] == "-" else "-"
         return f"UTC{sign}{zone[8:]}"
-    return zone
+    if zone in ("UTC", "Etc/UTC", "Etc/GMT") or "/" not in zone:
+        return zone
+    try:
+        return str(get_timezone_location(zone, locale=known_language(lang), return_city=True))
+    except (LookupError, ValueError):
+        return zone
 
 
 COMMON_ZONES = (

@@ -56,7 +56,10 @@ class Reply:
 
     `text` is HTML in which every fragment from a user or a channel is escaped. For a button press,
     `edit=True` replaces the message that carried the button; `toast` is the short note Telegram shows
-    (as a pop-up when `alert`). An empty `text` on a button press changes no message.
+    (as a pop-up when `alert`). An empty `text` on a button press changes no message. `screen` names
+    a screen that lives in one message per chat ("settings"): when it is sent again (a typed change),
+    the handlers bring the chat's earlier message of that screen up to date too, so no stale keyboard
+    stays behind.
     """
 
     text: str
@@ -65,3 +68,4 @@ class Reply:
     toast: str | None = None
     alert: bool = False
     edit: bool = True
+    screen: str | None = None

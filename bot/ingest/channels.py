@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,13 +40,19 @@ EXAMPLES = "@vvgladkov, t.me/vvgladkov, https://t.me/vvgladkov/123, -10013022823
 
 
 class ChannelError(Exception):
-    """A channel that cannot be watched. ``code`` tells the kind; ``message`` is English text for the user."""
+    """A channel that cannot be watched. ``code`` tells the kind, ``reason`` (when set) the precise
+    case and ``params`` its values, so the bot says it in the user's language (`channel_err_<reason>`
+    or `channel_err_<code>` in bot/i18n); ``message`` is the English text (the CLI, the logs)."""
 
-    def __init__(self, code: ErrorCode, message: str, *, retry_after: int | None = None) -> None:
+    def __init__(
+        self, code: ErrorCode, message: str, *, retry_after: int | None = None, reason: str = "", **params: object
+    ) -> None:
         super().__init__(message)
         self.code: ErrorCode = code
         self.message = message
         self.retry_after = retry_after  # seconds, for "flood_wait"
+        self.reason = reason
+        self.params = params
 
     def __str__(self) -> str:
         return self.message
@@ -75,9 +81,10 @@ class ChannelLink:
         return self.canonical
 
 
-def _invalid(link: str, why: str) -> ChannelError:
+def _invalid(link: str, why: str, reason: str, **params: Any) -> ChannelError:
     shown = link if len(link) <= 80 else link[:77] + "..."
-    return ChannelError("invalid", f"{shown!r} is not a channel link: {why}. Use a form like {EXAMPLES}.")
+    return ChannelError("invalid", f"{shown!r} is not a channel link: {why}. Use a form like {EXAMPLES}.",
+                        reason=reason, **params)
 
 
 def _username(link: str, name: str, message_id: str | None = None) -> ChannelLink:
@@ -86,6 +93,8 @@ def _username(link: str, name: str, message_id: str | None = None) -> ChannelLin
             link,
             f"{name!r} is not a valid username (5-32 letters, digits and single underscores, "
             "starting with a letter)",
+            "bad_username",
+            username=name,
         )
     msg = int(message_id) if message_id and message_id.isdigit() else None
     return ChannelLink("username", username=name.lower(), message_id=msg)
@@ -96,10 +105,10 @@ def _numeric(link: str, text: str) -> ChannelLink:
     if value < 0:
         digits = text.lstrip("-")
         if not digits.startswith("100") or len(digits) <= 3:
-            raise _invalid(link, "a negative id without -100 is a basic group, not a channel")
+            raise _invalid(link, "a negative id without -100 is a basic group, not a channel", "basic_group")
         value = int(digits[3:])
     if value <= 0 or value >= 1 << 40:
-        raise _invalid(link, "the number is not a Telegram channel id")
+        raise _invalid(link, "the number is not a Telegram channel id", "bad_id")
     return ChannelLink("id", channel_id=value)
 
 
@@ -107,9 +116,9 @@ def parse_channel_link(link: str) -> ChannelLink:
     """Parse any link form a user may paste. Raises ChannelError("invalid") saying what is wrong."""
     text = (link or "").strip()
     if not text:
-        raise _invalid(link or "", "it is empty")
+        raise _invalid(link or "", "it is empty", "empty")
     if any(c.isspace() for c in text):
-        raise _invalid(text, "it contains spaces; give one link at a time")
+        raise _invalid(text, "it contains spaces; give one link at a time", "spaces")
     if re.fullmatch(r"-?\d+", text):
         return _numeric(text, text)
     if text.startswith("@"):
@@ -125,37 +134,37 @@ def parse_channel_link(link: str) -> ChannelLink:
     try:
         parts = urlsplit(text_url)
     except ValueError:
-        raise _invalid(text, "it is not a well-formed URL") from None
+        raise _invalid(text, "it is not a well-formed URL", "bad_url") from None
     host = (parts.hostname or "").lower()
     if host.endswith(".t.me") and host.count(".") == 2 and host != "www.t.me":
         return _username(text, host.split(".")[0])  # name.t.me
     if host not in _HOSTS:
-        raise _invalid(text, f"{host or 'the host'} is not a Telegram link (t.me or telegram.me)")
+        raise _invalid(text, f"{host or 'the host'} is not a Telegram link (t.me or telegram.me)", "foreign_host")
     segments = [s for s in parts.path.split("/") if s]
     if not segments:
-        raise _invalid(text, "the link names no channel")
+        raise _invalid(text, "the link names no channel", "no_channel")
     head = segments[0]
     if head.startswith("+"):
         if _INVITE_HASH.fullmatch(head[1:]):
             return ChannelLink("invite", invite_hash=head[1:])
-        raise _invalid(text, "the invite hash after t.me/+ is malformed")
+        raise _invalid(text, "the invite hash after t.me/+ is malformed", "bad_invite")
     lowered_head = head.lower()
     if lowered_head == "joinchat":
         if len(segments) >= 2 and _INVITE_HASH.fullmatch(segments[1]):
             return ChannelLink("invite", invite_hash=segments[1])
-        raise _invalid(text, "the invite link has no valid hash after /joinchat/")
+        raise _invalid(text, "the invite link has no valid hash after /joinchat/", "bad_invite")
     if lowered_head == "s":
         if len(segments) < 2:
-            raise _invalid(text, "t.me/s/ must be followed by a channel name")
+            raise _invalid(text, "t.me/s/ must be followed by a channel name", "no_channel")
         return _username(text, segments[1], segments[2] if len(segments) > 2 else None)
     if lowered_head == "c":
         if len(segments) >= 2 and segments[1].isdigit():
             found = _numeric(text, segments[1])
             msg = int(segments[2]) if len(segments) > 2 and segments[2].isdigit() else None
             return ChannelLink("id", channel_id=found.channel_id, message_id=msg)
-        raise _invalid(text, "a t.me/c/ link must carry the channel's numeric id")
+        raise _invalid(text, "a t.me/c/ link must carry the channel's numeric id", "bad_id")
     if lowered_head in _RESERVED:
-        raise _invalid(text, f"it is {_RESERVED[lowered_head]}, not a channel")
+        raise _invalid(text, f"it is {_RESERVED[lowered_head]}, not a channel", "not_a_channel_link")
     return _username(text, head, segments[1] if len(segments) > 1 else None)
 
 
@@ -167,7 +176,8 @@ def _tg_scheme(text: str) -> ChannelLink:
         return _username(text, query["domain"][0], next(iter(query.get("post", [])), None))
     if action == "join" and query.get("invite") and _INVITE_HASH.fullmatch(query["invite"][0]):
         return ChannelLink("invite", invite_hash=query["invite"][0])
-    raise _invalid(text, "only tg://resolve?domain=NAME and tg://join?invite=HASH links name a channel")
+    raise _invalid(text, "only tg://resolve?domain=NAME and tg://join?invite=HASH links name a channel",
+                   "not_a_channel_link")
 
 
 async def find_channel(session: AsyncSession, link: ChannelLink | domain.ChannelRef) -> m.Channel | None:

@@ -67,6 +67,7 @@ def _rewrite(pattern: str, column: int) -> tuple[str, bool, bool]:
                     r"\b and \B work only at the very start or end of a /pattern/ (RE2 has no look-around)",
                     column=column + i + 1,
                     example=r"/\bбатальон\w*/",
+                    code="regex_boundary",
                 )
             low = nxt.lower()
             if low in ("w", "d"):
@@ -75,7 +76,7 @@ def _rewrite(pattern: str, column: int) -> tuple[str, bool, bool]:
                     if nxt.isupper():
                         raise RuleError(
                             rf"\{nxt} cannot be used inside [...] in a /pattern/", column=column + i + 1,
-                            example=r"/[^\s]+/",
+                            example=r"/[^\s]+/", code="regex_class_escape", escape="\\" + nxt,
                         )
                     out.append(body)
                 else:
@@ -108,11 +109,19 @@ class BadCharacterError(RuleError):
 
     key = "rule_bad_character"  # the bot's own reply (bot/i18n)
 
+    def __init__(self, message: str, **details: Any) -> None:
+        details.setdefault("code", "bad_character")
+        super().__init__(message, **details)
+
 
 class RegexTooSlowError(RuleError):
     """A /pattern/ too slow to run on every post (`check_cost`)."""
 
     key = "regex_too_slow"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        details.setdefault("code", "regex_too_slow")
+        super().__init__(message, **details)
 
 
 class _Post(threading.local):
@@ -230,7 +239,7 @@ def compile_regex(pattern: str, column: int) -> Regex:
     import re2
 
     if not pattern:
-        raise RuleError("the /pattern/ is empty", column=column, example="/батальон\\w*/")
+        raise RuleError("the /pattern/ is empty", column=column, example="/батальон\\w*/", code="regex_empty")
     bad = bad_character(pattern)
     if bad is not None:
         raise BadCharacterError("the /pattern/ holds a control or invalid character; type it as plain text",
@@ -248,6 +257,8 @@ def compile_regex(pattern: str, column: int) -> Regex:
             f"RE2 cannot use the pattern /{pattern}/: {detail} (RE2 has no backreferences or look-around)",
             column=column,
             example="/батальон\\w*/",
+            code="regex_invalid",
+            pattern=pattern,
         ) from None
     if compiled.programsize > MAX_PROGRAM:
         raise RuleError(
@@ -255,6 +266,8 @@ def compile_regex(pattern: str, column: int) -> Regex:
             f"{MAX_PROGRAM:,}); use fewer or smaller repetitions (each \\w is every letter of every script)",
             column=column,
             example="/батальон\\w*/",
+            code="regex_too_complex",
+            pattern=pattern,
         )
     return Regex(pattern, compiled, start_b, end_b)
 
@@ -310,4 +323,5 @@ def check_cost(regex: Regex) -> None:
                 f"the pattern /{regex.source}/ is too slow to run on every post (over {COST_LIMIT * 1000:.0f} ms "
                 f"on a {COST_TEXT:,}-character post); use fewer optional parts and repetitions",
                 example="/батальон\\w*/",
+                pattern=regex.source,
             )

@@ -113,7 +113,7 @@ def evaluate(expr: Expr, hit: Container[int]) -> bool:
 
 _OR = {"or", "или", "або", "|", "||"}
 _AND = {"and", "и", "і", "&", "&&"}
-_NOT = {"not", "не", "!"}
+_NOT = {"not", "не", "ні", "!"}
 _QUOTES = {'"': '"', "«": "»", "“": "”", "„": "“"}
 _STOP = set("()~") | set(_QUOTES) | {"»", "”"}
 _TOPIC = re.compile(r"~(\d*(?:[.,]\d+)?)\s*([\"'«“„])")
@@ -155,7 +155,7 @@ class _Parser:
                 close = s.find(_QUOTES[ch], i + 1)
                 if close < 0:
                     raise RuleError(f"the phrase opened with {ch} is not closed", column=i + 1,
-                                    example='"территориальная оборона"')
+                                    example='"территориальная оборона"', code="phrase_unclosed", quote=ch)
                 toks.append(self._phrase(s[i + 1 : close], i + 1))
                 i = close + 1
             elif ch == "~":
@@ -165,13 +165,14 @@ class _Parser:
                 i += 1
             elif ch in "»”":
                 raise RuleError(f"{ch} closes a phrase that was never opened", column=i + 1,
-                                example="«территориальная оборона»")
+                                example="«территориальная оборона»", code="phrase_unopened", quote=ch)
             elif ch == "/" and (i == 0 or s[i - 1].isspace() or s[i - 1] in "(-!"):
                 end = i + 1
                 while end < len(s) and s[end] != "/":
                     end += 2 if s[end] == "\\" else 1
                 if end >= len(s):
-                    raise RuleError("the /pattern/ has no closing /", column=i + 1, example="/батальон\\w*/")
+                    raise RuleError("the /pattern/ has no closing /", column=i + 1, example="/батальон\\w*/",
+                                    code="regex_unclosed")
                 regex = compile_regex(s[i + 1 : end], i + 2)
                 toks.append(_Tok("term", i + 1, s[i : end + 1], self._term(Term("regex", regex=regex, text=s[i : end + 1]), i + 1)))
                 i = end + 1
@@ -241,7 +242,8 @@ class _Parser:
         if not words:
             if exact or prefix:
                 raise RuleError(f"{'=' if exact else '*'} needs a word", column=col,
-                                example="=Белгород" if exact else "оборон*")
+                                example="=Белгород" if exact else "оборон*", code="needs_word",
+                                op="=" if exact else "*")
             return [] if not out else self._drop_not(out)
         for n, parts in enumerate(words):
             last = n == len(words) - 1
@@ -275,10 +277,11 @@ class _Parser:
                 self.atoms -= 1  # the joined form is the same word
                 slots.append([split, (joined,)])
         if not slots:
-            raise RuleError("the phrase has no words", column=col, example='"территориальная оборона"')
+            raise RuleError("the phrase has no words", column=col, example='"территориальная оборона"',
+                            code="phrase_empty")
         if sum(len(options) > 1 for options in slots) > 3:
             raise RuleError("a phrase may hold at most 3 hyphenated words", column=col,
-                            example='"self-defense units"')
+                            example='"self-defense units"', code="phrase_hyphens", limit=3)
         text = inner.strip()
         variants = []
         for choice in itertools.product(*slots):
@@ -292,12 +295,14 @@ class _Parser:
         self.atoms += 1
         if self.atoms > self.max_terms:
             raise RuleError(f"the rule has more than {self.max_terms} words; split it into several rules",
-                            column=col, example="батальон OR обстрел")
+                            column=col, example="батальон OR обстрел", code="too_many_words",
+                            limit=self.max_terms)
         form = canonical(word)
         if prefix:
             if len(form) < _MIN_PREFIX:
                 raise RuleError(f"the prefix {word}* is too short; give at least {_MIN_PREFIX} letters",
-                                column=col, example="оборон*")
+                                column=col, example="оборон*", code="prefix_short", prefix=word,
+                                limit=_MIN_PREFIX)
             return Atom("prefix", (form,))
         if exact:
             return Atom("exact", (form,))
@@ -328,12 +333,12 @@ class _Parser:
     def _scope(self, value: str, col: int) -> None:
         names = [v for v in value.split(",") if v]
         if not names:
-            raise RuleError("in: needs a channel", column=col, example="обстрел in:@vvgladkov")
+            raise RuleError("in: needs a channel", column=col, example="обстрел in:@vvgladkov", code="in_empty")
         for name in names:
             found = _CHANNEL.fullmatch(name.lower())
             if not found:
                 raise RuleError(f"{name!r} is not a channel username", column=col,
-                                example="обстрел in:@vvgladkov,@bbcrussian")
+                                example="обстрел in:@vvgladkov,@bbcrussian", code="in_bad_channel", name=name)
             self.channels.append(found.group(1))
 
     # -- parser (recursive descent over the tokens; scope tokens are skipped)
@@ -342,12 +347,14 @@ class _Parser:
         if not self.toks:
             if self.channels:
                 raise RuleError("the rule names channels but no words to look for", column=None,
-                                example="обстрел in:@vvgladkov")
-            raise RuleError("the rule has no words (only punctuation or emoji)", column=None, example="обстрел")
+                                example="обстрел in:@vvgladkov", code="channels_only")
+            raise RuleError("the rule has no words (only punctuation or emoji)", column=None, example="обстрел",
+                            code="no_words")
         expr = self._or(0)
         if self.pos < len(self.toks):
             tok = self.toks[self.pos]
-            raise RuleError(f"unexpected {tok.text or tok.kind!r}", column=tok.col, example="(батальон OR рота) Белгород")
+            raise RuleError(f"unexpected {tok.text or tok.kind!r}", column=tok.col, example="(батальон OR рота) Белгород",
+                            code="unexpected", token=tok.text or tok.kind)
         return expr
 
     def _peek(self) -> _Tok | None:
@@ -358,7 +365,8 @@ class _Parser:
         while (tok := self._peek()) is not None and tok.kind == "or":
             self.pos += 1
             if self._peek() is None or self._peek().kind in ("or", "and", ")"):  # type: ignore[union-attr]
-                raise RuleError(f"{tok.text} needs a word on both sides", column=tok.col, example="обстрел OR shelling")
+                raise RuleError(f"{tok.text} needs a word on both sides", column=tok.col, example="обстрел OR shelling",
+                                code="both_sides", op=tok.text)
             parts.append(self._and(depth))
         return parts[0] if len(parts) == 1 else ("or", tuple(parts))
 
@@ -370,35 +378,41 @@ class _Parser:
                 nxt = self._peek()
                 if nxt is None or nxt.kind in ("or", "and", ")"):
                     raise RuleError(f"{tok.text} needs a word on both sides", column=tok.col,
-                                    example="обстрел AND Белгород")
+                                    example="обстрел AND Белгород", code="both_sides", op=tok.text)
             parts.append(self._unary(depth))
         return parts[0] if len(parts) == 1 else ("and", tuple(parts))
 
     def _unary(self, depth: int) -> Expr:
         tok = self._peek()
         if tok is None:
-            raise RuleError("the rule ends where a word was expected", column=len(self.source), example="батальон -учения")
+            raise RuleError("the rule ends where a word was expected", column=len(self.source), example="батальон -учения",
+                            code="ends_early")
         if tok.kind == "not":
             self.pos += 1
             if self._peek() is None or self._peek().kind in ("or", "and", ")"):  # type: ignore[union-attr]
-                raise RuleError(f"{tok.text} needs a word after it", column=tok.col, example="батальон NOT учения")
+                raise RuleError(f"{tok.text} needs a word after it", column=tok.col, example="батальон NOT учения",
+                                code="needs_word_after", op=tok.text)
             return ("not", self._unary(depth))
         if tok.kind == "(":
             if depth >= _MAX_DEPTH:
-                raise RuleError("too many nested parentheses", column=tok.col, example="(a OR b) c")
+                raise RuleError("too many nested parentheses", column=tok.col, example="(a OR b) c", code="too_nested")
             self.pos += 1
             if (nxt := self._peek()) is not None and nxt.kind == ")":
-                raise RuleError("empty parentheses", column=tok.col, example="(батальон OR рота) Белгород")
+                raise RuleError("empty parentheses", column=tok.col, example="(батальон OR рота) Белгород",
+                                code="parens_empty")
             expr = self._or(depth + 1)
             close = self._peek()
             if close is None or close.kind != ")":
-                raise RuleError("this ( is never closed", column=tok.col, example="(батальон OR рота) Белгород")
+                raise RuleError("this ( is never closed", column=tok.col, example="(батальон OR рота) Белгород",
+                                code="paren_unclosed")
             self.pos += 1
             return expr
         if tok.kind == ")":
-            raise RuleError(") without a matching (", column=tok.col, example="(батальон OR рота) Белгород")
+            raise RuleError(") without a matching (", column=tok.col, example="(батальон OR рота) Белгород",
+                            code="paren_unopened")
         if tok.kind in ("or", "and"):
-            raise RuleError(f"{tok.text} needs a word on both sides", column=tok.col, example="обстрел OR shelling")
+            raise RuleError(f"{tok.text} needs a word on both sides", column=tok.col, example="обстрел OR shelling",
+                            code="both_sides", op=tok.text)
         self.pos += 1
         return tok.value  # type: ignore[return-value]
 
@@ -407,31 +421,44 @@ class _Parser:
 def parse_rule(source: str, *, max_length: int = 500, max_terms: int = 30) -> ParsedRule:
     """Parse a rule. Raises RuleError (what, the column, a working example) and nothing else."""
     if not isinstance(source, str):
-        raise RuleError("a rule must be text", example="батальон")
+        raise RuleError("a rule must be text", example="батальон", code="empty")
     text = source.strip()
     if not text:
-        raise RuleError("the rule is empty; write one or more words", example="батальон")
+        raise RuleError("the rule is empty; write one or more words", example="батальон", code="empty")
     bad = bad_character(text)
     if bad is not None:  # NUL, other control characters, a lone surrogate: no database or RE2 takes them
         raise BadCharacterError("the rule holds a control character or an invalid one; type it as plain text",
                                 column=bad + 1, example="батальон")
     if len(text) > max_length:
         raise RuleError(f"the rule is {len(text)} characters long; the limit is {max_length}",
-                        column=max_length + 1, example="батальон OR обстрел")
+                        column=max_length + 1, example="батальон OR обстрел", code="too_long",
+                        length=len(text), limit=max_length)
     try:
         parser = _Parser(text, max_terms)
         expr = parser.parse()
     except RecursionError:
-        raise RuleError("the rule is nested too deeply", example="(a OR b) c") from None
+        raise RuleError("the rule is nested too deeply", example="(a OR b) c", code="too_nested") from None
     if evaluate(expr, set()):
         raise RuleError(
             "the rule only says what to leave out, so it would match almost every post; add a word to look for",
             example="батальон -учения",
+            code="only_not",
         )
     return ParsedRule(
         source=text, expr=expr, terms=tuple(parser.terms), channels=tuple(dict.fromkeys(parser.channels)),
         positive=_positive(expr),
     )
+
+
+def check_single_letters(rule: ParsedRule) -> None:
+    """Raise RuleError ("one_letter") when a word of one letter or digit alone can make the rule
+    match: it is in nearly every post (a preposition, a list item). What a new rule must pass before
+    it is accepted; `рота Б` (both) passes. Stored rules are not checked again."""
+    for index, term in enumerate(rule.terms):
+        if term.kind == "word" and len(term.text) == 1 and evaluate(rule.expr, {index}):
+            raise RuleError(f"{term.text!r} is a single character: it would match almost every post; write a "
+                            "whole word, or keep it inside a phrase", example="батальон",
+                            code="one_letter", word=term.text)
 
 
 def check_rule_cost(rule: ParsedRule) -> None:

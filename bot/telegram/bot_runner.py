@@ -12,6 +12,7 @@ from telethon import errors, types
 from bot import domain
 from bot.commands import BotCommands, CommandContext
 from bot.telegram.handlers import BotHandlers
+from bot.telegram.menu import register_menu
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -42,6 +43,7 @@ class BotClientResolver:
                 "private",
                 f"{shown} is an invite link; the bot cannot use those. Ask an administrator to run "
                 f"`tgmon channels add {shown}`.",
+                reason="invite_link",
             )
         target: Any = (
             parsed.username if parsed.kind == "username" else types.PeerChannel(parsed.channel_id or 0)
@@ -92,6 +94,7 @@ class BotService:
         username = getattr(me, "username", None)
         self.handlers = BotHandlers(BotCommands(self.context(username)), self.client)
         self.handlers.register()
+        await register_menu(self.client)
         log.info("bot @%s is answering commands", username or "?")
         try:
             await stop.wait()

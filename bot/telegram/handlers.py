@@ -52,6 +52,8 @@ class BotHandlers:
         self._monotonic = monotonic
         self._registered: list[tuple[Callable[..., Any], Any]] = []
         self._me_id: int | None = None
+        # (chat, screen name) -> the message showing that screen last (Reply.screen)
+        self._screens: dict[tuple[int, str], int] = {}
 
     def register(self) -> None:
         for callback, builder in (
@@ -113,6 +115,8 @@ class BotHandlers:
                 return
             if reply.text and reply.edit:
                 await self._edit(event.chat_id, event.message_id, reply)
+                if reply.screen is not None:
+                    self._remember(int(event.chat_id), reply.screen, int(event.message_id))
             elif reply.text or reply.file:
                 await self._send(event.chat_id, reply)
             await event.answer(reply.toast, alert=reply.alert)
@@ -184,11 +188,36 @@ class BotHandlers:
                     chat_id, data, caption=reply.text, parse_mode="html", force_document=True, buttons=buttons
                 )
             else:
-                await self.client.send_message(
+                sent = await self.client.send_message(
                     chat_id, reply.text, parse_mode="html", buttons=buttons, link_preview=False
                 )
+                if reply.screen is not None and sent is not None:
+                    await self._refresh(int(chat_id), reply, int(sent.id))
         except (errors.UserIsBlockedError, errors.ChatWriteForbiddenError, errors.InputUserDeactivatedError):
             log.info("chat %s does not accept messages from the bot", chat_id)
+
+    def _remember(self, chat_id: int, screen: str, message_id: int) -> int | None:
+        """Note the message now showing `screen` in the chat; the one that showed it before, if any."""
+        if len(self._screens) > 10_000:
+            self._screens.clear()
+        before = self._screens.get((chat_id, screen))
+        self._screens[(chat_id, screen)] = message_id
+        return before if before != message_id else None
+
+    async def _refresh(self, chat_id: int, reply: Reply, message_id: int) -> None:
+        """A screen sent anew (a typed /settings change): the chat's earlier message of the same
+        screen shows the same state, so none of its buttons speaks of old values."""
+        assert reply.screen is not None
+        before = self._remember(chat_id, reply.screen, message_id)
+        if before is None:
+            return
+        try:
+            await self.client.edit_message(
+                chat_id, before, reply.text, parse_mode="html", buttons=telethon_buttons(reply.buttons),
+                link_preview=False,
+            )
+        except errors.RPCError:  # deleted, too old to edit, unchanged: nothing to bring up to date
+            log.debug("could not refresh an earlier %s screen in chat %s", reply.screen, chat_id)
 
     async def _edit(self, chat_id: int, message_id: int, reply: Reply) -> None:
         try:

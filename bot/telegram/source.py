@@ -54,24 +54,27 @@ def channel_error(exc: BaseException, shown: str) -> ChannelError | None:
     if isinstance(exc, errors.UsernameNotOccupiedError):
         return ChannelError("not_found", f"No channel {shown} exists on Telegram; check the spelling.")
     if isinstance(exc, errors.UsernameInvalidError):
-        return ChannelError("not_found", f"{shown} is not a valid Telegram username; check the spelling.")
+        return ChannelError("not_found", f"{shown} is not a valid Telegram username; check the spelling.",
+                            reason="bad_username", username=shown)
     if isinstance(exc, errors.ChannelPrivateError | errors.ChannelPublicGroupNaError):
         return ChannelError("private", f"{shown} is private or no longer available: only public channels "
                             "(or an invite link) can be watched.")
     if isinstance(exc, errors.ChannelBannedError | errors.UserBannedInChannelError):
         return ChannelError("banned", f"{shown} has banned the monitoring account; it cannot be watched.")
     if isinstance(exc, errors.InviteHashExpiredError):
-        return ChannelError("private", f"The invite link {shown} has expired or was revoked; ask for a new one.")
+        return ChannelError("private", f"The invite link {shown} has expired or was revoked; ask for a new one.",
+                            reason="invite_expired")
     if isinstance(exc, errors.InviteHashInvalidError):
-        return ChannelError("not_found", f"The invite link {shown} is not valid; check it was copied whole.")
+        return ChannelError("not_found", f"The invite link {shown} is not valid; check it was copied whole.",
+                            reason="bad_invite")
     if isinstance(exc, errors.InviteRequestSentError):
         return ChannelError("private", f"{shown} needs an admin to approve joining; the request was sent, "
-                            "try again once approved.")
+                            "try again once approved.", reason="join_requested")
     if isinstance(exc, errors.ChannelInvalidError):
         return ChannelError("not_found", f"{shown} is not a channel this account can see.")
     if isinstance(exc, errors.ChannelsTooMuchError):
         return ChannelError("banned", "The monitoring account has joined too many channels (Telegram's limit "
-                            "is about 500); remove some first.")
+                            "is about 500); remove some first.", reason="too_many_channels")
     return None
 
 
@@ -83,7 +86,7 @@ def channel_ref(entity: Any, shown: str) -> domain.ChannelRef:
     if isinstance(entity, types.ChannelForbidden):
         raise ChannelError("private", f"{shown} ({entity.title}) is private or has banned the monitoring account.")
     if isinstance(entity, types.Chat | types.ChatForbidden | types.ChatEmpty):
-        raise ChannelError("invalid", f"{shown} is a small group chat, not a channel.")
+        raise ChannelError("invalid", f"{shown} is a small group chat, not a channel.", reason="group")
     if not isinstance(entity, types.Channel):
         raise ChannelError("not_found", f"{shown} is not a channel.")
     username = entity.username
@@ -202,7 +205,7 @@ class TelethonSource:
         if isinstance(info, types.ChatInviteAlready | types.ChatInvitePeek):
             return info.chat
         if isinstance(info, types.ChatInvite) and not info.channel:
-            raise ChannelError("invalid", f"{shown} invites to a group chat, not a channel.")
+            raise ChannelError("invalid", f"{shown} invites to a group chat, not a channel.", reason="group")
         try:
             updates = await self.client(functions.messages.ImportChatInviteRequest(hash=invite_hash))
         except errors.UserAlreadyParticipantError:

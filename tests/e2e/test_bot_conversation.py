@@ -72,6 +72,7 @@ class FakeBotClient:
         self.messages: dict[int, Shown] = {}
         self.log: list[tuple[str, Shown]] = []
         self.answers: list[functions.messages.SetBotCallbackAnswerRequest] = []
+        self.menus: list[functions.bots.SetBotCommandsRequest] = []
         self.admins: dict[int, set[int]] = {}
         self.permission_checks = 0
         self._ids = itertools.count(1)
@@ -174,6 +175,10 @@ class FakeBotClient:
         return Permissions()
 
     async def __call__(self, request: Any) -> Any:
+        bytes(request)  # serialises as it would on the wire (a wrong field type fails here)
+        if isinstance(request, functions.bots.SetBotCommandsRequest):
+            self.menus.append(request)
+            return True
         assert isinstance(request, functions.messages.SetBotCallbackAnswerRequest)
         self.answers.append(request)
         return True
@@ -304,11 +309,21 @@ async def test_a_whole_conversation_through_the_real_handlers(db: Database) -> N
     saved = await client.user_presses(ALICE, client.messages[screen.message_id], "07:30")
     assert saved.message == "Сохранено"
     await client.user_presses(ALICE, client.messages[screen.message_id], "🌍 Часовой пояс")
-    await client.user_presses(ALICE, client.messages[screen.message_id], "Europe/Moscow")
-    assert "Время доставки: 07:30 (Europe/Moscow)" in client.messages[screen.message_id].text
+    await client.user_presses(ALICE, client.messages[screen.message_id], "Москва")  # the city, in Russian
+    assert "Время доставки: 07:30 (Москва)" in client.messages[screen.message_id].text
     async with db.uow(read_only=True) as session:
         sub = await session.scalar(select(m.Subscriber).where(m.Subscriber.chat_id == ALICE.id))
     assert sub is not None and (sub.digest_hour, sub.digest_minute, sub.timezone) == (7, 30, "Europe/Moscow")
+    # a typed change, in Russian words: the new screen, and the earlier one brought up to date (its
+    # keyboard is not left speaking of 07:30)
+    typed, refreshed = await client.user_says(ALICE, "/settings время 08:15")
+    assert "Сохранено" in typed.text and "Время доставки: 08:15 (Москва)" in typed.text
+    assert refreshed.message_id == screen.message_id and client.log[-1][0] == "edit"
+    assert "08:15" in client.messages[screen.message_id].text
+    assert "📅 День недели" not in typed.buttons  # daily: no weekday button
+    weekly, _ = await client.user_says(ALICE, "/settings частота еженедельно")
+    assert "📅 День недели" in weekly.buttons and "День еженедельного дайджеста" in weekly.text
+    await client.user_says(ALICE, "/settings частота ежедневно")
 
     # new posts arrive; /digest queues the digest and the delivery worker sends it
     await app.pipeline.ingest(
@@ -399,7 +414,7 @@ async def test_group_admin_status_comes_from_the_client(db: Database) -> None:
     [followed] = await client.user_says(ALICE, "/follow https://t.me/newchan")
     assert "Теперь слежу за New & Chan" in followed.text
     [missing] = await client.user_says(ALICE, "/follow @nochan")
-    assert "No channel @nochan exists" in missing.text
+    assert "канала @nochan в Telegram нет" in missing.text
     async with db.uow(read_only=True) as session:
         row = await session.scalar(select(m.Channel).where(m.Channel.username == "newchan"))
     assert row is not None and (row.telegram_id, row.status, row.added_by) == (1444000111, "active", ALICE.id)

@@ -125,12 +125,12 @@ async def test_follow_with_a_source_adds_at_once(db: Database) -> None:
     assert "Now watching Гладков" in visible(added)
     assert "is already watched" in visible(await kit.say(ALICE, "/follow @vvgladkov"))
     missing = await kit.say(ALICE, "/follow @nosuchchannel")
-    assert "No channel @nosuchchannel exists." in visible(missing)
+    assert "no channel @nosuchchannel exists on Telegram" in visible(missing)
     assert await kit.count(m.Channel) == 1
 
     approving = make_kit(db, source=source, approve_channels=True)
     ghost = await approving.say(BORIS, "/follow @nochannel_here")
-    assert "No channel @nochannel_here exists." in visible(ghost)  # never queued for the admins
+    assert "no channel @nochannel_here exists on Telegram" in visible(ghost)  # never queued for the admins
     source.known["otherchannel"] = domain.ChannelRef(1400000003, "otherchannel", "Другой канал")
     queued = await approving.say(BORIS, "/follow @otherchannel")
     assert "Asked for @otherchannel" in visible(queued)
@@ -153,7 +153,7 @@ async def test_admin_commands(db: Database) -> None:
     fresh = FakeSource({"freshchan": domain.ChannelRef(1400000002, "freshchan", "Fresh")})
     kit = make_kit(db, source=fresh, admins=[ADMIN])
     assert "Now watching Fresh" in visible(await kit.say(ALICE, "/admin channels add @freshchan"))
-    assert "No channel @ghost exists" in visible(await kit.say(ALICE, "/admin channels add @ghost"))
+    assert "no channel @ghost exists" in visible(await kit.say(ALICE, "/admin channels add @ghost"))
     removed = await kit.say(ALICE, "/admin channels remove @freshchan")
     assert "Removed Fresh" in visible(removed)
     assert "No channel" in visible(await kit.say(ALICE, "/admin channels remove @ghost"))

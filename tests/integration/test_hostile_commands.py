@@ -21,7 +21,7 @@ from tests.integration.test_commands_kit import ALICE, BORIS, make_kit, visible
         ("/watch /a\x00b/", "control character", "управляющий"),
         ("/watch /(a?){1000}/", "too slow", "слишком медленное"),
         ("/watch /((б?|[a-z]){1000})+/", "too slow", "слишком медленное"),
-        ("/watch /(\\w+\\s*){100}/", "too complex", "too complex"),  # refused by size, in the parser's words
+        ("/watch /(\\w+\\s*){100}/", "too complex", "слишком сложное"),  # refused by size
     ],
 )
 async def test_bad_rules_are_refused_clearly(

@@ -49,7 +49,10 @@ def test_timezone_rejects_the_rest(typed: str) -> None:
 def test_etc_zones_read_as_offsets() -> None:
     assert describe_timezone("Etc/GMT-3") == "UTC+3"
     assert describe_timezone("Etc/GMT+5") == "UTC-5"
-    assert describe_timezone("Europe/Moscow") == "Europe/Moscow"
+    assert describe_timezone("Europe/Moscow") == "Moscow"
+    assert describe_timezone("Asia/Yekaterinburg", "ru") == "Екатеринбург"
+    assert describe_timezone("Asia/Yekaterinburg", "uk") == "Єкатеринбург"
+    assert describe_timezone("UTC", "ru") == "UTC"
 
 
 def test_parse_time() -> None:
@@ -94,10 +97,10 @@ def test_split_command() -> None:
 def test_language_for() -> None:
     assert [language_for(c) for c in ("ru", "uk", "be", "ru-RU", "UK_ua", "en", "de", None, "")] == [
         "ru",
+        "uk",
         "ru",
         "ru",
-        "ru",
-        "ru",
+        "uk",
         "en",
         "en",
         "en",

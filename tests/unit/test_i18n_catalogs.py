@@ -47,7 +47,7 @@ def _fields(text: str) -> set[str]:
 
 
 def test_the_languages_are_english_russian_and_ukrainian_at_least() -> None:
-    assert LANGUAGES[0] == "en" and {"en", "ru"} <= set(LANGUAGES)
+    assert LANGUAGES[0] == "en" and {"en", "ru", "uk"} <= set(LANGUAGES)
 
 
 def test_every_key_the_code_uses_is_in_every_catalog_and_none_is_left_over() -> None:
@@ -60,6 +60,7 @@ def test_every_key_the_code_uses_is_in_every_catalog_and_none_is_left_over() -> 
         assert plural_keys(lang) == plurals, f"{lang}: plural keys differ from the plural() calls"
         empty = sorted(k for k, forms in have.items() if not all(f.strip() for f in forms))
         assert empty == [], f"{lang}: untranslated keys"
+        assert not load(lang).fuzzy, f"{lang}: the catalog's header is marked fuzzy (pybabel compile skips it)"
         fuzzy = sorted(m.id if isinstance(m.id, str) else m.id[0] for m in load(lang) if m.id and m.fuzzy)
         assert fuzzy == [], f"{lang}: fuzzy entries are not used by the bot"
 
@@ -98,6 +99,8 @@ def test_the_plural_form_picked_at_run_time_is_cldrs(lang: str) -> None:
         ("ru", 1, "1 сохранённый пост"), ("ru", 3, "3 сохранённых поста"), ("ru", 5, "5 сохранённых постов"),
         ("ru", 11, "11 сохранённых постов"), ("ru", 21, "21 сохранённый пост"), ("ru", 22, "22 сохранённых поста"),
         ("ru", 112, "112 сохранённых постов"),
+        ("uk", 1, "1 збережений пост"), ("uk", 3, "3 збережені пости"), ("uk", 5, "5 збережених постів"),
+        ("uk", 11, "11 збережених постів"), ("uk", 21, "21 збережений пост"), ("uk", 24, "24 збережені пости"),
     ],
 )
 def test_counted_phrases_agree_with_the_number(lang: str, count: int, text: str) -> None:
@@ -115,7 +118,8 @@ def test_an_unknown_key_fails_loudly_and_an_unknown_language_reads_english() -> 
 
 @pytest.mark.parametrize(
     ("code", "lang"),
-    [("ru", "ru"), ("ru-RU", "ru"), ("be", "ru"), ("en-GB", "en"), ("de", "en"), (None, "en"), ("", "en")],
+    [("ru", "ru"), ("ru-RU", "ru"), ("be", "ru"), ("uk", "uk"), ("UK_ua", "uk"), ("en-GB", "en"), ("de", "en"),
+     (None, "en"), ("", "en")],
 )
 def test_the_language_comes_from_the_telegram_client(code: str | None, lang: str) -> None:
     assert language_for(code) == lang
