@@ -17,6 +17,7 @@ MENU = (
     ("delivery", N_("cmd_delivery")),
     ("search", N_("cmd_search")),
     ("digest", N_("cmd_digest")),
+    ("more", N_("cmd_more")),
     ("channels", N_("cmd_channels")),
     ("follow", N_("cmd_follow")),
     ("settings", N_("cmd_settings")),
