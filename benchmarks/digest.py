@@ -165,7 +165,8 @@ class SimulatedTelegram:
         self.clock = clock
         self.times: list[tuple[float, int]] = []
 
-    async def send_html(self, chat_id: int, html: str, *, random_id: int, attachment: bytes | None = None) -> SendResult:
+    async def send_html(self, chat_id: int, html: str, *, random_id: int, attachment: bytes | None = None,
+                        silent: bool = False) -> SendResult:
         self.times.append(((self.clock.now() - NOW).total_seconds(), chat_id))
         return SendResult(len(self.times))
 

@@ -203,10 +203,11 @@ class SendResult:
 
 
 class Sender(Protocol):
-    """Sends one already-rendered HTML message. Raises `bot.delivery.errors` exceptions on failure."""
+    """Sends one already-rendered HTML message (`silent`: without a sound, Telegram's silent send).
+    Raises `bot.delivery.errors` exceptions on failure."""
 
     async def send_html(
-        self, chat_id: int, html: str, *, random_id: int, attachment: bytes | None = None
+        self, chat_id: int, html: str, *, random_id: int, attachment: bytes | None = None, silent: bool = False
     ) -> SendResult: ...
 
 

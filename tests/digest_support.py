@@ -81,6 +81,7 @@ class Sent:
     random_id: int
     attachment: bytes | None
     at: datetime
+    silent: bool = False
 
 
 @dataclass
@@ -93,12 +94,13 @@ class FakeSender:
     fail: dict[int, list[SendError]] = field(default_factory=dict)
     calls: int = 0
 
-    async def send_html(self, chat_id: int, html: str, *, random_id: int, attachment: bytes | None = None) -> SendResult:
+    async def send_html(self, chat_id: int, html: str, *, random_id: int, attachment: bytes | None = None,
+                        silent: bool = False) -> SendResult:
         self.calls += 1
         queue = self.fail.get(chat_id)
         if queue:
             raise queue.pop(0)
-        self.sent.append(Sent(chat_id, html, random_id, attachment, self.clock.now()))  # type: ignore[attr-defined]
+        self.sent.append(Sent(chat_id, html, random_id, attachment, self.clock.now(), silent))  # type: ignore[attr-defined]
         return SendResult(message_id=len(self.sent))
 
     def texts(self, chat_id: int) -> list[str]:

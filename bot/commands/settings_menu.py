@@ -1,4 +1,4 @@
-"""/settings: frequency, delivery time, timezone, quiet hours, digest size, weekday.
+"""/settings: frequency, delivery time, timezone, quiet hours, digest size, weekday, sound.
 
 Every setting has buttons, and a typed form for people who prefer it (`/settings time 07:30`).
 """
@@ -23,6 +23,9 @@ QUIET_PRESETS = ((22 * 60, 7 * 60), (23 * 60, 8 * 60), (0, 7 * 60), (21 * 60, 9 
 FREQUENCY_KEYS = {"instant": N_("freq_instant_btn"), "daily": N_("freq_daily_btn"), "weekly": N_("freq_weekly_btn")}
 DAY_KEYS = (N_("day_0_btn"), N_("day_1_btn"), N_("day_2_btn"), N_("day_3_btn"), N_("day_4_btn"), N_("day_5_btn"),
             N_("day_6_btn"))
+# which messages ring (Telegram's silent send for the rest): instant alerts only (the default), all, none
+SOUNDS = ("alerts", "all", "none")
+SOUND_KEYS = {"alerts": N_("sound_alerts_btn"), "all": N_("sound_all_btn"), "none": N_("sound_none_btn")}
 _TIME = re.compile(r"^(\d{1,2})(?:[:.h ](\d{2}))?$")
 
 
@@ -60,6 +63,7 @@ def _screen(lang: str, sub: m.Subscriber) -> Reply:
     )
     if weekly:  # the weekday means nothing to a daily or instant subscriber: no line, no button
         text += "\n" + t(lang, "settings_weekday_line", weekday=label(lang, DAY_KEYS[sub.digest_weekday % 7]))
+    text += "\n" + t(lang, "settings_sound_line", sound=label(lang, SOUND_KEYS.get(sub.sound, SOUND_KEYS["alerts"])))
     last_row: tuple[Button, ...] = (Button(label(lang, "set_size_btn"), "s:size"),)
     if weekly:
         last_row += (Button(label(lang, "set_weekday_btn"), "s:day"),)
@@ -67,6 +71,7 @@ def _screen(lang: str, sub: m.Subscriber) -> Reply:
         (Button(label(lang, "set_frequency_btn"), "s:freq"), Button(label(lang, "set_time_btn"), "s:time")),
         (Button(label(lang, "set_timezone_btn"), "s:tz"), Button(label(lang, "set_quiet_btn"), "s:quiet")),
         last_row,
+        (Button(label(lang, "set_sound_btn"), "s:sound"),),
     )
     return Reply(text, buttons, screen="settings")
 
@@ -162,6 +167,14 @@ def _typed_day(value: str) -> Parsed:
     return "", lambda sub: setattr(sub, "digest_weekday", day)
 
 
+def _typed_sound(value: str) -> Parsed:
+    """alerts / all / none, or their button label or word in any of the bot's languages."""
+    found = value_word(value, "sound")
+    if found not in SOUNDS:
+        return N_("bad_sound"), None
+    return "", lambda sub: setattr(sub, "sound", found)
+
+
 # the setting's own name; setting_named() maps what the user typed, in any of the bot's languages
 _TYPED: dict[str, Callable[[str], Parsed]] = {
     "time": _typed_time,
@@ -170,6 +183,7 @@ _TYPED: dict[str, Callable[[str], Parsed]] = {
     "quiet": _typed_quiet,
     "size": _typed_size,
     "day": _typed_day,
+    "sound": _typed_sound,
 }
 
 
@@ -211,6 +225,9 @@ async def on_button(ctx: CommandContext, req: Request, parts: list[str]) -> Repl
     if action == "size":
         row = tuple(Button(str(n) if n else label(lang, "size_all_btn"), f"s:n:{n}") for n in SIZES)
         return Reply(t(lang, "choose_size"), (row, _back(lang)))
+    if action == "sound":
+        choices: list[tuple[Button, ...]] = [(Button(label(lang, SOUND_KEYS[v]), f"s:snd:{v}"),) for v in SOUNDS]
+        return Reply(t(lang, "choose_sound"), (*choices, _back(lang)))
     if action == "day":
         days = [Button(label(lang, DAY_KEYS[d]), f"s:d:{d}") for d in range(7)]
         return Reply(t(lang, "choose_weekday"), (tuple(days[:4]), tuple(days[4:]), _back(lang)))
@@ -238,6 +255,8 @@ def _button_change(action: str, args: list[str]) -> Change | None:
         return lambda sub: setattr(sub, "digest_size", n)
     if action == "d" and (d := as_int(arg)) is not None and 0 <= d <= 6:
         return lambda sub: setattr(sub, "digest_weekday", d)
+    if action == "snd" and arg in SOUNDS:
+        return lambda sub: setattr(sub, "sound", arg)
     return None
 
 

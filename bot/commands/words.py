@@ -21,6 +21,7 @@ SETTING_WORDS = {
     "quiet": N_("setting_quiet_words"),
     "size": N_("setting_size_words"),
     "day": N_("setting_day_words"),
+    "sound": N_("setting_sound_words"),
 }
 VALUE_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
     "frequency": {
@@ -30,6 +31,11 @@ VALUE_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "quiet": {"off": (N_("off_words"), N_("off_btn"))},
     "size": {"all": (N_("size_all_words"), N_("size_all_btn"))},
+    "sound": {
+        "alerts": (N_("sound_alerts_words"), N_("sound_alerts_btn")),
+        "all": (N_("sound_all_words"), N_("sound_all_btn")),
+        "none": (N_("sound_none_words"), N_("sound_none_btn")),
+    },
 }
 DAY_LABELS = (N_("day_0_btn"), N_("day_1_btn"), N_("day_2_btn"), N_("day_3_btn"), N_("day_4_btn"),
               N_("day_5_btn"), N_("day_6_btn"))

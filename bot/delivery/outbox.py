@@ -52,6 +52,7 @@ class Job:
     random_id: int
     attempts: int
     target_id: int | None = None  # None: the Telegram chat; else a notification target (bot/notify)
+    silent: bool = False  # Telegram's silent send: the message arrives without a sound
 
     @property
     def key(self) -> str:
@@ -70,7 +71,7 @@ def _head_of_chat() -> object:
 
 def _job(r: m.Outbox) -> Job:
     return Job(r.id, r.digest_id, r.subscriber_id, r.chat_id, r.chunk_no, r.chunk_total, r.text, r.attachment,
-               r.random_id, r.attempts, r.target_id)
+               r.random_id, r.attempts, r.target_id, bool(r.silent))
 
 
 async def claim_heads(

@@ -112,7 +112,8 @@ async def send_one(
 
 async def _dispatch(sender: Sender, notifier: Notifier | None, job: outbox.Job) -> SendResult:
     if job.target_id is None:
-        return await sender.send_html(job.chat_id, job.text, random_id=job.random_id, attachment=job.attachment)
+        return await sender.send_html(job.chat_id, job.text, random_id=job.random_id, attachment=job.attachment,
+                                      silent=job.silent)
     if notifier is None:
         raise SendFailed("this worker has no notification sender")
     return await notifier.notify(job.target_id, job.text, key=job.key)

@@ -34,7 +34,7 @@ class RecordingSender:
         return cls(path, float(os.environ.get(ENV_DELAY, "0") or 0)) if path else None
 
     async def send_html(
-        self, chat_id: int, html: str, *, random_id: int, attachment: bytes | None = None
+        self, chat_id: int, html: str, *, random_id: int, attachment: bytes | None = None, silent: bool = False
     ) -> SendResult:
         if self.delay:
             await asyncio.sleep(self.delay)

@@ -90,8 +90,9 @@ class TelethonSender:
             raise SendUncertain(f"no answer from Telegram ({type(exc).__name__})") from None
 
     async def send_html(
-        self, chat_id: int, html: str, *, random_id: int, attachment: bytes | None = None
+        self, chat_id: int, html: str, *, random_id: int, attachment: bytes | None = None, silent: bool = False
     ) -> SendResult:
+        """`silent`: Telegram delivers it without a sound (the subscriber's /settings sound)."""
         text, entities = telethon_html.parse(html)
         try:
             peer = await self._peer(chat_id)
@@ -100,12 +101,12 @@ class TelethonSender:
                 media = types.InputMediaUploadedPhoto(file=uploaded)
                 if _utf16_len(text) <= CAPTION_LIMIT:
                     result = await self._call(functions.messages.SendMediaRequest(
-                        peer, media, message=text, entities=entities or None, random_id=random_id))
+                        peer, media, message=text, entities=entities or None, random_id=random_id, silent=silent))
                     return SendResult(_message_id(result, random_id))
                 await self._call(functions.messages.SendMediaRequest(
-                    peer, media, message="", random_id=_photo_random_id(random_id)))
+                    peer, media, message="", random_id=_photo_random_id(random_id), silent=silent))
             result = await self._call(functions.messages.SendMessageRequest(
-                peer, text, no_webpage=True, entities=entities or None, random_id=random_id))
+                peer, text, no_webpage=True, entities=entities or None, random_id=random_id, silent=silent))
             return SendResult(_message_id(result, random_id))
         except errors.FloodWaitError as exc:
             raise ChatFloodWait(exc.seconds) from None

@@ -40,7 +40,8 @@ class GatedSender:
         self.started: list[int] = []
         self.sent: list[tuple[int, str]] = []
 
-    async def send_html(self, chat_id: int, html: str, *, random_id: int, attachment: bytes | None = None) -> SendResult:
+    async def send_html(self, chat_id: int, html: str, *, random_id: int, attachment: bytes | None = None,
+                        silent: bool = False) -> SendResult:
         self.started.append(chat_id)
         await self.gate.wait()
         self.sent.append((chat_id, html))
@@ -130,7 +131,7 @@ async def test_two_workers_on_one_database_send_each_row_once_in_order(db) -> No
             self.sent: list[tuple[int, str]] = []
 
         async def send_html(self, chat_id: int, html: str, *, random_id: int,
-                            attachment: bytes | None = None) -> SendResult:
+                            attachment: bytes | None = None, silent: bool = False) -> SendResult:
             await asyncio.sleep(0)
             self.sent.append((chat_id, html))
             wire.append((chat_id, html))

@@ -62,6 +62,18 @@ async def test_chart_goes_as_a_photo_with_the_text_as_caption_or_before_a_long_t
     assert isinstance(text, functions.messages.SendMessageRequest) and text.random_id == 5
 
 
+async def test_a_silent_send_is_silent_on_the_wire_and_a_loud_one_is_not() -> None:
+    client = Client()
+    sender = TelethonSender(client)  # type: ignore[arg-type]
+    await sender.send_html(42, "digest", random_id=1, silent=True)
+    await sender.send_html(42, "alert", random_id=2)
+    await sender.send_html(42, "я" * 2000, random_id=3, attachment=b"\x89PNG", silent=True)
+    quiet, loud, photo, text = client.requests
+    assert quiet.silent is True and not loud.silent  # Telegram's flag, as TL serialises it
+    assert photo.silent is True and text.silent is True  # the chart and its long text alike
+    assert bytes(quiet) != bytes(functions.messages.SendMessageRequest(quiet.peer, "digest", random_id=1))
+
+
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
