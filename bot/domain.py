@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
@@ -215,7 +215,10 @@ class Notifier(Protocol):
     """Sends one outbox row to a notification target (another service: `bot/notify/sender.py`, through
     apprise). `key` is the row's stable idempotency key. Raises `bot.delivery.errors` exceptions."""
 
-    async def notify(self, target_id: int, html: str, *, key: str) -> SendResult: ...
+    async def notify(self, target_id: int, html: str, *, key: str,
+                     on_wire: Callable[[], Awaitable[None]] | None = None) -> SendResult:
+        """`on_wire` is awaited right before a request that cannot be recognised as a repeat leaves."""
+        ...
 
 
 def unique_by(items: Sequence[Post]) -> list[Post]:

@@ -8,6 +8,7 @@ import email.policy
 import json
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,11 +26,14 @@ class Hit:
 
 @dataclass
 class HttpCatcher:
-    """json:// webhooks land here. `refuse` answers that many next requests with 500 (recorded too)."""
+    """json:// webhooks (and ntfy's JSON posts) land here. `refuse` answers that many next requests
+    with 500 (recorded too); `delay` holds each answer that long, the request already recorded (it
+    reached the service), so a sender can be killed while it waits for the answer."""
 
     hits: list[Hit] = field(default_factory=list)
     refused: list[Hit] = field(default_factory=list)
     refuse: int = 0
+    delay: float = 0.0
     server: ThreadingHTTPServer | None = None
 
     def __enter__(self) -> HttpCatcher:
@@ -37,7 +41,10 @@ class HttpCatcher:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                length = int(self.headers.get("Content-Length", 0))
+                raw = self.rfile.read(length)
+                if len(raw) < length:  # the sender died mid-request: a service never sees half a message
+                    return
                 hit = Hit(self.path, self.headers.get("Idempotency-Key"), json.loads(raw or b"{}"))
                 if catcher.refuse > 0:
                     catcher.refuse -= 1
@@ -45,6 +52,8 @@ class HttpCatcher:
                     self.send_response(500)
                 else:
                     catcher.hits.append(hit)
+                    if catcher.delay:
+                        time.sleep(catcher.delay)
                     self.send_response(200)
                 self.end_headers()
 

@@ -123,7 +123,7 @@ async def release(db: Database, jobs: Sequence[Job]) -> None:
         await session.execute(
             update(m.Outbox)
             .where(m.Outbox.id.in_([j.id for j in jobs]), m.Outbox.state == OutboxState.SENDING)
-            .values(state=OutboxState.PENDING, claimed_at=None, attempts=m.Outbox.attempts - 1)
+            .values(state=OutboxState.PENDING, claimed_at=None, attempts=m.Outbox.attempts - 1, sent_at=None)
             .execution_options(synchronize_session=False)
         )
 
@@ -173,7 +173,8 @@ async def mark_sent_many(db: Database, answered: Sequence[tuple[Job, int | None]
 
 async def mark_retry(db: Database, job: Job, not_before: datetime, error: str, *, count_attempt: bool) -> None:
     """Back to pending, due again at `not_before` (a FloodWait does not count as an attempt)."""
-    values: dict[str, object] = {"state": OutboxState.PENDING, "not_before": not_before, "last_error": error[:500]}
+    values: dict[str, object] = {"state": OutboxState.PENDING, "not_before": not_before, "last_error": error[:500],
+                                 "sent_at": None}
     if not count_attempt:
         values["attempts"] = m.Outbox.attempts - 1
     async with db.uow() as session:
@@ -207,6 +208,14 @@ async def chat_unavailable(db: Database, job: Job, now: datetime, error: str) ->
         return int(getattr(result, "rowcount", 0) or 0)
 
 
+async def on_wire(db: Database, job: Job, now: datetime) -> None:
+    """A claimed row's request is leaving now (a notification service that cannot recognise a repeat):
+    `sent_at` on a 'sending' row says so, and a row found so after a crash is never sent again."""
+    async with db.uow() as session:
+        await session.execute(update(m.Outbox).where(m.Outbox.id == job.id, m.Outbox.state == OutboxState.SENDING)
+                              .values(sent_at=now))
+
+
 async def renew(db: Database, ids: Sequence[int], now: datetime) -> None:
     """The worker still holds these claimed rows (their sends are in flight): extend the lease."""
     if not ids:
@@ -220,19 +229,20 @@ async def reclaim_expired(db: Database, now: datetime, lease: timedelta, max_att
     """Rows left 'sending' past their lease (their worker died mid-send) go back to pending, to be sent
     again with the same random_id; one that already used every attempt is reported uncertain.
     Returns the ids put back. Each stays its chat's head row, so later chunks keep waiting behind it.
-    A row for a notification target that cannot recognise a repeat (no idempotency key) is reported
-    uncertain instead: it may have reached the service, and sending it again could show it twice."""
+    A row for a notification target that cannot recognise a repeat (no idempotency key) whose request
+    had left (`on_wire` stamped it) is reported uncertain instead: it may have reached the service,
+    and sending it again could show it twice. One whose request never left goes back to pending."""
     async with db.uow() as session:
         expired = (await session.execute(
-            select(m.Outbox.id, m.Outbox.attempts, m.Outbox.target_id, m.NotifyTarget.keyed)
+            select(m.Outbox.id, m.Outbox.attempts, m.Outbox.target_id, m.NotifyTarget.keyed, m.Outbox.sent_at)
             .outerjoin(m.NotifyTarget, m.NotifyTarget.id == m.Outbox.target_id)
             .where(and_(m.Outbox.state == OutboxState.SENDING, m.Outbox.claimed_at < now - lease))
         )).all()
-        again = [row_id for row_id, attempts, target, keyed in expired
-                 if attempts < max_attempts and (target is None or keyed)]
-        doubt = [row_id for row_id, attempts, target, keyed in expired
-                 if attempts < max_attempts and target is not None and not keyed]
-        spent = [row_id for row_id, attempts, _, _ in expired if attempts >= max_attempts]
+        again = [row_id for row_id, attempts, target, keyed, left in expired
+                 if attempts < max_attempts and (target is None or keyed or left is None)]
+        doubt = [row_id for row_id, attempts, target, keyed, left in expired
+                 if attempts < max_attempts and target is not None and not keyed and left is not None]
+        spent = [row_id for row_id, attempts, _, _, _ in expired if attempts >= max_attempts]
         if doubt:
             await session.execute(
                 update(m.Outbox).where(m.Outbox.id.in_(doubt))
@@ -241,7 +251,7 @@ async def reclaim_expired(db: Database, now: datetime, lease: timedelta, max_att
         if again:
             await session.execute(
                 update(m.Outbox).where(m.Outbox.id.in_(again), m.Outbox.state == OutboxState.SENDING)
-                .values(state=OutboxState.PENDING, claimed_at=None, not_before=now,
+                .values(state=OutboxState.PENDING, claimed_at=None, not_before=now, sent_at=None,
                         last_error="its worker stopped mid-send; sent again with the same random_id"))
         if spent:
             await session.execute(

@@ -61,7 +61,7 @@ async def send_one(
     to be recorded in a batch instead of in a transaction of its own; every other outcome is
     recorded here at once."""
     try:
-        result = await _dispatch(sender, notifier, job)
+        result = await _dispatch(db, clock, sender, notifier, job)
     except DestinationGone as exc:
         await outbox.mark_done(db, job, OutboxState.FAILED, clock.now(), str(exc))
         log.warning("outbox %s (chat %s): %s", job.id, job.chat_id, exc)
@@ -110,13 +110,18 @@ async def send_one(
     return True
 
 
-async def _dispatch(sender: Sender, notifier: Notifier | None, job: outbox.Job) -> SendResult:
+async def _dispatch(db: Database, clock: Clock, sender: Sender, notifier: Notifier | None,
+                    job: outbox.Job) -> SendResult:
     if job.target_id is None:
         return await sender.send_html(job.chat_id, job.text, random_id=job.random_id, attachment=job.attachment,
                                       silent=job.silent)
     if notifier is None:
         raise SendFailed("this worker has no notification sender")
-    return await notifier.notify(job.target_id, job.text, key=job.key)
+
+    async def on_wire() -> None:
+        await outbox.on_wire(db, job, clock.now())
+
+    return await notifier.notify(job.target_id, job.text, key=job.key, on_wire=on_wire)
 
 
 async def deliver_due(

@@ -8,13 +8,18 @@ What "exactly once" means here (docs/notifications.md):
 - Any other service (Slack, Discord, Matrix, ntfy, ...) has nothing that recognises a repeat: a
   failure apprise reports (the service answered with an error, or could not be reached) is retried;
   an unknown outcome (no answer in time, the worker gone mid-send) is reported uncertain and never
-  sent again: at most once once the request may have left.
+  sent again: at most once once the request may have left. The row is stamped right before its
+  request leaves (`on_wire`, in a free thread), so a row a killed worker had claimed but not yet
+  sent goes again: nothing is lost that had not left.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -30,6 +35,7 @@ from bot.storage.database import Database
 
 log = logging.getLogger(__name__)
 
+THREADS = 8  # notification requests in flight at once, per worker
 CUT_NOTE = "(cut to fit this service: /digest in Telegram shows it all)"
 
 
@@ -47,6 +53,9 @@ class AppriseNotifier:
         self.db = db
         self.settings = settings
         self._targets: dict[int, _Target] = {}  # a target's URL never changes: remove and add again
+        # apprise is synchronous: its requests run in these threads, never more at once than threads
+        self._threads = ThreadPoolExecutor(THREADS, thread_name_prefix="notify")
+        self._slots = asyncio.Semaphore(THREADS)
 
     async def _target(self, target_id: int) -> _Target:
         known = self._targets.get(target_id)
@@ -64,16 +73,20 @@ class AppriseNotifier:
         self._targets[target_id] = target
         return target
 
-    async def notify(self, target_id: int, html: str, *, key: str) -> SendResult:
+    async def notify(self, target_id: int, html: str, *, key: str,
+                     on_wire: Callable[[], Awaitable[None]] | None = None) -> SendResult:
         target = await self._target(target_id)
         body = fit(render(html, target.body_format), target.body_limit, CUT_NOTE)
         timeout = self.settings.notify.timeout_seconds
-        request = asyncio.to_thread(edge.deliver, target.url, title=title_of(html), body=body,
-                                    body_format=target.body_format, key=key if target.keyed else None,
-                                    timeout=timeout)
+        loop = asyncio.get_running_loop()
+        call = functools.partial(edge.deliver, target.url, title=title_of(html), body=body,
+                                 body_format=target.body_format, key=key if target.keyed else None, timeout=timeout)
         try:
-            # the plugin's own socket timeouts end it first; this bounds a plugin that ignores them
-            await asyncio.wait_for(request, 3 * timeout + 5)
+            async with self._slots:  # a free thread: the request leaves the moment on_wire returns
+                if on_wire is not None and not target.keyed:
+                    await on_wire()
+                # the plugin's own socket timeouts end it first; this bounds a plugin that ignores them
+                await asyncio.wait_for(loop.run_in_executor(self._threads, call), 3 * timeout + 5)
         except TimeoutError:
             if target.keyed:
                 raise SendUncertain(f"no answer from {target.masked} in time") from None

@@ -265,6 +265,8 @@ class Outbox(Base):
     last_error: Mapped[str | None] = mapped_column(String(512))
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # when it was sent; on a 'sending' row to a notification service without an idempotency key: when
+    # its request left (outbox.on_wire), so a crash after it is reported uncertain, never resent
     sent_at: Mapped[datetime | None] = mapped_column()
     claimed_at: Mapped[datetime | None] = mapped_column()  # a worker took it (state 'sending')
     # the destination: NULL = the subscriber's Telegram chat; else a notification target (bot/notify).
