@@ -58,6 +58,7 @@ async def test_an_instant_rule_in_a_daily_chat_alerts_through_the_real_pipeline(
     await kit.say(ALICE, "/watch обстрел*")
     await kit.say(ALICE, "/watch погода")
     await kit.say(ALICE, "/delivery 1 instant")
+    await kit.say(ALICE, "/name 1 Shelling watch")
     await ingest(db, [("Обстрелы Белгорода утром", timedelta(seconds=0)), ("Погода: дождь", timedelta(seconds=0))])
     clock = ManualClock(datetime.now(UTC) + timedelta(seconds=5))
     scheduler = DigestScheduler(db, Settings(), clock)
@@ -65,6 +66,7 @@ async def test_an_instant_rule_in_a_daily_chat_alerts_through_the_real_pipeline(
     async with db.uow(read_only=True) as session:
         (alert,) = (await session.scalars(select(m.Outbox))).all()
     assert "Белгорода" in alert.text and "дождь" not in alert.text  # the daily rule waits for its digest
+    assert "Shelling watch" in alert.text and "обстрел*" not in alert.text  # the rule's name, not its query
     assert (await scheduler.instant_tick())[0] == 0  # sent once
 
 
