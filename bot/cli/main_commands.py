@@ -206,8 +206,9 @@ def _roles(settings: Settings, given: tuple[str, ...]) -> list[str]:
         if chosen == ["scheduler"]:
             return []  # nothing Telegram-facing configured: the offline demo
         for role in ROLES:
-            if role not in chosen:
-                log.warning("role %s not started: it needs %s", role, missing_credentials(settings, role))
+            if role not in chosen:  # the web view is optional: not wanting it is no warning
+                log.log(logging.DEBUG if role == "web" else logging.WARNING,
+                        "role %s not started: it needs %s", role, missing_credentials(settings, role))
         return chosen
     chosen = list(ROLES) if "all" in given else list(dict.fromkeys(given))
     for role in chosen:
