@@ -13,10 +13,10 @@ import bot.storage
 MIGRATIONS = Path(bot.storage.__file__).parent / "migrations"
 
 
-def test_one_head_and_every_file_named_by_its_revision() -> None:
+def test_one_head_and_every_file_named_after_its_revision() -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     script = ScriptDirectory.from_config(config)
     assert len(script.get_heads()) == 1, f"several heads: {script.get_heads()}; renumber the newer one"
     for revision in script.walk_revisions():
-        assert revision.path is not None and Path(revision.path).stem == revision.revision
+        assert revision.path is not None and Path(revision.path).stem.startswith(revision.revision)
