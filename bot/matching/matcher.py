@@ -513,9 +513,13 @@ class CompiledMatcher:
         return [(self._topics[tid], self._terms[tid].closeness or DEFAULT_CLOSENESS)
                 for tid in rule.positive if tid in self._topics]
 
-    def topic_closeness(self, vector: Any) -> dict[int, float]:
-        """Topic term -> the post's closeness to it (0..1), for a post's vector."""
-        return {tid: float(found.closeness(vector)) for tid, found in self._topics.items()}
+    def topic_closeness(self, vector: Any, text: str | None = None) -> dict[int, float]:
+        """Topic term -> the post's closeness to it (0..1), for a post's vector (and its text: the
+        scale of its language; without it, the scale of all languages)."""
+        from bot.matching.topics import language
+
+        lang = language(text) if text else None
+        return {tid: float(found.closeness(vector, lang)) for tid, found in self._topics.items()}
 
     def match_topics(self, text: str, vector: Any, channel: str | None = None,
                      toks: Tokens | None = None) -> list[RuleMatch]:
@@ -528,7 +532,7 @@ class CompiledMatcher:
 
         toks = toks if toks is not None else tokenize(text)
         spans_of = self._term_spans(toks)
-        close = self.topic_closeness(vector)
+        close = self.topic_closeness(vector, text)
         topic_hits = {tid for tid, value in close.items()
                       if value >= (self._terms[tid].closeness or DEFAULT_CLOSENESS)}
         hit = spans_of.keys() | topic_hits

@@ -22,6 +22,7 @@ from bot.domain import Rule, post_link
 from bot.matching.errors import RuleError
 from bot.matching.matcher import compile_rules
 from bot.matching.rules import ParsedRule, evaluate
+from bot.matching.topics import language
 from bot.search import vectors
 from bot.storage import models as m
 from bot.storage.database import Database
@@ -94,7 +95,8 @@ async def search_topics(
         vector = stored.get(pid)
         if vector is None:
             continue
-        closeness = max((float(t.closeness(vector)) for t, _ in topics), default=0.0)
+        lang = language(row.text or "")
+        closeness = max((float(t.closeness(vector, lang)) for t, _ in topics), default=0.0)
         hits = matcher.match_topics(row.text or "", vector, row.username or str(row.telegram_id))
         post = FoundPost(row.id, row.username, row.title or "", row.message_id, row.date, row.text,
                          hits[0].highlights if hits else (), post_link(row.username, row.telegram_id, row.message_id),

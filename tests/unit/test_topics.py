@@ -59,7 +59,7 @@ def test_without_the_extra_a_topic_says_how_to_enable_it(monkeypatch: pytest.Mon
 
 
 def test_a_topic_matches_by_meaning_in_three_languages_and_not_unrelated_posts() -> None:
-    matcher = compile_rules([Rule(1, '~0.3"удар по энергосистеме"'), Rule(2, "обстрел")])
+    matcher = compile_rules([Rule(1, '~0.2"удар по энергосистеме"'), Rule(2, "обстрел")])
     assert matcher.has_topics()
     posts = [GRID_RU, GRID_UK, GRID_EN, WEATHER]
     vectors = topics_module.embedder().passages(posts)
@@ -71,8 +71,8 @@ def test_a_topic_matches_by_meaning_in_three_languages_and_not_unrelated_posts()
 
 def test_topics_combine_with_keywords_scope_and_exclusion() -> None:
     matcher = compile_rules([
-        Rule(1, '~0.3"удар по энергосистеме" -харкові'),
-        Rule(2, '~0.3"удар по энергосистеме" in:@vvgladkov'),
+        Rule(1, '~0.2"удар по энергосистеме" -харкові'),
+        Rule(2, '~0.2"удар по энергосистеме" in:@vvgladkov'),
         Rule(3, '~0.9"drone attack" OR беспилотник'),
     ])
     uk, ru, festival = topics_module.embedder().passages([GRID_UK, GRID_RU, FESTIVAL])
@@ -101,11 +101,11 @@ def test_the_same_phrase_is_embedded_once() -> None:
 
 def test_tgmon_match_with_a_topic_rule(tmp_path: pytest.TempPathFactory) -> None:
     runner = CliRunner()
-    result = runner.invoke(cli, ["match", "--rule", '~0.3"удар по энергосистеме"', "--text", GRID_EN])
+    result = runner.invoke(cli, ["match", "--rule", '~0.2"удар по энергосистеме"', "--text", GRID_EN])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("match: [[Drones hit a substation")
     rules = tmp_path / "rules.txt"  # type: ignore[operator]
-    rules.write_text('~0.3"удар по энергосистеме"\nобстрел\n', encoding="utf-8")
+    rules.write_text('~0.2"удар по энергосистеме"\nобстрел\n', encoding="utf-8")
     posts = tmp_path / "posts.jsonl"  # type: ignore[operator]
     posts.write_text("\n".join(json.dumps({"id": n, "text": t}, ensure_ascii=False)
                                for n, t in enumerate([GRID_UK, WEATHER, "Обстрел Белгорода"])), encoding="utf-8")
