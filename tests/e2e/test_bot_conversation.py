@@ -373,6 +373,9 @@ async def test_added_to_a_group_it_says_what_it_does_in_the_adders_language(db: 
     service = asyncio.create_task(BotService(app, client).run(stop))
     await asyncio.wait_for(client.registered.wait(), 5)
 
+    # at start the bot registered its command menu: English by default, one per language code
+    assert [r.lang_code for r in client.menus] == ["", "ru", "uk", "be"]
+    assert client.menus[1].commands[0].command == "start" and "Подписаться" in client.menus[1].commands[0].description
     [welcome] = await client.user_adds(ALICE, BOT_ID, GROUP)
     assert welcome.chat_id == GROUP_CHAT_ID
     assert "Спасибо, что добавили меня" in welcome.text and "/start" in welcome.text
