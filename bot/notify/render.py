@@ -18,6 +18,7 @@ from apprise.conversion import html_to_markdown, html_to_text
 FORMATS = ("html", "markdown", "text")
 _LINK = re.compile(r'<a href="([^"]*)">(.*?)</a>', re.S)
 _TAG = re.compile(r"<[^>]+>")
+_PART = re.compile(r"\(\d+/\d+\)")
 
 
 def _links_written_out(chunk: str) -> str:
@@ -37,14 +38,19 @@ def render(chunk: str, body_format: str) -> str:
     if body_format == "html":
         return as_html(chunk)
     if body_format == "markdown":
-        return str(html_to_markdown(as_html(chunk))).strip()
+        # <br> without a newline after it: no line starts with a space; each line ends in a hard break
+        body = str(html_to_markdown(chunk.replace("\n", "<br>"))).strip()
+        return "\n".join(line if line.strip() else "" for line in body.split("\n"))
     text = str(html_to_text(as_html(_links_written_out(chunk))))
     return "\n".join(line.strip() for line in text.strip().split("\n"))  # <br> leaves a space behind
 
 
 def title_of(chunk: str, limit: int = 200) -> str:
-    """The chunk's first line as plain text: the message's title or subject."""
+    """The chunk's first line as plain text: the message's title or subject ("tgmon (2/3)" for a
+    later part of a digest, whose first line is its number)."""
     first = html.unescape(_TAG.sub("", chunk.strip().split("\n", 1)[0])).strip() or "tgmon"
+    if _PART.fullmatch(first):
+        return f"tgmon {first}"
     return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
