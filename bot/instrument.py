@@ -6,7 +6,7 @@ The services stay unaware of Prometheus: the runtime hands them a clock that bea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from bot import domain, metrics
@@ -59,6 +59,31 @@ class CountingSender:
             raise
         metrics.message_sent()
         metrics.heartbeat(f"{self.where}.sent")
+        return result
+
+
+class CountingNotifier:
+    """Counts messages to other services by outcome. Re-raises every error unchanged."""
+
+    def __init__(self, inner: domain.Notifier) -> None:
+        self.inner = inner
+
+    async def notify(self, target_id: int, html: str, *, key: str,
+                     on_wire: Callable[[], Awaitable[None]] | None = None) -> domain.SendResult:
+        from bot.delivery.errors import DestinationGone, SendInDoubt, SendUncertain
+
+        try:
+            result = await self.inner.notify(target_id, html, key=key, on_wire=on_wire)
+        except DestinationGone:
+            metrics.notification("gone")
+            raise
+        except (SendUncertain, SendInDoubt):
+            metrics.notification("uncertain")
+            raise
+        except Exception:
+            metrics.notification("failed")
+            raise
+        metrics.notification("sent")  # no heartbeat: the delivery loop's clock beats on every pass
         return result
 
 

@@ -11,6 +11,7 @@ Services record what they do through the small functions below (no Prometheus ty
 | tgmon_digests_built_total | counter | | digests the scheduler built |
 | tgmon_messages_sent_total | counter | kind=digest/alert/reply/message | messages Telegram accepted |
 | tgmon_send_failures_total | counter | reason=flood_wait/unavailable/uncertain/failed/error | failed sends |
+| tgmon_notifications_total | counter | outcome=sent/failed/uncertain/gone | messages to other services (bot/notify) |
 | tgmon_flood_wait_seconds_total | counter | where=ingest/delivery/bot | FloodWait seconds imposed |
 | tgmon_channel_failures_total | counter | reason | failed reads of one channel (it is retried with backoff) |
 | tgmon_outbox_rows | gauge | state, kind | outbox rows by state (the whole database; only the scheduler's leader reports it, others 0, so a sum is right) |
@@ -59,6 +60,8 @@ CHANNEL_LAG = Gauge("tgmon_channel_lag_seconds", "Newest post's date to when it 
 DIGESTS_BUILT = Counter("tgmon_digests_built", "Digests built by the scheduler", registry=REGISTRY)
 SENT = Counter("tgmon_messages_sent", "Messages Telegram accepted", ["kind"], registry=REGISTRY)
 SEND_FAILURES = Counter("tgmon_send_failures", "Failed sends by reason", ["reason"], registry=REGISTRY)
+NOTIFICATIONS = Counter("tgmon_notifications", "Messages to other services by outcome", ["outcome"],
+                        registry=REGISTRY)
 FLOOD_WAIT = Counter("tgmon_flood_wait_seconds", "FloodWait seconds imposed", ["where"], registry=REGISTRY)
 CHANNEL_FAILURES = Counter("tgmon_channel_failures", "Failed lookups, joins or reads of one channel", ["reason"],
                            registry=REGISTRY)
@@ -94,6 +97,11 @@ def message_sent(kind: str = "message") -> None:
 def send_failed(reason: str) -> None:
     """reason: flood_wait, unavailable (blocked/deactivated), uncertain, failed, error."""
     SEND_FAILURES.labels(reason).inc()
+
+
+def notification(outcome: str) -> None:
+    """A message to another service (bot/notify): sent, failed (retried), uncertain, gone (target removed)."""
+    NOTIFICATIONS.labels(outcome).inc()
 
 
 def flood_wait(seconds: float, where: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from bot import metrics
 from bot.app import App
 from bot.config import MAIN_ACCOUNT, ConfigError, Settings
-from bot.instrument import BeatingClock, CountingSender
+from bot.instrument import BeatingClock, CountingNotifier, CountingSender
 from bot.runtime import fake_edge
 from bot.runtime.leader import AlwaysLeader, LeaderLock, PgAdvisoryLock, fence, lead
 
@@ -184,7 +184,7 @@ async def build_role(rt: Runtime, role: str) -> Service:
 
             clock = BeatingClock(app.clock, "delivery")
             await DeliveryWorker(app.db, CountingSender(sender), settings, clock,
-                                 notifier=AppriseNotifier(app.db, settings)).run(stop)
+                                 notifier=CountingNotifier(AppriseNotifier(app.db, settings))).run(stop)
 
         return run_delivery
     if role == "ingest":

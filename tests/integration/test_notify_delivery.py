@@ -10,11 +10,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from bot import metrics
 from bot.config import AppSettings, Settings
 from bot.delivery.clock import ManualClock
 from bot.delivery.limiter import RateLimiter
 from bot.delivery.worker import deliver_due
 from bot.digest.service import queue_digest
+from bot.instrument import CountingNotifier
 from bot.logging_setup import setup_logging
 from bot.notify import targets
 from bot.notify.sender import AppriseNotifier
@@ -69,7 +71,7 @@ async def _daily(db, sub_id: int, now) -> None:
 
 async def _deliver(db, clock, sender) -> int:
     return await deliver_due(db, sender, RateLimiter(SETTINGS.delivery, clock), clock,
-                             notifier=AppriseNotifier(db, SETTINGS))
+                             notifier=CountingNotifier(AppriseNotifier(db, SETTINGS)))
 
 
 async def test_a_daily_digest_reaches_telegram_a_webhook_and_a_mailbox_once_each(db, written_log) -> None:
@@ -131,11 +133,14 @@ async def test_a_refused_webhook_is_retried_with_the_same_key_and_never_logs_its
         await targets.add_target(db, SETTINGS, sub, url, mode="only", now=clock.now())
         await _daily(db, sub, clock.now())
         sender = FakeSender(clock)
+        counted = {o: metrics.value("tgmon_notifications_total", outcome=o) for o in ("sent", "failed")}
         delivered = 0
         for _ in range(3):  # the 500 puts the row back to pending, due a few seconds later
             delivered += await _deliver(db, clock, sender)
             clock.advance(10)
         assert delivered == 1
+    assert metrics.value("tgmon_notifications_total", outcome="sent") == counted["sent"] + 1
+    assert metrics.value("tgmon_notifications_total", outcome="failed") == counted["failed"] + 1
     assert sender.sent == []  # routed only to the webhook
     (row,) = await outbox_rows(db)
     assert [h.key for h in hook.refused] == [h.key for h in hook.hits] == [f"tgmon-{row.random_id}"]
