@@ -102,3 +102,25 @@ def in_quiet_hours(schedule: Schedule, now: datetime) -> bool:
     minute = local.hour * 60 + local.minute
     start, end = schedule.quiet_start, schedule.quiet_end
     return start <= minute < end if start < end else minute >= start or minute < end
+
+
+def next_due(schedule: Schedule, covered_until: datetime, last_day: date | None = None) -> datetime | None:
+    """The moment `due_occurrence` next returns an occurrence: the first one after `covered_until`
+    whose local date is past `last_day`. None for a schedule without occurrences (instant). The
+    scheduler stores it per subscriber (`next_due_at`) and selects only the subscribers it has reached;
+    `due_occurrence` still decides, so a value that comes early costs a look, never a second digest."""
+    step = {Frequency.DAILY.value: 1, Frequency.WEEKLY.value: 7}.get(schedule.frequency)
+    if step is None:
+        return None
+    zone = ZoneInfo(schedule.timezone)
+    day = covered_until.astimezone(zone).date() - timedelta(days=1)
+    if last_day is not None and last_day >= day:
+        day = last_day + timedelta(days=1)
+    if step == 7:
+        day += timedelta(days=(schedule.weekday - day.weekday()) % 7)
+    for _ in range(64):  # a few steps at most: occurrences move on by a day or a week
+        at = local_occurrence(day, schedule.hour, schedule.minute, zone)
+        if at > covered_until and (last_day is None or day > last_day):
+            return at
+        day += timedelta(days=step)
+    raise ValueError(f"no occurrence of {schedule} after {covered_until}")  # pragma: no cover

@@ -1,19 +1,30 @@
-"""The digest scheduler: one tick a minute builds every due digest; instant alerts go at once.
+"""The digest scheduler: a tick a minute builds the due digests; instant alerts go at once.
+
+Every scheduler process builds (there is no builder leader). A tick takes the due daily and weekly
+subscribers in batches, each batch one transaction that claims its subscriber rows with
+`SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL, so two or three processes split a large tick
+between them and never build the same subscriber together (SQLite has one writer at a time: the
+batches pause a moment between them so other writers get in, and the instant alerts of the same
+process take their turn in order with them); the
+digest row is unique on (subscriber, period key) besides. Only due subscribers are read: each keeps
+`next_due_at` (when its next occurrence falls due, from `bot.digest.schedule.next_due`), set after
+each build and reset to NULL by the database when its schedule changes (migration 0025); `due_occurrence`
+still decides under the lock, so restarts, DST changes and timezone changes cannot double or drop a
+digest: see `bot.digest.schedule`.
 
 APScheduler runs a single interval job in memory (no shared job store, no job per subscriber):
-`misfire_grace_time` is large and `coalesce` is on, so a late or missed run still runs once. What
-is due comes from the database on each tick, so restarts, DST changes and timezone changes cannot
-double or drop a digest: see `bot.digest.schedule`.
+`misfire_grace_time` is large and `coalesce` is on, so a late or missed run still runs once.
 
-Paused subscribers: every tick moves their watermark (`last_digest_at`) to now, so what matched
-while they were paused is skipped and resuming does not flood them; their next digest covers the
-time since they resumed.
+Paused subscribers: their watermark (`last_digest_at`) moves to now on each tick (by the leader
+only, `housekeeping`), so what matched while they were paused is skipped and resuming does not
+flood them; their next digest covers the time since they resumed.
 
-Instant alerts do not wait for the tick. A match stored in this process sets `wake` (the pipeline's
-`on_matches`); a match stored by another process is seen by a one-row query a second
-(`max(matches.id)`, answered from the primary key). Either way the instant subscribers with new
-matches are built at once, still at most one alert per `delivery.instant_batch_seconds` per chat
-(matches that close together go as one message), never in quiet hours; the tick stays as a safety net.
+Instant alerts have their own task and do not wait for the tick, however large it is. A match stored
+in this process sets `wake` (the pipeline's `on_matches`); a match stored by another process is seen
+by a one-row query a second (`max(matches.id)`, answered from the primary key). Either way the
+instant subscribers with new matches are built at once (claimed like the scheduled ones), still at
+most one alert per `delivery.instant_batch_seconds` per chat (matches that close together go as one
+message), never in quiet hours; the tick stays as a safety net.
 """
 
 from __future__ import annotations
@@ -21,24 +32,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.delivery.worker import sleep_or_stop
-from bot.digest.schedule import Schedule, day_of_key, due_occurrence, in_quiet_hours
-from bot.digest.service import DigestJob, queue_digests
+from bot.digest.schedule import Schedule, day_of_key, due_occurrence, in_quiet_hours, next_due
+from bot.digest.service import DigestJob, DigestRequest, queue_digests
 from bot.digest.streams import (
     STREAMS,
     RuleState,
     instant_ready,
     partition,
     rules_by_subscriber,
-    scheduled_overrides,
 )
 from bot.domain import Clock, Frequency, StaleLeader
 from bot.storage import models as m
@@ -48,6 +58,13 @@ log = logging.getLogger(__name__)
 
 BATCH = 200  # subscribers built per transaction
 INSTANT_POLL_SECONDS = 1.0  # how often another process's new matches are looked for
+# SQLite: the pause between two batches of a tick, so that another writer (ingest storing posts, the
+# bot, another process) gets the lock: a waiting SQLite writer retries every 100 ms at most
+SQLITE_PAUSE_SECONDS = 0.12
+UNUSABLE_RETRY = timedelta(hours=1)  # a subscriber whose timezone this machine does not know: look again then
+# next_due_at of a subscriber with no daily or weekly stream: never, until a change clears it
+NEVER = datetime(3000, 1, 1, tzinfo=UTC)
+SCHEDULED = (Frequency.DAILY, Frequency.WEEKLY)
 
 
 def schedule_of(sub: m.Subscriber) -> Schedule:
@@ -56,99 +73,149 @@ def schedule_of(sub: m.Subscriber) -> Schedule:
 
 
 class DigestScheduler:
-    def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
+    def __init__(self, db: Database, settings: Settings, clock: Clock, *, batch: int = BATCH,
+                 housekeeping: bool = True) -> None:
         self.db = db
         self.settings = settings
         self.clock = clock
+        self.batch = batch
+        # the paused subscribers' watermark: one process does it (the leader, under `fence`) when
+        # several run; a scheduler on its own does it in its tick
+        self.housekeeping = housekeeping
         self.wake = asyncio.Event()  # set when this process stores a match
-        # the leader's fencing check, run first in each write transaction (bot/runtime/leader.py)
+        # the leader's fencing check, run first in each housekeeping transaction (bot/runtime/leader.py)
         self.fence: Callable[[AsyncSession], Awaitable[None]] | None = None
         self._stale: StaleLeader | None = None
+        # SQLite has one writer: the tick's batches and the instant alerts of this process take turns
+        # in order (a waiting SQLite writer would lose every race for the lock to the next batch)
+        self._turns = asyncio.Lock() if db.dialect == "sqlite" else contextlib.nullcontext()
 
     def matches_stored(self) -> None:
         """For the pipeline of this process: new matches, so instant alerts may be due now."""
         self.wake.set()
 
     async def tick(self) -> int:
-        """One pass: build every due digest. Returns how many digests were built (empty ones included)."""
+        """One pass: build every due digest, the instant ones too (the safety net of the instant
+        task). Returns how many digests were built (empty ones included)."""
         now = self.clock.now()
-        await self._skip_paused(now)
-        candidates = await self._candidates(now)
-        built = 0
-        for first in range(0, len(candidates), BATCH):
-            batch = candidates[first : first + BATCH]
-            try:
-                built += await self._build(batch, now)
-            except StaleLeader:
-                raise
-            except Exception:  # one broken subscriber must not stop the others' digests
-                log.exception("digest batch failed; building its subscribers one by one")
-                for sub_id in batch:
-                    try:
-                        built += await self._build([sub_id], now)
-                    except StaleLeader:
-                        raise
-                    except Exception:
-                        log.exception("digest for subscriber %s failed; it is retried on the next tick", sub_id)
+        if self.housekeeping:
+            await self.skip_paused(now)
+        built = await self.build_scheduled(now)
+        built += (await self.instant_tick())[0]
         return built
 
-    async def _skip_paused(self, now: datetime) -> None:
+    async def skip_paused(self, now: datetime) -> None:
         paused = (m.Subscriber.paused.is_(True), m.Subscriber.active.is_(True))
         async with self.db.uow(read_only=True) as session:
             if not await session.scalar(select(exists().where(*paused))):
                 return  # no write transaction on a tick with nobody paused
-        async with self.db.uow() as session:
+        async with self._turns, self.db.uow() as session:
             if self.fence is not None:
                 await self.fence(session)
             await session.execute(update(m.Subscriber).where(*paused).values(last_digest_at=now))
             await session.execute(update(m.Rule).where(  # their rules' watermarks too (bot/digest/streams.py)
                 m.Rule.subscriber_id.in_(select(m.Subscriber.id).where(*paused))).values(delivered_until=now))
 
-    async def _candidates(self, now: datetime) -> list[int]:
-        """Subscriber ids that may be due: scheduled subscribers whose schedule says so, and instant
-        subscribers with new matches (checked in SQL)."""
-        chats: list[int] = []
-        async with self.db.uow(read_only=True) as session:
-            scheduled = await session.execute(
-                select(m.Subscriber).where(
-                    m.Subscriber.active.is_(True), m.Subscriber.paused.is_(False),
-                    m.Subscriber.frequency.in_([Frequency.DAILY, Frequency.WEEKLY]),
-                )
-            )
-            last_days = await self._last_days(session)
-            for sub in scheduled.scalars():
+    async def build_scheduled(self, now: datetime) -> int:
+        """Every due daily and weekly digest, a batch of subscribers per transaction, until none is
+        left that another process has not claimed. A batch that fails is built again one subscriber
+        at a time, so one broken subscriber stops only its own digest (retried on the next tick)."""
+        built = 0
+        failed: set[int] = set()
+        while True:
+            claimed: list[int] = []
+            try:
+                count = await self._build_due_batch(now, self.batch, failed, claimed)
+            except StaleLeader:
+                raise
+            except Exception:
+                log.exception("digest batch failed; building its subscribers one by one")
+                count = 0
+                for sub_id in claimed:
+                    try:
+                        count += await self._build_due_batch(now, 1, failed, [], only=sub_id)
+                    except Exception:
+                        failed.add(sub_id)
+                        log.exception("digest for subscriber %s failed; it is retried on the next tick", sub_id)
+                if failed.issuperset(claimed):  # none of them could be built: the database, most likely
+                    return built + count
+            if not claimed:
+                return built
+            built += count
+            if self.db.dialect == "sqlite":
+                await asyncio.sleep(SQLITE_PAUSE_SECONDS)
+
+    async def _build_due_batch(self, now: datetime, limit: int, failed: set[int], claimed: list[int],
+                               only: int | None = None) -> int:
+        """Claim up to `limit` subscribers whose `next_due_at` has come (appending their ids to
+        `claimed`), build their due daily and weekly digests and move `next_due_at` on, in one
+        transaction."""
+        async with self._turns, self.db.uow() as session:
+            query = select(m.Subscriber).where(
+                m.Subscriber.active.is_(True), m.Subscriber.paused.is_(False),
+                or_(m.Subscriber.next_due_at.is_(None), m.Subscriber.next_due_at <= now),
+            ).limit(limit)
+            if only is not None:
+                query = query.where(m.Subscriber.id == only)
+            elif failed:
+                query = query.where(m.Subscriber.id.not_in(failed))
+            if self.db.dialect == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            subs = (await session.scalars(query)).all()
+            claimed.extend(sub.id for sub in subs)
+            if not subs:
+                return 0
+            ids = [sub.id for sub in subs]
+            last_days = await self._last_days(session, ids)
+            rules = await rules_by_subscriber(session, ids)
+            jobs: list[DigestJob] = []
+            next_at: dict[int, datetime] = {}
+            for sub in subs:
                 try:
-                    due = due_occurrence(schedule_of(sub), now, sub.last_digest_at or sub.created_at,
-                                         last_days.get((sub.id, sub.frequency)))
+                    jobs.extend(self._jobs(sub, now, last_days, rules.get(sub.id, []), instant=False))
                 except (ValueError, LookupError):  # a timezone this machine does not know: skip, say so
                     log.warning("subscriber %s has an unusable schedule (timezone %r); no digest", sub.id,
                                 sub.timezone)
-                    continue
-                if due:
-                    chats.append(sub.id)
-            chats.extend(await self._overrides_due(session, now, last_days))
-            instant, _ = await self._instant_due(session, now)
-            chats.extend(instant)
-        return list(dict.fromkeys(chats))
+                    next_at[sub.id] = now + UNUSABLE_RETRY
+            results = await queue_digests(session, self.settings, jobs, now=now)
+            built = {(job.sub.id, job.kind): day_of_key(job.period_key) for job, result in zip(jobs, results, strict=True)
+                     if result is not None or day_of_key(job.period_key) is not None}
+            for sub in subs:
+                if sub.id not in next_at:
+                    next_at[sub.id] = self._next_due(sub, now, last_days, rules.get(sub.id, []), built)
+            await session.execute(update(m.Subscriber), [{"id": i, "next_due_at": at} for i, at in next_at.items()])
+        return self._log_built(jobs, results)
 
-    async def _overrides_due(self, session: AsyncSession, now: datetime,
-                             last_days: dict[tuple[int, str], date]) -> list[int]:
-        """Subscribers with a rule set to a daily or weekly delivery other than the chat's, due now."""
-        overrides = await scheduled_overrides(session)
-        if not overrides:
-            return []
-        subs = await session.scalars(select(m.Subscriber).where(m.Subscriber.id.in_(list(overrides))))
-        due = []
-        for sub in subs:
-            for kind, covered in overrides[sub.id].items():
-                try:
-                    occurrence = due_occurrence(replace(schedule_of(sub), frequency=kind), now, covered,
-                                                last_days.get((sub.id, kind)))
-                except (ValueError, LookupError):
-                    continue  # said once by _candidates
-                if occurrence is not None:
-                    due.append(sub.id)
-        return due
+    def _next_due(self, sub: m.Subscriber, now: datetime, last_days: dict[tuple[int, str], date],
+                  rules: list[RuleState], built: dict[tuple[int, str], date | None]) -> datetime:
+        """When the first of the chat's daily and weekly streams falls due next, after what was just
+        built (a stream built now covers up to `now`)."""
+        times = []
+        for kind, covered in self._scheduled_streams(sub, rules).items():
+            day = last_days.get((sub.id, kind))
+            if (sub.id, kind) in built:
+                covered = max(covered, now)
+                done = built[(sub.id, kind)]
+                day = max(day, done) if day is not None and done is not None else day or done
+            at = next_due(replace(schedule_of(sub), frequency=kind), covered, day)
+            if at is not None:
+                times.append(at)
+        if not times:
+            return NEVER  # instant only: a change of frequency or of a rule's delivery clears it
+        soonest = min(times)
+        return soonest if soonest > now else now + UNUSABLE_RETRY  # never claimed again in this tick
+
+    @staticmethod
+    def _scheduled_streams(sub: m.Subscriber, rules: list[RuleState]) -> dict[str, datetime]:
+        """The chat's daily and weekly streams, each with what it covers up to (bot/digest/streams.py)."""
+        streams = partition(rules, sub.frequency)
+        out = {}
+        for kind in SCHEDULED:
+            if kind == sub.frequency:
+                out[kind.value] = sub.last_digest_at or sub.created_at
+            elif streams.get(kind):
+                out[kind.value] = max(r.covered for r in streams[kind])
+        return out
 
     async def _instant_due(self, session: AsyncSession, now: datetime) -> tuple[list[int], datetime | None]:
         """Subscribers with unsent matches in their instant stream (the chat's frequency, or rules set
@@ -186,9 +253,6 @@ class DigestScheduler:
                 built, retry_at = await self.instant_tick()
                 if built:
                     log.info("%d instant alerts built", built)
-            except StaleLeader as exc:
-                self._stale = exc
-                return
             except Exception:
                 log.exception("instant alerts failed; trying again in a second")
 
@@ -219,27 +283,30 @@ class DigestScheduler:
         return out
 
     async def _build(self, subscriber_ids: list[int], now: datetime) -> int:
-        """Build the due digests of these subscribers in one transaction (their rows locked on
-        PostgreSQL; SQLite's BEGIN IMMEDIATE serialises writers), deciding again under the lock."""
-        async with self.db.uow() as session:
-            if self.fence is not None:
-                await self.fence(session)
+        """Build the instant alerts of these subscribers in one transaction, deciding again under the
+        lock: on PostgreSQL their rows are claimed with SKIP LOCKED (one that another process is
+        building is left to it), SQLite's BEGIN IMMEDIATE serialises writers."""
+        async with self._turns, self.db.uow() as session:
             query = select(m.Subscriber).where(m.Subscriber.id.in_(subscriber_ids)).order_by(m.Subscriber.id)
             if self.db.dialect == "postgresql":
-                query = query.with_for_update()
+                query = query.with_for_update(skip_locked=True)
             subs = (await session.scalars(query)).all()
-            last_days = await self._last_days(session, subscriber_ids)
-            rules = await rules_by_subscriber(session, subscriber_ids)
+            ids = [sub.id for sub in subs]
+            rules = await rules_by_subscriber(session, ids)
             gap = timedelta(seconds=self.settings.delivery.instant_batch_seconds)
-            ready = set((await instant_ready(session, now, gap, subscriber_ids))[0])
+            ready = set((await instant_ready(session, now, gap, ids))[0]) if ids else set()
             jobs = []
             for sub in subs:
                 try:
-                    jobs.extend(self._jobs(sub, now, last_days, rules.get(sub.id, []), sub.id in ready))
+                    jobs.extend(self._jobs(sub, now, {}, rules.get(sub.id, []), sub.id in ready, scheduled=False))
                 except (ValueError, LookupError):
                     log.warning("subscriber %s has an unusable schedule (timezone %r); no digest", sub.id, sub.timezone)
                     continue
             results = await queue_digests(session, self.settings, jobs, now=now)
+        return self._log_built(jobs, results)
+
+    @staticmethod
+    def _log_built(jobs: Sequence[DigestJob], results: Sequence[DigestRequest | None]) -> int:
         built = 0
         for job, result in zip(jobs, results, strict=True):
             if result is not None:
@@ -249,9 +316,11 @@ class DigestScheduler:
         return built
 
     def _jobs(self, sub: m.Subscriber, now: datetime, last_days: dict[tuple[int, str], date],
-              rules: list[RuleState], instant_ready: bool) -> list[DigestJob]:
-        """The digests due now for one chat: one per stream (bot/digest/streams.py). The chat's own
-        stream moves its watermark (`last_digest_at`); the others cover their rules only."""
+              rules: list[RuleState], instant: bool, *, scheduled: bool = True) -> list[DigestJob]:
+        """The digests due now for one chat: one per stream (bot/digest/streams.py), the instant one
+        when `instant` (it has unsent matches, its last alert is old enough), the daily and weekly ones
+        when `scheduled`. The chat's own stream moves its watermark (`last_digest_at`); the others
+        cover their rules only."""
         if not sub.active or sub.paused:
             return []
         schedule = schedule_of(sub)
@@ -263,10 +332,12 @@ class DigestScheduler:
             if not own and not members:
                 continue
             if kind == Frequency.INSTANT:
-                if not instant_ready or in_quiet_hours(schedule, now):
+                if not instant or in_quiet_hours(schedule, now):
                     continue  # held: the first tick after quiet hours sends them in one batch
                 jobs.append(DigestJob(sub, "instant", f"instant:{now.isoformat()}", sub.last_digest_at if own else None,
                                       now, advance=own, rule_ids=members))
+                continue
+            if not scheduled:
                 continue
             covered = (sub.last_digest_at or sub.created_at) if own else max(r.covered for r in streams[kind])
             occurrence = due_occurrence(replace(schedule, frequency=kind), now, covered, last_days.get((sub.id, kind)))
@@ -274,6 +345,18 @@ class DigestScheduler:
                 jobs.append(DigestJob(sub, occurrence.kind, occurrence.key, sub.last_digest_at if own else covered,
                                       now, chart=occurrence.kind == "weekly", advance=own, rule_ids=members))
         return jobs
+
+    async def housekeep(self, stop: asyncio.Event) -> None:
+        """What one process does when several schedulers run (the leader, with `fence` set): the
+        paused subscribers' watermark, each tick. Ends with StaleLeader when its term is over."""
+        while not stop.is_set():
+            try:
+                await self.skip_paused(self.clock.now())
+            except StaleLeader:
+                raise
+            except Exception:
+                log.exception("scheduler housekeeping failed; the next tick retries")
+            await sleep_or_stop(self.clock, stop, self.settings.digest.tick_seconds)
 
     async def _safe_tick(self) -> None:
         try:

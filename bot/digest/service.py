@@ -8,6 +8,7 @@ to the end of the period in the same transaction.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -133,7 +134,9 @@ async def queue_digests(
     digest_updates: list[dict[str, object]] = []
     watermarks: list[dict[str, object]] = []
     rule_marks: list[tuple[list[int], datetime]] = []
-    for job, digest_id in fresh:
+    for i, (job, digest_id) in enumerate(fresh):
+        if i % 20 == 19:
+            await asyncio.sleep(0)  # a large batch lets the process's other tasks (instant alerts) run
         sub = job.sub
         if job.match_ids is not None:
             rows = await matches_by_id(session, sub.id, job.match_ids)

@@ -99,22 +99,6 @@ async def instant_ready(
     return due, min(held) if held else None
 
 
-async def scheduled_overrides(session: AsyncSession) -> dict[int, dict[str, datetime]]:
-    """Per active, unpaused subscriber, its daily or weekly streams other than its own frequency,
-    each with the newest watermark of its rules (what it already covers)."""
-    rows = await session.execute(
-        select(m.Rule.subscriber_id, m.Rule.delivery, func.max(func.coalesce(m.Rule.delivered_until, m.Rule.created_at)))
-        .join(m.Subscriber, m.Subscriber.id == m.Rule.subscriber_id)
-        .where(m.Subscriber.active.is_(True), m.Subscriber.paused.is_(False),
-               m.Rule.delivery.in_([Delivery.DAILY, Delivery.WEEKLY]), m.Rule.delivery != m.Subscriber.frequency)
-        .group_by(m.Rule.subscriber_id, m.Rule.delivery)
-    )
-    out: dict[int, dict[str, datetime]] = defaultdict(dict)
-    for sub_id, delivery, covered in rows:
-        out[int(sub_id)][str(delivery)] = _aware(covered)
-    return out
-
-
 def _aware(value: object) -> datetime:
     """A datetime from an aggregate or coalesce (no column type to convert it): aware UTC."""
     from datetime import UTC

@@ -132,6 +132,21 @@ class Runtime:
         self._closers.clear()
 
 
+async def _together(*parts: Awaitable[None]) -> None:
+    """Run the parts side by side until all end; the first to fail cancels the others and its
+    error goes on."""
+    tasks = [asyncio.ensure_future(p) for p in parts]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def scheduler_lock(settings: Settings, database_url: str) -> LeaderLock:
     if database_url.startswith("postgresql"):
         return PgAdvisoryLock(database_url, lease_seconds=settings.runtime.leader_lease_seconds)
@@ -153,18 +168,27 @@ async def build_role(rt: Runtime, role: str) -> Service:
                 return built
 
         async def run_scheduler(stop: asyncio.Event) -> None:
-            async def work(inner: asyncio.Event) -> None:
-                scheduler = MeteredScheduler(app.db, settings, BeatingClock(app.clock, "scheduler"))
-                scheduler.fence = fence("scheduler", lock.generation)  # this term's writes only
-                app.pipeline.on_matches.append(scheduler.matches_stored)  # matches of this process: at once
-                try:
-                    await scheduler.run(inner)
-                finally:
-                    app.pipeline.on_matches.remove(scheduler.matches_stored)
+            clock = BeatingClock(app.clock, "scheduler")
+            # every scheduler process builds: due digests claimed in batches (SKIP LOCKED), instant
+            # alerts on their own task; the leader only keeps the paused subscribers' watermark
+            builder = MeteredScheduler(app.db, settings, clock, housekeeping=False)
 
-            await lead(lock, work, stop, retry_seconds=settings.runtime.leader_retry_seconds,
-                       grace_seconds=settings.runtime.shutdown_grace_seconds,
-                       check_seconds=min(settings.runtime.leader_retry_seconds, lease / 3))
+            async def leader_work(inner: asyncio.Event) -> None:
+                keeper = DigestScheduler(app.db, settings, clock)
+                keeper.fence = fence("scheduler", lock.generation)  # this term's writes only
+                await keeper.housekeep(inner)
+
+            app.pipeline.on_matches.append(builder.matches_stored)  # matches of this process: at once
+            try:
+                await _together(
+                    builder.run(stop),
+                    lead(lock, leader_work, stop, retry_seconds=settings.runtime.leader_retry_seconds,
+                         grace_seconds=settings.runtime.shutdown_grace_seconds,
+                         check_seconds=min(settings.runtime.leader_retry_seconds, lease / 3)),
+                )
+            finally:
+                app.pipeline.on_matches.remove(builder.matches_stored)
+                await lock.release()
 
         return run_scheduler
     if role == "delivery":

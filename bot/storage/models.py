@@ -171,6 +171,9 @@ class Subscriber(Base):
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     last_digest_at: Mapped[datetime | None] = mapped_column()  # matches up to here were delivered
+    # when the next daily/weekly digest falls due; NULL: not worked out yet (new, or its schedule
+    # changed: a trigger resets it, migration 0025). The scheduler selects on it and sets it.
+    next_due_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

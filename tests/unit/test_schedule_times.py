@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from bot.digest.schedule import Schedule, due_occurrence, in_quiet_hours
+from bot.digest.schedule import Schedule, due_occurrence, in_quiet_hours, next_due
 
 
 def simulate(schedule: Schedule, start: datetime, hours: int, step_minutes: int = 1) -> list[datetime]:
@@ -95,3 +97,33 @@ def test_quiet_hours_wrap_midnight() -> None:
     assert in_quiet_hours(s, datetime(2026, 11, 20, 5, 30, tzinfo=UTC))  # 06:30 local
     assert not in_quiet_hours(s, datetime(2026, 11, 20, 6, 0, tzinfo=UTC))  # 07:00 local
     assert not in_quiet_hours(Schedule("instant", "UTC", 0), datetime(2026, 11, 20, tzinfo=UTC))
+
+
+ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "Pacific/Apia"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    zone=st.sampled_from(ZONES), frequency=st.sampled_from(["daily", "weekly"]), hour=st.integers(0, 23),
+    minute=st.sampled_from([0, 15, 30, 59]), weekday=st.integers(0, 6),
+    covered=st.datetimes(datetime(2026, 1, 1), datetime(2027, 12, 31), timezones=st.just(UTC)),
+    last_back=st.one_of(st.none(), st.integers(-1, 3)), probe=st.floats(0, 1),
+)
+def test_next_due_is_the_first_moment_a_digest_is_due(zone: str, frequency: str, hour: int, minute: int,
+                                                      weekday: int, covered: datetime, last_back: int | None,
+                                                      probe: float) -> None:
+    """What the scheduler stores as `next_due_at`: due there, and at no moment between the
+    watermark and it (a later value would delay a digest; an earlier one only costs a look)."""
+    schedule = Schedule(frequency, zone, hour, minute, weekday)
+    local_day = covered.astimezone(ZoneInfo(zone)).date()
+    last_day = None if last_back is None else local_day - timedelta(days=last_back)
+    at = next_due(schedule, covered, last_day)
+    assert at is not None and at > covered
+    assert due_occurrence(schedule, at, covered, last_day) is not None
+    assert due_occurrence(schedule, at - timedelta(microseconds=1), covered, last_day) is None
+    before = covered + (at - covered) * probe
+    assert before == at or due_occurrence(schedule, before, covered, last_day) is None
+
+
+def test_next_due_of_an_instant_subscriber_is_none() -> None:
+    assert next_due(Schedule("instant", "UTC", 9), datetime(2026, 3, 1, tzinfo=UTC)) is None
