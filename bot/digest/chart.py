@@ -92,7 +92,7 @@ def weekly_chart_png(
     # the legend sits between the title and the plot, so it never covers a bar
     fig.legend(loc="upper left", bbox_to_anchor=(0.01, 0.93), ncols=2, fontsize=14, frameon=False,
                handlelength=1.2, columnspacing=1.2)
-    fig.tight_layout(rect=(0, 0, 1, 0.955 - 0.06 * rows))
+    fig.tight_layout(rect=(0, 0, 1, 0.975 - 0.06 * rows))
     out = io.BytesIO()
     fig.savefig(out, format="png")
     return out.getvalue()

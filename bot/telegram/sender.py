@@ -47,6 +47,13 @@ def plain_text(html: str, *, links: bool = False) -> str:
     return str(del_surrogate(wide))
 
 
+def as_shown(html: str) -> str:
+    """What a chat shows of a message sent as ``html``: Telethon's parse into text and entities, written
+    back as HTML (<strong>, <em>, <a href>): the screenshots in docs/img are drawn from this."""
+    text, entities = telethon_html.parse(html)
+    return str(telethon_html.unparse(text, entities))
+
+
 def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
