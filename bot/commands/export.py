@@ -16,7 +16,7 @@ from bot.commands.context import CommandContext, Request
 from bot.commands.render import clip
 from bot.commands.store import rules_of
 from bot.commands.types import Reply, ReplyFile
-from bot.i18n import t
+from bot.i18n import plural, t
 from bot.storage import models as m
 from bot.storage.repos import matches_between
 
@@ -79,7 +79,7 @@ async def export(ctx: CommandContext, req: Request) -> Reply:
             rules = await rules_of(session, req.subscriber.id)
         now = ctx.now()
         data = rule_file.build(req.subscriber, rules, now)
-        return Reply(t(req.lang, "export_rules_done", rules=len(rules)),
+        return Reply(t(req.lang, "export_rules_done", rules=plural(req.lang, "rules_n", len(rules))),
                      file=ReplyFile(f"tgmon-rules-{now:%Y-%m-%d}.json", data, "application/json"))
     if what in ("matches", "совпадения", "збіги"):
         window = period(rest, ctx.now(), req.subscriber.timezone)
@@ -103,13 +103,14 @@ async def _matches(ctx: CommandContext, req: Request, since: datetime, until: da
     data = _csv(rules, matches)
     if days is not None:
         name = f"tgmon-export-{until:%Y-%m-%d}.csv"
-        caption = t(req.lang, "export_done", rules=len(rules), matches=len(matches), days=days)
+        caption = t(req.lang, "export_done", rules=plural(req.lang, "rules_n", len(rules)),
+                    matches=plural(req.lang, "matches_n", len(matches)), days=days)
     else:
         zone = ZoneInfo(req.subscriber.timezone)
         first, last = since.astimezone(zone), (until - _TINY).astimezone(zone)
         name = f"tgmon-matches-{first:%Y-%m-%d}-{last:%Y-%m-%d}.csv"
-        caption = t(req.lang, "export_matches_done", matches=len(matches), since=f"{first:%Y-%m-%d %H:%M}",
-                    until=f"{last:%Y-%m-%d %H:%M}", timezone=req.subscriber.timezone)
+        caption = t(req.lang, "export_matches_done", matches=plural(req.lang, "matches_n", len(matches)),
+                    since=f"{first:%Y-%m-%d %H:%M}", until=f"{last:%Y-%m-%d %H:%M}", timezone=req.subscriber.timezone)
     if cut:
         caption += "\n" + t(req.lang, "export_cut", limit=MAX_ROWS)
     return Reply(caption + "\n" + t(req.lang, "export_more_hint"), file=ReplyFile(name, data))

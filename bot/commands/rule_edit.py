@@ -15,7 +15,7 @@ from bot.commands.store import rule_of, rules_of
 from bot.commands.types import Button, Reply
 from bot.digest.service import lock_subscriber
 from bot.domain import Delivery
-from bot.i18n import N_, label, t
+from bot.i18n import N_, label, plural, t
 from bot.storage import models as m
 
 NAME_LIMIT = 64
@@ -65,7 +65,7 @@ async def numbered(ctx: CommandContext, req: Request, arg: str) -> tuple[int, m.
     if number is None or not 1 <= number <= len(items):
         if not items:
             return Reply(t(req.lang, "rules_empty"))
-        return Reply(t(req.lang, "rule_number_unknown", value=clip(arg, 40), count=len(items)))
+        return Reply(t(req.lang, "rule_number_unknown", value=clip(arg, 40), count=plural(req.lang, "rules_n", len(items))))
     return number, items[number - 1]
 
 

@@ -31,7 +31,7 @@ from bot.commands.rules import _checked, _dry_run, _parse_quietly, _rule_error
 from bot.commands.settings_menu import hhmm, typed_setting
 from bot.commands.store import ensure_subscriber, rules_of
 from bot.commands.types import Reply
-from bot.i18n import LANGUAGES, Html, t
+from bot.i18n import LANGUAGES, Html, plural, t
 from bot.matching import ParsedRule, RuleError
 from bot.matching.quota import RuleQuota
 from bot.storage import models as m
@@ -243,5 +243,5 @@ async def import_file(ctx: CommandContext, req: Request, data: bytes) -> Reply:
         await ctx.notify_rules_changed()
         for rule_id, source in ids:  # the last days' matches, as /watch records them (the reply is short)
             await _dry_run(ctx, lang, source, tz, rule_id)
-    return Reply(t(lang, "import_done", added=len(ids), skipped=result.skipped, settings=len(result.settings)))
+    return Reply(t(lang, "import_done", added=plural(lang, "rules_n", len(ids)), skipped=result.skipped, settings=len(result.settings)))
 

@@ -241,7 +241,7 @@ async def unwatch(ctx: CommandContext, req: Request) -> Reply:
         else:
             target = next((r for r in items if r.source.casefold() == arg.casefold()), None)
         if target is None:
-            return Reply(t(req.lang, "unwatch_not_found", value=clip(arg, 100), count=len(items)))
+            return Reply(t(req.lang, "unwatch_not_found", value=clip(arg, 100), count=plural(req.lang, "rules_n", len(items))))
         source = target.source
         await session.delete(target)
     await ctx.notify_rules_changed()

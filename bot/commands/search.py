@@ -23,7 +23,7 @@ from bot.commands.render import as_int, clip, esc
 from bot.commands.rules import _checked, _rule_error, post_line
 from bot.commands.store import unfollowed_ids
 from bot.commands.types import Button, Reply
-from bot.i18n import Html, label, t
+from bot.i18n import Html, label, plural, t
 from bot.matching import RuleError
 from bot.storage import models as m
 
@@ -93,7 +93,8 @@ async def search(ctx: CommandContext, req: Request) -> Reply:
         return Reply(t(req.lang, "search_none", rule=clip(source, 200)))
     total = str(found.total) if found.exact else f"≈{found.total}"
     page = found.posts[:PAGE]
-    header = t(req.lang, "search_header", rule=Html(esc(clip(source, 200))), count=total, shown=len(page))
+    counted = ("" if found.exact else "≈") + plural(req.lang, "posts_n", found.total)
+    header = t(req.lang, "search_header", rule=Html(esc(clip(source, 200))), count=counted, shown=len(page))
     opened = OpenSearch(next(_serials), source, tuple(scope), tz, total, len(page), (page[-1].date, page[-1].post_id),
                         ctx.searches.deadline())
     return _page(ctx, req, opened, header, page, more=len(found.posts) > PAGE)
@@ -104,7 +105,7 @@ def _page(ctx: CommandContext, req: Request, opened: OpenSearch, header: str, pa
     if not more:
         ctx.searches.drop(req.caller.chat_id)
         if opened.shown > PAGE:
-            lines.append(t(req.lang, "search_end", count=opened.shown))
+            lines.append(t(req.lang, "search_end", count=plural(req.lang, "posts_n", opened.shown)))
         return Reply("\n\n".join(lines), edit=False)
     ctx.searches.keep(req.caller.chat_id, opened)
     lines.append(t(req.lang, "search_more_hint"))
@@ -125,7 +126,7 @@ async def _more(ctx: CommandContext, req: Request, serial: int | None) -> Reply:
     page = found.posts[:PAGE]
     if not page:
         ctx.searches.drop(req.caller.chat_id)
-        return Reply(t(req.lang, "search_end", count=opened.shown), edit=False)
+        return Reply(t(req.lang, "search_end", count=plural(req.lang, "posts_n", opened.shown)), edit=False)
     first = opened.shown + 1
     opened = replace(opened, shown=opened.shown + len(page), after=(page[-1].date, page[-1].post_id),
                      expires=ctx.searches.deadline())

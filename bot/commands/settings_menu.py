@@ -271,5 +271,5 @@ def _quiet_minutes(arg: str) -> Change | None:
 def typed_setting(name: str, value: str) -> Parsed:
     """A setting as `/settings NAME VALUE` takes it (an imported rules file uses the same forms):
     ("", change) or (the error's key, None); an unknown name is "settings_unknown"."""
-    parser = _TYPED.get(name)
+    parser = _TYPED.get(setting_named(name) or name)  # `tz`, `время`, `час` as well as `timezone`
     return parser(value) if parser is not None else (N_("settings_unknown"), None)

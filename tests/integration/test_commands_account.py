@@ -43,7 +43,7 @@ async def test_export_is_a_csv_of_rules_and_recent_matches(db: Database) -> None
     )
     reply = await kit.say(ALICE, "/export")
     assert reply.file is not None and reply.file.name.endswith(".csv")
-    assert "2 rules and 1 matches of the last 30 days" in visible(reply)
+    assert "Your 2 rules and 1 match of the last 30 days" in visible(reply)
     rows = list(csv.reader(io.StringIO(reply.file.data.decode("utf-8-sig"))))
     assert rows[0][:3] == ["record", "rule_number", "rule"]
     kinds = [r[0] for r in rows[1:]]

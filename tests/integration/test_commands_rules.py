@@ -149,7 +149,7 @@ async def test_search_finds_stored_posts_in_followed_channels(db: Database) -> N
     listing = await kit.say(ALICE, "/channels")
     off = next(d for d in button_data(listing) if d.startswith("c:off:") and "Other" in _label(listing, d))
     await kit.press(ALICE, off)
-    assert "обстрел: 1 posts" in visible(await kit.say(ALICE, "/search обстрел"))
+    assert "обстрел: 1 post;" in visible(await kit.say(ALICE, "/search обстрел"))
 
 
 def _label(reply: object, data: str) -> str:
