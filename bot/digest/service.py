@@ -153,7 +153,9 @@ async def queue_digests(
                   sub: m.Subscriber = sub) -> BuiltDigest:
             return build_digest(rows, tz=sub.timezone,
                                 title=job.title or digest_title(job.kind, job.since, job.until, sub.timezone, lang),
-                                size=sub.digest_size, excerpt_chars=settings.digest.excerpt_chars, lang=lang,
+                                # another service (a `limit` of its own) cannot ask for /more: it gets every item
+                                size=sub.digest_size if limit is None else 0,
+                                excerpt_chars=settings.digest.excerpt_chars, lang=lang,
                                 limit=limit, page=job.page, alert=job.kind == "instant")
 
         own_rows = _telegram_rows(rows, targets)
