@@ -123,3 +123,45 @@ def test_an_unknown_key_fails_loudly_and_an_unknown_language_reads_english() -> 
 )
 def test_the_language_comes_from_the_telegram_client(code: str | None, lang: str) -> None:
     assert language_for(code) == lang
+
+
+def test_a_fresh_clone_without_mo_files_and_a_built_one_say_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without .mo files (a fresh clone, a wheel built without `make i18n-compile`) the .po files are
+    compiled in memory; compiled ones are used when they are not older than their .po."""
+    import os
+    import shutil
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    import bot.i18n as i18n
+
+    copy = tmp_path / "locales"
+    shutil.copytree(i18n.LOCALES_DIR, copy, ignore=shutil.ignore_patterns("*.mo", "*.pot"))
+    expected = {lang: (t(lang, "rule_added", number=1, rule="x"), plural(lang, "stored_posts_n", 3))
+                for lang in LANGUAGES}
+    monkeypatch.setattr(i18n, "LOCALES_DIR", copy)
+    for cached in (i18n._own, i18n.translations):
+        cached.cache_clear()
+    try:
+        assert not list(copy.rglob("*.mo"))
+        got = {lang: (t(lang, "rule_added", number=1, rule="x"), plural(lang, "stored_posts_n", 3))
+               for lang in LANGUAGES}
+        assert got == expected
+        # a stale .mo (older than its .po) is not used: the .po is the truth
+        with (copy / "ru" / "LC_MESSAGES" / "messages.po").open("rb") as f:
+            stale = read_po(f, locale="ru")  # not the cached load(): this one is changed
+        stale["rule_added"].string = "STALE {number} {rule}"
+        mo = copy / "ru" / "LC_MESSAGES" / "messages.mo"
+        with mo.open("wb") as f:
+            write_mo(f, stale)
+        po_time = (copy / "ru" / "LC_MESSAGES" / "messages.po").stat().st_mtime
+        os.utime(mo, (po_time - 60, po_time - 60))
+        for cached in (i18n._own, i18n.translations):
+            cached.cache_clear()
+        assert t("ru", "rule_added", number=1, rule="x") == expected["ru"][0]
+    finally:
+        for cached in (i18n._own, i18n.translations):
+            cached.cache_clear()
