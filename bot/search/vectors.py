@@ -174,26 +174,22 @@ async def nearest(
     q = np.asarray(query, dtype=np.float32)
     best_ids: list[Any] = []
     best_scores: list[Any] = []
-    last = 0
-    while True:  # the window's vectors in batches, by post id
-        chunk: list[Any] = list(await session.execute(
-            sa.text(
-                "SELECT v.post_id, v.embedding FROM post_vectors v JOIN posts p ON p.id = v.post_id "
-                f"WHERE {where} AND v.model = :model AND v.post_id > :last ORDER BY v.post_id LIMIT :batch"
-            ).bindparams(*expanding),
-            params | {"last": last, "batch": _SCAN_BATCH},
-        ))
-        if not chunk:
-            break
-        last = int(chunk[-1][0])
+    # one streamed query (a server-side cursor on PostgreSQL): the planner filters the window with
+    # its own indexes (posts by date, by channel) and the vectors come in chunks
+    streamed = await session.stream(
+        sa.text(
+            "SELECT v.post_id, v.embedding FROM post_vectors v JOIN posts p ON p.id = v.post_id "
+            f"WHERE {where} AND v.model = :model"
+        ).bindparams(*expanding),
+        params,
+    )
+    async for chunk in streamed.partitions(_SCAN_BATCH):
         ids = np.fromiter((r[0] for r in chunk), dtype=np.int64, count=len(chunk))
         matrix = np.frombuffer(b"".join(bytes(r[1]) for r in chunk), dtype="<f4").reshape(len(chunk), -1)
         scores = matrix @ q
         keep = scores >= min_score
         best_ids.append(ids[keep])
         best_scores.append(scores[keep])
-        if len(chunk) < _SCAN_BATCH:
-            break
     if not best_ids:
         return []
     ids = np.concatenate(best_ids)

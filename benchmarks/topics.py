@@ -1,0 +1,427 @@
+"""Topic rules (``~"..."``): quality, speed, the delay added to an instant alert, archive search at
+scale and memory.
+
+    python -m benchmarks.topics                       # everything at its defaults
+    python -m benchmarks.topics --only quality,speed  # some parts: quality speed alert search memory
+    python -m benchmarks.topics --search-posts 100000,1000000 [--pg URL | --pg '']
+
+- quality: tests/data/topics_labelled.txt (200 posts, ru/uk/en, 8 topics with near-misses):
+  precision and recall per topic of the topic rule at its default strictness and of a careful user's
+  keyword rules for the same topic (tests/data/topics_rules.txt), matched by the real matcher.
+- speed: posts embedded per second on one core (the model with one thread), in batches of 32 and one
+  at a time, for the labelled posts and for posts four times as long; the keyword matcher on the same
+  posts is the baseline.
+- alert: the real pipeline on SQLite with a topic rule and a keyword rule: time from the start of
+  ``ingest()`` to the keyword match stored (its return) and to the topic match stored (the
+  background worker's batch), for one post and for a burst of 32.
+- search: the nearest posts to a phrase over N stored posts. The vectors are synthetic (random unit
+  vectors, 200 of them planted near the phrase): embedding a million posts on this machine would
+  take hours. SQLite: tgmon's numpy scan (bot/search/vectors.py, through aiosqlite) against sqlite-vec
+  0.1.9's brute-force ``vec_distance_cosine`` (through the sqlite3 shell: this Python's sqlite3 module
+  cannot load extensions). PostgreSQL: the same numpy scan over BYTEA (pgvector is measured when
+  the server has it).
+- memory: RSS (from /proc) of ``tgmon run`` (its offline demo) with post embedding on and off.
+
+Medians of ``--repeat`` (3) runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TGMON_EMBED_THREADS", "1")  # one core: before the model is loaded
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+
+
+def median_time(fn: Callable[[], Any], repeat: int) -> float:
+    """Median CPU time of this process (the model runs on one thread): on a shared machine, wall
+    time measures the neighbours as much as the code."""
+    times = []
+    for _ in range(repeat):
+        began = time.process_time()
+        fn()
+        times.append(time.process_time() - began)
+    return statistics.median(times)
+
+
+def load_labelled() -> tuple[list[str], list[str], list[set[str]]]:
+    texts, langs, labels = [], [], []
+    for line in (DATA / "topics_labelled.txt").read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        topics, lang, text = (part.strip() for part in line.split(" | ", 2))
+        texts.append(text)
+        langs.append(lang)
+        labels.append(set(topics.split(",")) - {"-"})
+    return texts, langs, labels
+
+
+def load_rules() -> dict[str, dict[str, list[str]]]:
+    rules: dict[str, dict[str, list[str]]] = {}
+    for line in (DATA / "topics_rules.txt").read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        topic, kind, rule = (part.strip() for part in line.split(" | ", 2))
+        rules.setdefault(topic, {}).setdefault(kind, []).append(rule)
+    return rules
+
+
+# ---- quality --------------------------------------------------------------------------------------
+
+def bench_quality() -> None:
+    from bot.domain import Rule
+    from bot.matching import compile_rules
+    from bot.matching.topics import embedder
+
+    texts, langs, labels = load_labelled()
+    rules = load_rules()
+    vectors = embedder().passages(texts)
+    print(f"\n## Quality: {len(texts)} labelled posts ({', '.join(f'{lang} {langs.count(lang)}' for lang in sorted(set(langs)))})")
+    print("| topic | topic rule | P | R | keyword rules | P | R | both (either matches) P | R |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    totals: dict[str, list[int]] = {"topic": [0, 0, 0], "keywords": [0, 0, 0], "both": [0, 0, 0]}
+    by_lang: dict[tuple[str, str], list[int]] = {}
+    for topic, kinds in rules.items():
+        row = [topic]
+        kinds = {**kinds, "both": kinds["topic"] + kinds["keywords"]}
+        for kind in ("topic", "keywords", "both"):
+            matcher = compile_rules([Rule(n, source) for n, source in enumerate(kinds[kind], 1)])
+            found = [bool(matcher.match_all(text, vector=vector)) for text, vector in zip(texts, vectors, strict=True)]
+            truth = [topic in label for label in labels]
+            tp = sum(f and t for f, t in zip(found, truth, strict=True))
+            fp = sum(f and not t for f, t in zip(found, truth, strict=True))
+            fn = sum(t and not f for f, t in zip(found, truth, strict=True))
+            for n, (f, t) in enumerate(zip(found, truth, strict=True)):
+                if t:
+                    by_lang.setdefault((kind, langs[n]), [0, 0])[0 if f else 1] += 1
+            totals[kind] = [a + b for a, b in zip(totals[kind], (tp, fp, fn), strict=True)]
+            shown = kinds[kind][0] if kind == "topic" else f"{len(kinds[kind])} rule(s), {sum(s.count(' OR ') + 1 for s in kinds[kind])} alternatives"
+            if kind == "both":
+                row += [_ratio(tp, tp + fp), _ratio(tp, tp + fn)]
+            else:
+                row += [f"`{shown}`" if kind == "topic" else shown, _ratio(tp, tp + fp), _ratio(tp, tp + fn)]
+        print("| " + " | ".join(row) + " |")
+    t, k, b = totals["topic"], totals["keywords"], totals["both"]
+    print(f"| **all** | | {_ratio(t[0], t[0] + t[1])} | {_ratio(t[0], t[0] + t[2])} | | {_ratio(k[0], k[0] + k[1])} | "
+          f"{_ratio(k[0], k[0] + k[2])} | {_ratio(b[0], b[0] + b[1])} | {_ratio(b[0], b[0] + b[2])} |")
+    print("\nrecall by language (topic rules / keyword rules): " + ", ".join(
+        f"{lang} {_ratio(*_hit(by_lang, 'topic', lang))} / {_ratio(*_hit(by_lang, 'keywords', lang))}"
+        for lang in sorted(set(langs))))
+
+
+def _hit(by_lang: dict[tuple[str, str], list[int]], kind: str, lang: str) -> tuple[int, int]:
+    hit, miss = by_lang.get((kind, lang), [0, 0])
+    return hit, hit + miss
+
+
+def _ratio(a: int, b: int) -> str:
+    return f"{a / b:.2f}" if b else "-"
+
+
+# ---- speed ----------------------------------------------------------------------------------------
+
+def bench_speed(repeat: int) -> None:
+    from bot.domain import Rule
+    from bot.matching import compile_rules
+    from bot.matching.topics import embedder
+
+    texts, _, _ = load_labelled()
+    long_texts = [" ".join(texts[i : i + 4]) for i in range(0, len(texts), 4)]
+    model = embedder()
+    model.passages(texts[:8])  # warm
+    keyword = compile_rules([Rule(n, r) for n, rules in enumerate(load_rules().values(), 1) for r in rules["keywords"]])
+    print(f"\n## Embedding speed, one core (TGMON_EMBED_THREADS={os.environ['TGMON_EMBED_THREADS']}), CPU time, median of {repeat}")
+    print("| posts | mean length | batched (32) posts/s | one at a time posts/s | keyword matcher posts/s (baseline) |")
+    print("|---|---|---|---|---|")
+    for name, items in (("labelled", texts), ("4x longer", long_texts)):
+        batched = median_time(lambda items=items: [model.passages(items[i : i + 32]) for i in range(0, len(items), 32)], repeat)
+        single = median_time(lambda items=items: [model.passages([t]) for t in items], repeat)
+        words = median_time(lambda items=items: [keyword.match(t) for t in items], repeat)
+        mean = sum(map(len, items)) / len(items)
+        print(f"| {name} ({len(items)}) | {mean:.0f} chars | {len(items) / batched:.0f} | {len(items) / single:.0f} | "
+              f"{len(items) / words:,.0f} ({words / batched * 100:.2f}% of embedding's time) |")
+
+
+# ---- alert delay ----------------------------------------------------------------------------------
+
+async def _alert_once(burst: int) -> tuple[float, float]:
+    from sqlalchemy import func, select
+
+    from bot import domain
+    from bot.ingest.pipeline import Pipeline
+    from bot.matching import compile_rules
+    from bot.storage import models as m
+    from bot.storage.database import Database
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database.from_url(f"sqlite:///{tmp}/bench.db")
+        await db.upgrade()
+        async with db.uow() as session:
+            sub = m.Subscriber(chat_id=1)
+            session.add(sub)
+            await session.flush()
+            session.add_all([m.Rule(subscriber_id=sub.id, source='~"удар по энергосистеме"', channels=[]),
+                             m.Rule(subscriber_id=sub.id, source="підстанці*", channels=[])])
+        pipeline = Pipeline(db, compile_rules, embed_posts=True)
+        await pipeline.reload_rules()
+        channel = domain.ChannelRef(1, "bench", "Bench")
+        # a warm-up post, so the timed ones meet a running worker as a live service's do
+        await pipeline.ingest([domain.Post(channel, 1, datetime.now(UTC), "Погода: солнечно")])
+        assert pipeline.topics is not None and pipeline.topics._task is not None
+        await pipeline.topics._task
+        text = "Обстріл енергетичної інфраструктури: пошкоджено підстанцію у Харкові, частина міста без світла."
+        posts = [domain.Post(channel, 10 + n, datetime.now(UTC) - timedelta(seconds=n), f"{text} ({n})") for n in range(burst)]
+        began = time.perf_counter()
+        await pipeline.ingest(posts)
+        keyword = time.perf_counter() - began
+        await pipeline.topics._task
+        topic = time.perf_counter() - began
+        async with db.uow(read_only=True) as session:
+            matched = await session.scalar(select(func.count()).select_from(m.Match))
+        assert matched == 2 * burst, matched
+        await pipeline.close()
+        await db.dispose()
+        return keyword, topic
+
+
+def bench_alert(repeat: int) -> None:
+    print(f"\n## Delay added to an instant alert (SQLite, one thread for the model, wall time), median of {repeat}")
+    print("| posts in the batch | keyword match stored after | topic match stored after | added by the topic |")
+    print("|---|---|---|---|")
+    for burst in (1, 32):
+        runs = [asyncio.run(_alert_once(burst)) for _ in range(repeat)]
+        keyword = statistics.median(r[0] for r in runs)
+        topic = statistics.median(r[1] for r in runs)
+        print(f"| {burst} | {keyword * 1000:.0f} ms | {topic * 1000:.0f} ms | {(topic - keyword) * 1000:.0f} ms |")
+
+
+# ---- archive search at scale ----------------------------------------------------------------------
+
+PLANTED = 200
+
+
+def _synthetic(n: int, query: Any, seed: int = 7) -> Any:
+    """Yield (start, matrix) chunks of n unit vectors; the first PLANTED lie near ``query``."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    for start in range(0, n, 50_000):
+        size = min(50_000, n - start)
+        matrix = rng.standard_normal((size, len(query)), dtype=np.float32)
+        if start == 0:
+            matrix[:PLANTED] = query * 20 + matrix[:PLANTED]
+        matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+        yield start, matrix
+
+
+async def _fill(url: str, n: int, query: Any, model: str) -> None:
+    """N posts in one channel over the last 365 days, each with a synthetic vector."""
+    from bot.storage.database import Database
+
+    db = Database.from_url(url)
+    await db.upgrade()
+    now = datetime.now(UTC)
+    from bot.storage import models as m
+
+    async with db.uow() as session:
+        channel = m.Channel(telegram_id=1, username="bench", title="Bench")
+        session.add(channel)
+        await session.flush()
+        channel_id = channel.id
+    async with db.engine.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        for start, matrix in _synthetic(n, query):
+            posts = []
+            vectors = []
+            for i in range(len(matrix)):
+                pid = start + i + 1
+                date = now - timedelta(seconds=(pid * 31_536_000) // n)
+                posts.append((pid, channel_id, pid, date, f"post {pid}", f"h{pid}", False, "", date))
+                vectors.append((pid, model, f"h{pid}", matrix[i].astype("<f4").tobytes()))
+            if db.dialect == "sqlite":
+                await driver.executemany(
+                    "INSERT INTO posts (id, channel_id, message_id, date, text, text_hash, deleted, lemma_text, stored_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(*p[:3], _text_date(p[3]), *p[4:8], _text_date(p[8])) for p in posts])
+                await driver.executemany("INSERT INTO post_vectors VALUES (?, ?, ?, ?)", vectors)
+            else:
+                await driver.copy_records_to_table(
+                    "posts", records=posts,
+                    columns=["id", "channel_id", "message_id", "date", "text", "text_hash", "deleted", "lemma_text",
+                             "stored_at"])
+                await driver.copy_records_to_table("post_vectors", records=vectors,
+                                                   columns=["post_id", "model", "text_hash", "embedding"])
+        await conn.commit()
+    await db.dispose()
+
+
+def _text_date(value: datetime) -> str:
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+async def _scan(url: str, query: Any, model: str, days: int | None) -> tuple[float, int]:
+    from bot.search import vectors
+    from bot.storage.database import Database
+
+    db = Database.from_url(url)
+    try:
+        since = datetime.now(UTC) - timedelta(days=days) if days else None
+        began = time.perf_counter()
+        async with db.uow(read_only=True) as session:
+            found = await vectors.nearest(session, query, model, limit=2000, min_score=0.3, since=since)
+        return time.perf_counter() - began, len(found)
+    finally:
+        await db.dispose()
+
+
+def _sqlite_vec(path: str, query: Any) -> float:
+    import sqlite_vec
+
+    literal = "X'" + query.astype("<f4").tobytes().hex() + "'"  # a BLOB: no JSON to parse per row
+    distance = f"vec_distance_cosine(embedding, {literal})"
+    sql = (f".load {sqlite_vec.loadable_path()}\n.timer on\n"
+           f"SELECT count(*) FROM (SELECT post_id, {distance} AS d FROM post_vectors WHERE d <= 0.7 "
+           "ORDER BY d LIMIT 2000);\n")
+    out = subprocess.run(["sqlite3", path], input=sql, capture_output=True, text=True, check=True).stdout
+    real = [line for line in out.splitlines() if line.startswith("Run Time")][-1]
+    return float(real.split("real ")[1].split()[0])
+
+
+def bench_search(sizes: list[int], pg: str | None, repeat: int) -> None:
+    from bot.matching.topics import embedder, topic
+
+    query = topic("удар по энергосистеме").vector
+    model = embedder().model_id
+    print(f"\n## Topic search over stored posts (synthetic vectors, {PLANTED} planted near the phrase), median of {repeat}")
+    print("| posts | database | backend | whole archive | last 7 days | found |")
+    print("|---|---|---|---|---|---|")
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = f"{tmp}/bench.db"
+            url = f"sqlite:///{path}"
+            asyncio.run(_fill(url, n, query, model))
+            whole = [asyncio.run(_scan(url, query, model, None)) for _ in range(repeat)]
+            week = [asyncio.run(_scan(url, query, model, 7)) for _ in range(repeat)]
+            print(f"| {n:,} | SQLite | numpy scan (tgmon) | {statistics.median(w[0] for w in whole):.2f} s | "
+                  f"{statistics.median(w[0] for w in week):.3f} s | {whole[0][1]} |")
+            try:
+                vec = statistics.median(_sqlite_vec(path, query) for _ in range(repeat))
+                print(f"| {n:,} | SQLite | sqlite-vec 0.1.9 brute force | {vec:.2f} s | | |")
+            except (ImportError, OSError, subprocess.CalledProcessError, IndexError) as exc:
+                print(f"| {n:,} | SQLite | sqlite-vec | not measured ({exc.__class__.__name__}) | | |")
+        if pg:
+            asyncio.run(_bench_pg(pg, n, query, model, repeat))
+
+
+async def _bench_pg(admin: str, n: int, query: Any, model: str, repeat: int) -> None:
+    import sqlalchemy as sa
+
+    from bot.storage.database import Database
+
+    name = f"tgmon_bench_topics_{os.getpid()}"
+    server = Database.from_url(admin)
+    async with server.engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    await server.dispose()
+    url = admin.rsplit("/", 1)[0] + "/" + name
+    try:
+        await _fill(url, n, query, model)
+        db = Database.from_url(url)
+        async with db.engine.connect() as conn:
+            await conn.execute(sa.text("ANALYZE"))
+            kind = await conn.scalar(sa.text("SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+                                             "WHERE attrelid = 'post_vectors'::regclass AND attname = 'embedding'"))
+        await db.dispose()
+        whole = [await _scan(url, query, model, None) for _ in range(repeat)]
+        week = [await _scan(url, query, model, 7) for _ in range(repeat)]
+        backend = "pgvector HNSW" if str(kind).startswith("vector") else "numpy scan over BYTEA (no pgvector on this server)"
+        print(f"| {n:,} | PostgreSQL | {backend} | {statistics.median(w[0] for w in whole):.2f} s | "
+              f"{statistics.median(w[0] for w in week):.3f} s | {whole[0][1]} |")
+    finally:
+        server = Database.from_url(admin)
+        async with server.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await server.dispose()
+
+
+# ---- memory ---------------------------------------------------------------------------------------
+
+def _rss_of_run(embed: bool, seconds: float) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "tgmon.toml"
+        config.write_text(f"[matching]\nembed_posts = {'true' if embed else 'false'}\n", encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "TGMON_"))}
+        env |= {"TGMON_CONFIG": str(config), "TGMON_DATA_DIR": tmp, "TGMON_DATABASE_URL": f"sqlite:///{tmp}/run.db",
+                "TGMON_METRICS_PORT": "0"}
+        proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, cwd=tmp)
+        try:
+            peak = 0
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline and proc.poll() is None:
+                status = Path(f"/proc/{proc.pid}/status").read_text()
+                rss = int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1])
+                peak = max(peak, rss)
+                time.sleep(0.5)
+            return peak
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def bench_memory(seconds: float) -> None:
+    print(f"\n## Memory of `tgmon run` (the offline demo: replays its export, builds digests), peak RSS over {seconds:.0f} s")
+    off = _rss_of_run(False, seconds)
+    on = _rss_of_run(True, seconds)
+    print("| post embedding | peak RSS |")
+    print("|---|---|")
+    print(f"| off (`embed_posts = false`: nothing of the extra is imported, as without it) | {off / 1024:.0f} MiB |")
+    print(f"| on (the model loaded, posts embedded) | {on / 1024:.0f} MiB (+{(on - off) / 1024:.0f} MiB) |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", default="quality,speed,alert,search,memory")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--search-posts", default="100000,1000000")
+    parser.add_argument("--pg", default=os.environ.get("TGMON_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--memory-seconds", type=float, default=40.0)
+    args = parser.parse_args()
+    parts = set(args.only.split(","))
+    from bot.matching.topics import available
+
+    if not available():
+        sys.exit("benchmarks.topics needs the semantic extra: pip install -e '.[semantic]'")
+    if "quality" in parts:
+        bench_quality()
+    if "speed" in parts:
+        bench_speed(args.repeat)
+    if "alert" in parts:
+        bench_alert(args.repeat)
+    if "search" in parts:
+        bench_search([int(n) for n in args.search_posts.split(",") if n], args.pg or None, args.repeat)
+    if "memory" in parts:
+        bench_memory(args.memory_seconds)
+
+
+if __name__ == "__main__":
+    main()
