@@ -125,3 +125,43 @@ async def test_chart_rules_and_settings_through_the_bot_commands(db) -> None:
     assert sub is not None and (sub.frequency, sub.digest_hour, sub.digest_minute, sub.timezone) == (
         "weekly", 7, 30, "Europe/Kyiv")
     await alice.aclose()
+
+
+async def test_timeline_pages_are_the_same_walking_posts_or_matches(db, monkeypatch) -> None:
+    """A subscriber with many matches gets its pages by walking the posts by date; with few, by reading
+    its matches: the same posts, in the same order, with the same filters."""
+    from bot.digest import select as timeline
+
+    kit = await make_web_kit(db, page_size=5)
+    await archive(kit)
+    await kit.say(ALICE, "/watch Шебекино")
+    for n in range(9):
+        await ingest(kit, f"p{n}", OTHER if n % 3 else NEWS, 300 + n, f"Батальон номер {n}", timedelta(hours=6 + n))
+    async with db.uow() as session:  # Alice unfollows one channel: neither way shows its posts
+        sub = await session.scalar(select(m.Subscriber).where(m.Subscriber.chat_id == ALICE.chat_id))
+        other = await session.scalar(select(m.Channel).where(m.Channel.username == OTHER.username))
+        news = await session.scalar(select(m.Channel.id).where(m.Channel.username == NEWS.username))
+        rule = await session.scalar(select(m.Rule.id).where(m.Rule.source == "Шебекино"))
+    alice = await kit.signed_in(ALICE)
+
+    async def walk(query: str) -> list[str]:
+        shown, url = [], "/timeline?" + query
+        while url:
+            page = await alice.get(url)
+            shown += re.findall(r'href="/post/(\d+)"', page.text)
+            more = re.search(r'href="(/timeline\?[^"]*before=[^"]+)"', page.text)
+            url = more.group(1).replace("&amp;", "&") if more else ""
+        return shown
+
+    queries = ["period=week", f"period=week&channel={news}", f"period=week&rule={rule}", "period=day"]
+    for following in (True, False):
+        if not following:
+            async with db.uow() as session:
+                session.add(m.Subscription(subscriber_id=sub.id, channel_id=other.id, following=False))  # type: ignore[union-attr]
+        monkeypatch.setattr(timeline, "DENSE", 10_000)
+        by_matches = [await walk(q) for q in queries]
+        monkeypatch.setattr(timeline, "DENSE", 1)
+        by_posts = [await walk(q) for q in queries]
+        assert by_matches == by_posts, following
+        assert len(by_matches[0]) == (12 if following else 6), by_matches[0]  # 3 posts of archive() and 9
+    await alice.aclose()
