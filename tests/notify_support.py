@@ -34,6 +34,7 @@ class HttpCatcher:
     refused: list[Hit] = field(default_factory=list)
     refuse: int = 0
     delay: float = 0.0
+    errors: list[str] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
 
     def __enter__(self) -> HttpCatcher:
@@ -41,11 +42,22 @@ class HttpCatcher:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
+                try:
+                    self._post()
+                except Exception as exc:  # seen by the test, not lost in a server thread
+                    catcher.errors.append(repr(exc))
+                    raise
+
+            def _post(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 raw = self.rfile.read(length)
                 if len(raw) < length:  # the sender died mid-request: a service never sees half a message
                     return
-                hit = Hit(self.path, self.headers.get("Idempotency-Key"), json.loads(raw or b"{}"))
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError:  # not JSON (a file apprise uploads instead of a message)
+                    body = {"raw": raw.decode("utf-8", "replace")}
+                hit = Hit(self.path, self.headers.get("Idempotency-Key"), body)
                 if catcher.refuse > 0:
                     catcher.refuse -= 1
                     catcher.refused.append(hit)

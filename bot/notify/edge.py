@@ -123,6 +123,9 @@ def parse(url: str) -> Parsed | None:
     else:
         fmt = "text"
     limit = int(getattr(plugin, "body_maxlen", 0) or 0) or 32768
+    json_cap = int(getattr(plugin, "ntfy_json_upstream_size_limit", 0) or 0)
+    if json_cap:  # ntfy: a JSON body over this many bytes goes as a file; \uXXXX makes a letter 6 bytes
+        limit = min(limit, json_cap // 6)
     return Parsed(scheme, mask(url), fmt, max(200, limit), scheme in WEBHOOKS or scheme in MAIL)
 
 

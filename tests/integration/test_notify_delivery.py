@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot import metrics
-from bot.config import AppSettings, Settings
+from bot.config import AppSettings, DigestSettings, Settings
 from bot.delivery.clock import ManualClock
 from bot.delivery.limiter import RateLimiter
 from bot.delivery.worker import deliver_due
@@ -35,6 +35,8 @@ from tests.notify_support import HttpCatcher, SmtpCatcher, html_part
 
 SETTINGS = Settings()
 CHAT = 1001
+WORDS = ("дома", "машины", "школа", "газопровод", "линия", "подстанция", "крыша", "окна", "забор", "гараж", "склад",
+         "магазин", "трасса", "мост", "поле", "лес", "ферма", "больница", "котельная", "вокзал", "рынок", "парк")
 
 
 @pytest.fixture
@@ -190,3 +192,37 @@ async def test_notify_test_reports_a_refusal_masked_and_then_a_success(db, writt
     for secret in ("s3cretT0ken", "an0therSecretValue"):
         assert secret not in reason
         assert secret not in written_log.getvalue()
+
+
+async def test_a_long_digest_reaches_ntfy_in_numbered_parts_within_its_size(db) -> None:
+    """ntfy takes 8,000 bytes of JSON a message (apprise sends more as a file): the digest is split for it
+    (1,333 characters, a Cyrillic letter being 6 bytes escaped) when it is built, one message a part, in
+    order, plain text, nothing cut."""
+    clock = ManualClock(T0 + timedelta(hours=1))
+    sub = await add_subscriber(db, chat_id=CHAT)
+    rule = await add_rule(db, sub, "обстрел")
+    channel = await add_channel(db, username="belgorod_news", title="Белгород")
+    for i in range(40):
+        await add_post_match(db, channel, rule, f"Обстрел района {i}: " + " ".join(WORDS[(i * 7 + k) % len(WORDS)] for k in range(30)),
+                             date=T0 - timedelta(minutes=i))
+    settings = Settings(digest=DigestSettings(max_items=0))
+    with HttpCatcher() as catcher:
+        await targets.add_target(db, settings, sub, f"ntfy://127.0.0.1:{catcher.port}/alerts", mode="only",
+                                 now=clock.now())
+        async with db.uow() as session:
+            row = await session.scalar(select(m.Subscriber).where(m.Subscriber.id == sub))
+            await queue_digest(session, settings, row, kind="daily", period_key="daily:x",
+                               since=T0 - timedelta(days=1), until=clock.now(), now=clock.now())
+        sent = 0
+        for _ in range(40):  # a part a second to one chat: the clock moves on between passes
+            sent += await _deliver(db, clock, FakeSender(clock))
+            clock.advance(2)
+    parts = [hit.body["message"] for hit in catcher.hits]
+    assert sent == len(parts) >= 3, ([(r.state, r.last_error, r.chunk_total) for r in await outbox_rows(db)],
+                                     catcher.errors)
+    assert [p.split("\n", 1)[0] for p in parts] == [f"({n}/{len(parts)})" for n in range(1, len(parts) + 1)]
+    assert all(len(p) <= 1333 for p in parts), [len(p) for p in parts]
+    text = "\n".join(parts)
+    assert "cut to fit" not in text
+    assert all(f"Обстрел района {i}:" in text for i in range(40)), text[:3000]
+    assert [hit.body["title"] for hit in catcher.hits][1] == f"tgmon (2/{len(parts)})"
