@@ -151,7 +151,6 @@ async def queue_digests(
 
         def build(rows: Sequence[MatchRow], limit: int | None = None, *, job: DigestJob = job, lang: str = lang,
                   sub: m.Subscriber = sub) -> BuiltDigest:
-            # a notification target (limit set) gets every item: it has no /more to ask for the next page
             return build_digest(rows, tz=sub.timezone,
                                 title=job.title or digest_title(job.kind, job.since, job.until, sub.timezone, lang),
                                 # another service (a `limit` of its own) cannot ask for /more: it gets every item
