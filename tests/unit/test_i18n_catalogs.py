@@ -165,3 +165,25 @@ def test_a_fresh_clone_without_mo_files_and_a_built_one_say_the_same(
     finally:
         for cached in (i18n._own, i18n.translations):
             cached.cache_clear()
+
+
+# Latin words a Russian or Ukrainian text may hold: names of things, not English
+LATIN_NAMES = {"english", "telegram", "id", "utc", "gmt", "csv", "re2", "json", "atom", "rss", "slack", "discord",
+               "matrix", "ntfy", "apprise", "url", "tgmon", "kb", "utf", "web"}
+
+
+@pytest.mark.parametrize("lang", [code for code in LANGUAGES if code in ("ru", "uk")])
+def test_russian_and_ukrainian_texts_hold_no_english_words_outside_code_commands_and_links(lang: str) -> None:
+    """Every template, not only the replies the handler tests meet: English words belong in
+    <code> (commands' arguments, rule syntax, examples), links and names only."""
+    found = {}
+    for key, forms in entries(lang).items():
+        if key.startswith("rule_example_"):
+            continue  # a rule, shown inside <code>
+        for text in forms:
+            text = re.sub(r"<code>.*?</code>|<a [^>]*>.*?</a>|<[^>]+>|\{\w+\}", " ", text, flags=re.DOTALL)
+            text = re.sub(r"\S+\.md\b|\S*://\S+|t\.me/\S+|@\w+|/\w+|[A-Z_]{4,}", " ", text)
+            words = [w for w in re.findall(r"[A-Za-z][A-Za-z0-9_]+", text) if w.lower() not in LATIN_NAMES]
+            if words:
+                found[key] = words
+    assert found == {}
