@@ -166,7 +166,8 @@ class SimulatedTelegram:
         self.times: list[tuple[float, int]] = []
 
     async def send_html(self, chat_id: int, html: str, *, random_id: int, attachment: bytes | None = None,
-                        silent: bool = False) -> SendResult:
+                        silent: bool = False,
+                        buttons: object = ()) -> SendResult:
         self.times.append(((self.clock.now() - NOW).total_seconds(), chat_id))
         return SendResult(len(self.times))
 

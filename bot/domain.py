@@ -202,12 +202,16 @@ class SendResult:
     message_id: int | None = None
 
 
+InlineButtons = Sequence[Sequence[tuple[str, str]]]  # rows of (label, callback data)
+
+
 class Sender(Protocol):
-    """Sends one already-rendered HTML message (`silent`: without a sound, Telegram's silent send).
-    Raises `bot.delivery.errors` exceptions on failure."""
+    """Sends one already-rendered HTML message (`silent`: without a sound, Telegram's silent send;
+    `buttons`: rows of (label, callback data) under it). Raises `bot.delivery.errors` exceptions on failure."""
 
     async def send_html(
-        self, chat_id: int, html: str, *, random_id: int, attachment: bytes | None = None, silent: bool = False
+        self, chat_id: int, html: str, *, random_id: int, attachment: bytes | None = None, silent: bool = False,
+        buttons: InlineButtons = (),
     ) -> SendResult: ...
 
 

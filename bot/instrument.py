@@ -37,13 +37,14 @@ class CountingSender:
         self.where = where
 
     async def send_html(
-        self, chat_id: int, html: str, *, random_id: int, attachment: bytes | None = None, silent: bool = False
+        self, chat_id: int, html: str, *, random_id: int, attachment: bytes | None = None, silent: bool = False,
+        buttons: domain.InlineButtons = (),
     ) -> domain.SendResult:
         from bot.delivery.errors import ChatFloodWait, ChatUnavailable, SendUncertain
 
         try:
             result = await self.inner.send_html(chat_id, html, random_id=random_id, attachment=attachment,
-                                                silent=silent)
+                                                silent=silent, buttons=buttons)
         except ChatFloodWait as exc:
             metrics.send_failed("flood_wait")
             metrics.flood_wait(exc.seconds, self.where)

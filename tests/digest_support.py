@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from bot.delivery.errors import SendError
-from bot.domain import SendResult
+from bot.domain import InlineButtons, SendResult
 from bot.storage import models as m
 from bot.storage.database import Database
 
@@ -82,6 +82,7 @@ class Sent:
     attachment: bytes | None
     at: datetime
     silent: bool = False
+    buttons: InlineButtons = ()
 
 
 @dataclass
@@ -95,12 +96,12 @@ class FakeSender:
     calls: int = 0
 
     async def send_html(self, chat_id: int, html: str, *, random_id: int, attachment: bytes | None = None,
-                        silent: bool = False) -> SendResult:
+                        silent: bool = False, buttons: InlineButtons = ()) -> SendResult:
         self.calls += 1
         queue = self.fail.get(chat_id)
         if queue:
             raise queue.pop(0)
-        self.sent.append(Sent(chat_id, html, random_id, attachment, self.clock.now(), silent))  # type: ignore[attr-defined]
+        self.sent.append(Sent(chat_id, html, random_id, attachment, self.clock.now(), silent, buttons))  # type: ignore[attr-defined]
         return SendResult(message_id=len(self.sent))
 
     def texts(self, chat_id: int) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.commands.context import CommandContext, Request
+from bot.commands.render import as_int
 from bot.commands.store import ensure_subscriber
 from bot.commands.types import Reply
 from bot.i18n import N_, plural, t
@@ -42,6 +43,21 @@ async def more(ctx: CommandContext, req: Request) -> Reply:
     if result.digest_id is None:
         return Reply(t(req.lang, "digest_no_more"))
     return Reply(t(req.lang, "digest_more_queued", items=plural(req.lang, "digest_items_n", result.shown)))
+
+
+async def on_button(ctx: CommandContext, req: Request, parts: list[str]) -> Reply:
+    """The More button under a digest (`dg:more:<digest id>`): its next page, as `/more` sends it."""
+    digest_id = as_int(parts[1]) if len(parts) == 2 and parts[0] == "more" else None
+    if digest_id is None or req.subscriber is None:
+        return Reply("", toast=t(req.lang, "button_stale"))
+    from bot.digest.service import request_more
+
+    result = await request_more(ctx.db, ctx.settings, req.caller.chat_id, now=ctx.now(), digest_id=digest_id)
+    if result is None:
+        return Reply("", toast=t(req.lang, "digest_more_busy"))
+    if result.digest_id is None:
+        return Reply("", toast=t(req.lang, "digest_no_more"))
+    return Reply("", toast=t(req.lang, "digest_more_queued", items=plural(req.lang, "digest_items_n", result.shown)))
 
 
 async def pause(ctx: CommandContext, req: Request) -> Reply:

@@ -78,6 +78,7 @@ BUTTONS: dict[str, ButtonHandler] = {
     "q": search.on_button,
     "c": channels.on_button,
     "s": settings_menu.on_button,
+    "dg": digest.on_button,
     "stop": stop.on_button,
     "a": admin.on_button,
 }

@@ -26,6 +26,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,6 +54,7 @@ class Job:
     attempts: int
     target_id: int | None = None  # None: the Telegram chat; else a notification target (bot/notify)
     silent: bool = False  # Telegram's silent send: the message arrives without a sound
+    buttons: tuple[tuple[tuple[str, str], ...], ...] = ()  # rows of (label, callback data) under it
 
     @property
     def key(self) -> str:
@@ -71,7 +73,11 @@ def _head_of_chat() -> object:
 
 def _job(r: m.Outbox) -> Job:
     return Job(r.id, r.digest_id, r.subscriber_id, r.chat_id, r.chunk_no, r.chunk_total, r.text, r.attachment,
-               r.random_id, r.attempts, r.target_id, bool(r.silent))
+               r.random_id, r.attempts, r.target_id, bool(r.silent), _buttons(r.buttons))
+
+
+def _buttons(stored: list[Any] | None) -> tuple[tuple[tuple[str, str], ...], ...]:
+    return tuple(tuple((str(b["text"]), str(b["data"])) for b in row) for row in stored or ())
 
 
 async def claim_heads(

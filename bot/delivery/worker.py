@@ -114,7 +114,7 @@ async def _dispatch(db: Database, clock: Clock, sender: Sender, notifier: Notifi
                     job: outbox.Job) -> SendResult:
     if job.target_id is None:
         return await sender.send_html(job.chat_id, job.text, random_id=job.random_id, attachment=job.attachment,
-                                      silent=job.silent)
+                                      silent=job.silent, buttons=job.buttons)
     if notifier is None:
         raise SendFailed("this worker has no notification sender")
 

@@ -28,7 +28,7 @@ from bot.demo import DEMO_CHAT_ID, run_demo
 from bot.digest.builder import build_digest, digest_title
 from bot.digest.chart import weekly_chart_png
 from bot.digest.select import matches_posted_between
-from bot.i18n import LANGUAGES
+from bot.i18n import LANGUAGES, label
 from bot.i18n.dates import day
 from bot.storage import models as m
 
@@ -57,6 +57,8 @@ main {{ padding: 10px 8px 14px; display: flex; flex-direction: column; gap: 6px;
 .bubble img {{ display: block; width: 100%; }}
 .bubble .meta {{ float: right; color: #8a8a8a; font-size: 12px; margin: 6px 0 0 10px; }}
 a {{ color: #168acd; text-decoration: none; }}
+.button {{ align-self: flex-start; width: 88%; text-align: center; background: #0000002e; color: #fff;
+           border-radius: 10px; padding: 7px 0; margin-top: -2px; font-weight: 500; }}
 .mine {{ align-self: flex-end; background: #e1fec6; border-radius: 14px 14px 4px 14px; }}
 </style>
 <header><div class="avatar">tg</div><div><div class="name">tgmon</div><div class="sub">bot</div></div></header>
@@ -110,6 +112,9 @@ async def build_messages(lang: str, database_url: str) -> tuple[list[str], datet
             bubbles.append(bubble("", clock, image=chart))
         bubbles.append(bubble(first, clock))
     bubbles.extend(bubble(chunk, clock) for chunk in rest)
+    if built.more:  # the button under the digest's last part (bot/digest/service.py)
+        text = label(lang, "digest_more_btn", count=min(built.more, settings.digest.max_items))
+        bubbles.append(f'<div class="button">{html.escape(text)}</div>')
     bubbles.extend(bubble(chunk, clock) for chunk in alert.chunks)
     return bubbles, until
 

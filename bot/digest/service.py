@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.digest.builder import BuiltDigest, build_digest, digest_title
 from bot.digest.select import MatchRow, matches_by_id, matches_posted_between, unsent_matches
 from bot.domain import Delivery, DigestState, OutboxState
-from bot.i18n import known_language
+from bot.i18n import known_language, label
 from bot.storage import models as m
 from bot.storage.database import Database
 from bot.storage.repos import insert_ignore
@@ -65,6 +65,7 @@ class DigestJob:
     page: int = 0  # `/more`: the page of an earlier digest's items (1: the second page)
     title: str | None = None  # instead of the title of `kind` (a page of an earlier digest)
     match_ids: tuple[int, ...] | None = None  # build from these matches (a page of an earlier digest)
+    base_id: int | None = None  # the earlier digest this is a page of
 
 
 ON_DEMAND = frozenset({"manual", "week", "more"})  # /digest and /digest week answer in the chat that asked
@@ -170,7 +171,7 @@ async def queue_digests(
                 {"digest_id": digest_id, "subscriber_id": sub.id, "chat_id": sub.chat_id, "kind": job_kind(job),
                  "chunk_no": n, "chunk_total": len(other.chunks), "text": text, "attachment": None,
                  "random_id": new_random_id(), "state": OutboxState.PENDING, "attempts": 0, "not_before": now,
-                 "created_at": now, "target_id": target.id, "silent": False}
+                 "created_at": now, "target_id": target.id, "silent": False, "buttons": None}
                 for n, text in enumerate(other.chunks, 1)
             )
         if not built.items:
@@ -187,12 +188,17 @@ async def queue_digests(
                                           sub.timezone, lang)
         # Telegram's silent send: as the subscriber chose (/settings sound); alerts ring by default
         silent = sub.sound == "none" or (sub.sound != "all" and job.kind != "instant")
+        # the last part of a digest with more items carries a button that sends the next page
+        base_id = job.base_id or digest_id
+        more_button = [[{"text": label(lang, "digest_more_btn", count=min(built.more, sub.digest_size)),
+                         "data": f"dg:more:{base_id}"}]] if built.more else None
         total = len(built.chunks)
         outbox.extend(
             {"digest_id": digest_id, "subscriber_id": sub.id, "chat_id": sub.chat_id, "kind": "digest",
              "chunk_no": n, "chunk_total": total, "text": text, "attachment": attachment if n == 1 else None,
              "random_id": new_random_id(), "state": OutboxState.PENDING, "attempts": 0, "not_before": now,
-             "created_at": now, "target_id": None, "silent": silent}
+             "created_at": now, "target_id": None, "silent": silent,
+             "buttons": more_button if n == total else None}
             for n, text in enumerate(built.chunks, 1)
         )
         # a digest with pages keeps what it was built from: /more pages through exactly these
@@ -282,18 +288,22 @@ async def request_digest(
         return result
 
 
-async def request_more(db: Database, settings: Settings, chat_id: int, *, now: datetime) -> DigestRequest | None:
-    """`/more`: the next page of the chat's latest digest (the matches it was built from, ranked the
-    same way), as a digest of its own keyed `more:<digest id>:<page>`. None when that page is being
-    built by another press; a request with no digest id when there is nothing more to show."""
+async def request_more(
+    db: Database, settings: Settings, chat_id: int, *, now: datetime, digest_id: int | None = None
+) -> DigestRequest | None:
+    """`/more`: the next page of the chat's latest digest (or of digest `digest_id`, the More button's,
+    when it is this chat's), from the matches it was built from, ranked the same way, as a digest of
+    its own keyed `more:<digest id>:<page>`. None when that page is being built by another press; a
+    request with no digest id when there is nothing more to show."""
     async with db.uow() as session:
         sub = await lock_subscriber(session, chat_id)
         if sub is None:
             return DigestRequest(None, 0, 0)
-        base = await session.scalar(
-            select(m.Digest).where(m.Digest.subscriber_id == sub.id, m.Digest.kind != "more",
-                                   m.Digest.state != DigestState.EMPTY)
-            .order_by(m.Digest.id.desc()).limit(1))
+        query = select(m.Digest).where(m.Digest.subscriber_id == sub.id, m.Digest.kind != "more",
+                                       m.Digest.state != DigestState.EMPTY)
+        if digest_id is not None:
+            query = query.where(m.Digest.id == digest_id)
+        base = await session.scalar(query.order_by(m.Digest.id.desc()).limit(1))
         if base is None or not base.match_ids or not sub.digest_size:
             return DigestRequest(None, 0, 0)
         pages = await session.scalar(select(func.count()).select_from(m.Digest).where(
@@ -305,6 +315,6 @@ async def request_more(db: Database, settings: Settings, chat_id: int, *, now: d
         start = base.period_start if base.period_start < base.period_end else None
         title = digest_title(base.kind, start, base.period_end, sub.timezone, lang)
         job = DigestJob(sub, "more", f"more:{base.id}:{page}", base.period_start, base.period_end, advance=False,
-                        page=page, title=title, match_ids=tuple(int(i) for i in base.match_ids))
+                        page=page, title=title, match_ids=tuple(int(i) for i in base.match_ids), base_id=base.id)
         (result,) = await queue_digests(session, settings, [job], now=now)
         return result

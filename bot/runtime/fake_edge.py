@@ -15,7 +15,7 @@ import asyncio
 import fcntl
 import os
 
-from bot.domain import SendResult
+from bot.domain import InlineButtons, SendResult
 
 ENV_LOG = "TGMON_TEST_SENDER_LOG"
 ENV_DELAY = "TGMON_TEST_SENDER_DELAY"
@@ -34,7 +34,8 @@ class RecordingSender:
         return cls(path, float(os.environ.get(ENV_DELAY, "0") or 0)) if path else None
 
     async def send_html(
-        self, chat_id: int, html: str, *, random_id: int, attachment: bytes | None = None, silent: bool = False
+        self, chat_id: int, html: str, *, random_id: int, attachment: bytes | None = None, silent: bool = False,
+        buttons: InlineButtons = (),
     ) -> SendResult:
         if self.delay:
             await asyncio.sleep(self.delay)

@@ -261,6 +261,8 @@ class Outbox(Base):
     text: Mapped[str] = mapped_column(Text)
     attachment: Mapped[bytes | None] = mapped_column()
     silent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_text("false"))  # no sound
+    # inline buttons under the message: [[{"text": ..., "data": ...}, ...], ...] (migration 0026)
+    buttons: Mapped[list[Any] | None] = mapped_column()
     random_id: Mapped[int] = mapped_column(BigInteger)  # stable per chunk: Telegram drops a repeat
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from telethon import TelegramClient, errors
+from telethon import Button, TelegramClient, errors
 from telethon.extensions import html as telethon_html
 from telethon.helpers import add_surrogate, del_surrogate
 from telethon.tl import functions, types
 
 from bot.delivery.errors import ChatFloodWait, ChatUnavailable, SendFailed, SendUncertain
-from bot.domain import SendResult
+from bot.domain import InlineButtons, SendResult
 
 CAPTION_LIMIT = 1024  # UTF-16 units of a media caption
 _GONE = (
@@ -97,10 +97,14 @@ class TelethonSender:
             raise SendUncertain(f"no answer from Telegram ({type(exc).__name__})") from None
 
     async def send_html(
-        self, chat_id: int, html: str, *, random_id: int, attachment: bytes | None = None, silent: bool = False
+        self, chat_id: int, html: str, *, random_id: int, attachment: bytes | None = None, silent: bool = False,
+        buttons: InlineButtons = (),
     ) -> SendResult:
-        """`silent`: Telegram delivers it without a sound (the subscriber's /settings sound)."""
+        """`silent`: Telegram delivers it without a sound (the subscriber's /settings sound); `buttons`:
+        callback buttons under the text (a digest's "More")."""
         text, entities = telethon_html.parse(html)
+        markup = TelegramClient.build_reply_markup(
+            [[Button.inline(label, data.encode()) for label, data in row] for row in buttons]) if buttons else None
         try:
             peer = await self._peer(chat_id)
             if attachment is not None:
@@ -108,12 +112,14 @@ class TelethonSender:
                 media = types.InputMediaUploadedPhoto(file=uploaded)
                 if _utf16_len(text) <= CAPTION_LIMIT:
                     result = await self._call(functions.messages.SendMediaRequest(
-                        peer, media, message=text, entities=entities or None, random_id=random_id, silent=silent))
+                        peer, media, message=text, entities=entities or None, random_id=random_id, silent=silent,
+                        reply_markup=markup))
                     return SendResult(_message_id(result, random_id))
                 await self._call(functions.messages.SendMediaRequest(
                     peer, media, message="", random_id=_photo_random_id(random_id), silent=silent))
             result = await self._call(functions.messages.SendMessageRequest(
-                peer, text, no_webpage=True, entities=entities or None, random_id=random_id, silent=silent))
+                peer, text, no_webpage=True, entities=entities or None, random_id=random_id, silent=silent,
+                reply_markup=markup))
             return SendResult(_message_id(result, random_id))
         except errors.FloodWaitError as exc:
             raise ChatFloodWait(exc.seconds) from None

@@ -115,8 +115,10 @@ async def test_a_first_day_in_every_language(db: Database, lang: str) -> None:
     # schedules by the settings buttons: a daily and a weekly digest two minutes from now, alerts at once
     now = datetime.now(UTC)
     due = (now + timedelta(minutes=2)).astimezone(ZoneInfo(ZONE))
+    screens = {}
     for user, frequency in ((daily, "daily"), (weekly, "weekly"), (instant, "instant")):
         [screen] = await client.user_says(user, "/settings")
+        screens[user.id] = screen
         for data in (f"s:f:{frequency}", f"s:t:{due.hour}:{due.minute}", f"s:d:{due.weekday()}"):
             answer = await client.user_presses(user, screen, "", data=data.encode())
             assert answer.message == label(lang, "saved_toast"), data
@@ -158,6 +160,15 @@ async def test_a_first_day_in_every_language(db: Database, lang: str) -> None:
     assert re.match(r"• \d\d\.\d\d \d\d:\d\d … Обстрел Шебекино", middle) and middle.endswith(". …"), middle
     head = next(line for line in items if "Красной Яруги" in line)
     assert re.match(r"• \d\d\.\d\d \d\d:\d\d Обстрел Красной Яруги", head) and head.endswith(". …"), head
+
+    # its More button, pressed in the chat, sends the next page (the last 4 items)
+    [[(more_label, more_data)]] = day.buttons
+    assert more_label == label(lang, "digest_more_btn", count=4) and more_data.startswith("dg:more:")
+    answer = await client.user_presses(daily, screens[daily.id], "", data=more_data.encode())
+    assert answer.message and "4" in answer.message
+    assert await deliver_due(db, sender, RateLimiter(settings.delivery, clock), clock) == 1
+    page = tl_html.parse(sender.texts(daily.id)[-1])[0]
+    assert page.count("\n• ") == 4 and "/more" not in page
 
     # the weekly digest carries its chart: a PNG, counted like the text
     assert week.attachment is not None and week.attachment.startswith(b"\x89PNG")

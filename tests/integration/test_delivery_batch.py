@@ -41,7 +41,8 @@ class GatedSender:
         self.sent: list[tuple[int, str]] = []
 
     async def send_html(self, chat_id: int, html: str, *, random_id: int, attachment: bytes | None = None,
-                        silent: bool = False) -> SendResult:
+                        silent: bool = False,
+                        buttons: object = ()) -> SendResult:
         self.started.append(chat_id)
         await self.gate.wait()
         self.sent.append((chat_id, html))
@@ -131,7 +132,8 @@ async def test_two_workers_on_one_database_send_each_row_once_in_order(db) -> No
             self.sent: list[tuple[int, str]] = []
 
         async def send_html(self, chat_id: int, html: str, *, random_id: int,
-                            attachment: bytes | None = None, silent: bool = False) -> SendResult:
+                            attachment: bytes | None = None, silent: bool = False,
+                        buttons: object = ()) -> SendResult:
             await asyncio.sleep(0)
             self.sent.append((chat_id, html))
             wire.append((chat_id, html))

@@ -56,6 +56,28 @@ async def test_more_sends_the_next_pages_of_the_last_digest_until_all_is_shown(d
     assert len(await _pages(db, ALICE.chat_id)) == 3
 
 
+async def test_the_more_button_under_a_digest_sends_its_next_page_and_only_to_its_chat(db: Database) -> None:
+    kit = make_kit(db)
+    for caller in (ALICE, BORIS):
+        await kit.say(caller, "/start")
+        await kit.say(caller, "/watch обстрел")
+    await ingest(db, [(f"Обстрел номер {i}. Без пострадавших.", timedelta(minutes=90 - i)) for i in range(15)])
+    await kit.say(ALICE, "/digest")
+    async with db.uow(read_only=True) as session:
+        [row] = (await session.scalars(select(m.Outbox).where(m.Outbox.chat_id == ALICE.chat_id))).all()
+    assert row.buttons == [[{"text": "Next 5 ›", "data": f"dg:more:{row.digest_id}"}]]
+    # Boris presses a forged copy of Alice's button: nothing of hers is his
+    forged = await kit.press(BORIS, f"dg:more:{row.digest_id}")
+    assert forged.text == "" and "показан целиком" in (forged.toast or "")
+    pressed = await kit.press(ALICE, f"dg:more:{row.digest_id}")
+    assert pressed.text == "" and pressed.toast == "📬 More is on its way: 5 items."
+    second, links = (await _pages(db, ALICE.chat_id))[-1]
+    assert ", continued: 11–15 of 15 items" in second.splitlines()[0] and len(links) == 5
+    again = await kit.press(ALICE, f"dg:more:{row.digest_id}")
+    assert "shown in full" in (again.toast or "")
+    assert len(await _pages(db, ALICE.chat_id)) == 2 and await _pages(db, BORIS.chat_id) == []
+
+
 async def test_more_in_russian_and_before_any_digest(db: Database) -> None:
     kit = make_kit(db)
     await kit.say(BORIS, "/start")

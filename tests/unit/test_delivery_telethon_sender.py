@@ -74,6 +74,15 @@ async def test_a_silent_send_is_silent_on_the_wire_and_a_loud_one_is_not() -> No
     assert bytes(quiet) != bytes(functions.messages.SendMessageRequest(quiet.peer, "digest", random_id=1))
 
 
+async def test_buttons_go_under_the_message_as_callback_buttons() -> None:
+    client = Client()
+    await TelethonSender(client).send_html(42, "digest", random_id=1, buttons=[[("Next 10 ›", "dg:more:7")]])  # type: ignore[arg-type]
+    (request,) = client.requests
+    [[button]] = [row.buttons for row in request.reply_markup.rows]
+    assert button.text == "Next 10 ›" and button.type.data == b"dg:more:7"  # a callback button
+    bytes(request)  # serialises as it would on the wire
+
+
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
