@@ -87,10 +87,13 @@ def _own(lang: str) -> Translations:
     return Translations(buffer, DOMAIN)
 
 
-@cache
 def translations(lang: str) -> Translations:
     """The catalog of `lang` (a language we do not have: English), English behind it for a key it lacks."""
-    lang = known_language(lang)
+    return _chained(known_language(lang))  # cached per language we have, not per string asked for
+
+
+@cache
+def _chained(lang: str) -> Translations:
     own = _own(lang)
     if lang != DEFAULT_LANGUAGE:
         own.add_fallback(_own(DEFAULT_LANGUAGE))  # once: this function is cached
