@@ -33,8 +33,11 @@ async def help_(ctx: CommandContext, req: Request) -> Reply:
 
 async def lang(ctx: CommandContext, req: Request) -> Reply:
     choice = req.args.strip().lower()
-    if choice in LANGUAGES:
-        return await _set_language(ctx, req, choice, button=False)
+    # a code (`uk`) or a language's own name as its button shows it (`українська`, `Русский`)
+    named = {label(code, "language_name_btn").casefold(): code for code in LANGUAGES}
+    code = choice if choice in LANGUAGES else named.get(choice.casefold())
+    if code is not None:
+        return await _set_language(ctx, req, code, button=False)
     buttons = (tuple(Button(label(code, "language_name_btn"), f"lang:{code}") for code in LANGUAGES),)
     prefix = t(req.lang, "lang_unknown", value=choice[:20]) + "\n" if choice else ""
     return Reply(prefix + t(req.lang, "lang_choose"), buttons)

@@ -182,6 +182,14 @@ async def test_help_and_the_matcher_agree_about_word_boundaries(db: Database) ->
     assert "Батальон прибыл" in added and "Батальоны ушли" not in added
 
 
+async def test_lang_takes_a_code_or_the_languages_own_name(db: Database) -> None:
+    kit = make_kit(db)
+    assert "Мова: українська" in visible(await kit.say(ALICE, "/lang Українська"))
+    assert "Язык: русский" in visible(await kit.say(ALICE, "/lang ru"))
+    assert "Language: English" in visible(await kit.say(ALICE, "/lang english"))
+    assert "Українська" in buttons(await kit.say(ALICE, "/lang klingon"))
+
+
 def test_the_command_menu_covers_every_command_in_every_language() -> None:
     assert {name for name, _ in MENU} == set(COMMANDS) - UNLISTED
     for lang in LANGUAGES:
