@@ -144,3 +144,19 @@ def test_the_charts_rest_series_cannot_be_taken_for_a_rule_named_other() -> None
     _, series = daily_counts(build_items(rows)[0], UNTIL - timedelta(days=7), UNTIL, "UTC")
     assert "other" in series and OTHER in series and sum(series[OTHER]) == 10 - MAX_RULES
     assert sum(map(sum, series.values())) == 11  # the bars add up to the digest's items
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_the_chart_is_drawn_for_a_phone_only_when_items_fall_on_two_days(lang: str) -> None:
+    from io import BytesIO
+
+    from PIL import Image
+
+    from bot.digest.chart import weekly_chart_png
+
+    one_day = [row(i, f"обстрел {i}", minutes=i) for i in range(1, 6)]
+    assert weekly_chart_png(build_items(one_day)[0], UNTIL - timedelta(days=7), UNTIL, "UTC", lang) is None
+    two_days = [*one_day, row(9, "обстрел девять", minutes=-2000)]
+    png = weekly_chart_png(build_items(two_days)[0], UNTIL - timedelta(days=7), UNTIL, "UTC", lang)
+    assert png is not None
+    assert Image.open(BytesIO(png)).size == (1080, 810)  # three times the ~360 px a phone shows it at
