@@ -4,6 +4,7 @@
     /notify add URL [N | #ID | all] [also | only]
     /notify remove N    /notify test N
     /notify stats                     admins: how many targets, by service, and their queue
+    /notify for CHAT_ID ...           admins: the same commands for another chat
 
 N is a rule's number as /rules lists it; an admin may name any subscriber's rule by its id (#ID),
 and the target then belongs to that rule's owner. The URL is a secret: it goes to bot/notify
@@ -12,9 +13,11 @@ and the target then belongs to that rule's owner. The URL is a secret: it goes t
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.commands.context import CommandContext, Request
 from bot.commands.render import as_int, clip
-from bot.commands.store import rules_of
+from bot.commands.store import get_subscriber, rules_of
 from bot.commands.types import Reply
 from bot.i18n import Html, t
 from bot.notify import targets
@@ -32,6 +35,8 @@ async def notify(ctx: CommandContext, req: Request) -> Reply:
     action = action.lower()
     if action in ("stats", "статистика") and _is_admin(ctx, req):
         return await _stats(ctx, req)
+    if action in ("for", "для") and _is_admin(ctx, req):
+        return await _for_chat(ctx, req, rest)
     if req.subscriber is None:
         return Reply(t(req.lang, "not_registered"))
     if action in ("", "list", "список"):
@@ -43,6 +48,19 @@ async def notify(ctx: CommandContext, req: Request) -> Reply:
     if action in ("test", "тест"):
         return await _test(ctx, req, rest.strip())
     return Reply(t(req.lang, "notify_usage"))
+
+
+async def _for_chat(ctx: CommandContext, req: Request, rest: str) -> Reply:
+    """An admin acts on another chat's targets: /notify for CHAT_ID [add URL ... | remove N | test N]."""
+    chat, _, command = rest.strip().partition(" ")
+    chat_id = as_int(chat)
+    if chat_id is None:
+        return Reply(t(req.lang, "notify_usage"))
+    async with ctx.db.uow(read_only=True) as session:
+        other = await get_subscriber(session, chat_id)
+    if other is None:
+        return Reply(t(req.lang, "notify_no_chat", chat=chat_id))
+    return await notify(ctx, replace(req, args=command, subscriber=other))
 
 
 def _line(req: Request, view: targets.TargetView) -> Html:

@@ -106,6 +106,27 @@ async def test_an_admin_sees_counts_and_others_do_not(db: Database) -> None:
     assert "Уведомления в другие сервисы" in visible(await kit.say(BORIS, "/notify stats"))
 
 
+async def test_an_admin_routes_another_chats_rule_and_a_subscriber_cannot(db: Database) -> None:
+    kit = make_kit(db, admins=[ALICE.user_id])
+    await kit.say(BORIS, "/watch обстрел*")
+    added = visible(await kit.say(ALICE, f"/notify for {BORIS.chat_id} add ntfy://boris-topic 1 only"))
+    assert "Added as 1" in added and "rule «обстрел*», only there" in added
+    (row,) = await _stored(db)
+    async with db.uow(read_only=True) as session:
+        owner = await session.scalar(select(m.Subscriber.chat_id).where(m.Subscriber.id == row.subscriber_id))
+    assert owner == BORIS.chat_id
+    assert "1. ntfy://bo…" in visible(await kit.say(BORIS, "/notify"))
+    assert "No chat 4242 has talked to the bot" in visible(await kit.say(ALICE, "/notify for 4242"))
+    # by a rule's id, too; a subscriber may not name another's rule, nor act for another chat
+    await kit.say(ALICE, "/start")
+    assert "Added as 2" in visible(await kit.say(ALICE, f"/notify add ntfy://other-topic #{row.rule_id}"))
+    await kit.say(BORIS, "/start")
+    assert "нет правила с таким id" in visible(await kit.say(BORIS, f"/notify add ntfy://x-topic #{row.rule_id + 99}")).lower()
+    assert "Уведомления в другие сервисы" in visible(await kit.say(BORIS, f"/notify for {ALICE.chat_id}"))
+    assert "Removed" in visible(await kit.say(ALICE, f"/notify for {BORIS.chat_id} remove 2"))
+    assert len(await _stored(db)) == 1
+
+
 async def test_an_instant_rule_routed_only_to_a_webhook_arrives_there_not_in_the_chat(db: Database) -> None:
     kit = make_kit(db)
     await kit.say(ALICE, "/watch обстрел*")
