@@ -27,8 +27,11 @@ async def digest(ctx: CommandContext, req: Request) -> Reply:
     result = await request_digest(ctx.db, ctx.settings, req.caller.chat_id, now=ctx.now(), period=period)
     if result.items == 0:
         return Reply(t(req.lang, N_("digest_empty_week") if period == "week" else N_("digest_empty")))
-    return Reply(t(req.lang, "digest_queued", items=plural(req.lang, "digest_items_n", result.items),
-                   chunks=plural(req.lang, "digest_messages_n", result.chunks)))
+    items = plural(req.lang, "digest_items_n", result.items)
+    chunks = plural(req.lang, "digest_messages_n", result.chunks)
+    if 0 < result.shown < result.items:  # the digest size left some out: say so, and how to see them
+        return Reply(t(req.lang, "digest_queued_top", shown=result.shown, items=items, chunks=chunks))
+    return Reply(t(req.lang, "digest_queued", items=items, chunks=chunks))
 
 
 async def more(ctx: CommandContext, req: Request) -> Reply:

@@ -32,7 +32,7 @@ async def test_more_sends_the_next_pages_of_the_last_digest_until_all_is_shown(d
     await ingest(db, [(f"Обстрел номер {i}. Без пострадавших.", timedelta(minutes=90 - i)) for i in range(25)])
 
     queued = await kit.say(ALICE, "/digest")
-    assert "25 items in 1 message" in visible(queued)
+    assert visible(queued) == "📬 Your digest is on its way: the top 10 of 25 items, 1 message. /more sends the next ones."
     [(first, links)] = await _pages(db, ALICE.chat_id)
     assert first.splitlines()[0].endswith(": 25 items")
     assert first.splitlines()[1] == "обстрел 25. All from Гладков."  # the summary line
@@ -85,7 +85,8 @@ async def test_more_in_russian_and_before_any_digest(db: Database) -> None:
     assert visible(nothing).startswith("Последний дайджест показан целиком")
     await kit.say(BORIS, "/watch обстрел")
     await ingest(db, [(f"Обстрел номер {i}.", timedelta(minutes=60 - i)) for i in range(12)])
-    await kit.say(BORIS, "/digest")
+    queued = await kit.say(BORIS, "/digest")
+    assert visible(queued) == "📬 Дайджест отправляется: 10 — самые важные, всего 12 публикаций; 1 сообщение. Следующие — /more."
     [(first, _)] = await _pages(db, BORIS.chat_id)
     assert first.endswith("… и ещё 2 публикации: /more")
     more = await kit.say(BORIS, "/digest ещё")
