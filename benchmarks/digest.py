@@ -1,7 +1,7 @@
 """Digests: build every due digest, collapse reposts at three sizes, pace delivery. Medians.
 
     python -m benchmarks.digest [--subscribers 10000] [--rules 20] [--posts 50000] [--repeat 3]
-                                [--collapse 5000,50000,500000] [--chunks 3000] [--skip build,collapse,pacing]
+                                [--collapse 5000,50000,500000] [--chunks 3000] [--skip build,collapse,pacing,streams]
 
 1. build: N subscribers with R rules each over P stored posts (SQLite). Every subscriber is due
    (daily at 08:00 UTC); one `DigestScheduler.tick()` builds every digest for real: query, collapse,
@@ -9,6 +9,8 @@
 2. collapse: repost clustering (forward origin + MinHash LSH) over 5,000 / 50,000 / 500,000 texts,
    with the pairwise baseline on a sample of the smallest size (it is quadratic: 5,000 texts would
    take minutes), extrapolated; the time per text must stay flat.
+4. streams: per-rule delivery's cost: one tick with every rule at the chat's frequency against the
+   same tick with a quarter of the rules instant and a quarter muted (N/10 subscribers, P/5 posts).
 3. pacing: `deliver_due` against a simulated Telegram on a virtual clock: the achieved rate against
    the configured global limit, and every window checked for a limit violation.
 """
@@ -123,6 +125,39 @@ async def bench_build(subscribers: int, rules: int, posts: int, repeat: int) -> 
           f"{med_cpu:.1f} s CPU ({med_cpu / max(1, built_n) * 1000:.2f} ms CPU a digest); "
           f"target < 60 s on one core -> {'OK' if med_cpu < 60 else 'MISSED'} (CPU), "
           f"{'OK' if med < 60 else 'MISSED'} (wall, on this machine's load)")
+
+
+async def bench_streams(subscribers: int, rules: int, posts: int, repeat: int) -> None:
+    """The cost of per-rule delivery: the same tick with every rule at the chat's frequency (the
+    baseline, one stream a chat), and with a quarter of the rules instant and a quarter muted (two
+    streams a chat and rules left out: a weekly stream would add the weekly chart's drawing, which
+    is not the streams' cost). Same seed, same run."""
+    cpu: dict[str, list[float]] = {"one stream": [], "two streams": []}
+    for run in range(repeat):
+        for mode in cpu:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "streams.db"
+                await _seed(path, subscribers, rules, posts, random.Random(run))
+                if mode == "two streams":
+                    con = sqlite3.connect(path)
+                    con.execute("UPDATE rules SET delivery = CASE id % 4 WHEN 1 THEN 'instant' WHEN 2 THEN 'muted' "
+                                "ELSE '' END, created_at = ?", (_ts(NOW - timedelta(days=30)),))
+                    con.commit()
+                    con.close()
+                db = Database.from_url(f"sqlite:///{path}")
+                scheduler = DigestScheduler(db, Settings(), ManualClock(NOW))
+                c0 = time.process_time()
+                built = await scheduler.tick()
+                cpu[mode].append(time.process_time() - c0)
+                async with db.engine.connect() as conn:
+                    sent = (await conn.exec_driver_sql(
+                        "SELECT count(*) FROM matches m JOIN rules r ON r.id = m.rule_id "
+                        "WHERE r.delivered_until IS NOT NULL AND m.matched_at <= r.delivered_until")).scalar()
+                await db.dispose()
+                print(f"  run {run + 1}, {mode}: {built} digests, {sent} matches sent, {cpu[mode][-1]:.2f} s CPU")
+    one, three = (statistics.median(v) for v in cpu.values())
+    print(f"streams: {subscribers} subscribers x {rules} rules: one stream a chat {one:.2f} s CPU, two streams and "
+          f"muted rules {three:.2f} s CPU (x{three / max(one, 1e-9):.2f})")
 
 
 def bench_collapse(sizes: list[int], repeat: int, baseline: int) -> None:
@@ -260,6 +295,8 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(bench_pacing(args.chunks, args.repeat))
     if "build" not in skip:
         asyncio.run(bench_build(args.subscribers, args.rules, args.posts, args.repeat))
+    if "streams" not in skip:
+        asyncio.run(bench_streams(args.subscribers // 10, args.rules, args.posts // 5, args.repeat))
 
 
 if __name__ == "__main__":
