@@ -92,6 +92,10 @@ async def follow(ctx: CommandContext, req: Request) -> Reply:
         parsed: Any = parse_channel_link(link)
     except ChannelError as err:
         return Reply(channel_error_text(req.lang, err, link))
+    if getattr(parsed, "kind", "") == "invite":
+        # the bot follows public channels only: joining by invite is the monitoring account's, on the
+        # server (`tgmon channels add t.me/+...`), so the bot's texts never offer an invite form
+        return Reply(channel_error_text(req.lang, ChannelError("private", "invite link", reason="invite_link"), link))
     username = getattr(parsed, "username", None)
     async with ctx.db.uow() as session:
         sub = await ensure_subscriber(session, req.caller, req.lang, ctx.settings)

@@ -73,7 +73,7 @@ async def test_follow_without_a_source_queues_for_an_admin(db: Database) -> None
     bad = await kit.say(BORIS, "/follow https://example.com/x")
     assert "I can't watch that channel" in visible(bad) and "not a Telegram link" in visible(bad)
     invite = await kit.say(BORIS, "/follow https://t.me/+AbCdEf123456")
-    assert "I need the channel's public @username" in visible(invite)  # nobody here can resolve it
+    assert "is an invite link; I can only add public channels" in visible(invite)
     queued = await kit.say(BORIS, "/follow https://t.me/NewsChan/42")
     assert "Asked for @newschan" in visible(queued)
     assert "already waiting" in visible(await kit.say(ALICE, "/follow @newschan"))
@@ -159,3 +159,26 @@ async def test_admin_commands(db: Database) -> None:
     assert "No channel" in visible(await kit.say(ALICE, "/admin channels remove @ghost"))
     in_group = Caller(-100777, ALICE.user_id, ChatKind.GROUP, is_group_admin=True, language_code="en")
     assert "in a private chat" in visible(await kit.say(in_group, "/admin stats"))
+
+
+async def test_invite_links_are_refused_in_every_language_and_never_suggested(db: Database) -> None:
+    """The bot adds public channels only (an invite is joined by the monitoring account, on the
+    server: `tgmon channels add t.me/+...`): /follow says so, queues nothing, and no text of the
+    bot's offers an invite link as a form to send."""
+    from bot.i18n import LANGUAGES, catalog_path
+
+    kit = make_kit(db, admins=[ADMIN])
+    expected = {"en": "is an invite link; I can only add public channels",
+                "ru": "пригласительная ссылка, а я добавляю только публичные каналы",
+                "uk": "запрошувальне посилання, а я додаю лише публічні канали"}
+    for n, lang in enumerate(sorted(expected)):
+        caller = Caller(chat_id=9100 + n, user_id=9100 + n, kind=ChatKind.PRIVATE, language_code=lang)
+        for link in ("t.me/+AbCdEf123456", "https://t.me/joinchat/AbCdEf123456"):
+            reply = visible(await kit.say(caller, f"/follow {link}"))
+            assert expected[lang] in reply, (lang, reply)
+    assert await kit.count(m.Channel) == 0
+    for lang in LANGUAGES:
+        text = catalog_path(lang).read_text("utf-8")
+        assert "t.me/+" not in text and "joinchat" not in text, lang
+    bad = visible(await kit.say(ALICE, "/follow Белгород!"))
+    assert "t.me/+" not in bad and "invite" not in bad
