@@ -60,6 +60,7 @@ class TopicWorker:
         self._match_from: int | None = None
         self._edited: set[int] = set()
         self._task: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[int]] = set()
         self._woken = False
         self.embedded = 0  # posts embedded by this worker
         self.last_batch_seconds = 0.0  # time of the last batch: embedding, storing, matching
@@ -78,6 +79,8 @@ class TopicWorker:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="topic-worker")
 
     async def close(self) -> None:
+        for job in list(self._background):
+            job.cancel()
         task, self._task = self._task, None
         if task is not None and not task.done():
             task.cancel()
@@ -98,6 +101,8 @@ class TopicWorker:
         async with self.db.uow(read_only=True) as session:
             if self._floor is None:
                 self._floor = await vectors.latest_id(session)
+                self._start_model_change(int(await session.scalar(
+                    sa.text("SELECT count(*) FROM post_vectors WHERE model <> :model"), {"model": model_id}) or 0))
             rows = await vectors.pending(session, model_id, after=max(0, self._floor - _LOOK_BACK), limit=self.batch)
             edited, self._edited = sorted(self._edited), set()
             if edited:
@@ -125,6 +130,17 @@ class TopicWorker:
             for listener in self.on_matches:
                 listener()
         return len(rows)
+
+    def _start_model_change(self, others: int) -> None:
+        """Vectors made by another model (the extra was upgraded): embed them again in the background,
+        as `tgmon reindex --vectors` does. Until then those posts are found by no topic."""
+        if not others:
+            return
+        log.warning("%d post vectors were made by another model than %s; embedding them again in the background",
+                    others, self.model.model_id)
+        task = asyncio.get_running_loop().create_task(reindex_vectors(self.db), name="topic-model-change")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _run(self) -> None:
         retry = self.retry_seconds

@@ -149,3 +149,20 @@ async def test_tgmon_search_with_a_topic(db: Database, db_url: str) -> None:
     result = await asyncio.to_thread(CliRunner().invoke, cli, args, env={"DATABASE_URL": db_url})
     assert result.exit_code == 0, result.output
     assert "1 post matched" in result.output and re.search(r"\(closeness 0\.\d\d\)", result.output)
+
+
+async def test_a_running_worker_finds_another_models_vectors_and_redoes_them(db: Database) -> None:
+    pipeline = Pipeline(db, compile_rules, embed_posts=True)
+    await pipeline.ingest([domain.Post(CHANNEL, n, T0, text) for n, text in enumerate([GRID, WEATHER], 1)])
+    await _settle(pipeline)
+    async with db.uow() as session:
+        await session.execute(sa.text("UPDATE post_vectors SET model = 'an-older-model'"))
+    restarted = Pipeline(db, compile_rules, embed_posts=True)
+    await restarted.ingest([domain.Post(CHANNEL, 3, T0, SHELLING)])
+    await _settle(restarted)
+    assert restarted.topics is not None
+    for job in list(restarted.topics._background):
+        await job
+    assert await other_model_count(db) == 0
+    await pipeline.close()
+    await restarted.close()
