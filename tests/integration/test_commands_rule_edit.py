@@ -117,3 +117,21 @@ async def test_edit_revalidates_shows_a_dry_run_and_recomputes_matches(db: Datab
     assert "There is no rule number" in visible(await kit.say(ALICE, "/edit 5 дождь"))
     assert "/edit 1 дрон OR бпла" in visible(await kit.say(ALICE, "/edit 1 дрон, бпла"))
     assert (await _rules(db))[0].source == "Белгород"
+
+
+async def test_a_ukrainian_speaker_sets_delivery_names_and_pages_in_ukrainian(db: Database) -> None:
+    from bot.commands import Caller, ChatKind
+
+    await ingest(db, [(f"Обстріл, зведення №{n}", timedelta(hours=n + 1)) for n in range(7)])
+    kit = make_kit(db)
+    olena = Caller(chat_id=4004, user_id=4004, kind=ChatKind.PRIVATE, language_code="uk")
+    await kit.say(olena, "/watch обстріл*")
+    assert "⚡ одразу" in visible(await kit.say(olena, "/delivery 1 одразу"))
+    assert "🗓" in visible(await kit.say(olena, "/delivery 1 щотижня"))
+    screen = await kit.press(olena, buttons(await kit.say(olena, "/rules"))["⚙️ 1"])
+    assert "Правило 1" in visible(screen)
+    found = await kit.say(olena, "/search обстріл*")
+    assert "Ще ›" in buttons(found)
+    more = visible(await kit.say(olena, "/search далі"))
+    assert "зведення №5" in more and "зведення №6" in more
+    assert (await _rules(db))[0].delivery == "weekly"
