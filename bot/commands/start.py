@@ -55,7 +55,7 @@ async def _set_language(ctx: CommandContext, req: Request, code: str, *, button:
         if sub is None:
             sub = await ensure_subscriber(session, req.caller, code, ctx.settings)
         sub.language = code
-    return Reply(t(code, "lang_set"), toast=label(code, "language_name_btn") if button else None)
+    return Reply(t(code, "lang_set"), toast=label(code, "language_name_btn") if button else None, menu=code)
 
 
 async def on_button(ctx: CommandContext, req: Request, parts: list[str]) -> Reply:

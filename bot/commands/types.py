@@ -69,3 +69,4 @@ class Reply:
     alert: bool = False
     edit: bool = True
     screen: str | None = None
+    menu: str | None = None  # the chat's language changed: its command menu follows (bot/telegram/menu.py)

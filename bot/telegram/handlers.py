@@ -16,6 +16,7 @@ from telethon import Button as TgButton
 from telethon import errors, events
 
 from bot.commands import BotCommands, Button, Caller, ChatKind, Reply
+from bot.telegram.menu import register_chat_menu
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,8 @@ class BotHandlers:
             reply = await self.commands.handle_text(caller, text)
             if reply is not None:
                 await self._send(event.chat_id, reply)
+                if reply.menu is not None:
+                    await register_chat_menu(self.client, int(event.chat_id), reply.menu)
         except Exception:
             log.exception("could not answer a message in chat %s", event.chat_id)
 
@@ -120,6 +123,8 @@ class BotHandlers:
             elif reply.text or reply.file:
                 await self._send(event.chat_id, reply)
             await event.answer(reply.toast, alert=reply.alert)
+            if reply.menu is not None:
+                await register_chat_menu(self.client, int(event.chat_id), reply.menu)
         except Exception:
             log.exception("could not answer a button in chat %s", event.chat_id)
             try:

@@ -164,6 +164,10 @@ class FakeBotClient:
             )
         raise ValueError(f'No user has "{target}" as username')
 
+    async def get_input_entity(self, peer: int) -> Any:
+        """From the entity cache, as Telethon answers for a chat it has seen: no request."""
+        return types.InputPeerUser(peer, 0) if peer > 0 else types.InputPeerChannel(-peer, 0)
+
     async def get_permissions(self, chat: int, user: int) -> Any:
         self.permission_checks += 1
         admin = user in self.admins.get(chat, set())
@@ -274,6 +278,15 @@ async def test_a_whole_conversation_through_the_real_handlers(db: Database) -> N
     assert (
         await _count(db, m.Subscriber, m.Subscriber.chat_id == ALICE.id, m.Subscriber.language == "ru") == 1
     )
+
+    # /lang uk: the replies and this chat's own command menu switch to Ukrainian; and back
+    [switched] = await client.user_says(ALICE, "/lang uk")
+    assert "Мова: українська" in switched.text
+    chat_menu = client.menus[-1]
+    assert isinstance(chat_menu.scope, types.BotCommandScopePeer) and chat_menu.scope.peer.user_id == ALICE.id
+    assert chat_menu.commands[0].description == "Підписатися й подивитися, як усе влаштовано"
+    await client.user_says(ALICE, "/lang ru")
+    assert client.menus[-1].commands[0].description.startswith("Подписаться")
 
     # a post already stored, for the dry run
     await app.pipeline.ingest([_post(1, "Батальон «Белгород» провёл учения", hours=30)])
