@@ -9,8 +9,8 @@ Every rule has its own watermark, `rules.delivered_until`: its matches found aft
 A digest takes the unsent matches of the rules in its stream and moves their watermarks, in the
 transaction that queues it. A rule whose delivery changes between two ticks takes its unsent
 matches to its new stream: none is sent twice, none is lost. A muted rule's matches are sent in no
-stream; unmuting moves its watermark to that moment (what matched while muted stays unsent, but is
-in /search, /digest week's chart-free export and /export).
+stream (nor in /digest week); unmuting moves its watermark to that moment: what matched while it
+was muted stays unsent, and /search and /export still show it.
 """
 
 from __future__ import annotations

@@ -135,3 +135,19 @@ async def test_a_ukrainian_speaker_sets_delivery_names_and_pages_in_ukrainian(db
     more = visible(await kit.say(olena, "/search далі"))
     assert "зведення №5" in more and "зведення №6" in more
     assert (await _rules(db))[0].delivery == "weekly"
+
+
+async def test_a_muted_rules_matches_are_in_no_digest_but_in_search_and_export(db: Database) -> None:
+    await ingest(db, [("Обстрел Шебекино", timedelta(hours=5)), ("Погода: дождь", timedelta(hours=4))])
+    kit = make_kit(db)
+    await kit.say(ALICE, "/watch обстрел")
+    await kit.say(ALICE, "/watch погода")
+    await kit.say(ALICE, "/delivery 2 muted")
+    week = visible(await kit.say(ALICE, "/digest week"))
+    assert "1 item" in week, week  # the muted rule's post is not in it
+    async with db.uow(read_only=True) as session:
+        texts = " ".join((await session.scalars(select(m.Outbox.text))).all())
+    assert "Шебекино" in texts and "дождь" not in texts
+    assert "дождь" in visible(await kit.say(ALICE, "/search погода"))
+    exported = await kit.say(ALICE, "/export matches 7d")
+    assert exported.file is not None and "дождь".encode() in exported.file.data
