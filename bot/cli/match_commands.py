@@ -177,7 +177,9 @@ async def search(ctx: click.Context, rule: str, days: int | None, limit: int, ch
     finally:
         await db.dispose()
     if as_json:
-        click.echo(json.dumps({"total": result.total, "exact": result.exact, "posts": [
+        click.echo(json.dumps({"total": result.total, "exact": result.exact,
+                               "searched_since": result.searched_since.isoformat() if result.searched_since else None,
+                               "posts": [
             {"date": post.date.isoformat(), "channel": post.channel_username, "channel_title": post.channel_title,
              "link": post.link, "text": post.text, "highlights": [list(span) for span in post.highlights],
              **({"closeness": post.closeness} if post.closeness is not None else {})}
@@ -189,8 +191,11 @@ async def search(ctx: click.Context, rule: str, days: int | None, limit: int, ch
     if as_json:
         return
     window = f" in the last {counted(days, 'day')}" if days else ""
-    about = "" if result.exact else "about "
+    about = "" if result.exact else "at least "
     click.echo(f"{about}{counted(result.total, 'post')} matched{window}" + (f"; the newest {len(result.posts)}:" if result.posts else ""))
+    if result.searched_since is not None:
+        click.echo(f"(read back to {result.searched_since:%Y-%m-%d %H:%M}: a rule of /patterns/ alone is checked post by "
+                   "post and the search stops after a moment; add a word to search the whole archive)", err=True)
     for post in result.posts:
         excerpt = mark(post.text, post.highlights).replace("\n", " ")
         if len(excerpt) > 300:

@@ -45,6 +45,7 @@ RULE_ERRORS = {
         ("regex_invalid", N_("rule_err_regex_invalid")),
         ("regex_too_complex", N_("rule_err_regex_too_complex")),
         ("regex_too_slow", N_("rule_err_regex_too_slow")),
+        ("regex_no_literal", N_("rule_err_regex_no_literal")),
     )
 }
 # a working rule in the user's language, by the kind of mistake
@@ -63,7 +64,7 @@ _EXAMPLES = {
 _EXAMPLE_OF = {
     "phrase_unclosed": "phrase", "phrase_unopened": "phrase", "phrase_empty": "phrase", "phrase_hyphens": "phrase",
     "regex_unclosed": "regex", "regex_empty": "regex", "regex_boundary": "regex", "regex_class_escape": "regex",
-    "regex_invalid": "regex", "regex_too_complex": "regex", "regex_too_slow": "regex",
+    "regex_invalid": "regex", "regex_too_complex": "regex", "regex_too_slow": "regex", "regex_no_literal": "regex",
     "prefix_short": "prefix", "in_empty": "channel", "in_bad_channel": "channel", "channels_only": "channel",
     "unexpected": "parens", "too_nested": "parens", "parens_empty": "parens", "paren_unclosed": "parens",
     "paren_unopened": "parens", "ends_early": "not", "needs_word_after": "not", "only_not": "not",

@@ -34,13 +34,14 @@ def _rule_error(lang: str, err: RuleError) -> str:
     return rule_error_text(lang, err)
 
 
-def _checked(source: str, ctx: CommandContext) -> ParsedRule:
+def _checked(source: str, ctx: CommandContext, *, watching: bool = False) -> ParsedRule:
     """The parsed rule, its /patterns/ timed on worst-case posts (a new rule must not slow
-    everyone's matching). Raises RuleError."""
+    everyone's matching) and, for a rule to watch, each narrowed by a literal it requires (so it
+    runs only on the posts holding it). Raises RuleError."""
     limits = ctx.settings.matching
     parsed = parse_rule(source, max_length=limits.max_rule_length, max_terms=limits.max_terms)
     check_single_letters(parsed)
-    check_rule_cost(parsed)
+    check_rule_cost(parsed, need_literals=watching)
     return parsed
 
 
@@ -61,7 +62,7 @@ async def watch(ctx: CommandContext, req: Request) -> Reply:
     if listed is not None:  # ask, never guess: any of them, or all of them together
         return Reply(t(req.lang, "watch_comma_list", any=" OR ".join(listed), all=" ".join(listed)))
     try:
-        parsed = _checked(source, ctx)
+        parsed = _checked(source, ctx, watching=True)
     except RuleError as err:
         return Reply(_rule_error(req.lang, err))
     scope = [str(c) for c in getattr(parsed, "channels", ())]  # `in:@name` in the rule
@@ -116,7 +117,7 @@ async def _dry_run(ctx: CommandContext, lang: str, source: str, tz: str, rule_id
         return t(lang, "dry_run_none", days=DRY_RUN_DAYS)
     async with ctx.db.uow() as session:
         await record_past_matches(session, rule_id, [(p.post_id, p.highlights, p.date) for p in found.posts])
-    posts = ("" if found.exact else "≈") + plural(lang, "stored_posts_n", found.total)
+    posts = plural(lang, "stored_posts_n" if found.exact else "stored_posts_at_least_n", found.total)
     if strictness is not None:
         return _topic_dry_run(lang, found, posts, strictness, tz)
     lines = [t(lang, "dry_run", days=DRY_RUN_DAYS, posts=posts)]

@@ -39,7 +39,7 @@ class OpenSearch:
     source: str
     scope: tuple[str, ...]
     tz: str
-    total: str  # as shown: "12" or "≈1200"
+    total: str  # as shown: "12" or "at least 1000"
     shown: int  # posts shown so far
     after: tuple[datetime, int]  # (date, id) of the last post shown
     expires: float
@@ -88,13 +88,18 @@ async def search(ctx: CommandContext, req: Request) -> Reply:
         found = await search_posts(ctx.db, source, limit=PAGE + 1, channels=scope)
     except RuleError as err:
         return Reply(_rule_error(req.lang, err))
+    partial = _partial(req.lang, found.searched_since, tz)
     if found.total == 0 or not found.posts:
         ctx.searches.drop(req.caller.chat_id)
-        return Reply(t(req.lang, "search_none", rule=clip(source, 200)))
-    total = str(found.total) if found.exact else f"≈{found.total}"
+        return Reply("\n\n".join([t(req.lang, "search_none", rule=clip(source, 200)), *partial]))
+    total = str(found.total) if found.exact else t(req.lang, "at_least", count=found.total)
     page = found.posts[:PAGE]
-    counted = ("" if found.exact else "≈") + plural(req.lang, "posts_n", found.total)
-    header = t(req.lang, "search_header", rule=Html(esc(clip(source, 200))), count=counted, shown=len(page))
+    if found.exact:
+        counted = plural(req.lang, "posts_n", found.total)
+    else:  # counting every match would have taken longer than the page
+        counted = plural(req.lang, "posts_at_least_n", found.total)
+    header = "\n".join([t(req.lang, "search_header", rule=Html(esc(clip(source, 200))), count=counted,
+                          shown=len(page)), *partial])
     opened = OpenSearch(next(_serials), source, tuple(scope), tz, total, len(page), (page[-1].date, page[-1].post_id),
                         ctx.searches.deadline())
     return _page(ctx, req, opened, header, page, more=len(found.posts) > PAGE)
@@ -133,6 +138,15 @@ async def _more(ctx: CommandContext, req: Request, serial: int | None) -> Reply:
     header = t(req.lang, "search_page_header", rule=Html(esc(clip(opened.source, 200))), first=first,
                last=opened.shown, count=opened.total)
     return _page(ctx, req, opened, header, page, more=len(found.posts) > PAGE)
+
+
+def _partial(lang: str, since: datetime | None, tz: str) -> list[str]:
+    """A search that stopped reading before the end (a rule of /patterns/ alone) says how far back."""
+    if since is None:
+        return []
+    from zoneinfo import ZoneInfo
+
+    return [t(lang, "search_partial", date=since.astimezone(ZoneInfo(tz)).strftime("%d.%m.%Y %H:%M"))]
 
 
 async def on_button(ctx: CommandContext, req: Request, parts: list[str]) -> Reply:

@@ -38,6 +38,7 @@ from bot.config import MatchingSettings
 from bot.domain import Matcher, Rule, RuleMatch
 from bot.matching.errors import RuleError
 from bot.matching.generations import Generations
+from bot.matching.literals import exotic, required_literals
 from bot.matching.morph import morphology
 from bot.matching.quota import RuleQuota
 from bot.matching.rules import Atom, Expr, Term, evaluate, parse_rule
@@ -224,6 +225,10 @@ class CompiledMatcher:
         self._term_ids: dict[tuple[object, ...], int] = {}
         self._atom_of_word_term: dict[int, int] = {}
         self._regex_terms: list[int] = []
+        # regexes narrowed by their required literals (literals.py): run only on a post holding one
+        self._regex_always: list[int] = []  # regex terms with no required literal: every post
+        self._regex_by_literal: dict[str, list[int]] = {}
+        self._literal_automaton: Any = None  # made on first use after a change
         self._phrases: dict[int, tuple[AtomIds, bool]] = {}  # phrase term -> (its atoms, tight)
         # phrases by their first two atoms: first atom -> second atom -> phrase terms
         self._phrases_by_start: dict[int, dict[int, list[int]]] = {}
@@ -325,7 +330,7 @@ class CompiledMatcher:
         self._direct_rules.append([])
         self._rules_to_check.append([])
         if term.kind == "regex":
-            self._regex_terms.append(tid)
+            self._add_regex_term(tid, term)
         elif term.kind == "topic":
             pass  # scored against the post's vector (`match_topics`), never looked up by word
         elif term.kind == "word":
@@ -333,6 +338,39 @@ class CompiledMatcher:
         else:
             self._add_phrase(tid, tuple(self._atom_id(atom) for atom in term.atoms), term.tight)
         return tid
+
+    def _add_regex_term(self, tid: int, term: Term) -> None:
+        assert term.regex is not None
+        self._regex_terms.append(tid)
+        literals = required_literals(term.regex.source)
+        if not literals:
+            self._regex_always.append(tid)
+            return
+        for literal in literals:
+            self._regex_by_literal.setdefault(literal, []).append(tid)
+        self._literal_automaton = None
+
+    def _regexes_for(self, folded: str) -> Iterable[int]:
+        """The regex terms worth running on a post: those with no required literal, and those one
+        of whose literals the post holds (one Aho-Corasick pass for all of them)."""
+        if not self._regex_by_literal:
+            return self._regex_always
+        if exotic().search(folded) is not None:  # a character RE2 folds where lower() does not
+            return self._regex_terms
+        automaton = self._literal_automaton
+        if automaton is None:
+            import ahocorasick
+
+            automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
+            for literal in self._regex_by_literal:
+                automaton.add_word(literal, literal)
+            automaton.make_automaton()
+            self._literal_automaton = automaton
+        found = {literal for _, literal in automaton.iter(folded)}
+        if not found:
+            return self._regex_always
+        by_literal = self._regex_by_literal
+        return dict.fromkeys([*self._regex_always, *(tid for lit in found for tid in by_literal[lit])])
 
     def _add_word_term(self, tid: int, aid: int) -> None:
         word_terms = self._word_terms_of_atom[aid]
@@ -593,7 +631,7 @@ class CompiledMatcher:
             for aid in joined_hits[0] if joined_hits else ():
                 for tid in self._word_terms_of_atom[aid]:
                     span_hits.setdefault(tid, []).append((toks.starts[first], toks.ends[last]))
-        for tid in self._regex_terms:
+        for tid in self._regexes_for(toks.folded) if self._regex_terms else ():
             regex = self._terms[tid].regex
             assert regex is not None
             spans = list(regex.spans(toks.folded))

@@ -124,12 +124,35 @@ class RegexTooSlowError(RuleError):
         super().__init__(message, **details)
 
 
+class RegexNoLiteralError(RuleError):
+    """A /pattern/ with no fixed text it requires (literals.py): it would run on every post."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        details.setdefault("code", "regex_no_literal")
+        super().__init__(message, **details)
+
+
+def check_literals(regex: Regex) -> None:
+    """Raise RuleError when ``regex`` requires no literal of MIN_LITERAL characters: the matcher
+    could not narrow it, and it would cost every post of every channel (a new rule's check at /watch)."""
+    from bot.matching.literals import MIN_LITERAL, required_literals
+
+    if not required_literals(regex.source):
+        raise RegexNoLiteralError(
+            f"the pattern /{regex.source}/ has no fixed text of {MIN_LITERAL} or more letters that every match "
+            "contains, so it would be run on every post; put one in",
+            example="/конд[а-я]{2,6}/",
+            pattern=regex.source,
+        )
+
+
 class _Post(threading.local):
     """The post the regexes of this thread are reading: its text as they read it, and the time spent."""
 
     def __init__(self) -> None:
         self.folded: str | None = None
         self.text = ""
+        self.data = b""  # `text` in UTF-8, encoded once for all the regexes of the post
         self.spent = 0.0
         self.skipped = 0  # regex runs skipped (budget spent) since the last warning
         self.reported = float("-inf")
@@ -149,6 +172,7 @@ def begin_post(folded: str) -> None:
     except UnicodeEncodeError:  # a lone surrogate: RE2 takes UTF-8 only; same length, same offsets
         text = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
     post.text = text
+    post.data = text.encode("utf-8")
     post.spent = 0.0
 
 
@@ -182,7 +206,7 @@ class Regex:
             return []
         started = time.thread_time()
         try:
-            return self._spans(post.text)
+            return self._spans(post.text, post.data)
         finally:
             took = time.thread_time() - started
             post.spent += took
@@ -194,14 +218,26 @@ class Regex:
                     log.warning("a regex term (RE2 program size %d) took over %.2f s on %d posts: switched off",
                                 self.compiled.programsize, SLOW_RUN, STRIKES)
 
-    def _spans(self, text: str) -> list[tuple[int, int]]:
+    def _spans(self, text: str, data: bytes | None = None) -> list[tuple[int, int]]:
+        """Where the pattern matches ``text`` (``data``: the same in UTF-8, when the caller has it).
+        RE2 reads the bytes (the binding would encode a str again for every regex); the offsets of
+        a match are turned into character offsets only for the matches there are."""
+        if data is None:
+            data = text.encode("utf-8", "replace")
+        ascii_only = len(data) == len(text)
+        last_byte = last_char = 0
         out: list[tuple[int, int]] = []
-        for n, match in enumerate(self.compiled.finditer(text), 1):
+        for n, match in enumerate(self.compiled.finditer(data), 1):
             if n > MAX_MATCHES:  # each match costs microseconds in the binding: `/x*/` matches everywhere
                 break
             start, end = match.start(), match.end()
             if start == end:
                 continue
+            if not ascii_only:  # byte offsets to character offsets, reading each byte once
+                last_char += len(data[last_byte:start].decode("utf-8"))
+                last_byte = start
+                start = last_char
+                end = start + len(data[last_byte:end].decode("utf-8"))
             if self.start_boundary and start > 0 and _word_char(text[start - 1]) == _word_char(text[start]):
                 continue
             if self.end_boundary and end < len(text) and _word_char(text[end - 1]) == _word_char(text[end]):
@@ -250,7 +286,7 @@ def compile_regex(pattern: str, column: int) -> Regex:
     options.log_errors = False
     options.max_mem = _MAX_MEM
     try:
-        compiled = re2.compile(rewritten, options)
+        compiled = re2.compile(rewritten.encode("utf-8"), options)  # matched against UTF-8 bytes
     except re2.error as exc:
         detail = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
         raise RuleError(

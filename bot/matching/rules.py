@@ -25,7 +25,14 @@ from dataclasses import dataclass
 
 from bot.matching.errors import RuleError
 from bot.matching.morph import morphology
-from bot.matching.regex import BadCharacterError, Regex, bad_character, check_cost, compile_regex
+from bot.matching.regex import (
+    BadCharacterError,
+    Regex,
+    bad_character,
+    check_cost,
+    check_literals,
+    compile_regex,
+)
 from bot.matching.text import PREFIX_HEAD, canonical, rule_words
 
 # ---- what a rule compiles to ------------------------------------------------------------------
@@ -138,6 +145,10 @@ class _Parser:
         self.index: dict[tuple[object, ...], int] = {}
         self.channels: list[str] = []
         self.atoms = 0
+        # a rule that is one operator word alone (`и`, `или`, `не`, `and`, `or`, `not`) is that word:
+        # nothing else can be meant, and a subscriber who watches it wants the word
+        lone = source.strip().lower()
+        self.lone_word = lone.isalpha() and lone in _OR | _AND | _NOT
         self.toks = self._lex()
         self.pos = 0
 
@@ -220,11 +231,13 @@ class _Parser:
 
     def _chunk(self, chunk: str, col: int) -> list[_Tok]:
         low = chunk.lower()
-        if low in _OR:
+        if self.lone_word:
+            pass
+        elif low in _OR:
             return [_Tok("or", col, chunk)]
-        if low in _AND:
+        elif low in _AND:
             return [_Tok("and", col, chunk)]
-        if low in _NOT:
+        elif low in _NOT:
             return [_Tok("not", col, chunk)]
         if low.startswith("in:"):
             self._scope(chunk[3:], col)
@@ -461,9 +474,13 @@ def check_single_letters(rule: ParsedRule) -> None:
                             code="one_letter", word=term.text)
 
 
-def check_rule_cost(rule: ParsedRule) -> None:
+def check_rule_cost(rule: ParsedRule, *, need_literals: bool = False) -> None:
     """Raise RuleError (a RegexTooSlowError) when one of the rule's /patterns/ is too slow to run on
-    every post: what a new rule must pass before it is accepted (bot/matching/regex.py)."""
+    every post: what a new rule must pass before it is accepted (bot/matching/regex.py). With
+    ``need_literals`` (a rule to watch), also a RegexNoLiteralError for a /pattern/ that requires no
+    literal: the matcher would run it on every post instead of those that hold the literal."""
     for term in rule.terms:
         if term.regex is not None:
             check_cost(term.regex)
+            if need_literals:
+                check_literals(term.regex)

@@ -1,15 +1,31 @@
-"""Search over the stored posts: the full-text index finds candidates, the real matcher confirms.
+"""Search over the stored posts: newest first, stopping at the page.
 
-Used by the bot's /search and a new rule's dry run ("it would have matched N posts in the last 7
-days"), and by `tgmon search`.
+Used by the bot's /search and a new rule's preview at /watch ("it matches N posts of the last 7
+days"), and by `tgmon search`. How a search runs (`search_posts`):
+
+1. The rule becomes a condition over the full-text index (conditions.py; None for a rule of
+   /patterns/ alone, whose required literals (bot/matching/literals.py) then narrow the posts read).
+2. Posts are read newest first in date windows: the last day, then the 8 days before it, 64, 512,
+   ... back to ``since`` or the oldest post. Within a window the database returns the newest
+   candidates a chunk at a time (ORDER BY date, id DESC with a keyset); the search stops as soon as
+   it holds the page. A common word fills the page from the first day; a rare one costs a few index
+   lookups, each bounded by its window. The matcher confirms every candidate (and finds highlights).
+3. The total: a rule the index answers exactly (words, AND, OR, NOT of words) is counted in the
+   index up to COUNT_CAP; past it the answer is "at least COUNT_CAP" (``exact`` False). Any other
+   rule is counted by confirming candidates beyond the page while MATCH_BUDGET lasts; what is left
+   unread makes the count a lower bound ("at least N"). A rule with no index condition (a regex)
+   reads posts for at most SCAN_BUDGET: if the page is not full by then, the result says how far
+   back it read (``searched_since``).
+4. Posts stored but not indexed yet (the indexer runs behind ingestion) are candidates too: the
+   newest MAX_PENDING of them, found through their partial index, confirmed by the matcher.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,16 +33,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import MatchingSettings
 from bot.domain import Rule, post_link
+from bot.matching.literals import exotic, required_literals
 from bot.matching.matcher import CompiledMatcher, compile_rules
-from bot.matching.rules import parse_rule
+from bot.matching.rules import Expr, ParsedRule, parse_rule
 from bot.search.conditions import condition, exact_by_index, fts5_query, tsquery
 from bot.search.fts import PG_VECTOR
 from bot.storage import models as m
 from bot.storage.database import Database
 
-_BATCH = 500
-MAX_CONFIRM = 2_000  # candidates read and matched at most; beyond that the total is estimated
-MATCH_BUDGET = 1.5  # seconds of matching one search may take (words take ~0.2 s for MAX_CONFIRM posts)
+COUNT_CAP = 1_000  # matches counted exactly up to this many; beyond: "at least COUNT_CAP"
+FIRST_WINDOW = timedelta(days=1)  # the newest window; each next one is WINDOW_GROWTH times longer
+WINDOW_GROWTH = 8
+CHUNK = 200  # candidates read at a time when the matcher may refuse some
+MAX_CONFIRM = 2_000  # candidates confirmed at most for counting, beyond the page
+MATCH_BUDGET = 0.4  # seconds of matching one search may spend (the page first, then counting)
+SCAN_BUDGET = 0.7  # seconds a search may read posts for its first page before it answers with what it has
 MAX_PENDING = 2_000  # newest posts not indexed yet read as candidates; a larger backlog makes the total inexact
 
 
@@ -45,9 +66,12 @@ class FoundPost:
 
 @dataclass(frozen=True, slots=True)
 class SearchResult:
-    total: int  # posts that match (an estimate when `exact` is False)
+    total: int  # posts that match; a lower bound when `exact` is False ("at least total")
     posts: list[FoundPost]  # newest first, at most `limit`
-    exact: bool = True  # False: more candidates than could be read, total extrapolated from those read
+    exact: bool = True  # False: counting every match would take longer than the page; at least `total` match
+    # set when the search stopped reading before it reached `since` (a /pattern/ with few matches in
+    # a large archive): `posts` and `total` are of the posts dated from here on
+    searched_since: datetime | None = None
     near: list[FoundPost] = field(default_factory=list)  # a topic rule's closest posts that missed it
 
 
@@ -55,6 +79,109 @@ def _scope(asked: Sequence[str], own: Sequence[str]) -> set[str]:
     a = {c.lower().lstrip("@") for c in asked if c}
     b = set(own)
     return a & b if a and b else a | b
+
+
+def _literals(rule: ParsedRule) -> tuple[str, ...]:
+    """Text every matching post contains one of (from the rule's /patterns/), or () when none is
+    required: narrows what a rule with no index condition reads."""
+
+    def walk(e: Expr) -> tuple[str, ...] | None:
+        if e[0] == "term":
+            term = rule.terms[e[1]]
+            return (required_literals(term.regex.source) or None) if term.regex is not None else None
+        if e[0] == "not":
+            return None
+        found = [walk(c) for c in e[1]]
+        if e[0] == "and":
+            return next((f for f in found if f), None)
+        if all(found):
+            return tuple(dict.fromkeys(x for f in found for x in f or ()))
+        return None
+
+    return walk(rule.expr) or ()
+
+
+@dataclass
+class _Search:
+    """One search's state: the page found so far and what confirming cost."""
+
+    matcher: CompiledMatcher
+    limit: int
+    literals: tuple[str, ...]
+    found: list[FoundPost] = field(default_factory=list)
+    confirmed: int = 0  # matches seen (the page and beyond)
+    checked: int = 0  # candidates given to the matcher
+    spent: float = 0.0  # seconds in the matcher
+    oldest_read: datetime | None = None
+
+    def confirm(self, row: Any) -> None:
+        text = row.text or ""
+        if self.literals:
+            folded = text.lower().replace("ё", "е")
+            if not any(lit in folded for lit in self.literals) and exotic().search(folded) is None:
+                return
+        began = time.perf_counter()
+        hits = self.matcher.match(text, row.username or str(row.telegram_id))
+        self.spent += time.perf_counter() - began
+        self.checked += 1
+        if not hits:
+            return
+        self.confirmed += 1
+        if len(self.found) < self.limit:
+            self.found.append(FoundPost(
+                row.id, row.username, row.title or "", row.message_id, row.date, text,
+                hits[0].highlights, post_link(row.username, row.telegram_id, row.message_id),
+            ))
+
+
+def _rows_query(filters: list[Any]) -> Any:
+    return (
+        sa.select(m.Post.id, m.Post.date, m.Post.message_id, m.Post.text,
+                  m.Channel.username, m.Channel.title, m.Channel.telegram_id)
+        .join(m.Channel, m.Channel.id == m.Post.channel_id)
+        .where(*filters)
+    )
+
+
+def _windows(since: datetime | None, until: datetime | None, now: datetime,
+             oldest: datetime | None) -> Iterator[tuple[datetime | None, datetime | None]]:
+    """[lo, hi) date windows, newest first (the first one's hi is ``until``, inclusive, or open)."""
+    hi = until
+    top = until or now
+    span = FIRST_WINDOW
+    while True:
+        lo = top - span
+        if since is not None and lo <= since:
+            yield since, hi
+            return
+        if oldest is None or lo <= oldest:
+            yield since, hi
+            return
+        yield lo, hi
+        hi, span = lo, span * WINDOW_GROWTH
+
+
+async def _chunks(session: AsyncSession, query: sa.Select[Any], lo: datetime | None, hi: datetime | None,
+                  inclusive_hi: bool, size: int) -> AsyncIterator[list[Any]]:
+    """The window's rows newest first, ``size`` at a time (a keyset on (date, id): each chunk is one
+    bounded index read, however deep into the window)."""
+    query = query.order_by(m.Post.date.desc(), m.Post.id.desc())
+    if lo is not None:
+        query = query.where(m.Post.date >= lo)
+    if hi is not None:
+        query = query.where(m.Post.date <= hi if inclusive_hi else m.Post.date < hi)
+    cursor: tuple[datetime, int] | None = None
+    while True:
+        q = query
+        if cursor is not None:
+            d, i = cursor
+            q = q.where(sa.or_(m.Post.date < d, sa.and_(m.Post.date == d, m.Post.id < i)))
+        rows = list(await session.execute(q.limit(size)))
+        if rows:
+            yield rows
+        if len(rows) < size:
+            return
+        cursor = (rows[-1].date, rows[-1].id)
 
 
 async def search_posts(
@@ -73,6 +200,7 @@ async def search_posts(
 
     ``before`` (date, post id) of the last post of a previous page: only posts after it in this
     order (a keyset page; the total counts those too)."""
+    began = time.perf_counter()
     settings = settings or MatchingSettings()
     parsed = parse_rule(rule, max_length=settings.max_rule_length, max_terms=settings.max_terms)
     matcher = compile_rules([Rule(0, rule)], settings=settings)
@@ -83,108 +211,167 @@ async def search_posts(
         return await search_topics(db, rule, parsed, since=since, until=until, limit=limit, scope=scope,
                                    settings=settings, max_confirm=max_confirm)
     cond = condition(parsed)
+    by_index = cond is not None and exact_by_index(parsed)
+    search = _Search(matcher, limit, _literals(parsed) if cond is None else ())
 
-    query = (
-        sa.select(m.Post.id, m.Post.date)
-        .join(m.Channel, m.Channel.id == m.Post.channel_id)
-        .where(m.Post.deleted.is_(False))
-        .order_by(m.Post.date.desc(), m.Post.id.desc())
-    )
+    filters: list[Any] = [m.Post.deleted.is_(False)]
     if since is not None:
-        query = query.where(m.Post.date >= since)
+        filters.append(m.Post.date >= since)
     if until is not None:
-        query = query.where(m.Post.date <= until)
-    if scope:
-        ids = [int(c) for c in scope if c.isdigit()]
-        query = query.where(sa.or_(m.Channel.username.in_(sorted(scope)), m.Channel.telegram_id.in_(ids)))
-    if before is not None:
-        query = query.where(sa.or_(m.Post.date < before[0], sa.and_(m.Post.date == before[0], m.Post.id < before[1])))
-    base = query  # the filters without the index condition (for the posts not indexed yet)
-    if cond is not None:
-        if db.dialect == "sqlite":
-            query = query.where(
-                sa.text("posts.id IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH :fts_query)").bindparams(
-                    fts_query=fts5_query(cond)
-                )
-            )
-        else:
-            query = query.where(
-                sa.text(f"{PG_VECTOR} @@ to_tsquery('simple', :ts_query)").bindparams(ts_query=tsquery(cond))
-            )
-    found: list[FoundPost] = []
+        filters.append(m.Post.date <= until)
+    if before is not None:  # a keyset page: strictly after the last post shown, in (date, id) order
+        filters.append(sa.or_(m.Post.date < before[0], sa.and_(m.Post.date == before[0], m.Post.id < before[1])))
+        until = before[0] if until is None else min(until, before[0])
+    index: list[Any] = []  # PostgreSQL's condition (SQLite asks FTS5 itself: `_sqlite_fts`)
+    if cond is not None and db.dialect != "sqlite":
+        index.append(sa.text(f"{PG_VECTOR} @@ to_tsquery('simple', :ts_query)").bindparams(ts_query=tsquery(cond)))
+
     # one snapshot: a post the indexer writes meanwhile is either pending or indexed, never both or neither
     async with db.uow(read_only=True, snapshot=True) as session:
-        # posts stored but not in the index yet (the indexer runs behind ingestion) are candidates
-        # too: the newest MAX_PENDING of them, found through their partial index (never a scan)
-        waiting: list[Any] = []
+        if scope:
+            ids = [int(c) for c in scope if c.isdigit()]
+            channel_ids = list(await session.scalars(sa.select(m.Channel.id).where(
+                sa.or_(m.Channel.username.in_(sorted(scope)), m.Channel.telegram_id.in_(ids)))))
+            if not channel_ids:
+                return SearchResult(0, [])
+            filters.append(m.Post.channel_id.in_(channel_ids))
+
+        # posts stored but not in the index yet: the newest MAX_PENDING, through their partial index
+        pending_found: list[FoundPost] = []
         backlog = False
+        pending_confirmed = 0
         if cond is not None:
             pending = list(await session.scalars(
                 sa.select(m.Post.id).where(m.Post.lemma_text.is_(None)).order_by(m.Post.id.desc()).limit(MAX_PENDING + 1)
             ))
             backlog = len(pending) > MAX_PENDING
             if pending:
-                waiting = list(await session.execute(base.where(m.Post.id.in_(pending[:MAX_PENDING])).limit(max_confirm + 1)))
-        if cond is not None and exact_by_index(parsed) and not waiting and not backlog:
-            # the index condition is the rule itself: count in the index, confirm only what is shown
-            total = int(await session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())) or 0)
-            offset, page = 0, max(2 * limit, 100)
-            while len(found) < limit and offset < total:
-                ids = list(await session.scalars(query.offset(offset).limit(page)))
-                offset += page
-                await _confirm(session, matcher, ids, found, limit)
-            return SearchResult(total, found)
-        rows = list(await session.execute(query.limit(max_confirm + 1)))
-        if waiting:  # disjoint within the snapshot; an id is still taken once, whatever happens
-            listed = {r.id for r in rows}
-            rows = sorted([*rows, *(r for r in waiting if r.id not in listed)], key=lambda r: (r.date, r.id),
-                          reverse=True)[: max_confirm + 1]
-        candidates = [r.id for r in rows]
-        confirmed, checked = await _confirm(session, matcher, candidates[:max_confirm], found, limit)
-    if checked < min(len(candidates), max_confirm):  # the matching budget ran out: estimate from those read
-        return SearchResult(round(confirmed * len(candidates) / max(checked, 1)), found, exact=False)
-    if len(candidates) <= max_confirm:
-        return SearchResult(confirmed, found, exact=not backlog)
-    # more candidates than we read: extrapolate from those read, and count the rest in the index
-    rest = await _count(db, query) + len(waiting)
-    return SearchResult(round(confirmed * rest / max(checked, 1)), found, exact=False)
+                waiting = _Search(matcher, limit, ())
+                for row in await session.execute(_rows_query(filters).where(m.Post.id.in_(pending[:MAX_PENDING]))):
+                    waiting.confirm(row)
+                pending_found, pending_confirmed = waiting.found, waiting.confirmed
+
+        if cond is not None and db.dialect == "sqlite":
+            total, exact, stopped_at = await _sqlite_fts(session, search, filters, fts5_query(cond), since,
+                                                         by_index=by_index, max_confirm=max_confirm)
+        else:
+            total, exact, stopped_at = await _by_date(session, search, filters, index, since, until, began,
+                                                      by_index=by_index, rule_has_index=cond is not None,
+                                                      max_confirm=max_confirm)
+    found = sorted([*search.found, *pending_found], key=lambda p: (p.date, p.post_id), reverse=True)[:limit]
+    return SearchResult(total + pending_confirmed, found, exact and not backlog, stopped_at)
 
 
-async def _count(db: Database, query: sa.Select[int, datetime]) -> int:
-    async with db.uow(read_only=True) as session:
-        return int(await session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())) or 0)
+async def _by_date(
+    session: AsyncSession, search: _Search, filters: list[Any], index: list[Any], since: datetime | None,
+    until: datetime | None, began: float, *, by_index: bool, rule_has_index: bool, max_confirm: int,
+) -> tuple[int, bool, datetime | None]:
+    """Newest first through date windows (PostgreSQL; and a rule with no index condition on SQLite).
+    Returns (total, exact, searched_since)."""
+    limit = search.limit
+    now = datetime.now(UTC)
+    oldest = await session.scalar(sa.select(sa.func.min(m.Post.date)).where(m.Post.deleted.is_(False)))
+    query = _rows_query([*filters, *index])
+    complete = True  # every candidate was read
+    page_full = False
+    for lo, hi in _windows(since, until, now, oldest):
+        size = max(limit - len(search.found), 1) + 5 if by_index else CHUNK
+        async for rows in _chunks(session, query, lo, hi, hi is until, size):
+            for row in rows:
+                if search.spent > MATCH_BUDGET:  # costly /patterns/ must not hold the event loop
+                    complete = False
+                    break
+                search.confirm(row)
+                search.oldest_read = row.date
+            page_full = len(search.found) >= limit
+            if not complete or (page_full and by_index):
+                complete = False
+                break
+            if not page_full and not rule_has_index and time.perf_counter() - began > SCAN_BUDGET:
+                complete = False
+                break
+            if page_full and (search.checked >= max_confirm or search.confirmed > COUNT_CAP):
+                complete = False
+                break
+        if not complete:
+            break
+    stopped_at = search.oldest_read if not complete and not page_full else None
+    if by_index:
+        counted = int(await session.scalar(sa.select(sa.func.count()).select_from(
+            sa.select(m.Post.id).where(*filters, *index).limit(COUNT_CAP + 1).subquery())) or 0)
+        return min(counted, COUNT_CAP), counted <= COUNT_CAP, stopped_at
+    return search.confirmed, complete, stopped_at
 
 
-async def _confirm(
-    session: AsyncSession, matcher: CompiledMatcher, ids: list[int], found: list[FoundPost], limit: int
-) -> tuple[int, int]:
-    """Match the candidates' texts; append the confirmed ones (up to ``limit``) to ``found``.
-    Returns (confirmed, candidates read): fewer than ``ids`` when matching took MATCH_BUDGET seconds
-    (costly /patterns/ over thousands of posts must not hold the event loop for everyone)."""
-    confirmed = 0
-    spent = 0.0  # seconds in the matcher (the database's time does not count)
-    for start in range(0, len(ids), _BATCH):
-        batch = ids[start : start + _BATCH]
-        rows = await session.execute(
-            sa.select(m.Post.id, m.Post.message_id, m.Post.date, m.Post.text,
-                      m.Channel.username, m.Channel.title, m.Channel.telegram_id)
-            .join(m.Channel, m.Channel.id == m.Post.channel_id)
-            .where(m.Post.id.in_(batch))
-        )
-        by_id = {r.id: r for r in rows}
-        for n, pid in enumerate(batch):
-            if spent > MATCH_BUDGET:
-                return confirmed, start + n
-            row = by_id[pid]
-            began = time.perf_counter()
-            hits = matcher.match(row.text or "", row.username or str(row.telegram_id))
-            spent += time.perf_counter() - began
-            if not hits:
-                continue
-            confirmed += 1
-            if len(found) < limit:
-                found.append(FoundPost(
-                    row.id, row.username, row.title or "", row.message_id, row.date, row.text,
-                    hits[0].highlights, post_link(row.username, row.telegram_id, row.message_id),
-                ))
-    return confirmed, len(ids)
+_FTS_IDS = sa.text(
+    "SELECT rowid FROM posts_fts WHERE posts_fts MATCH :q AND rowid < :below ORDER BY rowid DESC LIMIT :n"
+)
+
+
+async def _sqlite_fts(
+    session: AsyncSession, search: _Search, filters: list[Any], fts: str, since: datetime | None, *,
+    by_index: bool, max_confirm: int,
+) -> tuple[int, bool, datetime | None]:
+    """SQLite: FTS5 hands out its matches newest stored first (ORDER BY rowid DESC, a chunk at a
+    time, never the whole list); their posts are filtered and confirmed. Rowid order is the order
+    posts were stored, which is date order but for posts stored late (a backfill, an import): once
+    the page is full, the posts dated at least as new as its oldest that were stored before the
+    chunks read are confirmed too, found through the date index. Returns (total, exact, None)."""
+    limit = search.limit
+    search.limit = limit + MAX_CONFIRM  # keep every post confirmed: rowid order is not quite date order
+    below = 1 << 62
+    # rowids under the first post of `since` cannot be dated after it: the scan stops there
+    floor = 0
+    if since is not None:
+        floor = int(await session.scalar(sa.select(sa.func.min(m.Post.id)).where(m.Post.date >= since)) or below)
+    complete = True
+    size = max(limit, 20) + 5 if by_index else CHUNK
+    while below > floor:
+        ids = list(await session.scalars(_FTS_IDS, {"q": fts, "below": below, "n": size}))
+        if not ids:
+            break
+        below = ids[-1]
+        rows = sorted(await session.execute(_rows_query(filters).where(m.Post.id.in_(ids))),
+                      key=lambda r: r.id, reverse=True)
+        for row in rows:
+            if search.spent > MATCH_BUDGET:
+                complete = False
+                break
+            search.confirm(row)
+        page_full = search.confirmed >= limit
+        if not complete or (page_full and (by_index or search.checked >= max_confirm
+                                           or search.confirmed > COUNT_CAP)):
+            complete = complete and len(ids) < size
+            break
+        if len(ids) < size:
+            break
+        size = min(size * 2, 2000)
+    if search.confirmed >= limit and below > floor:
+        # the page is the newest `limit` of what was read; a post stored before `below` but dated
+        # after the page's oldest would belong on it: there are few such posts, if any
+        oldest_on_page = sorted((p.date for p in search.found), reverse=True)[limit - 1]
+        late = _rows_query([*filters, m.Post.date >= oldest_on_page, m.Post.id < below])
+        for row in await session.execute(late.order_by(m.Post.date.desc()).limit(MAX_CONFIRM)):
+            search.confirm(row)  # the matcher decides: it agrees with the index on every indexed post
+    search.found.sort(key=lambda p: (p.date, p.post_id), reverse=True)
+    del search.found[limit:]
+    search.limit = limit
+    if by_index:
+        counted = await _sqlite_count(session, filters, fts, floor)
+        return min(counted, COUNT_CAP), counted <= COUNT_CAP, None
+    return search.confirmed, complete, None
+
+
+async def _sqlite_count(session: AsyncSession, filters: list[Any], fts: str, floor: int) -> int:
+    """Matches counted up to COUNT_CAP + 1, newest stored first, in chunks of FTS5's rowids."""
+    counted, below, size = 0, 1 << 62, COUNT_CAP + 1
+    while below > floor and counted <= COUNT_CAP:
+        ids = list(await session.scalars(_FTS_IDS, {"q": fts, "below": below, "n": size}))
+        if not ids:
+            break
+        below = ids[-1]
+        counted += int(await session.scalar(
+            sa.select(sa.func.count()).select_from(m.Post).where(*filters, m.Post.id.in_(ids))) or 0)
+        if len(ids) < size:
+            break
+    return counted

@@ -38,6 +38,18 @@ async def test_bad_rules_are_refused_clearly(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+async def test_a_pattern_with_no_fixed_text_is_not_watched(db: Database) -> None:
+    """It would run on every post of every channel: refused at /watch with a way to write it; a
+    one-off /search may still use it."""
+    kit = make_kit(db)
+    reply = visible(await kit.say(ALICE, "/watch /[а-я]{5,9}ость/"))  # "ость" is only 4 letters: fine
+    assert "no fixed piece" not in reply
+    for text, said in [(ALICE, "no fixed piece of text"), (BORIS, "нет постоянного куска текста")]:
+        assert said in visible(await kit.say(text, "/watch /[а-я]{5,9}/"))
+    assert "no fixed piece" not in visible(await kit.say(ALICE, "/search /[а-я]{5,9}/"))
+    assert await kit.count(m.Rule) == 1
+
+
 @pytest.mark.parametrize(
     "text",
     ["/watch /\ud800/", "/watch \udcff", "/settings size \ud800", "/settings tz \ud800\x00", "/settings \x00",

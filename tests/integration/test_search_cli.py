@@ -64,7 +64,7 @@ def test_bad_rule_exits_2_with_its_line(tmp_path: Path) -> None:
     assert code == 2
     assert f"{rules}:3:" in out and "never closed" in out and "column 1" in out
     assert "Traceback" not in out
-    code, out = _run(["match", "--rule", "OR", "--text", "x"])
+    code, out = _run(["match", "--rule", "обстрел OR", "--text", "x"])
     assert code == 2 and "both sides" in out
 
 

@@ -1,0 +1,104 @@
+"""Search at scale, on SQLite and PostgreSQL: the first page is the newest posts however the archive
+was stored (a backfill stores old posts last), totals past the counting cap are "at least N", a
+regex-only search that stops reading says how far back it read, and a rule of one operator word
+(`и`, `or`, ...) is that word."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot import domain
+from bot.ingest.pipeline import Pipeline
+from bot.matching import compile_rules
+from bot.search import query as search_module
+from bot.search import search_posts
+from bot.storage.database import Database
+
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+LIVE = domain.ChannelRef(2001, "live_news", "Live")
+OLD = domain.ChannelRef(2002, "old_news", "Old")
+
+
+async def _archive(db: Database) -> None:
+    """60 posts a day apart (every third about a battalion), stored newest-first for one channel
+    (a backfill) after a live channel's posts, and every post indexed."""
+    pipeline = Pipeline(db, compile_rules)
+    live = [domain.Post(channel=LIVE, message_id=i, date=NOW - timedelta(days=60 - i, hours=1),
+                        text=f"Батальон и техника, сводка {i}" if i % 3 == 0 else f"Погода на день {i}")
+            for i in range(1, 61)]
+    await pipeline.ingest(live)
+    backfill = [domain.Post(channel=OLD, message_id=i, date=NOW - timedelta(days=60 - i),
+                            text=f"Третий батальон, выпуск {i}" if i % 3 == 0 else f"Курс валют {i}")
+                for i in range(60, 0, -1)]
+    for start in range(0, 60, 10):  # pages of a backfill: newest first
+        await pipeline.ingest(backfill[start : start + 10])
+    await pipeline.close()
+    await pipeline.flush_index()
+
+
+def _newest(limit: int, since: datetime | None = None) -> list[tuple[str, int]]:
+    """The expected page: both channels' battalion posts by date, newest first."""
+    dated = [(NOW - timedelta(days=60 - i, hours=1), "live_news", i) for i in range(3, 61, 3)]
+    dated += [(NOW - timedelta(days=60 - i), "old_news", i) for i in range(3, 61, 3)]
+    return [(ch, i) for d, ch, i in sorted(dated, reverse=True) if since is None or d >= since][:limit]
+
+
+async def test_the_first_page_is_the_newest_posts_by_date(db: Database) -> None:
+    await _archive(db)
+    for limit in (1, 5, 25, 100):
+        result = await search_posts(db, "батальон", limit=limit)
+        assert [(p.channel_username, p.message_id) for p in result.posts] == _newest(limit)
+        assert (result.total, result.exact) == (40, True)
+    since = NOW - timedelta(days=10)
+    week = await search_posts(db, "батальон", since=since, limit=3)
+    assert [(p.channel_username, p.message_id) for p in week.posts] == _newest(3, since)
+    assert week.total == len(_newest(100, since))
+    # a phrase (the matcher confirms every candidate) and a rule scoped to one channel page the same way
+    phrase = await search_posts(db, '"третий батальон"', limit=4)
+    assert [p.message_id for p in phrase.posts] == [60, 57, 54, 51] and phrase.total == 20
+    scoped = await search_posts(db, "батальон in:@live_news", limit=2)
+    assert [(p.channel_username, p.message_id) for p in scoped.posts] == [("live_news", 60), ("live_news", 57)]
+
+
+async def test_a_total_past_the_cap_is_at_least_n(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    await _archive(db)
+    monkeypatch.setattr(search_module, "COUNT_CAP", 15)
+    words = await search_posts(db, "батальон", limit=5)
+    assert (words.total, words.exact) == (15, False)  # 40 match: "at least 15"
+    assert [(p.channel_username, p.message_id) for p in words.posts] == _newest(5)
+    few = await search_posts(db, "батальон", since=NOW - timedelta(days=12), limit=5)
+    assert few.exact and few.total == len(_newest(100, NOW - timedelta(days=12)))
+    # a rule the index cannot count (a phrase): counted by confirming, at most max_confirm posts
+    monkeypatch.setattr(search_module, "CHUNK", 4)  # candidates read 4 at a time
+    phrase = await search_posts(db, '"третий батальон"', limit=3, max_confirm=6)
+    assert not phrase.exact and 3 <= phrase.total <= 20
+    assert [p.message_id for p in phrase.posts] == [60, 57, 54]
+
+
+async def test_a_regex_search_that_stops_says_how_far_back_it_read(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _archive(db)
+    whole = await search_posts(db, r"/батальон\w*/", limit=5)
+    assert whole.exact and whole.total == 40 and whole.searched_since is None
+    monkeypatch.setattr(search_module, "SCAN_BUDGET", 0.0)
+    monkeypatch.setattr(search_module, "CHUNK", 10)
+    cut = await search_posts(db, r"/выпуск 3\b/", limit=5)  # only the oldest of all posts matches
+    assert not cut.exact and cut.searched_since is not None and cut.posts == []
+    assert cut.searched_since > NOW - timedelta(days=60)
+
+
+async def test_a_rule_of_one_operator_word_is_that_word(db: Database) -> None:
+    pipeline = Pipeline(db, compile_rules)
+    texts = ["Кошки и собаки", "Not now, or never", "Не сейчас", "Без союзов"]
+    await pipeline.ingest([domain.Post(channel=LIVE, message_id=i, date=NOW - timedelta(hours=i), text=text)
+                           for i, text in enumerate(texts, 1)])
+    await pipeline.close()
+    await pipeline.flush_index()
+    for word, expected in [("и", 1), ("И", 1), ("or", 2), ("не", 3), ("NOT", 2)]:
+        result = await search_posts(db, word)
+        assert [p.message_id for p in result.posts] == [expected] and result.total == 1, word
+        start, end = result.posts[0].highlights[0]
+        assert result.posts[0].text[start:end].lower() == word.lower()
