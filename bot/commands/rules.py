@@ -117,7 +117,10 @@ async def _dry_run(ctx: CommandContext, lang: str, source: str, tz: str, rule_id
         return t(lang, "dry_run_none", days=DRY_RUN_DAYS)
     async with ctx.db.uow() as session:
         await record_past_matches(session, rule_id, [(p.post_id, p.highlights, p.date) for p in found.posts])
-    posts = plural(lang, "stored_posts_n" if found.exact else "stored_posts_at_least_n", found.total)
+    if found.exact:
+        posts = plural(lang, "stored_posts_n", found.total)
+    else:  # counting them all would have taken longer than the page
+        posts = plural(lang, "stored_posts_at_least_n", found.total)
     if strictness is not None:
         return _topic_dry_run(lang, found, posts, strictness, tz)
     lines = [t(lang, "dry_run", days=DRY_RUN_DAYS, posts=posts)]
