@@ -247,7 +247,8 @@ async def search_posts(
             backlog = len(pending) > MAX_PENDING
             if pending:
                 waiting = _Search(matcher, limit, ())
-                for row in await session.execute(_rows_query(filters).where(m.Post.id.in_(pending[:MAX_PENDING]))):
+                waiting_rows = _rows_query(filters).where(m.Post.id.in_(pending[:MAX_PENDING]))
+                for row in await session.execute(waiting_rows.order_by(m.Post.date.desc(), m.Post.id.desc())):
                     waiting.confirm(row)
                 pending_found, pending_confirmed = waiting.found, waiting.confirmed
 
