@@ -52,26 +52,30 @@ class AppriseNotifier:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
-        self._targets: dict[int, _Target] = {}  # a target's URL never changes: remove and add again
+        self._urls: dict[str, str] = {}  # stored (sealed) form -> URL
         # apprise is synchronous: its requests run in these threads, never more at once than threads
         self._threads = ThreadPoolExecutor(THREADS, thread_name_prefix="notify")
         self._slots = asyncio.Semaphore(THREADS)
 
     async def _target(self, target_id: int) -> _Target:
-        known = self._targets.get(target_id)
-        if known is not None:
-            return known
-        async with self.db.uow() as session:
+        """The target as stored now (read on every send: SQLite may give a removed target's id to the
+        next one added, so an id alone never stands for a URL); the unsealed URL is remembered by its
+        sealed form, so decryption runs once per target."""
+        async with self.db.uow(read_only=True) as session:
             row = await session.scalar(select(m.NotifyTarget).where(m.NotifyTarget.id == target_id))
             if row is None:
                 raise DestinationGone(f"notification target #{target_id} was removed")
+            stored, masked, fmt, limit, keyed = row.url, row.masked, row.body_format, row.body_limit, row.keyed
+        url = self._urls.get(stored)
+        if url is None:
             try:
-                url = unseal(row.url, self.settings.notify.key)
+                url = unseal(stored, self.settings.notify.key)
             except SealError as exc:
-                raise DestinationGone(f"notification target #{target_id} ({row.masked}): {exc}") from None
-            target = _Target(url, row.masked, row.body_format, row.body_limit, row.keyed)
-        self._targets[target_id] = target
-        return target
+                raise DestinationGone(f"notification target #{target_id} ({masked}): {exc}") from None
+            if len(self._urls) > 10_000:
+                self._urls.clear()
+            self._urls[stored] = url
+        return _Target(url, masked, fmt, limit, keyed)
 
     async def notify(self, target_id: int, html: str, *, key: str,
                      on_wire: Callable[[], Awaitable[None]] | None = None) -> SendResult:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from bot import metrics
 from bot.config import AppSettings, DigestSettings, Settings
 from bot.delivery.clock import ManualClock
+from bot.delivery.errors import DestinationGone
 from bot.delivery.limiter import RateLimiter
 from bot.delivery.worker import deliver_due
 from bot.digest.service import queue_digest
@@ -226,3 +227,19 @@ async def test_a_long_digest_reaches_ntfy_in_numbered_parts_within_its_size(db) 
     assert "cut to fit" not in text
     assert all(f"Обстрел района {i}:" in text for i in range(40)), text[:3000]
     assert [hit.body["title"] for hit in catcher.hits][1] == f"tgmon (2/{len(parts)})"
+
+
+async def test_a_worker_never_sends_to_a_removed_target_whose_id_came_back(db) -> None:
+    sub = await add_subscriber(db, chat_id=CHAT)
+    notifier = AppriseNotifier(db, SETTINGS)  # one long-lived worker's notifier
+    with HttpCatcher() as old, HttpCatcher() as new:
+        first = await targets.add_target(db, SETTINGS, sub, old.url("hook/old"), now=T0)
+        await notifier.notify(first.id, "<b>one</b>", key="k1")
+        await targets.remove_target(db, sub, 1, now=T0)
+        second = await targets.add_target(db, SETTINGS, sub, new.url("hook/new"), now=T0)
+        await notifier.notify(second.id, "<b>two</b>", key="k2")
+        if second.id != first.id:
+            with pytest.raises(DestinationGone):
+                await notifier.notify(first.id, "<b>three</b>", key="k3")
+    assert [h.body["message"] for h in old.hits] == ["one"]
+    assert [h.body["message"] for h in new.hits] == ["two"]
