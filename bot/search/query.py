@@ -210,7 +210,7 @@ async def search_posts(
         from bot.search.topic_search import search_topics
 
         return await search_topics(db, rule, parsed, since=since, until=until, limit=limit, scope=scope,
-                                   settings=settings, max_confirm=max_confirm)
+                                   settings=settings, max_confirm=max_confirm, before=before)
     cond = condition(parsed)
     by_index = cond is not None and exact_by_index(parsed)
     search = _Search(matcher, limit, _literals(parsed) if cond is None else ())

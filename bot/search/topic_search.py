@@ -49,6 +49,7 @@ async def search_topics(
     scope: set[str],
     settings: MatchingSettings,
     max_confirm: int,
+    before: tuple[datetime, int] | None = None,
 ) -> Any:
     from bot.search.query import FoundPost, SearchResult
 
@@ -106,6 +107,8 @@ async def search_topics(
         elif closeness > 0 and any(closeness >= strictness - BORDER for _, strictness in topics):
             near_posts.append(post)
     found_posts.sort(key=lambda p: (p.date, p.post_id), reverse=True)
+    if before is not None:  # a keyset page: the posts after the last one shown, newest first
+        found_posts = [p for p in found_posts if (p.date, p.post_id) < before]
     near_posts.sort(key=lambda p: -(p.closeness or 0))
     return SearchResult(len(found_posts), found_posts[:limit], exact=complete, near=near_posts[:5])
 

@@ -166,3 +166,16 @@ async def test_a_running_worker_finds_another_models_vectors_and_redoes_them(db:
     assert await other_model_count(db) == 0
     await pipeline.close()
     await restarted.close()
+
+
+async def test_topic_search_pages_by_keyset(db: Database) -> None:
+    from bot.search import search_posts
+
+    await Pipeline(db, compile_rules).ingest([
+        domain.Post(CHANNEL, n, T0 + timedelta(minutes=n), text)
+        for n, text in enumerate([GRID, GRID_EN, GRID + " Ремонт триває.", WEATHER], 1)])
+    first = await search_posts(db, '~0.2"удар по энергосистеме"', limit=2)
+    assert [p.message_id for p in first.posts] == [3, 2]
+    last = first.posts[-1]
+    rest = await search_posts(db, '~0.2"удар по энергосистеме"', limit=2, before=(last.date, last.post_id))
+    assert [p.message_id for p in rest.posts] == [1]
