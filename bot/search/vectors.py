@@ -175,7 +175,10 @@ async def nearest(
     best_ids: list[Any] = []
     best_scores: list[Any] = []
     # one streamed query (a server-side cursor on PostgreSQL): the planner filters the window with
-    # its own indexes (posts by date, by channel) and the vectors come in chunks
+    # its own indexes (posts by date, by channel) and the vectors come in chunks. A cursor is planned
+    # for its first rows by default (cursor_tuple_fraction 0.1): this one is read to the end.
+    if kind == "bytea":
+        await session.execute(sa.text("SET LOCAL cursor_tuple_fraction = 1.0"))
     streamed = await session.stream(
         sa.text(
             "SELECT v.post_id, v.embedding FROM post_vectors v JOIN posts p ON p.id = v.post_id "
