@@ -220,8 +220,10 @@ class Notifier(Protocol):
     apprise). `key` is the row's stable idempotency key. Raises `bot.delivery.errors` exceptions."""
 
     async def notify(self, target_id: int, html: str, *, key: str,
-                     on_wire: Callable[[], Awaitable[None]] | None = None) -> SendResult:
-        """`on_wire` is awaited right before a request that cannot be recognised as a repeat leaves."""
+                     on_wire: Callable[[], Awaitable[None]] | None = None,
+                     subscriber_id: int | None = None) -> SendResult:
+        """`on_wire` is awaited right before a request that cannot be recognised as a repeat leaves.
+        `subscriber_id`, the row's owner: a target of anyone else is gone (an id SQLite gave again)."""
         ...
 
 

@@ -70,11 +70,12 @@ class CountingNotifier:
         self.inner = inner
 
     async def notify(self, target_id: int, html: str, *, key: str,
-                     on_wire: Callable[[], Awaitable[None]] | None = None) -> domain.SendResult:
+                     on_wire: Callable[[], Awaitable[None]] | None = None,
+                     subscriber_id: int | None = None) -> domain.SendResult:
         from bot.delivery.errors import DestinationGone, SendInDoubt, SendUncertain
 
         try:
-            result = await self.inner.notify(target_id, html, key=key, on_wire=on_wire)
+            result = await self.inner.notify(target_id, html, key=key, on_wire=on_wire, subscriber_id=subscriber_id)
         except DestinationGone:
             metrics.notification("gone")
             raise

@@ -121,7 +121,8 @@ async def _dispatch(db: Database, clock: Clock, sender: Sender, notifier: Notifi
     async def on_wire() -> None:
         await outbox.on_wire(db, job, clock.now())
 
-    return await notifier.notify(job.target_id, job.text, key=job.key, on_wire=on_wire)
+    return await notifier.notify(job.target_id, job.text, key=job.key, on_wire=on_wire,
+                                 subscriber_id=job.subscriber_id)
 
 
 async def deliver_due(

@@ -57,13 +57,13 @@ class AppriseNotifier:
         self._threads = ThreadPoolExecutor(THREADS, thread_name_prefix="notify")
         self._slots = asyncio.Semaphore(THREADS)
 
-    async def _target(self, target_id: int) -> _Target:
+    async def _target(self, target_id: int, subscriber_id: int | None = None) -> _Target:
         """The target as stored now (read on every send: SQLite may give a removed target's id to the
         next one added, so an id alone never stands for a URL); the unsealed URL is remembered by its
         sealed form, so decryption runs once per target."""
         async with self.db.uow(read_only=True) as session:
             row = await session.scalar(select(m.NotifyTarget).where(m.NotifyTarget.id == target_id))
-            if row is None:
+            if row is None or (subscriber_id is not None and row.subscriber_id != subscriber_id):
                 raise DestinationGone(f"notification target #{target_id} was removed")
             stored, masked, fmt, limit, keyed = row.url, row.masked, row.body_format, row.body_limit, row.keyed
         url = self._urls.get(stored)
@@ -78,8 +78,9 @@ class AppriseNotifier:
         return _Target(url, masked, fmt, limit, keyed)
 
     async def notify(self, target_id: int, html: str, *, key: str,
-                     on_wire: Callable[[], Awaitable[None]] | None = None) -> SendResult:
-        target = await self._target(target_id)
+                     on_wire: Callable[[], Awaitable[None]] | None = None,
+                     subscriber_id: int | None = None) -> SendResult:
+        target = await self._target(target_id, subscriber_id)
         body = fit(render(html, target.body_format), target.body_limit, CUT_NOTE)
         timeout = self.settings.notify.timeout_seconds
         loop = asyncio.get_running_loop()

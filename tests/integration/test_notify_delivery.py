@@ -241,5 +241,10 @@ async def test_a_worker_never_sends_to_a_removed_target_whose_id_came_back(db) -
         if second.id != first.id:
             with pytest.raises(DestinationGone):
                 await notifier.notify(first.id, "<b>three</b>", key="k3")
+        # a row queued for one subscriber never goes to another's target, whatever its id
+        other = await add_subscriber(db, chat_id=CHAT + 1)
+        with pytest.raises(DestinationGone):
+            await notifier.notify(second.id, "<b>four</b>", key="k4", subscriber_id=other)
+        await notifier.notify(second.id, "<b>five</b>", key="k5", subscriber_id=sub)
     assert [h.body["message"] for h in old.hits] == ["one"]
-    assert [h.body["message"] for h in new.hits] == ["two"]
+    assert [h.body["message"] for h in new.hits] == ["two", "five"]
