@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.storage.types import UTCDateTime
 
 _SCAN_BATCH = 20_000  # vectors read at a time by the scan
+_WINDOW_BY_ID = 50_000  # a window of at most this many posts reads their vectors by id
 
 _backends: dict[str, str] = {}  # database url -> backend (a server does not change its column type)
 
@@ -174,25 +175,45 @@ async def nearest(
     q = np.asarray(query, dtype=np.float32)
     best_ids: list[Any] = []
     best_scores: list[Any] = []
-    # one streamed query (a server-side cursor on PostgreSQL): the planner filters the window with
-    # its own indexes (posts by date, by channel) and the vectors come in chunks. A cursor is planned
-    # for its first rows by default (cursor_tuple_fraction 0.1): this one is read to the end.
-    if kind == "bytea":
-        await session.execute(sa.text("SET LOCAL cursor_tuple_fraction = 1.0"))
-    streamed = await session.stream(
-        sa.text(
-            "SELECT v.post_id, v.embedding FROM post_vectors v JOIN posts p ON p.id = v.post_id "
-            f"WHERE {where} AND v.model = :model"
-        ).bindparams(*expanding),
-        params,
-    )
-    async for chunk in streamed.partitions(_SCAN_BATCH):
+    def take(chunk: Sequence[Any]) -> None:
         ids = np.fromiter((r[0] for r in chunk), dtype=np.int64, count=len(chunk))
         matrix = np.frombuffer(b"".join(bytes(r[1]) for r in chunk), dtype="<f4").reshape(len(chunk), -1)
         scores = matrix @ q
         keep = scores >= min_score
         best_ids.append(ids[keep])
         best_scores.append(scores[keep])
+
+    by_id = False
+    if since is not None or until is not None or channel_ids is not None:
+        # a window (the dry run's 7 days, a channel): its posts from posts' own indexes first, then
+        # their vectors by primary key; a join let PostgreSQL read every vector to hash them
+        posts = list(await session.scalars(
+            sa.text(f"SELECT p.id FROM posts p WHERE {where}").bindparams(*expanding), params))
+        if len(posts) <= _WINDOW_BY_ID:
+            by_id = True
+            for start in range(0, len(posts), 5_000):
+                rows = await session.execute(
+                    sa.text("SELECT post_id, embedding FROM post_vectors WHERE post_id IN :ids AND model = :model")
+                    .bindparams(sa.bindparam("ids", expanding=True)),
+                    {"ids": posts[start : start + 5_000], "model": model},
+                )
+                chunk = rows.all()
+                if chunk:
+                    take(chunk)
+    if not by_id:
+        # the whole archive (or a wide window): one streamed query, its vectors in chunks (a
+        # server-side cursor on PostgreSQL, planned to be read to the end)
+        if kind == "bytea":
+            await session.execute(sa.text("SET LOCAL cursor_tuple_fraction = 1.0"))
+        streamed = await session.stream(
+            sa.text(
+                "SELECT v.post_id, v.embedding FROM post_vectors v JOIN posts p ON p.id = v.post_id "
+                f"WHERE {where} AND v.model = :model"
+            ).bindparams(*expanding),
+            params,
+        )
+        async for part in streamed.partitions(_SCAN_BATCH):
+            take(part)
     if not best_ids:
         return []
     ids = np.concatenate(best_ids)
