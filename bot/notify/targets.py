@@ -98,6 +98,9 @@ async def add_target(
                                 keyed=parsed.keyed, created_at=now)
         session.add(target)
         await session.flush()
+        # rows still naming this id belong to a removed target (its rule or chat deleted; SQLite gives
+        # the id again): they must never go to this URL
+        await session.execute(delete(m.Outbox).where(m.Outbox.target_id == target.id))
         views = await _views(session, owner)
     return next(v for v in views if v.id == target.id)
 

@@ -8,7 +8,7 @@ import logging
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from bot import metrics
 from bot.config import AppSettings, DigestSettings, Settings
@@ -227,6 +227,21 @@ async def test_a_long_digest_reaches_ntfy_in_numbered_parts_within_its_size(db) 
     assert "cut to fit" not in text
     assert all(f"Обстрел района {i}:" in text for i in range(40)), text[:3000]
     assert [hit.body["title"] for hit in catcher.hits][1] == f"tgmon (2/{len(parts)})"
+
+
+async def test_rows_left_by_a_target_removed_with_its_rule_never_reach_the_next_one(db) -> None:
+    clock = ManualClock(T0 + timedelta(hours=1))
+    sub, shelling, _ = await _seed(db)
+    with HttpCatcher() as old, HttpCatcher() as new:
+        first = await targets.add_target(db, SETTINGS, sub, old.url("hook/old"), rule_id=shelling, now=clock.now())
+        await _daily(db, sub, clock.now())
+        async with db.uow() as session:  # the rule goes (/unwatch): its target with it, by the foreign key
+            await session.execute(delete(m.Rule).where(m.Rule.id == shelling))
+        second = await targets.add_target(db, SETTINGS, sub, new.url("hook/new"), now=clock.now())
+        queued = [r for r in await outbox_rows(db) if r.target_id is not None]
+        assert all(r.target_id != second.id for r in queued) or first.id != second.id
+        await _deliver(db, clock, FakeSender(clock))
+    assert old.hits == [] and new.hits == []
 
 
 async def test_a_worker_never_sends_to_a_removed_target_whose_id_came_back(db) -> None:
