@@ -1,7 +1,7 @@
 """The web view's timeline and search pages over a large archive, on SQLite and PostgreSQL: p50/p95.
 
     python -m benchmarks.web_pages [--posts 1000000] [--cache FILE] [--sqlite PATH] [--pg URL]
-                                   [--requests 40] [--reuse] [--distinct]
+                                   [--requests 40] [--reuse] [--distinct] [--only timeline|search]
 
 The archive is `benchmarks/corpus.py`'s (distinct generated posts over two years and 500 channels,
 loaded in bulk; `--cache` keeps the generated posts for the second database and the next run). On top
@@ -89,7 +89,7 @@ async def _words(db: Any, rng: random.Random) -> tuple[str, str, str]:
     return common, rare, f'"{pair.group(1)} {pair.group(2)}"'
 
 
-async def _measure(url: str, requests: int, rng: random.Random) -> dict[str, list[float]]:
+async def _measure(url: str, requests: int, rng: random.Random, only: str = "") -> dict[str, list[float]]:
     import httpx
 
     from bot.commands import CommandContext, access
@@ -125,6 +125,7 @@ async def _measure(url: str, requests: int, rng: random.Random) -> dict[str, lis
         "search, phrase": f"/search?q={phrase}",
         "search, common AND -rare": f"/search?q={common} -{rare}",
     }
+    pages = {name: path for name, path in pages.items() if name.startswith(("baseline", only))}
     times: dict[str, list[float]] = {}
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://bench.local",
@@ -249,6 +250,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="a PostgreSQL database this benchmark may drop and make again ('' to skip)")
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--reuse", action="store_true", help="the databases are loaded already: measure only")
+    parser.add_argument("--only", default="", help="measure only the pages whose name starts so (timeline, search)")
     parser.add_argument("--distinct", action="store_true",
                         help="generate every post (slow: the corpus generator's pace); by default the posts of "
                              "--cache (a corpus file of any size) are repeated on other channels and dates")
@@ -267,7 +269,7 @@ def main(argv: list[str] | None = None) -> None:
                 asyncio.run(_pg_fresh(url))
         print(f"{label}: preparing {args.posts:,} posts", file=sys.stderr)
         asyncio.run(prepare(url, args.posts, args.cache, args.reuse, args.distinct))
-        times = asyncio.run(_measure(url, args.requests, rng))
+        times = asyncio.run(_measure(url, args.requests, rng, args.only))
         report(f"{label}, {args.posts:,} posts, {args.requests} requests a page", times)
 
 

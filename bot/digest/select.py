@@ -163,8 +163,8 @@ class TimelineFilter:
 def _filtered(query: Select[tuple[object, ...]], f: TimelineFilter) -> Select[tuple[object, ...]]:
     if f.rule_id is not None:
         query = query.where(m.Match.rule_id == f.rule_id)
-    if f.channel_id is not None:
-        query = query.where(m.Post.channel_id == f.channel_id)
+    if f.channel_id is not None:  # written into the statement: PostgreSQL plans it for this channel
+        query = query.where(m.Post.channel_id == sa.bindparam("channel", f.channel_id, literal_execute=True))
     if f.since is not None:
         query = query.where(m.Post.date >= f.since)
     if f.until is not None:
@@ -198,7 +198,9 @@ async def matches_page(
             select(m.Post.date, m.Post.id)  # type: ignore[arg-type]
             .where(exists().where(m.Match.post_id == m.Post.id, m.Match.rule_id.in_(rule_ids)))
             .where(m.Post.channel_id.not_in(excluded))
-            .order_by(m.Post.date.desc(), m.Post.id.desc()),
+            # one channel: the same order read from the (channel, date) index
+            .order_by(*([m.Post.channel_id.desc()] if f.channel_id is not None else []), m.Post.date.desc(),
+                      m.Post.id.desc()),
             TimelineFilter(f.subscriber_id, None, f.channel_id, f.since, f.until))
     if before is not None:
         keys = keys.where(sa.or_(m.Post.date < before[0], sa.and_(m.Post.date == before[0], m.Post.id < before[1])))
