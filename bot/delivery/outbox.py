@@ -26,9 +26,9 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import Table, and_, bindparam, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -146,16 +146,38 @@ async def _finish_digest(session: AsyncSession, digest_id: int | None, now: date
         )
 
 
-async def mark_sent(db: Database, job: Job, now: datetime, message_id: int | None) -> None:
+ChatGap = Callable[[int], timedelta]  # chat id -> how long its next message waits after one is sent
+
+
+async def _space_next(session: AsyncSession, jobs: Sequence[Job], now: datetime, gap: ChatGap | None) -> None:
+    """The next message to a chat just written to waits its gap (1 s a private chat, 3 s a group), in
+    the database, so the per-chat limits hold whichever worker sends it: a worker's limiter knows
+    only its own sends."""
+    chats = sorted({job.chat_id for job in jobs if job.target_id is None})
+    if gap is None or not chats:
+        return
+    table = cast(Table, m.Outbox.__table__)
+    await session.execute(
+        update(table)  # Core, not the ORM's bulk update by primary key
+        .where(table.c.chat_id == bindparam("b_chat"), table.c.state == OutboxState.PENDING,
+               table.c.target_id.is_(None), table.c.not_before < bindparam("b_at"))
+        .values(not_before=bindparam("b_at")),
+        [{"b_chat": chat, "b_at": now + gap(chat)} for chat in chats],
+    )
+
+
+async def mark_sent(db: Database, job: Job, now: datetime, message_id: int | None, gap: ChatGap | None = None) -> None:
     async with db.uow() as session:
         await session.execute(
             update(m.Outbox).where(m.Outbox.id == job.id)
             .values(state=OutboxState.SENT, sent_at=now, message_id=message_id, last_error=None)
         )
+        await _space_next(session, [job], now, gap)
         await _finish_digest(session, job.digest_id, now)
 
 
-async def mark_sent_many(db: Database, answered: Sequence[tuple[Job, int | None]], now: datetime) -> None:
+async def mark_sent_many(db: Database, answered: Sequence[tuple[Job, int | None]], now: datetime,
+                         gap: ChatGap | None = None) -> None:
     """Record sends Telegram has answered (job, message id), all in one transaction."""
     if not answered:
         return
@@ -165,6 +187,7 @@ async def mark_sent_many(db: Database, answered: Sequence[tuple[Job, int | None]
             [{"id": job.id, "state": OutboxState.SENT, "sent_at": now, "message_id": message_id, "last_error": None}
              for job, message_id in answered],
         )
+        await _space_next(session, [job for job, _ in answered], now, gap)
         digest_ids = sorted({job.digest_id for job, _ in answered if job.digest_id is not None})
         if digest_ids:
             active = aliased(m.Outbox)

@@ -5,6 +5,10 @@ them. Each delivery worker heartbeats its name in `delivery_workers` every `BEAT
 workers whose heartbeat is younger than `STALE_AFTER` are the live ones, and each paces itself at
 `global_per_second / live` (`RateLimiter.set_share`). A worker that stops cleanly removes its row;
 one that dies stops counting after `STALE_AFTER`, and the others speed up on their next beat.
+
+A worker that joins beats first and sends nothing for `JOIN_SECONDS` (longer than a beat), so the
+workers already running have slowed down to their new share before it adds its own sends: without
+that, the sum of the shares went over Telegram's limit for up to a beat each time a worker started.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ from bot.storage.database import Database
 
 log = logging.getLogger(__name__)
 
-BEAT_SECONDS = 10.0
-STALE_AFTER = timedelta(seconds=3 * BEAT_SECONDS)
+BEAT_SECONDS = 2.0
+JOIN_SECONDS = 1.5 * BEAT_SECONDS
+STALE_AFTER = timedelta(seconds=30)
 
 
 def worker_name() -> str:

@@ -20,6 +20,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from bot.config import Settings
@@ -33,8 +34,8 @@ from bot.delivery.errors import (
     SendInDoubt,
     SendUncertain,
 )
-from bot.delivery.limiter import RateLimiter
-from bot.delivery.share import BEAT_SECONDS, WorkerShare
+from bot.delivery.limiter import RateLimiter, chat_gap
+from bot.delivery.share import BEAT_SECONDS, JOIN_SECONDS, WorkerShare
 from bot.domain import Clock, Notifier, OutboxState, Sender, SendResult
 from bot.storage.database import Database
 
@@ -106,7 +107,7 @@ async def send_one(
     if on_sent is not None:
         on_sent(result.message_id)
     else:
-        await outbox.mark_sent(db, job, clock.now(), result.message_id)
+        await outbox.mark_sent(db, job, clock.now(), result.message_id, partial(chat_gap, limiter.settings))
     return True
 
 
@@ -192,7 +193,7 @@ class _Pass:
             return
         batch, self.answered = self.answered, []
         try:
-            await outbox.mark_sent_many(self.db, batch, self.clock.now())
+            await outbox.mark_sent_many(self.db, batch, self.clock.now(), partial(chat_gap, self.limiter.settings))
         except BaseException:
             self.answered[:0] = batch  # still unrecorded: a later flush (or the stale check) has them
             raise
@@ -320,6 +321,12 @@ class DeliveryWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("delivery worker started")
+        try:  # our share before the first send, and the others' time to see us (bot/delivery/share.py)
+            self.limiter.set_share(1 / await self.share.beat())
+        except Exception:
+            log.warning("delivery heartbeat failed; starting at the full rate", exc_info=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), JOIN_SECONDS)
         sharing = asyncio.create_task(self._share_limit(stop))
         try:
             await self._deliver(stop)

@@ -1,0 +1,482 @@
+"""Digests at scale on PostgreSQL: building with 1, 2 and 3 scheduler processes, instant alerts during
+a large daily tick, delivery against Telegram's limits. Medians; ratios against a baseline measured
+in the same run.
+
+    python -m benchmarks.digest_scale [--quick] [--sizes 10000,50000,100000] [--procs 1,2,3]
+                                      [--rules 20] [--posts 50000] [--repeat 3] [--alerts 30]
+                                      [--messages 1500] [--workers 1,3] [--pg URL]
+                                      [--skip build,alerts,delivery]
+
+1. build: N daily subscribers with R rules each over P stored posts (every rule matched 0-5 posts of
+   the last day), all due at once. P processes (real ones, `DigestScheduler.build_scheduled`, the
+   code `tgmon run --role scheduler` runs on each tick) are started, then told to go together; the
+   time is from "go" to the last one done. Speed-up: against 1 process, same data, same run.
+2. alerts: instant subscribers get a match every 0.3 s, stored by this process (as ingest would),
+   while 2 scheduler processes (`DigestScheduler.run`) build the daily tick of the largest size;
+   the delay is from the match committed to its alert in the outbox, seen by a 20 ms poll. Baseline:
+   the same alerts with no tick running.
+3. delivery: M messages to private chats and groups, sent by 1 and by 3 real `tgmon run --role
+   delivery` workers through the fake Telegram edge (TGMON_TEST_SENDER_LOG) at Telegram's default
+   limits; messages a second, and the sends that broke a limit as the edge counts them.
+
+`--quick` is a smoke size (seconds); tests/integration/test_benchmark_digest_scale.py runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select, text
+
+from benchmarks.digest import WORDS, _texts
+from bot.storage import models as m
+from bot.storage.database import Database
+
+DEFAULT_PG = os.environ.get("TGMON_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+BENCH_DB = os.environ.get("TGMON_BENCH_DB", "tgmon_bench_digest_scale")  # created and dropped by the run
+INSTANT_CHAT = 9_000_000
+SCHEDULERS_FOR_ALERTS = 2
+
+
+# --- the database -----------------------------------------------------------------------------------
+
+def _db_url(server: str, name: str) -> str:
+    return server.rsplit("/", 1)[0] + "/" + name
+
+
+async def _admin(server: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(server.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def fresh_database(server: str) -> str:
+    await _admin(server, f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+    await _admin(server, f'CREATE DATABASE "{BENCH_DB}"')
+    url = _db_url(server, BENCH_DB)
+    db = Database.from_url(url)
+    try:
+        await db.upgrade()
+    finally:
+        await db.dispose()
+    return url
+
+
+async def _chunked(session: Any, model: Any, rows: list[dict[str, Any]], size: int = 20_000) -> None:
+    for first in range(0, len(rows), size):
+        await session.execute(insert(model), rows[first : first + size])
+
+
+async def seed(url: str, subscribers: int, rules: int, posts: int, rng: random.Random) -> int:
+    """Posts, daily subscribers due now (00:00 UTC), their rules and matches. Returns the matches."""
+    now = datetime.now(UTC)
+    db = Database.from_url(url)
+    try:
+        async with db.uow() as session:
+            await _chunked(session, m.Channel, [
+                {"id": c, "telegram_id": 10_000 + c, "username": f"chan{c}", "title": f"Канал {c}"} for c in range(1, 501)])
+            texts = _texts(posts, rng)
+            dates = [now - timedelta(days=10) * (1 - i / posts) for i in range(1, posts + 1)]
+            await _chunked(session, m.Post, [
+                {"id": i, "channel_id": rng.randint(1, 500), "message_id": i, "date": dates[i - 1], "text": t,
+                 "text_hash": "h", "views": rng.randint(10, 100_000), "stored_at": dates[i - 1]}
+                for i, t in enumerate(texts, 1)])
+            await _chunked(session, m.Subscriber, [
+                {"id": s, "chat_id": 1_000_000 + s, "title": "", "language": "en", "timezone": "UTC", "digest_hour": 0,
+                 "frequency": "daily", "digest_size": 30 if s % 2 else 0, "last_digest_at": now - timedelta(days=1),
+                 "created_at": now - timedelta(days=30)} for s in range(1, subscribers + 1)])
+            await _chunked(session, m.Rule, [
+                {"id": s * rules + r, "subscriber_id": s, "name": "", "source": f"{WORDS[r % len(WORDS)]} {r}",
+                 "channels": [], "created_at": now - timedelta(days=30)}
+                for s in range(1, subscribers + 1) for r in range(rules)])
+            last_day = [i for i in range(1, posts + 1) if dates[i - 1] > now - timedelta(days=1)]
+            matches = [{"rule_id": s * rules + r, "post_id": p, "highlights": [[0, 5]], "matched_at": dates[p - 1]}
+                       for s in range(1, subscribers + 1) for r in range(rules)
+                       for p in rng.sample(last_day, k=min(len(last_day), rng.randint(0, 5)))]
+            await _chunked(session, m.Match, matches)
+        for table in ("channels", "posts", "subscribers", "rules", "matches"):  # ids given: move the sequences on
+            async with db.uow() as session:
+                await session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                           f"(SELECT max(id) FROM {table}))"))
+        await _analyze(db)
+        return len(matches)
+    finally:
+        await db.dispose()
+
+
+async def _analyze(db: Database) -> None:
+    async with db.engine.connect() as conn:
+        await conn.execute(text("ANALYZE"))
+        await conn.commit()
+
+
+async def reset_daily(url: str) -> None:
+    """Every daily digest due again: the built ones and their messages gone, the watermarks back."""
+    db = Database.from_url(url)
+    try:
+        async with db.uow() as session:
+            await session.execute(text("DELETE FROM outbox WHERE digest_id IN (SELECT id FROM digests WHERE kind = 'daily')"))
+            await session.execute(text("DELETE FROM digests WHERE kind = 'daily'"))
+            await session.execute(text("UPDATE subscribers SET last_digest_at = now() - interval '1 day', "
+                                       "next_due_at = NULL WHERE frequency = 'daily'"))
+            await session.execute(text("UPDATE rules SET delivered_until = NULL FROM subscribers s "
+                                       "WHERE s.id = rules.subscriber_id AND s.frequency = 'daily'"))
+        await _analyze(db)
+    finally:
+        await db.dispose()
+
+
+def _scalar(url: str, sql: str) -> int:
+    async def go() -> int:
+        db = Database.from_url(url)
+        try:
+            async with db.uow(read_only=True) as session:
+                return int(await session.scalar(text(sql)) or 0)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(go())
+
+
+# --- child processes -----------------------------------------------------------------------------------
+
+def _env(workdir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "TGMON_", "DATABASE_URL"))}
+    env.update(TGMON_CONFIG=str(workdir / "none.toml"), TGMON_ENV_FILE=str(workdir / "none.env"),
+               TGMON_DATA_DIR=str(workdir / "data"), PYTHONUNBUFFERED="1", TGMON_LOG_LEVEL="WARNING")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH")]))
+    env.update(extra)
+    return env
+
+
+def _spawn(args: list[str], env: dict[str, str], workdir: Path, log: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, *args], env=env, cwd=workdir, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=(workdir / log).open("w"), text=True)
+
+
+async def child_build(url: str) -> None:
+    """One scheduler process: wait for "go", build what is due, say how many and how long."""
+    from bot.config import Settings
+    from bot.delivery.clock import SystemClock
+    from bot.digest.scheduler import DigestScheduler
+
+    db = Database.from_url(url)
+    clock = SystemClock()
+    scheduler = DigestScheduler(db, Settings(), clock, housekeeping=False)
+    async with db.uow(read_only=True) as session:
+        await session.scalar(select(m.Subscriber.id).limit(1))  # connected and warm before the start
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    started = time.perf_counter()
+    built = await scheduler.build_scheduled(clock.now())
+    print(json.dumps({"built": built, "seconds": time.perf_counter() - started}), flush=True)
+    await db.dispose()
+
+
+async def child_run(url: str) -> None:
+    """One scheduler process as `tgmon run --role scheduler` runs it (without the leader's part)."""
+    from bot.config import Settings
+    from bot.delivery.clock import SystemClock
+    from bot.digest.scheduler import DigestScheduler
+
+    db = Database.from_url(url)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    print("ready", flush=True)
+    try:
+        await DigestScheduler(db, Settings(), SystemClock(), housekeeping=False).run(stop)
+    finally:
+        await db.dispose()
+
+
+# --- 1. building -----------------------------------------------------------------------------------
+
+def run_build(url: str, procs: int, workdir: Path) -> tuple[float, list[int]]:
+    children = [_spawn(["-m", "benchmarks.digest_scale", "--child", "build", "--pg", url], _env(workdir), workdir,
+                       f"build{i}.log") for i in range(procs)]
+    for child in children:
+        assert child.stdout is not None
+        line = child.stdout.readline().strip()
+        if line != "ready":
+            raise SystemExit(f"a scheduler process did not start: {line!r}; see {workdir}")
+    started = time.perf_counter()
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    shares = []
+    for child in children:
+        out, _ = child.communicate(timeout=7200)
+        shares.append(int(json.loads(out.strip().splitlines()[-1])["built"]))
+    return time.perf_counter() - started, shares
+
+
+def bench_build(server: str, sizes: list[int], procs: list[int], rules: int, posts: int, repeat: int,
+                workdir: Path) -> str | None:
+    url = None
+    for size in sizes:
+        url = asyncio.run(fresh_database(server))
+        t0 = time.perf_counter()
+        n_matches = asyncio.run(seed(url, size, rules, posts, random.Random(size)))
+        print(f"build: {size} subscribers x {rules} rules over {posts} posts: {n_matches} matches seeded "
+              f"in {time.perf_counter() - t0:.0f} s")
+        medians: dict[int, float] = {}
+        for n in procs:
+            runs = []
+            for _ in range(repeat):
+                asyncio.run(reset_daily(url))
+                seconds, shares = run_build(url, n, workdir)
+                built = _scalar(url, "SELECT count(*) FROM digests WHERE kind = 'daily'")
+                twice = _scalar(url, "SELECT count(*) FROM (SELECT subscriber_id FROM digests WHERE kind = 'daily' "
+                                     "GROUP BY subscriber_id HAVING count(*) > 1) AS t")
+                if built != size or twice or sum(shares) != size:
+                    raise SystemExit(f"{n} processes built {built} digests of {size} ({twice} twice; shares {shares})")
+                runs.append(seconds)
+                print(f"  {n} process(es): {seconds:.1f} s, {size / seconds:.0f} digests/s, shares {shares}")
+            medians[n] = statistics.median(runs)
+        base = medians[procs[0]]
+        print("  median: " + ", ".join(f"{n} process(es) {s:.1f} s (speed-up {base / s:.2f}x)" for n, s in medians.items()))
+    return url
+
+
+# --- 2. instant alerts during a daily tick --------------------------------------------------------------------
+
+async def _instant_subscribers(url: str, count: int) -> dict[int, tuple[int, int]]:
+    """`count` instant subscribers with a rule each: chat -> (subscriber id, rule id)."""
+    db = Database.from_url(url)
+    try:
+        async with db.uow() as session:
+            found = {c: (s, r) for c, s, r in await session.execute(
+                select(m.Subscriber.chat_id, m.Subscriber.id, m.Rule.id).join(m.Rule)
+                .where(m.Subscriber.chat_id >= INSTANT_CHAT))}
+            if len(found) >= count:
+                return found
+            now = datetime.now(UTC)
+            for i in range(len(found), count):
+                sub = m.Subscriber(chat_id=INSTANT_CHAT + i, title="", language="en", timezone="UTC",
+                                   frequency="instant", created_at=now - timedelta(days=1))
+                session.add(sub)
+                await session.flush()
+                rule = m.Rule(subscriber_id=sub.id, name="", source="тревога", channels=[], created_at=sub.created_at)
+                session.add(rule)
+                await session.flush()
+                found[sub.chat_id] = (sub.id, rule.id)
+            return found
+    finally:
+        await db.dispose()
+
+
+async def _alert_delays(url: str, subs: dict[int, tuple[int, int]], spacing: float,
+                        tick_size: int | None = None) -> tuple[list[float], int]:
+    """A match for each instant subscriber, `spacing` apart; the delay from each match committed to
+    its alert in the outbox. Returns the delays and how many alerts were queued while the tick ran."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    poll = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    stored: dict[int, float] = {}
+    seen: dict[int, float] = {}
+    during = 0
+    start_id = int(await poll.fetchval("SELECT coalesce(max(id), 0) FROM outbox"))
+    by_sub = {sub_id: chat for chat, (sub_id, _) in subs.items()}
+
+    async def watch() -> None:
+        nonlocal during
+        last = start_id
+        while len(seen) < len(subs):
+            rows = await poll.fetch("SELECT o.id, o.subscriber_id FROM outbox o JOIN digests d ON d.id = o.digest_id "
+                                    "WHERE o.id > $1 AND d.kind = 'instant' ORDER BY o.id", last)
+            at = time.perf_counter()
+            for row in rows:
+                last = max(last, row["id"])
+                chat = by_sub.get(row["subscriber_id"])
+                if chat is not None and chat not in seen:
+                    seen[chat] = at
+                    if tick_size is not None and int(await poll.fetchval(
+                            "SELECT count(*) FROM digests WHERE kind = 'daily'")) < tick_size:
+                        during += 1
+            await asyncio.sleep(0.02)
+
+    watcher = asyncio.create_task(watch())
+    channel = int(await conn.fetchval("SELECT min(id) FROM channels"))
+    for n, (chat, (_, rule)) in enumerate(subs.items()):
+        message = 1_000_000_000 + int(time.time() * 1000) % 100_000_000 + n
+        async with conn.transaction():
+            post = await conn.fetchval(
+                "INSERT INTO posts (channel_id, message_id, date, text, text_hash, deleted, views, stored_at) "
+                "VALUES ($1, $2, now(), $3, 'alarm', false, 0, now()) RETURNING id", channel, message, f"Тревога {n}")
+            await conn.execute("INSERT INTO matches (rule_id, post_id, highlights, matched_at, past) "
+                               "VALUES ($1, $2, '[[0, 7]]', now(), false)", rule, post)
+        stored[chat] = time.perf_counter()
+        await asyncio.sleep(spacing)
+    await asyncio.wait_for(watcher, 600)
+    await conn.close()
+    await poll.close()
+    return [seen[c] - stored[c] for c in subs], during
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def bench_alerts(url: str, alerts: int, workdir: Path) -> None:
+    size = _scalar(url, "SELECT count(*) FROM subscribers WHERE frequency = 'daily'")
+    subs = asyncio.run(_instant_subscribers(url, alerts))
+    env = _env(workdir, TGMON_DIGEST__TICK_SECONDS="3600", TGMON_DELIVERY__INSTANT_BATCH_SECONDS="1")
+
+    def start() -> list[subprocess.Popen[str]]:
+        children = [_spawn(["-m", "benchmarks.digest_scale", "--child", "run", "--pg", url], env, workdir,
+                           f"run{i}.log") for i in range(SCHEDULERS_FOR_ALERTS)]
+        for child in children:
+            assert child.stdout is not None
+            child.stdout.readline()
+        return children
+
+    def stop(children: list[subprocess.Popen[str]]) -> None:
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        for child in children:
+            child.wait(60)
+
+    children = start()  # nothing daily due: the baseline
+    time.sleep(2)
+    idle, _ = asyncio.run(_alert_delays(url, subs, 0.3))
+    stop(children)
+    asyncio.run(reset_daily(url))
+    children = start()  # the tick at start builds every daily digest
+    while _scalar(url, "SELECT count(*) FROM digests WHERE kind = 'daily'") == 0:
+        time.sleep(0.05)
+    tick_started = time.perf_counter()
+    busy, during = asyncio.run(_alert_delays(url, subs, 0.3, size))
+    while _scalar(url, "SELECT count(*) FROM digests WHERE kind = 'daily'") < size:
+        time.sleep(0.2)
+    tick = time.perf_counter() - tick_started
+    stop(children)
+    print(f"alerts: {alerts} instant alerts, match stored -> alert in the outbox; {SCHEDULERS_FOR_ALERTS} scheduler "
+          f"processes")
+    print(f"  idle: median {statistics.median(idle):.2f} s, p99 {_p(idle, 0.99):.2f} s")
+    print(f"  during the daily tick of {size} subscribers ({tick:.0f} s from its first digest; {during} of {alerts} "
+          f"alerts queued before it ended): median {statistics.median(busy):.2f} s, p99 {_p(busy, 0.99):.2f} s "
+          f"({statistics.median(busy) / max(statistics.median(idle), 1e-9):.2f}x idle)")
+
+
+# --- 3. delivery ---------------------------------------------------------------------------------
+
+async def seed_outbox(url: str, messages: int, rng: random.Random) -> None:
+    """`messages` single-part messages: most to private chats (a few each), some to 20 groups."""
+    now = datetime.now(UTC) - timedelta(seconds=1)
+    db = Database.from_url(url)
+    try:
+        async with db.uow() as session:
+            await session.execute(text("DELETE FROM outbox"))
+            chats = [2_000_000 + i for i in range(max(1, messages // 2))] + [-(1_000_000_000 + g) for g in range(20)]
+            rows = []
+            for n in range(messages):
+                chat = chats[-1 - rng.randrange(20)] if rng.random() < 0.1 else rng.choice(chats[:-20])
+                rows.append({"subscriber_id": 1, "chat_id": chat, "kind": "digest", "chunk_no": 1, "chunk_total": 1,
+                             "text": f"message {n}", "random_id": 10**12 + n, "state": "pending", "attempts": 0,
+                             "not_before": now, "created_at": now})
+            await _chunked(session, m.Outbox, rows)
+        await _analyze(db)
+    finally:
+        await db.dispose()
+
+
+def bench_delivery(url: str, messages: int, workers: list[int], workdir: Path) -> None:
+    from bot.runtime.fake_edge import violations
+
+    rates: dict[int, float] = {}
+    for n in workers:
+        asyncio.run(seed_outbox(url, messages, random.Random(n)))
+        log = workdir / f"sends-{n}.log"
+        log.unlink(missing_ok=True)
+        env = _env(workdir, TGMON_DATABASE_URL=url, TGMON_TEST_SENDER_LOG=str(log))
+        procs = [subprocess.Popen([sys.executable, "-m", "bot", "run", "--role", "delivery"], env=env, cwd=workdir,
+                                  stdout=(workdir / f"delivery{n}-{i}.log").open("w"), stderr=subprocess.STDOUT)
+                 for i in range(n)]
+        try:
+            deadline = time.monotonic() + messages / 10 + 120
+            while _scalar(url, "SELECT count(*) FROM outbox WHERE state IN ('pending', 'sending')") and \
+                    time.monotonic() < deadline:
+                time.sleep(0.5)
+        finally:
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                proc.wait(60)
+        times = sorted(float(line.split()[3]) for line in log.read_text().splitlines())
+        if len(times) != messages:
+            raise SystemExit(f"{n} workers delivered {len(times)} of {messages} messages; see {workdir}")
+        rates[n] = (len(times) - 1) / (times[-1] - times[0])
+        bad = violations(str(log))
+        print(f"delivery: {messages} messages, {n} worker(s): {rates[n]:.1f} messages/s; limit violations counted "
+              f"by the edge: {len(bad)}" + (f" ({bad[0]})" if bad else ""))
+    base = rates[workers[0]]
+    print("  " + ", ".join(f"{n} worker(s) {r:.1f}/s ({r / base:.2f}x)" for n, r in rates.items())
+          + "; Telegram's limit for one bot: 30/s")
+
+
+# --- the command -----------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.digest_scale", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+    parser.add_argument("--sizes", default="10000,50000,100000")
+    parser.add_argument("--procs", default="1,2,3")
+    parser.add_argument("--rules", type=int, default=20)
+    parser.add_argument("--posts", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--alerts", type=int, default=30)
+    parser.add_argument("--messages", type=int, default=1500)
+    parser.add_argument("--workers", default="1,3")
+    parser.add_argument("--pg", default=DEFAULT_PG, help="a PostgreSQL server (its database is not touched)")
+    parser.add_argument("--skip", default="", help="build, alerts, delivery (comma-separated)")
+    parser.add_argument("--child", choices=["build", "run"], help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        asyncio.run(child_build(args.pg) if args.child == "build" else child_run(args.pg))
+        return
+    if args.quick:  # a smoke size; options given on the command line still count
+        given = {a.split("=")[0] for a in (argv if argv is not None else sys.argv[1:]) if a.startswith("--")}
+        for name, value in (("sizes", "300"), ("rules", 3), ("posts", 2000), ("repeat", 1), ("alerts", 5),
+                            ("messages", 60)):
+            if f"--{name}" not in given:
+                setattr(args, name, value)
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    skip = set(args.skip.split(","))
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        url = None
+        if "build" not in skip:
+            url = bench_build(args.pg, sizes, [int(p) for p in args.procs.split(",")], args.rules, args.posts,
+                              args.repeat, workdir)
+        if url is None:
+            url = asyncio.run(fresh_database(args.pg))
+            asyncio.run(seed(url, sizes[-1], args.rules, args.posts, random.Random(1)))
+        if "alerts" not in skip:
+            bench_alerts(url, args.alerts, workdir)
+        if "delivery" not in skip:
+            bench_delivery(url, args.messages, [int(w) for w in args.workers.split(",")], workdir)
+        asyncio.run(_admin(args.pg, f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)'))
+
+
+if __name__ == "__main__":
+    main()
