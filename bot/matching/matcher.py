@@ -421,6 +421,12 @@ class CompiledMatcher:
             self._word_cache.get(word, self._look_up)
         return len(words)
 
+    def assume_no_hits(self, words: Iterable[str]) -> None:
+        """Cache ``words`` (folded) as in no rule without analysing them: for a caller that knows
+        they cannot be (archive search highlighting a rule the index already answered exactly)."""
+        for word in words:
+            self._word_cache.put(word, NO_HITS)
+
     # ---- one word -----------------------------------------------------------------------------------
 
     def rule_ids(self) -> frozenset[int]:

@@ -12,6 +12,7 @@ import logging
 import sys
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from bot.matching.generations import Generations
 from bot.matching.text import PREFIX_HEAD, canonical, is_cyrillic
@@ -34,6 +35,10 @@ class Morphology:
         self.cache_size = cache_size
         self.lemmas: Callable[[str], tuple[str, ...]] = functools.lru_cache(maxsize=cache_size)(self._lemmas)
         self.analyses: Generations[Analysis] = Generations(cache_size // 2)  # word -> its Analysis
+
+    def analyzers(self) -> tuple[Any, ...]:
+        """The Russian and Ukrainian pymorphy3 analyzers (to list a lemma's forms)."""
+        return (self._ru, self._uk)
 
     def analyse(self, word: str) -> Analysis:
         """`_analyse`, cached."""

@@ -35,7 +35,9 @@ from bot.config import MatchingSettings
 from bot.domain import Rule, post_link
 from bot.matching.literals import exotic, required_literals
 from bot.matching.matcher import CompiledMatcher, compile_rules
+from bot.matching.morph import morphology
 from bot.matching.rules import Expr, ParsedRule, parse_rule
+from bot.matching.text import tokenize
 from bot.search.conditions import condition, exact_by_index, fts5_query, tsquery
 from bot.search.fts import PG_VECTOR
 from bot.storage import models as m
@@ -48,6 +50,7 @@ CHUNK = 200  # candidates read at a time when the matcher may refuse some
 MAX_CONFIRM = 2_000  # candidates confirmed at most for counting, beyond the page
 MATCH_BUDGET = 0.4  # seconds of matching one search may spend (the page first, then counting)
 SCAN_BUDGET = 0.7  # seconds a search may read posts for its first page before it answers with what it has
+COUNT_SCAN = 20_000  # SQLite: index matches read at most to count a rule's (beyond: "at least N")
 MAX_PENDING = 2_000  # newest posts not indexed yet read as candidates; a larger backlog makes the total inexact
 
 
@@ -101,6 +104,26 @@ def _literals(rule: ParsedRule) -> tuple[str, ...]:
     return walk(rule.expr) or ()
 
 
+def _forms_of(rule: ParsedRule) -> frozenset[str] | None:
+    """Every surface form the rule's words can take (pymorphy3's lexemes of each lemma, in both
+    dictionaries), or None when a word has forms no dictionary lists (an English stem)."""
+    analyzers = morphology().analyzers()
+    forms: set[str] = set()
+    for term in rule.terms:
+        for atom in term.atoms:
+            if atom.kind != "lemma":
+                return None
+            for key in atom.keys:
+                if key.isascii():
+                    return None
+                for analyzer in analyzers:
+                    for parse in analyzer.parse(key):
+                        if parse.normal_form.replace("ё", "е") == key:
+                            forms.update(f.word.replace("ё", "е") for f in parse.lexeme)
+                forms.add(key)
+    return frozenset(forms)
+
+
 @dataclass
 class _Search:
     """One search's state: the page found so far and what confirming cost."""
@@ -108,6 +131,10 @@ class _Search:
     matcher: CompiledMatcher
     limit: int
     literals: tuple[str, ...]
+    # a rule the index answers exactly: every candidate matches, the matcher only finds highlights,
+    # and a word that is none of the rule's forms is not analysed (a cold word costs ~0.1 ms)
+    forms: frozenset[str] | None = None
+    rule: str = ""
     found: list[FoundPost] = field(default_factory=list)
     confirmed: int = 0  # matches seen (the page and beyond)
     checked: int = 0  # candidates given to the matcher
@@ -121,7 +148,16 @@ class _Search:
             if not any(lit in folded for lit in self.literals) and exotic().search(folded) is None:
                 return
         began = time.perf_counter()
-        hits = self.matcher.match(text, row.username or str(row.telegram_id))
+        channel = row.username or str(row.telegram_id)
+        if self.forms is not None:
+            toks = tokenize(text)
+            forms = self.forms
+            self.matcher.assume_no_hits(w for w in toks.words if w not in forms and not w.isascii())
+            hits = self.matcher.match_tokens(toks, channel) if text else []
+            if not hits:  # a form the dictionaries do not list: the index said it matches; look it up
+                hits = compile_rules([Rule(0, self.rule)], settings=self.matcher.settings).match(text, channel)
+        else:
+            hits = self.matcher.match(text, channel)
         self.spent += time.perf_counter() - began
         self.checked += 1
         if not hits:
@@ -213,7 +249,8 @@ async def search_posts(
                                    settings=settings, max_confirm=max_confirm, before=before)
     cond = condition(parsed)
     by_index = cond is not None and exact_by_index(parsed)
-    search = _Search(matcher, limit, _literals(parsed) if cond is None else ())
+    search = _Search(matcher, limit, _literals(parsed) if cond is None else (),
+                     _forms_of(parsed) if by_index else None, rule)
 
     filters: list[Any] = [m.Post.deleted.is_(False)]
     if since is not None:
@@ -254,7 +291,7 @@ async def search_posts(
                 pending_found, pending_confirmed = waiting.found, waiting.confirmed
 
         if cond is not None and db.dialect == "sqlite":
-            total, exact, stopped_at = await _sqlite_fts(session, search, filters, fts5_query(cond), since,
+            total, exact, stopped_at = await _sqlite_fts(session, search, filters, fts5_query(cond), since, began,
                                                          by_index=by_index, max_confirm=max_confirm)
         else:
             total, exact, stopped_at = await _by_date(session, search, filters, index, since, until, began,
@@ -272,7 +309,8 @@ async def _by_date(
     Returns (total, exact, searched_since)."""
     limit = search.limit
     now = datetime.now(UTC)
-    oldest = await session.scalar(sa.select(sa.func.min(m.Post.date)).where(m.Post.deleted.is_(False)))
+    # the oldest post, deleted or not (a plain min() is one index probe; a filter would make SQLite scan)
+    oldest = await session.scalar(sa.select(sa.func.min(m.Post.date)))
     query = _rows_query([*filters, *index])
     complete = True  # every candidate was read
     page_full = False
@@ -292,8 +330,9 @@ async def _by_date(
             if not page_full and not rule_has_index and time.perf_counter() - began > SCAN_BUDGET:
                 complete = False
                 break
-            if page_full and (search.checked >= max_confirm or search.confirmed > COUNT_CAP):
-                complete = False
+            if page_full and (search.checked >= max_confirm or search.confirmed > COUNT_CAP
+                              or time.perf_counter() - began > SCAN_BUDGET):
+                complete = False  # counting further would cost more than the page did
                 break
         if not complete:
             break
@@ -311,7 +350,7 @@ _FTS_IDS = sa.text(
 
 
 async def _sqlite_fts(
-    session: AsyncSession, search: _Search, filters: list[Any], fts: str, since: datetime | None, *,
+    session: AsyncSession, search: _Search, filters: list[Any], fts: str, since: datetime | None, began: float, *,
     by_index: bool, max_confirm: int,
 ) -> tuple[int, bool, datetime | None]:
     """SQLite: FTS5 hands out its matches newest stored first (ORDER BY rowid DESC, a chunk at a
@@ -325,7 +364,9 @@ async def _sqlite_fts(
     # rowids under the first post of `since` cannot be dated after it: the scan stops there
     floor = 0
     if since is not None:
-        floor = int(await session.scalar(sa.select(sa.func.min(m.Post.id)).where(m.Post.date >= since)) or below)
+        # through the date index (SQLite would otherwise walk the table in rowid order to find it)
+        first = sa.text("SELECT min(id) FROM posts INDEXED BY ix_posts_date WHERE date >= :since")
+        floor = int(await session.scalar(first, {"since": since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")}) or below)
     complete = True
     size = max(limit, 20) + 5 if by_index else CHUNK
     while below > floor:
@@ -342,7 +383,8 @@ async def _sqlite_fts(
             search.confirm(row)
         page_full = search.confirmed >= limit
         if not complete or (page_full and (by_index or search.checked >= max_confirm
-                                           or search.confirmed > COUNT_CAP)):
+                                           or search.confirmed > COUNT_CAP
+                                           or time.perf_counter() - began > SCAN_BUDGET)):
             complete = complete and len(ids) < size
             break
         if len(ids) < size:
@@ -359,21 +401,28 @@ async def _sqlite_fts(
     del search.found[limit:]
     search.limit = limit
     if by_index:
-        counted = await _sqlite_count(session, filters, fts, floor)
-        return min(counted, COUNT_CAP), counted <= COUNT_CAP, None
+        counted, whole = await _sqlite_count(session, filters, fts, floor, began)
+        return min(counted, COUNT_CAP), whole and counted <= COUNT_CAP, None
     return search.confirmed, complete, None
 
 
-async def _sqlite_count(session: AsyncSession, filters: list[Any], fts: str, floor: int) -> int:
-    """Matches counted up to COUNT_CAP + 1, newest stored first, in chunks of FTS5's rowids."""
-    counted, below, size = 0, 1 << 62, COUNT_CAP + 1
+async def _sqlite_count(session: AsyncSession, filters: list[Any], fts: str, floor: int,
+                        began: float) -> tuple[int, bool]:
+    """Matches counted up to COUNT_CAP + 1, newest stored first, in chunks of FTS5's rowids; at most
+    COUNT_SCAN of them are read, for at most what is left of SCAN_BUDGET (a rule scoped to a small
+    channel keeps few of a common word's).
+    Returns (count, whether every match was read)."""
+    counted, below, size, read = 0, 1 << 62, COUNT_CAP + 1, 0
     while below > floor and counted <= COUNT_CAP:
+        if read >= COUNT_SCAN or (read and time.perf_counter() - began > SCAN_BUDGET):
+            return counted, False
         ids = list(await session.scalars(_FTS_IDS, {"q": fts, "below": below, "n": size}))
         if not ids:
             break
-        below = ids[-1]
+        below, read = ids[-1], read + len(ids)
         counted += int(await session.scalar(
             sa.select(sa.func.count()).select_from(m.Post).where(*filters, m.Post.id.in_(ids))) or 0)
         if len(ids) < size:
             break
-    return counted
+        size = min(size * 2, 8000)
+    return counted, True
