@@ -61,12 +61,10 @@ class Pipeline:
         self.on_matches: list[Callable[[], None]] = []
         # topic rules (~"..."): posts embedded behind the keyword path (bot/ingest/topics.py); only
         # with the semantic extra, and only where the composition root asks for it
+        # made on the first batch this process ingests: a process that never ingests (a bot or a
+        # delivery role) never loads the model
         self.topics: TopicWorker | None = None
-        if embed_posts:
-            from bot.ingest.topics import TopicWorker
-
-            self.topics = TopicWorker(db, self.matcher, _insert_matches)
-            self.topics.on_matches.append(self._tell_matches)
+        self._embed_posts = embed_posts
 
     async def rules_changed(self) -> None:
         """A rule was added, changed or removed in this process. A process that matches (it has
@@ -126,6 +124,11 @@ class Pipeline:
         for post in domain.unique_by(posts):
             by_channel[post.channel].append(post)
         edited: list[int] = []
+        if self._embed_posts and self.topics is None:
+            from bot.ingest.topics import TopicWorker
+
+            self.topics = await asyncio.to_thread(TopicWorker, self.db, self.matcher, _insert_matches)  # loads the model
+            self.topics.on_matches.append(self._tell_matches)
         if self.topics is not None:
             await self.topics.prepare()
         with self.indexer.ingesting():

@@ -96,8 +96,15 @@ async def test_reindex_fills_the_archive_and_a_model_change_is_found(db: Databas
     assert await other_model_count(db) == 0
 
 
-def test_ingest_embeds_nothing_without_being_asked() -> None:
-    assert Pipeline(Database.from_url("sqlite+aiosqlite:///:memory:"), compile_rules).topics is None
+async def test_ingest_embeds_nothing_without_being_asked_and_loads_the_model_only_to_ingest(db: Database) -> None:
+    plain = Pipeline(db, compile_rules)
+    await plain.ingest([domain.Post(CHANNEL, 1, T0, GRID)])
+    assert plain.topics is None
+    asked = Pipeline(db, compile_rules, embed_posts=True)
+    assert asked.topics is None  # a process that never ingests never loads the model
+    await asked.ingest([domain.Post(CHANNEL, 2, T0, WEATHER)])
+    assert asked.topics is not None
+    await asked.close()
 
 
 GRID_EN = "Drones hit a substation near Kharkiv overnight, leaving thousands without power."
