@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 from telethon.extensions import html as tl_html
+from telethon.tl.types import MessageEntityTextUrl
 
 from bot.config import Settings
 from bot.delivery import outbox
@@ -31,13 +32,27 @@ from tests.digest_support import (
 SETTINGS = Settings()
 
 
-async def _seed(db, chat_id=1001, posts=3, text="Обстрел Шебекино, повреждены дома {i}", newest=T0):
-    sub = await add_subscriber(db, chat_id=chat_id)
+async def _seed(db, chat_id=1001, posts=3, text="Обстрел Шебекино, повреждены дома {i}", newest=T0,
+                every=timedelta(hours=1)):
+    # digest size "all": these tests are about the chunks of a long digest and their delivery
+    sub = await add_subscriber(db, chat_id=chat_id, digest_size=0)
     rule = await add_rule(db, sub, "обстрел")
     channel = await add_channel(db, username=f"chan{chat_id}", title=f"Канал {chat_id}")
     for i in range(posts):
-        await add_post_match(db, channel, rule, text.format(i=i) + " " + "слово" * i, date=newest - timedelta(hours=i))
+        await add_post_match(db, channel, rule, text.format(i=i) + " " + "слово" * i, date=newest - every * i)
     return sub
+
+
+async def _drain(db, sender, limiter, clock, *, seconds=30, passes=None) -> int:
+    """deliver_due pass after pass, the clock a second on between them (a chat's next message waits
+    its gap), until `seconds` have passed or `passes` were made; how many were sent."""
+    sent = 0
+    for n in range(seconds):
+        if passes is not None and n >= passes:
+            break
+        sent += await deliver_due(db, sender, limiter, clock)
+        clock.advance(1)
+    return sent
 
 
 async def test_request_digest_queues_chunks_and_deliver_due_sends_each_once(db) -> None:
@@ -53,8 +68,10 @@ async def test_request_digest_queues_chunks_and_deliver_due_sends_each_once(db) 
     assert await deliver_due(db, sender, limiter, clock) == 1
     assert await deliver_due(db, sender, limiter, clock) == 0
     (sent,) = sender.sent
-    plain, _ = tl_html.parse(sent.html)
-    assert "Канал 1001" in plain and "https://t.me/chan1001/" in plain
+    plain, entities = tl_html.parse(sent.html)
+    assert "Канал 1001" in plain  # each item's time links to its post
+    links = [e.url for e in entities if isinstance(e, MessageEntityTextUrl)]
+    assert len([u for u in links if u.startswith("https://t.me/chan1001/")]) == 3
     (row,) = await outbox_rows(db)
     assert row.state == "sent" and row.random_id == sent.random_id and row.attempts == 1
     (digest,) = await digests(db)
@@ -68,7 +85,7 @@ async def test_unknown_chat_gets_nothing(db) -> None:
 
 async def test_week_digest_carries_a_png_chart_and_keeps_the_watermark(db) -> None:
     clock = ManualClock(T0 + timedelta(hours=1))
-    await _seed(db)
+    await _seed(db, every=timedelta(days=1))  # a chart is drawn when items fall on two days or more
     week = await request_digest(db, SETTINGS, 1001, now=clock.now(), period="week")
     assert week.items == 3
     rows = await outbox_rows(db)
@@ -87,13 +104,13 @@ async def test_flood_wait_holds_only_that_chat_and_it_gets_everything_after(db) 
     sender = FakeSender(clock, fail={1002: [ChatFloodWait(60)]})
     limiter = RateLimiter(SETTINGS.delivery, clock)
     start = clock.now()
-    await deliver_due(db, sender, limiter, clock)
+    await _drain(db, sender, limiter, clock, seconds=20)
     total = {chat: len([r for r in await outbox_rows(db) if r.chat_id == chat]) for chat in (1001, 1002, 1003)}
     assert len(sender.texts(1001)) == total[1001] and len(sender.texts(1003)) == total[1003]
     # the other chats were not held behind the 60 s wait
     assert all(s.at < start + timedelta(seconds=60) for s in sender.sent if s.chat_id != 1002)
     clock.set(start + timedelta(seconds=61))
-    await deliver_due(db, sender, limiter, clock)
+    await _drain(db, sender, limiter, clock, seconds=20)
     got = [s for s in sender.sent if s.chat_id == 1002]
     assert len(got) == total[1002]
     assert all(s.at >= start + timedelta(seconds=60) for s in got)
@@ -133,37 +150,23 @@ async def test_an_uncertain_send_is_asked_again_with_its_random_id_and_a_failure
     assert {s.chat_id: s.random_id for s in sender.sent} == {c: r.random_id for c, r in rows.items()}
 
 
-class KilledWhileWaiting(ManualClock):
-    """The process dies while the worker waits for the limiter after `after` sends."""
-
-    def __init__(self, start, sender_box, after):
-        super().__init__(start)
-        self.box, self.after = sender_box, after
-
-    async def sleep(self, seconds: float) -> None:
-        if len(self.box[0].sent) >= self.after:
-            raise asyncio.CancelledError  # what a kill looks like to the coroutine
-        await super().sleep(seconds)
-
-
-async def test_kill_between_chunk_2_and_3_resends_only_3_4_5(db) -> None:
-    box: list[FakeSender] = []
-    clock = KilledWhileWaiting(T0 + timedelta(hours=1), box, after=2)
+async def test_a_restart_between_chunk_2_and_3_resends_only_3_4_5(db) -> None:
+    clock = ManualClock(T0 + timedelta(hours=1))
     await _seed(db, chat_id=1001, posts=50, text="Обстрел " + "длинный текст поста про район {i} " * 10)
     req = await request_digest(db, SETTINGS, 1001, now=clock.now())
     assert req.chunks == 5, req
-    box.append(FakeSender(clock))
-    with pytest.raises(asyncio.CancelledError):
-        await deliver_due(db, box[0], RateLimiter(SETTINGS.delivery, clock), clock)
-    assert [s.html.split("\n", 1)[0] for s in box[0].sent] == ["(1/5)", "(2/5)"]
-    # restart: a new process, a new limiter, a new sender
+    first = FakeSender(clock)
+    assert await _drain(db, first, RateLimiter(SETTINGS.delivery, clock), clock, passes=2) == 2
+    assert [s.html.split("\n", 1)[0] for s in first.sent] == ["(1/5)", "(2/5)"]
+    # the process stops there (the kill -9 of a real worker: tests/integration/test_faults.py);
+    # a new process, a new limiter, a new sender
     restarted = ManualClock(clock.now() + timedelta(seconds=5))
     sender = FakeSender(restarted)
-    assert await deliver_due(db, sender, RateLimiter(SETTINGS.delivery, restarted), restarted) == 3
+    assert await _drain(db, sender, RateLimiter(SETTINGS.delivery, restarted), restarted) == 3
     assert [s.html.split("\n", 1)[0] for s in sender.sent] == ["(3/5)", "(4/5)", "(5/5)"]
     rows = await outbox_rows(db)
     assert [r.state for r in rows] == ["sent"] * 5 and all(r.attempts == 1 for r in rows)
-    assert [s.random_id for s in box[0].sent + sender.sent] == [r.random_id for r in rows]
+    assert [s.random_id for s in first.sent + sender.sent] == [r.random_id for r in rows]
     (digest,) = await digests(db)
     assert digest.state == "sent"
 
@@ -183,7 +186,7 @@ async def test_a_send_whose_worker_died_goes_again_after_its_lease_and_before_la
     assert await deliver_due(db, sender, RateLimiter(SETTINGS.delivery, clock), clock) == 0  # 2/5 waits behind 1/5
     clock.advance(seconds=lease.total_seconds())
     assert await outbox.reclaim_expired(db, clock.now(), lease, 8) == [rows[0].id]
-    assert await deliver_due(db, sender, RateLimiter(SETTINGS.delivery, clock), clock) == 5
+    assert await _drain(db, sender, RateLimiter(SETTINGS.delivery, clock), clock) == 5
     assert [s.html.split("\n", 1)[0] for s in sender.sent] == ["(1/5)", "(2/5)", "(3/5)", "(4/5)", "(5/5)"]
     assert sender.sent[0].random_id == rows[0].random_id  # the same request: Telegram drops it if it got through
     assert [r.state for r in await outbox_rows(db)] == ["sent"] * 5
