@@ -33,7 +33,7 @@ setup: $(STAMP) i18n-compile
 LOCALES := bot/i18n/locales
 PYBABEL := $(BIN)/pybabel
 i18n-extract: $(STAMP)
-	$(PYBABEL) extract -F babel.cfg --no-default-keywords -k t:2 -k label:2 -k plural:2,2 -k N_ --no-location --sort-output \
+	$(PYBABEL) extract -F babel.cfg --no-default-keywords -k t:2 -k label:2 -k plural:2,2 -k N_ -k tr -k trn:1,1 --no-location --sort-output \
 	  --project=tgmon --omit-header -o $(LOCALES)/messages.pot bot
 
 i18n-update: i18n-extract

@@ -1,5 +1,5 @@
-"""The notification targets of a subscriber: add, list, remove, test. Called by the bot (/notify) and,
-later, the web view; each call is scoped to one subscriber (an admin may add to another's rule).
+"""The notification targets of a subscriber: add, list, remove, test. Called by the bot (/notify) and
+the web view (bot/web/notify.py); each call is scoped to one subscriber (an admin may add to another's rule).
 
 The URL is checked by apprise before anything is stored, stored sealed (secret.py), and shown only
 masked (scheme and host). It is never logged, nor put in an error.
@@ -105,12 +105,15 @@ async def add_target(
     return next(v for v in views if v.id == target.id)
 
 
-async def remove_target(db: Database, subscriber_id: int, number: int, *, now: datetime) -> TargetView | None:
-    """Remove the subscriber's target number `number` (as listed) and every row still queued for it.
-    None when there is no such number."""
+async def remove_target(
+    db: Database, subscriber_id: int, number: int | None, *, now: datetime, target_id: int | None = None,
+) -> TargetView | None:
+    """Remove the subscriber's target number `number` (as listed), or the one whose id is `target_id`
+    (the web view's forms: an id does not shift when another tab removes a target), and every row still
+    queued for it. None when the subscriber has no such target."""
     async with db.uow() as session:
         views = await _views(session, subscriber_id)
-        view = next((v for v in views if v.number == number), None)
+        view = next((v for v in views if (v.id == target_id if target_id is not None else v.number == number)), None)
         if view is None:
             return None
         digests = (await session.scalars(
@@ -127,13 +130,21 @@ async def remove_target(db: Database, subscriber_id: int, number: int, *, now: d
         return view
 
 
-async def test_target(db: Database, settings: Settings, subscriber_id: int, number: int, html: str) -> str | None:
-    """Send `html` (a test message) to the subscriber's target `number` now, outside the outbox.
-    Returns None when it went, else the reason (masked). Raises NotifyError("no_target")."""
+async def test_target(
+    db: Database, settings: Settings, subscriber_id: int, number: int | None, html: str, *, target_id: int | None = None,
+) -> str | None:
+    """Send `html` (a test message) to the subscriber's target `number` (or the one with id `target_id`)
+    now, outside the outbox. Returns None when it went, else the reason (masked). Raises
+    NotifyError("no_target")."""
     async with db.uow() as session:
-        row = (await session.scalars(select(m.NotifyTarget).where(m.NotifyTarget.subscriber_id == subscriber_id)
-                                     .order_by(m.NotifyTarget.id).offset(max(0, number - 1)).limit(1))).first()
-        if row is None or number < 1:
+        own = select(m.NotifyTarget).where(m.NotifyTarget.subscriber_id == subscriber_id)
+        if target_id is not None:
+            row = (await session.scalars(own.where(m.NotifyTarget.id == target_id))).first()
+        elif number is not None and number >= 1:
+            row = (await session.scalars(own.order_by(m.NotifyTarget.id).offset(number - 1).limit(1))).first()
+        else:
+            row = None
+        if row is None:
             raise NotifyError("no_target", number=number)
         stored, fmt, masked = row.url, row.body_format, row.masked
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -13,8 +14,10 @@ from starlette.staticfiles import StaticFiles
 from bot.commands import CommandContext, access
 from bot.config import Settings
 from bot.domain import Clock
+from bot.i18n import N_, known_language
+from bot.storage import models as m
 from bot.storage.database import Database
-from bot.web import admin, feeds, pages
+from bot.web import admin, feeds, notify, pages
 from bot.web.context import COOKIE, HERE, WebState, make_templates, page, render, see_other, state, viewer_of
 
 
@@ -38,23 +41,36 @@ def _same_origin(request: Request) -> bool:
     return origin in ours
 
 
+async def _link_language(web: WebState, token: str) -> str | None:
+    """The bot language of the subscriber a live sign-in link was made for (None: unknown or used)."""
+    raw = access.unsign(web.key, "login", token)
+    if raw is None:
+        return None
+    async with web.db.uow(read_only=True) as session:
+        lang = await session.scalar(
+            select(m.Subscriber.language).join(m.WebLogin, m.WebLogin.user_id == m.Subscriber.chat_id)
+            .where(m.WebLogin.token_hash == access.token_hash(raw), m.WebLogin.used_at.is_(None),
+                   m.WebLogin.expires_at > web.now()))
+    return known_language(lang) if lang else None
+
+
 async def login(request: Request) -> Response:
     web = state(request)
     token = str(request.path_params.get("token", ""))
     if len(token) > 200 or access.unsign(web.key, "login", token) is None:
         return render(request, "error.html", status=404, viewer=None,
-                      message="This sign-in link is not valid. Send /web to the bot for a new one.")
+                      message=N_("web_err_link_invalid"))
     if request.method == "GET":
         # a page with a button, not a sign-in: Telegram's link preview and mail scanners open links,
-        # and would use up a single-use link
-        return render(request, "login.html", viewer=None, token=token)
+        # and would use up a single-use link. In the language of the chat that asked for the link.
+        return render(request, "login.html", viewer=None, token=token, lang=await _link_language(web, token))
     if not _same_origin(request):
-        return render(request, "error.html", status=403, viewer=None, message="Sign in from the link itself.")
+        return render(request, "error.html", status=403, viewer=None, message=N_("web_err_sign_in_from_link"))
     opened = await access.redeem_login(web.db, web.key, token, web.now(), days=web.settings.web.session_days,
                                        user_agent=request.headers.get("user-agent", ""))
     if opened is None:
         return render(request, "error.html", status=410, viewer=None,
-                      message="This sign-in link was used already or has expired. Send /web to the bot for a new one.")
+                      message=N_("web_err_link_used"))
     cookie, _ = opened
     response = see_other("/")
     response.set_cookie(COOKIE, cookie, max_age=int(web.settings.web.session_days * 86400), httponly=True,
@@ -83,7 +99,7 @@ class OriginCheck:
             request = Request(scope)
             if not _same_origin(request):
                 await render(request, "error.html", status=403, viewer=None,
-                             message="This form was sent from another site.")(scope, receive, send)  # type: ignore[arg-type]
+                             message=N_("web_err_other_site"))(scope, receive, send)  # type: ignore[arg-type]
                 return
         await self.app(scope, receive, send)  # type: ignore[operator]
 
@@ -101,6 +117,7 @@ def routes() -> list[Route | Mount]:
         Route("/settings", pages.settings_page, methods=["GET", "POST"]),
         Route("/sessions", pages.sessions_page, methods=["GET", "POST"]),
         Route("/feeds", pages.feeds_page, methods=["GET", "POST"]),
+        Route("/notify", notify.notify_page, methods=["GET", "POST"]),
         Route("/feed/{token}.atom", feeds.atom),
         Route("/admin/channels", admin.channels),
         Route("/admin/accounts", admin.accounts),
@@ -120,7 +137,7 @@ async def create_web_app(db: Database, settings: Settings, clock: Clock, command
     app.state.web = web
 
     async def missing(request: Request, exc: Exception) -> Response:
-        return render(request, "error.html", status=404, viewer=None, message="No such page.")
+        return render(request, "error.html", status=404, viewer=None, message=N_("web_err_no_page"))
 
     app.add_exception_handler(404, missing)
     return app

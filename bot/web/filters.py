@@ -1,4 +1,5 @@
-"""Template filters: dates in the viewer's zone, post text with its matched words marked."""
+"""Template filters: dates in the viewer's zone and language (CLDR through Babel, as the bot writes
+them), post text with its matched words marked."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
 from bot.digest.render import excerpt
+from bot.i18n import dates, plural, t
 
 
 def marked(text: str, spans: Sequence[Sequence[int]]) -> Markup:
@@ -32,25 +36,33 @@ def short(text: str, spans: Sequence[Sequence[int]], width: int = 400) -> Markup
     return Markup("").join([Markup("… ") if cut_start else Markup(""), body, Markup(" …") if cut_end else Markup("")])
 
 
-def when(value: datetime | None, zone: ZoneInfo | str = "UTC") -> str:
+def _lang(ctx: Context) -> str:
+    return str(ctx.get("lang") or "en")
+
+
+@pass_context
+def when(ctx: Context, value: datetime | None, zone: ZoneInfo | str = "UTC") -> str:
+    """24.11.2026 18:30 / 24 ноября 2026 18:30, in the viewer's zone."""
     if value is None:
-        return "never"
+        return t(_lang(ctx), "web_never")
     tz = ZoneInfo(zone) if isinstance(zone, str) else zone
-    return value.astimezone(tz).strftime("%d.%m.%Y %H:%M")
+    return dates.moment(_lang(ctx), value.astimezone(tz))
 
 
-def ago(value: datetime | None, now: datetime) -> str:
-    """"3 min ago", "5 h ago", "2 d ago"; "never" for None."""
+@pass_context
+def ago(ctx: Context, value: datetime | None, now: datetime) -> str:
+    """"3 min ago", "5 h ago", "2 d ago" (their plural forms in Russian and Ukrainian); "never"."""
+    lang = _lang(ctx)
     if value is None:
-        return "never"
+        return t(lang, "web_never")
     delta = now - value
     if delta < timedelta(minutes=1):
-        return "just now"
+        return t(lang, "web_just_now")
     if delta < timedelta(hours=1):
-        return f"{int(delta.total_seconds() // 60)} min ago"
+        return plural(lang, "web_minutes_ago_n", int(delta.total_seconds() // 60))
     if delta < timedelta(days=2):
-        return f"{int(delta.total_seconds() // 3600)} h ago"
-    return f"{delta.days} d ago"
+        return plural(lang, "web_hours_ago_n", int(delta.total_seconds() // 3600))
+    return plural(lang, "web_days_ago_n", delta.days)
 
 
 def iso(value: datetime) -> str:

@@ -19,11 +19,14 @@ from bot.commands.types import Reply as CommandReply
 from bot.digest.builder import build_items
 from bot.digest.chart import daily_counts
 from bot.digest.select import TimelineFilter, matches_page, matches_posted_between
+from bot.i18n import N_
 from bot.matching import RuleError
 from bot.web import queries
 from bot.web.context import Viewer, not_found, page, render, see_other, state
 
 PERIODS = {"day": 1, "week": 7, "month": 30, "quarter": 91, "year": 365}
+PERIOD_KEYS = (N_("web_last_day"), N_("web_last_week"), N_("web_last_month"), N_("web_last_quarter"),
+               N_("web_last_year"))  # the templates' tr('web_last_' ~ period)
 CHART_DAYS = (7, 30, 91)
 
 
@@ -72,9 +75,9 @@ async def timeline(request: Request, viewer: Viewer) -> Response:
         own_rules = await rules_of(session, sub_id)
         channels = await queries.own_channels(session, sub_id)
         if rule_id is not None and rule_id not in {r.id for r in own_rules}:
-            return not_found(request, viewer, "No such rule among yours.")
+            return not_found(request, viewer, N_("web_err_no_rule"))
         if channel_id is not None and channel_id not in {c.id for c in channels}:
-            return not_found(request, viewer, "No such channel among those you follow.")
+            return not_found(request, viewer, N_("web_err_no_channel"))
         f = TimelineFilter(sub_id, rule_id, channel_id, since=now - timedelta(days=PERIODS[period]))
         rows, following = await matches_page(session, f, before=_cursor(q.get("before")), limit=web.settings.web.page_size)
         deleted = await queries.deleted_ids(session, [r.post_id for r in rows])
@@ -138,7 +141,7 @@ async def post(request: Request, viewer: Viewer) -> Response:
     async with web.db.uow(read_only=True) as session:
         view = await queries.post_for(session, viewer.subscriber.id, post_id)
     if view is None:
-        return not_found(request, viewer, "No such post, or not on a channel you follow.")
+        return not_found(request, viewer, N_("web_err_no_post"))
     return render(request, "post.html", viewer=viewer, view=view)
 
 
@@ -154,7 +157,7 @@ async def chart(request: Request, viewer: Viewer) -> Response:
     async with web.db.uow(read_only=True) as session:
         own_rules = await rules_of(session, viewer.subscriber.id)
         if rule_id is not None and rule_id not in {r.id for r in own_rules}:
-            return not_found(request, viewer, "No such rule among yours.")
+            return not_found(request, viewer, N_("web_err_no_rule"))
         rows = await matches_posted_between(session, viewer.subscriber.id, since, now)
     charts = []
     for rule in own_rules:
@@ -249,7 +252,7 @@ async def feeds_page(request: Request, viewer: Viewer) -> Response:
             if action == "new":
                 rule_id = _int(str(form.get("rule_id", "")))
                 if rule_id is not None and rule_id not in {r.id for r in own}:
-                    return not_found(request, viewer, "No such rule among yours.")
+                    return not_found(request, viewer, N_("web_err_no_rule"))
                 token = await access.issue_feed(session, sub_id, rule_id, now)
                 new_url = access.feed_url(web.settings.web.base_url or str(request.base_url).rstrip("/"), token)
             elif action == "revoke" and (feed_id := _int(str(form.get("feed_id", "")))) is not None:

@@ -1,7 +1,8 @@
 """The web view in a real browser: Playwright driving Debian's Chromium (/usr/bin/chromium; no browser
 download) against the real uvicorn server. Signs in by the bot's link, reads the timeline, searches,
-opens an edited post, the chart, rules, settings, feeds, sessions and every admin page, on a desktop
-and a phone screen. Each page is saved as a PNG
+opens an edited post, the chart, rules, settings, feeds, the other services (a target added, tested
+against a local catcher and removed), sessions and every admin page, on a desktop and a phone screen;
+and a Russian-speaking subscriber's pages in Russian. Each page is saved as a PNG
 under build/screenshots/ (ignored by git) and the test's tmp dir: the test artifacts."""
 
 from __future__ import annotations
@@ -17,14 +18,18 @@ from pathlib import Path
 import pytest
 
 from bot import domain
+from bot.commands import Caller, ChatKind
 from bot.storage.database import Database
 from bot.web.server import serve
 from tests.integration.web_kit import ADMIN, ALICE, NEWS, OTHER, WebKit, archive, ingest, make_web_kit
+from tests.notify_support import HttpCatcher
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 KYIV = domain.ChannelRef(1600000002, "kyivnews", "Киев оперативный")
 LIVE = domain.ChannelRef(1600000003, "belgorod_live", "Белгород live")
+IVAN = Caller(chat_id=3003, user_id=3003, kind=ChatKind.PRIVATE, language_code="ru")
+HOOK_TOKEN = "browser-s3cret-hook"
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists() and os.environ.get("CI") != "true",
@@ -131,6 +136,26 @@ async def test_sign_in_timeline_search_post_admin_in_chromium(served: WebKit, tm
             assert (await page.locator("input.url").input_value()).endswith(".atom")
             assert await page.locator("text=all your matches").count() >= 2  # listed, and in the select
             await shot(page, "feeds")
+            # another service: an apprise URL (typed into a password field), routed to one rule only,
+            # tested against a local catcher, shown masked, removed
+            with HttpCatcher() as hook:
+                await page.get_by_role("link", name="Other services").click()
+                await page.fill("input[name=url]", hook.url(f"hook/{HOOK_TOKEN}"))
+                await page.select_option("select[name=rule_id]", label="батальон")
+                await page.check("input[name=mode][value=only]")
+                await page.get_by_role("button", name="Add").click()
+                row = page.locator("table.targets tbody tr")
+                assert await row.count() == 1
+                assert "json://127.0.0.1" in await row.inner_text() and "only there" in await row.inner_text()
+                await page.get_by_role("button", name="Send a test").click()
+                assert "Test message sent" in await page.locator("p.notice").inner_text()
+                assert len(hook.hits) == 1 and HOOK_TOKEN not in await page.content()
+                await page.fill("input[name=url]", "ntfy://belgorod-alerts")
+                await page.get_by_role("button", name="Add").click()
+                await shot(page, "notify")
+                await page.get_by_role("button", name="Remove").first.click()
+                assert "Removed" in await page.locator("p.notice").inner_text()
+                assert await row.count() == 1 and "json://" not in await row.inner_text()
             await page.get_by_role("link", name="Sessions").click()
             assert await page.locator("text=this browser").count() == 1
             await shot(page, "sessions")
@@ -153,6 +178,67 @@ async def test_sign_in_timeline_search_post_admin_in_chromium(served: WebKit, tm
             await alice_phone.get_by_role("button", name="Sign in").click()
             await alice_phone.wait_for_url(base + "/timeline")
             await shot(alice_phone, "timeline-phone")
+            await alice_phone.goto(base + "/notify")
+            await shot(alice_phone, "notify-phone")
         finally:
             await browser.close()
     assert all(p.stat().st_size > 10_000 for p in shots)
+
+
+async def test_a_russian_speaking_subscriber_reads_russian_pages_in_chromium(served: WebKit, tmp_path: Path) -> None:
+    """The language of the subscriber's bot chat, not the browser's (an English browser here)."""
+    from playwright.async_api import async_playwright
+
+    kit = served
+    base: str = kit.base  # type: ignore[attr-defined]
+    await kit.say(IVAN, "/start")
+    await kit.say(IVAN, "/watch батальон")
+    await kit.say(IVAN, "/watch обстрел* AND Белгород*")
+    await kit.say(IVAN, "/notify add ntfy://shebekino-news 2 only")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+
+    async def shot(page: object, name: str) -> None:
+        path = tmp_path / f"{name}.png"
+        await page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+        shutil.copy(path, SHOTS / path.name)
+        assert path.stat().st_size > 10_000
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            desktop = await browser.new_context(viewport={"width": 1100, "height": 800}, locale="en-GB",
+                                                timezone_id="Europe/Moscow", java_script_enabled=False)
+            page = await desktop.new_page()
+            await page.goto(base + await kit.link(IVAN))
+            assert await page.locator("h1").inner_text() == "Вход в tgmon"
+            await page.get_by_role("button", name="Войти").click()
+            await page.wait_for_url(base + "/timeline")
+            assert await page.locator("html").get_attribute("lang") == "ru"
+            assert await page.locator("h1").inner_text() == "Ваши совпадения"
+            nav = await page.locator("header nav").inner_text()
+            assert all(word in nav for word in ("Лента", "Поиск", "График", "Правила", "Настройки"))
+            assert await page.locator("text=подробнее").count() >= 3
+            await shot(page, "timeline-ru")
+            await page.get_by_role("link", name="Поиск").click()
+            await page.fill("input[name=q]", "обстрел* AND Белгород*")
+            await page.get_by_role("button", name="Поиск").click()
+            assert "Подход" in await page.locator("p.count").inner_text()
+            await page.get_by_role("link", name="Настройки").click()
+            await page.get_by_role("link", name="Другие сервисы").click()
+            row = page.locator("table.targets tbody tr")
+            assert "ntfy://sh…" in await row.inner_text() and "только туда" in await row.inner_text()
+            await shot(page, "notify-ru")
+            phone = await browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
+                                              is_mobile=True, java_script_enabled=False)
+            mobile = await phone.new_page()
+            await mobile.goto(base + await kit.link(IVAN))
+            await mobile.get_by_role("button", name="Войти").click()
+            await mobile.wait_for_url(base + "/timeline")
+            await shot(mobile, "timeline-ru-phone")
+            await mobile.goto(base + "/notify")
+            await shot(mobile, "notify-ru-phone")
+            await mobile.goto(base + f"/post/{kit.posts['edited']}")
+            assert await mobile.locator("h2").inner_text() == "История правок"
+            await shot(mobile, "post-ru-phone")
+        finally:
+            await browser.close()

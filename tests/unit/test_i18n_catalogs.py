@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from babel import Locale
 from babel.messages.extract import extract_from_dir
-from babel.messages.frontend import parse_keywords
+from babel.messages.frontend import parse_keywords, parse_mapping_cfg
 
 from bot.i18n import LANGUAGES, language_for, plural, plural_form, t
 from bot.i18n.catalogs import cldr_plural_count, entries, load, plural_keys
@@ -28,11 +28,15 @@ def _makefile_keywords() -> dict[str, object]:
 
 
 def _code_keys() -> tuple[set[str], set[str]]:
-    """(every key the code names, the keys it asks a plural of)."""
+    """(every key the code and the web view's templates name, the keys they ask a plural of), read
+    with babel.cfg's methods (Python, Jinja2)."""
     keys: set[str] = set()
     plurals: set[str] = set()
+    with (ROOT / "babel.cfg").open() as cfg:
+        method_map, options_map = parse_mapping_cfg(cfg)
+    assert ("web/templates/**.html", "jinja2") in method_map, "babel.cfg extracts the web templates"
     for _file, _line, message, _comments, _context in extract_from_dir(
-        str(ROOT / "bot"), method_map=[("**.py", "python")], keywords=_makefile_keywords()
+        str(ROOT / "bot"), method_map=method_map, options_map=options_map, keywords=_makefile_keywords()
     ):
         if isinstance(message, tuple):
             keys.add(message[0])
