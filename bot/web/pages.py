@@ -52,9 +52,13 @@ def _cursor_text(key: tuple[datetime, int]) -> str:
     return f"{key[0].timestamp():.6f}_{key[1]}"
 
 
+_MARK = re.compile(r"^[\u2600-\u27bf\U0001f300-\U0001faff]\ufe0f?\s*", re.MULTILINE)
+
+
 def _plain(reply: CommandReply) -> str:
-    """A bot reply as plain text (the page escapes it): our tags dropped, entities undone."""
-    return html.unescape(re.sub(r"<[^>]+>", "", reply.text or reply.toast or ""))
+    """A bot reply as plain text (the page escapes it): our tags dropped, entities undone, and the
+    chat's emoji marks at the start of a line (✅, ⚠️) left out: the page says the same in its style."""
+    return _MARK.sub("", html.unescape(re.sub(r"<[^>]+>", "", reply.text or reply.toast or "")))
 
 
 def _command_request(viewer: Viewer, args: str) -> CommandRequest:
