@@ -5,7 +5,10 @@ over 1,000,000 stored posts on SQLite (FTS5) and PostgreSQL (GIN).
 
 The matcher is timed on posts it has NOT seen: the corpus is split in two halves, the matcher (and
 the process-wide word analyses, emptied first) warm up on the first and are timed on the second,
-whose rarer words are cache misses as a new post's are in a running service.
+whose rarer words are cache misses as a new post's are in a running service. The first half's pass
+is reported too ("cold": from empty caches, rules compiled afresh), next to the timed second ("warm").
+Each size is run with no /pattern/ rules and with 5% of them (`--regex-shares`), and the rate with
+patterns is given as a share of the rate without them, both from the same run.
 
     python -m benchmarks.matching            # the full run (20,000 posts; 1,000,000 stored posts)
     python -m benchmarks.matching --quick    # a few minutes: 4,000 posts, 100,000 stored posts
@@ -203,6 +206,9 @@ class Baseline:
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.rules = []
         for rule in rules:
+            if len(rule.source) > 2 and rule.source[0] == rule.source[-1] == "/":  # a /pattern/: itself
+                self.rules.append((rule.id, [re.compile(rule.source[1:-1], re.IGNORECASE)]))
+                continue
             words = [w for w in _WORD.findall(rule.source) if w.upper() not in ("OR", "AND", "NOT")]
             self.rules.append((rule.id, [re.compile(rf"\b{re.escape(w)}\b", re.IGNORECASE) for w in words]))
 
@@ -247,12 +253,26 @@ def memory_probe(n_posts: int, n_rules: int) -> dict[str, float]:
 
 
 def _forget_words() -> None:
-    """Empty the process-wide word analyses, so the next posts meet only what a warm-up taught them."""
+    """Empty the process-wide word analyses, so the next posts meet only what a warm-up taught them,
+    and the parsed rules, so each /pattern/ is compiled afresh (RE2 builds its automaton as it reads
+    text: a regex kept from an earlier trial would start warm)."""
     from bot.matching.morph import morphology
+    from bot.matching.rules import parse_rule
 
     morph = morphology()
     morph.analyses.clear()
     morph.lemmas.cache_clear()  # type: ignore[attr-defined]
+    parse_rule.cache_clear()
+
+
+def rule_set(corpus: Corpus, n: int, regex_share: float) -> list[Rule]:
+    """``n`` rules of `build_rules`, of which ``regex_share`` (at least one when not 0) are /patterns/
+    of the kinds subscribers write (`benchmarks.regex_rules`)."""
+    from benchmarks.regex_rules import regex_rules
+
+    k = max(1, round(n * regex_share)) if regex_share else 0
+    words = build_rules(corpus, n - k)
+    return words + regex_rules(corpus.lemmas, k, first_id=len(words) + 1)
 
 
 def _split(corpus: Corpus) -> tuple[list[str], list[str]]:
@@ -261,16 +281,19 @@ def _split(corpus: Corpus) -> tuple[list[str], list[str]]:
     return corpus.posts[:half], corpus.posts[half:]
 
 
-def bench_matching(corpus: Corpus, sizes: Sequence[int], repeat: int, baseline_seconds: float) -> list[dict[str, object]]:
-    """For each rule set size, ``repeat`` independent trials: empty word caches, a fresh matcher,
-    a warm-up on the first half of the corpus, then the SECOND half timed once (posts it has never
-    seen: their rare words are cache misses, as a new post's are in a running service). Medians."""
+def bench_matching(corpus: Corpus, sizes: Sequence[int], repeat: int, baseline_seconds: float,
+                   shares: Sequence[float] = (0.0, 0.05)) -> list[dict[str, object]]:
+    """For each rule set size and share of /pattern/ rules, ``repeat`` independent trials: empty word
+    caches, rules parsed and compiled afresh, then the first half of the corpus matched from those
+    empty caches ("cold": every post unseen, every word new) and the SECOND half timed once ("warm":
+    posts it has never seen, with the caches the first half left, as in a running service). Medians.
+    The baseline is timed on the unseen half too."""
     from bot.matching import compile_rules
 
     warm, unseen = _split(corpus)
     rows: list[dict[str, object]] = []
-    for n in sizes:
-        rules = build_rules(corpus, n)
+    for n, share in itertools.product(sizes, shares):
+        rules = rule_set(corpus, n, share)
         builds, colds, rates = [], [], []
         for _ in range(repeat):
             _forget_words()
@@ -288,14 +311,21 @@ def bench_matching(corpus: Corpus, sizes: Sequence[int], repeat: int, baseline_s
         baseline = Baseline(rules)
         base = _rate(baseline.match, unseen, min_posts=20, max_seconds=baseline_seconds)
         tgmon = statistics.median(rates)
+        cold = statistics.median(colds)
+        without = next((r for r in rows if r["rules"] == n and r["share"] == 0.0), None)
         rows.append({
-            "rules": n, "tgmon_posts_s": tgmon, "cold_posts_s": statistics.median(colds), "baseline_posts_s": base,
+            "rules": n, "share": share, "tgmon_posts_s": tgmon, "cold_posts_s": cold, "baseline_posts_s": base,
             "ratio": tgmon / base, "build_s": statistics.median(builds), "posts_with_hits": hits / len(sample),
-            "matches_per_post": per_post, "trials": rates,
+            "matches_per_post": per_post, "trials": rates, "cold_trials": colds,
+            "of_no_regex": tgmon / float(without["tgmon_posts_s"]) if without else None,  # type: ignore[arg-type]
+            "cold_of_no_regex": cold / float(without["cold_posts_s"]) if without else None,  # type: ignore[arg-type]
         })
-        print(f"  {n:>6} rules: tgmon {tgmon:8.0f} unseen posts/s (trials {', '.join(f'{r:.0f}' for r in rates)}; "
-              f"warm-up from empty caches {statistics.median(colds):.0f}), baseline {base:8.1f} posts/s, "
-              f"x{tgmon / base:.0f}; full build {statistics.median(builds):.2f} s; "
+        against = (f"; {rows[-1]['of_no_regex']:.0%} warm, {rows[-1]['cold_of_no_regex']:.0%} cold of the same "
+                   f"rules without patterns" if without and share else "")
+        print(f"  {n:>6} rules, {share:.0%} /patterns/: tgmon warm {tgmon:8.0f} unseen posts/s "
+              f"(trials {', '.join(f'{r:.0f}' for r in rates)}), cold {cold:.0f} (trials "
+              f"{', '.join(f'{r:.0f}' for r in colds)}); baseline {base:8.1f} posts/s, x{tgmon / base:.1f}{against}; "
+              f"full build {statistics.median(builds):.2f} s; "
               f"{hits / len(sample):.0%} of posts match a rule, {per_post:.1f} rules a post", flush=True)
     return rows
 
@@ -433,6 +463,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--posts", type=int, help="corpus size (default 20000; --quick 4000)")
     parser.add_argument("--rules", default="10,1000,10000", help="rule set sizes, comma-separated")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--regex-shares", default="0,0.05", help="shares of /pattern/ rules, comma-separated")
     parser.add_argument("--baseline-seconds", type=float, help="time spent measuring each baseline (default 20; --quick 5)")
     parser.add_argument("--search-posts", type=int, help="stored posts for archive search (default 1000000; --quick 100000)")
     parser.add_argument("--pg", default=os.environ.get("TGMON_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres"),
@@ -456,14 +487,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     warm, unseen = _split(corpus)
     print(f"matching (one core, pure Python; warm-up on {len(warm):,} posts, timed on {len(unseen):,} unseen "
           f"posts; medians of {args.repeat}):")
-    rows = bench_matching(corpus, sizes, args.repeat, baseline_seconds)
+    shares = [float(s) for s in args.regex_shares.split(",") if s]
+    rows = bench_matching(corpus, sizes, args.repeat, baseline_seconds, shares)
     if not args.matching_only:
         _extras(corpus, sizes, n_posts, args)
-    print("\n| rules | tgmon unseen posts/s | baseline posts/s | ratio | full build |")
-    print("|---|---|---|---|---|")
+    print("\n| rules | /patterns/ | tgmon cold posts/s | tgmon warm posts/s | of the same without patterns "
+          "(warm / cold) | baseline posts/s | warm / baseline | full build |")
+    print("|---|---|---|---|---|---|---|---|")
     for row in rows:
-        print(f"| {row['rules']:,} | {row['tgmon_posts_s']:,.0f} | {row['baseline_posts_s']:,.1f} | "
-              f"{row['ratio']:,.0f}x | {row['build_s']:.2f} s |")
+        of = (f"{row['of_no_regex']:.0%} / {row['cold_of_no_regex']:.0%}" if row["share"] and row["of_no_regex"]
+              else "")
+        print(f"| {row['rules']:,} | {row['share']:.0%} | {row['cold_posts_s']:,.0f} | {row['tgmon_posts_s']:,.0f} | "
+              f"{of} | {row['baseline_posts_s']:,.1f} | {row['ratio']:,.1f}x | {row['build_s']:.2f} s |")
 
 
 def _extras(corpus: Corpus, sizes: Sequence[int], n_posts: int, args: argparse.Namespace) -> None:

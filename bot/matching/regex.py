@@ -20,6 +20,8 @@ from bot.matching.errors import RuleError
 
 log = logging.getLogger(__name__)
 
+_UNANCHORED: Any = None  # RE2's anchor for a search anywhere in the text, set on the first compile
+
 _CLASSES = {"w": r"\p{L}\p{N}_", "d": r"\p{Nd}", "s": r"\s"}
 _MAX_MEM = 8 << 20  # bytes RE2 may use for one pattern
 
@@ -243,10 +245,20 @@ class Regex:
         ascii_only = len(data) == len(text)
         last_byte = last_char = 0
         out: list[tuple[int, int]] = []
-        for n, match in enumerate(self.compiled.finditer(data), 1):
-            if n > MAX_MATCHES:  # each match costs microseconds in the binding: `/x*/` matches everywhere
+        # RE2's own search, called directly: the binding's `finditer` is a Python generator that
+        # makes a match object a match; this loop takes the same steps without them
+        search = self.compiled._regexp.Match
+        pos, endpos = 0, len(data)
+        for _ in range(MAX_MATCHES):  # each match costs microseconds: `/x*/` matches everywhere
+            start, end = search(_UNANCHORED, data, pos, endpos)[0]
+            if start < 0:
                 break
-            start, end = match.start(), match.end()
+            if end == pos:  # empty where the search began: one byte on, as the binding's finditer does
+                if pos == endpos:
+                    break
+                pos += 1
+            else:
+                pos = end
             if start == end:
                 continue
             if not ascii_only:  # byte offsets to character offsets, reading each byte once
@@ -290,6 +302,8 @@ def compile_regex(pattern: str, column: int) -> Regex:
     """Compile a /pattern/ (``column`` is where the pattern starts in the rule) or raise RuleError."""
     import re2
 
+    global _UNANCHORED
+    _UNANCHORED = re2._Anchor.UNANCHORED
     if not pattern:
         raise RuleError("the /pattern/ is empty", column=column, example="/батальон\\w*/", code="regex_empty")
     bad = bad_character(pattern)
