@@ -26,7 +26,6 @@ from rich.progress import (
 )
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import select
 
 from bot import domain
 from bot.app import App, build_app
@@ -53,7 +52,7 @@ from bot.ingest.channels import (
     remove_channel,
 )
 from bot.search import pending_count
-from bot.storage import models as m
+from bot.storage import channels as stored_channels
 
 console = Term()
 err_console = Term(stderr=True)
@@ -277,11 +276,10 @@ async def _lags(app: App, infos: list[ChannelInfo]) -> dict[int, float]:
     lags: dict[int, float] = {}
     async with app.db.uow(read_only=True) as session:
         for info in infos:
-            row = (await session.execute(
-                select(m.Post.date, m.Post.stored_at).where(m.Post.channel_id == info.id)
-                .order_by(m.Post.message_id.desc()).limit(1))).first()
-            if row is not None:
-                lags[info.id] = (row.stored_at - row.date).total_seconds()
+            times = await stored_channels.newest_post_times(session, info.id)
+            if times is not None:
+                published, stored = times
+                lags[info.id] = (stored - published).total_seconds()
     return lags
 
 

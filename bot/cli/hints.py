@@ -7,10 +7,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from sqlalchemy import exists, select
-
 from bot.config import Settings
-from bot.storage import models as m
+from bot.storage import channels as stored_channels
 from bot.storage.database import Database, masked_url
 
 
@@ -37,9 +35,7 @@ def explore_command(url: str) -> str:
 async def is_empty(db: Database) -> bool:
     """No channel and no post stored."""
     async with db.uow(read_only=True) as session:
-        any_channel = await session.scalar(select(exists().where(m.Channel.id.is_not(None))))
-        any_post = await session.scalar(select(exists().where(m.Post.channel_id.is_not(None))))
-    return not any_channel and not any_post
+        return await stored_channels.nothing_stored(session)
 
 
 def empty_hint(settings: Settings, lead: str = "") -> str:

@@ -4,7 +4,8 @@ Every token is random (`secrets`), handed out once and stored only as its SHA-25
 database opens nothing. A sign-in link also carries an HMAC of its random part (the key from
 `web.secret_key`, else one made once and kept in the `meta` table): a forged or mangled link is
 refused before any lookup. The functions take an open session and never commit (the caller's unit
-of work does), except the two that stand alone (`signing_key`, `redeem_login`).
+of work does), except the two that stand alone (`signing_key`, `redeem_login`); the rows are
+`bot/storage/access.py`'s.
 """
 
 from __future__ import annotations
@@ -16,13 +17,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.storage import access as stored
 from bot.storage import models as m
 from bot.storage.database import Database
-from bot.storage.repos import insert_ignore
 
 KEY_META = "web_signing_key"
 SEEN_EVERY = timedelta(minutes=5)  # a session's last_seen_at is written at most this often
@@ -58,10 +58,9 @@ async def signing_key(db: Database, settings: Settings) -> bytes:
     if settings.web.secret_key is not None and settings.web.secret_key.get_secret_value():
         return settings.web.secret_key.get_secret_value().encode()
     async with db.uow() as session:
-        await session.execute(insert_ignore(session, m.Meta, ["key"]),
-                              [{"key": KEY_META, "value": secrets.token_urlsafe(32)}])
+        await stored.meta_once(session, KEY_META, secrets.token_urlsafe(32))
     async with db.uow(read_only=True) as session:
-        value = await session.scalar(select(m.Meta.value).where(m.Meta.key == KEY_META))
+        value = await stored.meta(session, KEY_META)
     assert value
     return value.encode()
 
@@ -69,8 +68,7 @@ async def signing_key(db: Database, settings: Settings) -> bytes:
 async def issue_login(session: AsyncSession, key: bytes, user_id: int, now: datetime, minutes: float) -> str:
     """A new sign-in token for this Telegram user (the path part of the link)."""
     raw = secrets.token_urlsafe(24)
-    session.add(m.WebLogin(token_hash=token_hash(raw), user_id=user_id, created_at=now,
-                           expires_at=now + timedelta(minutes=minutes)))
+    await stored.add_login(session, token_hash(raw), user_id, now, now + timedelta(minutes=minutes))
     return sign(key, "login", raw)
 
 
@@ -97,20 +95,13 @@ async def redeem_login(
     if raw is None:
         return None
     async with db.uow() as session:
-        user_id = await session.scalar(
-            update(m.WebLogin)
-            .where(m.WebLogin.token_hash == token_hash(raw), m.WebLogin.used_at.is_(None),
-                   m.WebLogin.expires_at > now)
-            .values(used_at=now)
-            .returning(m.WebLogin.user_id)
-            .execution_options(synchronize_session=False)
-        )
+        user_id = await stored.use_login(session, token_hash(raw), now)
         if user_id is None:
             return None
         cookie = secrets.token_urlsafe(32)
-        session.add(m.WebSession(token_hash=token_hash(cookie), user_id=user_id, user_agent=user_agent[:200],
-                                 created_at=now, last_seen_at=now, expires_at=now + timedelta(days=days)))
-    return cookie, int(user_id)
+        await stored.add_session(session, token_hash(cookie), user_id, user_agent[:200], now,
+                                 now + timedelta(days=days))
+    return cookie, user_id
 
 
 async def session_user(db: Database, cookie: str, now: datetime) -> WebUser | None:
@@ -124,47 +115,34 @@ async def session_user(db: Database, cookie: str, now: datetime) -> WebUser | No
 async def find_session(session: AsyncSession, cookie: str, now: datetime) -> WebUser | None:
     """The open session of this cookie, or None (unknown, expired or revoked)."""
     hashed = token_hash(cookie)
-    row = (await session.execute(select(m.WebSession.id, m.WebSession.user_id, m.WebSession.last_seen_at).where(
-        m.WebSession.token_hash == hashed, m.WebSession.revoked_at.is_(None), m.WebSession.expires_at > now))).first()
+    row = await stored.open_session(session, hashed, now)
     if row is None:
         return None
-    return WebUser(int(row.id), int(row.user_id), hashed, row.last_seen_at)
+    session_id, user_id, last_seen_at = row
+    return WebUser(session_id, user_id, hashed, last_seen_at)
 
 
 async def seen(db: Database, user: WebUser, now: datetime) -> None:
     """Note the session's last use, at most every SEEN_EVERY (one write, not one a request)."""
     if user.last_seen_at is None or now - user.last_seen_at > SEEN_EVERY:
         async with db.uow() as session:
-            await session.execute(update(m.WebSession).where(m.WebSession.id == user.session_id).values(last_seen_at=now))
+            await stored.session_seen(session, user.session_id, now)
 
 
 async def sessions_of(session: AsyncSession, user_id: int, now: datetime) -> list[m.WebSession]:
-    rows = await session.scalars(
-        select(m.WebSession)
-        .where(m.WebSession.user_id == user_id, m.WebSession.revoked_at.is_(None), m.WebSession.expires_at > now)
-        .order_by(m.WebSession.last_seen_at.desc(), m.WebSession.id.desc())
-    )
-    return list(rows)
+    return await stored.sessions_of(session, user_id, now)
 
 
 async def revoke_sessions(session: AsyncSession, user_id: int, now: datetime, session_id: int | None = None) -> int:
     """Sign out one session of this user (by id), or all of them. Returns how many were open."""
-    query = update(m.WebSession).where(m.WebSession.user_id == user_id, m.WebSession.revoked_at.is_(None))
-    if session_id is not None:
-        query = query.where(m.WebSession.id == session_id)
-    result = await session.execute(query.values(revoked_at=now))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return await stored.revoke_sessions(session, user_id, now, session_id)
 
 
 async def issue_feed(session: AsyncSession, subscriber_id: int, rule_id: int | None, now: datetime) -> str:
     """A new feed token for the subscriber's matches (or one rule's); the previous one of the same
     feed stops working (only a hash is kept, so a lost URL cannot be shown again: it is replaced)."""
-    query = update(m.FeedToken).where(m.FeedToken.subscriber_id == subscriber_id, m.FeedToken.revoked_at.is_(None))
-    query = query.where(m.FeedToken.rule_id.is_(None) if rule_id is None else m.FeedToken.rule_id == rule_id)
-    await session.execute(query.values(revoked_at=now))
     raw = secrets.token_urlsafe(32)
-    session.add(m.FeedToken(token_hash=token_hash(raw), subscriber_id=subscriber_id, rule_id=rule_id, created_at=now))
-    await session.flush()
+    await stored.replace_feed(session, token_hash(raw), subscriber_id, rule_id, now)
     return raw
 
 
@@ -173,21 +151,14 @@ def feed_url(base_url: str, token: str) -> str:
 
 
 async def feeds_of(session: AsyncSession, subscriber_id: int) -> list[m.FeedToken]:
-    rows = await session.scalars(select(m.FeedToken).where(
-        m.FeedToken.subscriber_id == subscriber_id, m.FeedToken.revoked_at.is_(None)).order_by(m.FeedToken.id))
-    return list(rows)
+    return await stored.feeds_of(session, subscriber_id)
 
 
 async def revoke_feeds(session: AsyncSession, subscriber_id: int, now: datetime, feed_id: int | None = None) -> int:
-    query = update(m.FeedToken).where(m.FeedToken.subscriber_id == subscriber_id, m.FeedToken.revoked_at.is_(None))
-    if feed_id is not None:
-        query = query.where(m.FeedToken.id == feed_id)
-    result = await session.execute(query.values(revoked_at=now))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return await stored.revoke_feeds(session, subscriber_id, now, feed_id)
 
 
 async def feed_by_token(session: AsyncSession, token: str) -> m.FeedToken | None:
     if not token or len(token) > 100:
         return None
-    return await session.scalar(select(m.FeedToken).where(
-        m.FeedToken.token_hash == token_hash(token), m.FeedToken.revoked_at.is_(None)))
+    return await stored.open_feed(session, token_hash(token))

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any
-
-from sqlalchemy import func, select
 
 from bot.commands.channels import channel_name
 from bot.commands.context import CommandContext, Request
 from bot.commands.errors import channel_error_text
 from bot.commands.render import as_int, clip, esc, page_of, pager
-from bot.commands.store import channel_by_username
 from bot.commands.types import Button, Reply
 from bot.delivery.outbox import queue_notice
 from bot.i18n import N_, label, t
-from bot.storage import models as m
+from bot.storage import channels as stored_channels
+from bot.storage import stats
+from bot.storage.rules import subscribers_with_rule_counts
 
 
 def _is_admin(ctx: CommandContext, req: Request) -> bool:
@@ -44,41 +42,15 @@ async def admin(ctx: CommandContext, req: Request) -> Reply:
 
 async def _stats(ctx: CommandContext, req: Request) -> Reply:
     async with ctx.db.uow(read_only=True) as session:
-
-        async def count(model: type[m.Base], *where: Any) -> int:
-            return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
-
-        values: dict[str, object] = {
-            "subscribers": await count(m.Subscriber, m.Subscriber.active.is_(True)),
-            "groups": await count(m.Subscriber, m.Subscriber.active.is_(True), m.Subscriber.kind == "group"),
-            "paused": await count(m.Subscriber, m.Subscriber.paused.is_(True)),
-            "inactive": await count(m.Subscriber, m.Subscriber.active.is_(False)),
-            "rules": await count(m.Rule),
-            "channels": await count(m.Channel, m.Channel.status == "active"),
-            "pending": await count(m.Channel, m.Channel.status == "pending"),
-            "posts": await count(m.Post),
-            "matches": await count(m.Match),
-            "digests": await count(m.Digest, m.Digest.state == "sent"),
-            "outbox": await count(m.Outbox, m.Outbox.state == "pending"),
-            "failed": await count(m.Outbox, m.Outbox.state.in_(("failed", "uncertain"))),
-        }
-        newest = await session.scalar(select(func.max(m.Post.date)))
+        values: dict[str, object] = dict(await stats.admin_counts(session))
+        newest = await stats.newest_post_date(session)
     values["newest"] = newest.strftime("%Y-%m-%d %H:%M UTC") if newest else "—"
     return Reply(t(req.lang, "admin_stats", **values))
 
 
 async def _users(ctx: CommandContext, req: Request, page: int) -> Reply:
     async with ctx.db.uow(read_only=True) as session:
-        rule_counts = (
-            select(m.Rule.subscriber_id, func.count().label("n")).group_by(m.Rule.subscriber_id).subquery()
-        )
-        rows = list(
-            await session.execute(
-                select(m.Subscriber, func.coalesce(rule_counts.c.n, 0))
-                .outerjoin(rule_counts, rule_counts.c.subscriber_id == m.Subscriber.id)
-                .order_by(m.Subscriber.id)
-            )
-        )
+        rows = await subscribers_with_rule_counts(session)
     if not rows:
         return Reply(t(req.lang, "admin_no_users"))
     shown, page, pages = page_of(rows, page, 20)
@@ -99,13 +71,7 @@ async def _users(ctx: CommandContext, req: Request, page: int) -> Reply:
 
 async def _channels(ctx: CommandContext, req: Request) -> Reply:
     async with ctx.db.uow(read_only=True) as session:
-        rows = list(
-            await session.scalars(
-                select(m.Channel)
-                .where(m.Channel.status.in_(("active", "pending")))
-                .order_by(m.Channel.status.desc(), m.Channel.id)
-            )
-        )
+        rows = await stored_channels.active_and_pending(session)
     pending = [c for c in rows if c.status == "pending"]
     active = [c for c in rows if c.status == "active"]
     lines = [t(req.lang, "admin_channels_header", active=len(active), pending=len(pending))]
@@ -141,7 +107,7 @@ async def _channel_action(ctx: CommandContext, req: Request, action: str, name: 
         return await _add(ctx, req, name)
     username = name.strip().lstrip("@").removeprefix("https://").removeprefix("t.me/").strip("/").lower()
     async with ctx.db.uow(read_only=True) as session:
-        channel = await channel_by_username(session, username)
+        channel = await stored_channels.by_username(session, username)
     if channel is None:
         return Reply(t(req.lang, "admin_no_channel", name=name[:60]))
     verb = {"approve": "ok", "reject": "no", "remove": "rm"}.get(action)
@@ -172,7 +138,7 @@ async def _add(ctx: CommandContext, req: Request, link: str) -> Reply:
 async def _apply(ctx: CommandContext, req: Request, verb: str, channel_id: int) -> Reply:
     """Approve ("ok"), reject ("no") or remove ("rm") one channel; returns the refreshed admin screen."""
     async with ctx.db.uow() as session:
-        channel = await session.get(m.Channel, channel_id)
+        channel = await stored_channels.by_id(session, channel_id)
         if channel is None or channel.status == "removed":
             return Reply("", toast=t(req.lang, "channel_gone"), alert=True)
         name = clip(channel_name(channel), 60)
@@ -204,7 +170,7 @@ async def _apply(ctx: CommandContext, req: Request, verb: str, channel_id: int) 
             if getattr(err, "code", "") != "exists":
                 return Reply("", toast=_plain(channel_error_text(req.lang, err, f"@{username}")), alert=True)
             async with ctx.db.uow() as session:  # already watched under its id: the request is moot
-                row = await session.get(m.Channel, channel_id)
+                row = await stored_channels.by_id(session, channel_id)
                 if row is not None and row.status == "pending":
                     row.status = "removed"
     screen = await _channels(ctx, req)

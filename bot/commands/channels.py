@@ -4,22 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from bot.commands.context import CommandContext, Request
 from bot.commands.errors import channel_error_text
 from bot.commands.render import as_int, clip, esc, page_of, pager
-from bot.commands.store import (
-    active_channels,
-    channel_by_username,
-    channels_requested_by,
-    ensure_subscriber,
-    set_following,
-    unfollowed_ids,
-)
 from bot.commands.types import Button, Reply
 from bot.i18n import N_, label, t
+from bot.storage import channels as stored_channels
 from bot.storage import models as m
+from bot.storage.rules import ensure_subscriber, set_following, unfollowed_ids
 
 PAGE = 8
 
@@ -30,7 +22,7 @@ def channel_name(channel: m.Channel) -> str:
 
 async def list_channels(ctx: CommandContext, req: Request, page: int = 0) -> Reply:
     async with ctx.db.uow(read_only=True) as session:
-        items = await active_channels(session)
+        items = await stored_channels.listed_active(session)
         dropped = await unfollowed_ids(session, req.subscriber.id) if req.subscriber is not None else set()
     if not items:
         return Reply(t(req.lang, "channels_empty"))
@@ -65,9 +57,7 @@ async def on_button(ctx: CommandContext, req: Request, parts: list[str]) -> Repl
     if action in ("on", "off") and len(parts) == 3 and (channel_id := as_int(parts[1])) is not None:
         page = as_int(parts[2]) or 0
         async with ctx.db.uow() as session:
-            channel = await session.scalar(
-                select(m.Channel).where(m.Channel.id == channel_id, m.Channel.status == "active")
-            )
+            channel = await stored_channels.active_by_id(session, channel_id)
             if channel is None:
                 return Reply("", toast=t(req.lang, "channel_gone"), alert=True)
             sub = await ensure_subscriber(session, req.caller, req.lang, ctx.settings)
@@ -99,13 +89,13 @@ async def follow(ctx: CommandContext, req: Request) -> Reply:
     username = getattr(parsed, "username", None)
     async with ctx.db.uow() as session:
         sub = await ensure_subscriber(session, req.caller, req.lang, ctx.settings)
-        known = await channel_by_username(session, username) if username else None
+        known = await stored_channels.by_username(session, username) if username else None
         if known is not None and known.status == "active":
             await set_following(session, sub.id, known.id, True)
             return Reply(t(req.lang, "follow_exists", name=channel_name(known)))
         if known is not None and known.status == "pending":
             return Reply(t(req.lang, "follow_pending_already", name=f"@{username}"))
-        if await channels_requested_by(session, req.caller.chat_id) >= ctx.settings.bot.max_channels:
+        if await stored_channels.requested_by(session, req.caller.chat_id) >= ctx.settings.bot.max_channels:
             return Reply(t(req.lang, "follow_quota", limit=ctx.settings.bot.max_channels))
         queue = ctx.settings.bot.approve_channels or ctx.source is None or not username
         if queue and not username:
@@ -119,12 +109,7 @@ async def follow(ctx: CommandContext, req: Request) -> Reply:
                 if getattr(err, "code", "") != "flood_wait":  # Telegram busy: the admin checks it
                     return Reply(channel_error_text(req.lang, err, link))
         async with ctx.db.uow() as session:
-            known = await channel_by_username(session, username) if username else None
-            if known is not None:  # removed earlier: asking again puts it back in the queue
-                known.status, known.added_by = "pending", req.caller.chat_id
-            else:
-                session.add(m.Channel(username=str(username).lower(), title=title, status="pending",
-                                      added_by=req.caller.chat_id))
+            await stored_channels.request(session, str(username), title, req.caller.chat_id)
         return Reply(t(req.lang, "follow_queued", name=f"@{username}"))
     assert ctx.source is not None  # `queue` above otherwise
     try:

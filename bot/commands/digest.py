@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from bot.commands.context import CommandContext, Request
 from bot.commands.render import as_int
-from bot.commands.store import ensure_subscriber
 from bot.commands.types import Reply
 from bot.i18n import N_, plural, t
+from bot.storage.rules import ensure_subscriber
 
 _PERIODS = {"": "since_last", "week": "week", "неделя": "week", "7": "week",
             "more": "more", "ещё": "more", "еще": "more"}

@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 from bot.commands import rule_file
 from bot.commands.context import CommandContext, Request
 from bot.commands.render import clip
-from bot.commands.store import rules_of
 from bot.commands.types import Reply, ReplyFile
 from bot.i18n import plural, t
 from bot.storage import models as m
-from bot.storage.repos import matches_between
+from bot.storage.matches import between as matches_between
+from bot.storage.rules import rules_of
 
 EXPORT_DAYS = 30
 MAX_ROWS = 100_000  # matches in one file (a Telegram bot sends files up to 50 MB)

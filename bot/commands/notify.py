@@ -17,10 +17,10 @@ from dataclasses import replace
 
 from bot.commands.context import CommandContext, Request
 from bot.commands.render import as_int, clip
-from bot.commands.store import get_subscriber, rules_of
 from bot.commands.types import Reply
 from bot.i18n import Html, t
 from bot.notify import targets
+from bot.storage.rules import get_subscriber, rules_of
 
 ALL = ("all", "все", "всі")
 MODES = {"also": "also", "тоже": "also", "також": "also", "only": "only", "только": "only", "лише": "only"}

@@ -27,10 +27,10 @@ from bot.commands import (
 )
 from bot.commands.context import CommandContext, Request
 from bot.commands.render import clip
-from bot.commands.store import get_subscriber
 from bot.commands.types import Caller, Reply
 from bot.digest.render import LIMIT, utf16_len
 from bot.i18n import language_for, t
+from bot.storage.rules import get_subscriber
 
 log = logging.getLogger(__name__)
 _COMMAND = re.compile(r"\s*/(\S+)\s*(.*)", re.DOTALL)

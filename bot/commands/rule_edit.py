@@ -11,12 +11,12 @@ import re
 
 from bot.commands.context import CommandContext, Request
 from bot.commands.render import as_int, clip, esc
-from bot.commands.store import rule_of, rules_of
 from bot.commands.types import Button, Reply
 from bot.digest.service import lock_subscriber
 from bot.domain import Delivery
 from bot.i18n import N_, label, plural, t
 from bot.storage import models as m
+from bot.storage.rules import rule_of, rules_of
 
 NAME_LIMIT = 64
 CODES = {"d": Delivery.DEFAULT, "i": Delivery.INSTANT, "da": Delivery.DAILY, "w": Delivery.WEEKLY,

@@ -29,12 +29,12 @@ from bot.commands.render import clip
 from bot.commands.rule_edit import NAME_LIMIT, WORDS, clean_name
 from bot.commands.rules import _checked, _dry_run, _parse_quietly, _rule_error
 from bot.commands.settings_menu import hhmm, typed_setting
-from bot.commands.store import ensure_subscriber, rules_of
 from bot.commands.types import Reply
 from bot.i18n import LANGUAGES, Html, plural, t
 from bot.matching import ParsedRule, RuleError
 from bot.matching.quota import RuleQuota
 from bot.storage import models as m
+from bot.storage.rules import add_rules, ensure_subscriber, rules_of
 
 FORMAT, VERSION = "rules", 1
 MAX_BYTES = 256 * 1024  # a file of 50 rules is a few kB
@@ -229,13 +229,9 @@ async def import_file(ctx: CommandContext, req: Request, data: bytes) -> Reply:
             return result  # the chat changed meanwhile; nothing is written
         for _label, change in result.settings:
             change(sub)
-        added = []
-        for rule in result.rules:
-            row = m.Rule(subscriber_id=sub.id, name=rule.name, source=rule.source, channels=rule.scope,
-                         delivery=rule.delivery)
-            session.add(row)
-            added.append(row)
-        await session.flush()
+        added = [m.Rule(subscriber_id=sub.id, name=rule.name, source=rule.source, channels=rule.scope,
+                        delivery=rule.delivery) for rule in result.rules]
+        await add_rules(session, added)
         ids = [(row.id, row.source) for row in added]
         tz = sub.timezone
         lang = sub.language

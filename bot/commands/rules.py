@@ -8,21 +8,20 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete
-
 from bot.commands import rule_edit
 from bot.commands.context import CommandContext, Request
 from bot.commands.errors import rule_error_text
 from bot.commands.render import as_int, clip, esc, marked, page_of, pager
 from bot.commands.rule_edit import rule_line
-from bot.commands.store import ensure_subscriber, record_past_matches, rule_of, rules_of
 from bot.commands.types import Button, Reply
 from bot.digest.render import excerpt
 from bot.i18n import N_, label, plural, t
 from bot.matching import ParsedRule, RuleError, parse_rule
 from bot.matching.quota import RuleQuota
 from bot.matching.rules import check_rule_cost, check_single_letters
+from bot.storage import matches as stored_matches
 from bot.storage import models as m
+from bot.storage.rules import add_rule, delete_rule, ensure_subscriber, rule_of, rules_of
 
 DRY_RUN_DAYS = 7
 PAST_MATCHES = 1_000  # a new rule's matches on stored posts recorded at most (the newest)
@@ -76,9 +75,7 @@ async def watch(ctx: CommandContext, req: Request) -> Reply:
         if refusal is not None:
             key, limit = refusal
             return Reply(t(req.lang, key, limit=limit))
-        rule = m.Rule(subscriber_id=sub.id, name="", source=source, channels=scope)
-        session.add(rule)
-        await session.flush()
+        rule = await add_rule(session, m.Rule(subscriber_id=sub.id, name="", source=source, channels=scope))
         rule_id, number, tz = rule.id, len(existing) + 1, sub.timezone
     await ctx.notify_rules_changed()
     text = t(req.lang, "rule_added", number=number, rule=clip(source, 200))
@@ -116,7 +113,7 @@ async def _dry_run(ctx: CommandContext, lang: str, source: str, tz: str, rule_id
                               *_near_lines(lang, found, strictness, tz)])
         return t(lang, "dry_run_none", days=DRY_RUN_DAYS)
     async with ctx.db.uow() as session:
-        await record_past_matches(session, rule_id, [(p.post_id, p.highlights, p.date) for p in found.posts])
+        await stored_matches.record_past(session, rule_id, [(p.post_id, p.highlights, p.date) for p in found.posts])
     if found.exact:
         posts = plural(lang, "stored_posts_n", found.total)
     else:  # counting them all would have taken longer than the page
@@ -221,8 +218,7 @@ async def _delete_by_id(ctx: CommandContext, req: Request, rule_id: int, page: i
         if rule is None:
             return Reply("", toast=t(req.lang, "rule_gone"), alert=True)
         source = rule.source
-        await session.delete(rule)
-        await session.flush()
+        await delete_rule(session, rule)
         items = await rules_of(session, req.subscriber.id)
     await ctx.notify_rules_changed()
     screen = _rules_screen(ctx, req.lang, items, page)
@@ -247,7 +243,7 @@ async def unwatch(ctx: CommandContext, req: Request) -> Reply:
         if target is None:
             return Reply(t(req.lang, "unwatch_not_found", value=clip(arg, 100), count=plural(req.lang, "rules_n", len(items))))
         source = target.source
-        await session.delete(target)
+        await delete_rule(session, target)
     await ctx.notify_rules_changed()
     return Reply(t(req.lang, "rule_deleted", rule=clip(source, 200)))
 
@@ -287,7 +283,7 @@ async def edit(ctx: CommandContext, req: Request) -> Reply:
         old = rule.source
         rule.source, rule.channels = source, scope
         rule.delivered_until = ctx.now()  # the old query's unsent matches go with it
-        await session.execute(delete(m.Match).where(m.Match.rule_id == rule.id))
+        await stored_matches.delete_of_rule(session, rule.id)
         tz = req.subscriber.timezone
     await ctx.notify_rules_changed()
     text = t(req.lang, "rule_edited", number=number, rule=clip(source, 200), old=clip(old, 200))

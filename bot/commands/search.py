@@ -16,16 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import select
-
 from bot.commands.context import CommandContext, Request
 from bot.commands.render import as_int, clip, esc
 from bot.commands.rules import _checked, _rule_error, post_line
-from bot.commands.store import unfollowed_ids
 from bot.commands.types import Button, Reply
 from bot.i18n import Html, label, plural, t
 from bot.matching import RuleError
-from bot.storage import models as m
+from bot.storage.rules import followed_keys
 
 PAGE = 5
 SEARCH_TTL = 3600.0
@@ -161,13 +158,7 @@ async def _followed_scope(ctx: CommandContext, req: Request) -> tuple[list[str],
     if req.subscriber is None:
         return [], ctx.settings.digest.default_timezone
     async with ctx.db.uow(read_only=True) as session:
-        dropped = await unfollowed_ids(session, req.subscriber.id)
-        if not dropped:
-            return [], req.subscriber.timezone
-        rows = await session.execute(
-            select(m.Channel.username, m.Channel.telegram_id).where(
-                m.Channel.status == "active", m.Channel.id.not_in(dropped)
-            )
-        )
-        keys = [r.username or str(r.telegram_id) for r in rows]
+        keys = await followed_keys(session, req.subscriber.id)
+    if keys is None:
+        return [], req.subscriber.timezone
     return keys or ["-"], req.subscriber.timezone

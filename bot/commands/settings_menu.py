@@ -10,12 +10,12 @@ from collections.abc import Callable
 
 from bot.commands.context import CommandContext, Request
 from bot.commands.render import as_int
-from bot.commands.store import ensure_subscriber
 from bot.commands.timezones import COMMON_ZONES, TimezoneError, describe_timezone, resolve_timezone
 from bot.commands.types import Button, Reply
 from bot.commands.words import day_number, setting_named, value_word
 from bot.i18n import N_, label, t
 from bot.storage import models as m
+from bot.storage.rules import ensure_subscriber
 
 FREQUENCIES = ("instant", "daily", "weekly")
 SIZES = (5, 10, 20, 50, 0)

@@ -6,9 +6,9 @@ from dataclasses import replace
 
 from bot.commands import channels, rules, settings_menu
 from bot.commands.context import CommandContext, Request
-from bot.commands.store import ensure_subscriber, get_subscriber
 from bot.commands.types import Button, Reply
 from bot.i18n import LANGUAGES, N_, label, t
+from bot.storage.rules import ensure_subscriber, get_subscriber
 
 
 def _tour_buttons(lang: str) -> tuple[tuple[Button, ...], ...]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.commands.context import CommandContext, Request
-from bot.commands.store import forget_subscriber, get_subscriber
 from bot.commands.types import Button, Reply
 from bot.i18n import label, t
+from bot.storage.rules import forget_subscriber, get_subscriber
 
 
 async def stop(ctx: CommandContext, req: Request) -> Reply:

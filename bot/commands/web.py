@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 from bot.commands import access
 from bot.commands.context import CommandContext, Request
 from bot.commands.render import as_int, clip
-from bot.commands.store import rules_of
 from bot.commands.types import Reply
 from bot.i18n import t
+from bot.storage.rules import rules_of
 
 
 def _base_url(ctx: CommandContext) -> str | None:

@@ -25,12 +25,15 @@ from bot.domain import IngestResult, Matcher
 from bot.ingest.rule_watch import RuleChangeWatcher
 from bot.matching.text import Tokens, tokenize
 from bot.search import SearchIndexer
+from bot.storage import matches as stored_matches
 from bot.storage import models as m
 from bot.storage.database import Database
+from bot.storage.repos import ensure_channel, insert_ignore, posts_by_message_id
+from bot.storage.rules import rules_for_matching
+from bot.storage.types import sqlite_datetime
 
 if TYPE_CHECKING:
     from bot.ingest.topics import TopicWorker
-from bot.storage.repos import ensure_channel, insert_ignore, posts_by_message_id, rules_for_matching
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +130,7 @@ class Pipeline:
         if self._embed_posts and self.topics is None:
             from bot.ingest.topics import TopicWorker
 
-            self.topics = await asyncio.to_thread(TopicWorker, self.db, self.matcher, _insert_matches)  # loads the model
+            self.topics = await asyncio.to_thread(TopicWorker, self.db, self.matcher, stored_matches.insert)  # loads the model
             self.topics.on_matches.append(self._tell_matches)
         if self.topics is not None:
             await self.topics.prepare()
@@ -245,7 +248,7 @@ class Pipeline:
         ]
         if not hits:
             return
-        new = await _insert_matches(session, hits)
+        new = await stored_matches.insert(session, hits)
         new.sort()
         result.matches += len(new)
         result.new_match_ids.extend(new)
@@ -255,7 +258,7 @@ async def _insert_posts(session: AsyncSession, channel_id: int, fresh: list[doma
     """INSERT ... ON CONFLICT DO NOTHING RETURNING (id, message_id): the rows actually inserted.
 
     On SQLite the rows go to the driver as one multi-row statement per `_SQLITE_ROWS` posts, the
-    dates written as SQLAlchemy writes them (`_sqlite_datetime`): SQLAlchemy's handling of every parameter of
+    dates written as SQLAlchemy writes them (`sqlite_datetime`): SQLAlchemy's handling of every parameter of
     every row was 4-8 µs of a post's 70 there (benchmarks/ingestion.py, interleaved). PostgreSQL,
     where the server's side dominates, goes through SQLAlchemy's insertmanyvalues.
     """
@@ -274,7 +277,7 @@ async def _insert_posts(session: AsyncSession, channel_id: int, fresh: list[doma
         for row in chunk:
             for name in _COLUMNS:
                 value = row[name]
-                values.append(_sqlite_datetime(value) if name in _DATES and value is not None else value)  # type: ignore[arg-type]
+                values.append(sqlite_datetime(value) if name in _DATES and value is not None else value)  # type: ignore[arg-type]
         result = await conn.exec_driver_sql(
             _SQLITE_INSERT + ",".join([_SQLITE_ROW] * len(chunk)) + _SQLITE_CONFLICT, tuple(values)
         )
@@ -291,61 +294,6 @@ _SQLITE_ROWS = 1000  # 16,000 parameters a statement, within SQLite's 32,766
 _SQLITE_INSERT = f"INSERT INTO posts ({', '.join(_COLUMNS)}) VALUES "
 _SQLITE_ROW = "(" + ",".join("?" * len(_COLUMNS)) + ")"
 _SQLITE_CONFLICT = " ON CONFLICT (channel_id, message_id) DO NOTHING RETURNING id, message_id"
-
-
-def _sqlite_datetime(value: datetime) -> str:
-    """A UTC datetime as SQLAlchemy's SQLite DATETIME text ("2026-11-24 08:00:00.000000", no zone), the
-    form every other write uses, so comparisons in SQL hold (a test compares the two)."""
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to a UTC column; use datetime.now(UTC)")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-async def _insert_matches(session: AsyncSession, hits: list[tuple[domain.RuleMatch, int]]) -> list[int]:
-    """Matches as multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING id (only the rows actually
-    inserted: the new matches), a few thousand rows a statement.
-
-    Every value is an integer we made (rule id, post id, highlight offsets) or our own timestamp, so
-    the rows are written as literals: this spares SQLAlchemy's per-parameter processing (a JSON
-    encoding per match among it), which was most of the cost of a batch with many matches.
-    """
-    conn = await session.connection()
-    now = datetime.now(UTC)
-    # SQLAlchemy's SQLite DATETIME text (UTC, no zone); on PostgreSQL a timestamptz with its +00:00
-    stamp = _sqlite_datetime(now) if conn.dialect.name == "sqlite" else now.isoformat(sep=" ")
-    new: list[int] = []
-    for start in range(0, len(hits), _MATCH_CHUNK):
-        values = ",".join(
-            f"({int(hit.rule_id):d},{int(post_id):d},'{_spans(hit.highlights)}','{stamp}')"
-            for hit, post_id in hits[start : start + _MATCH_CHUNK]
-        )
-        result = await conn.exec_driver_sql(
-            "INSERT INTO matches (rule_id, post_id, highlights, matched_at) VALUES "
-            + values
-            + " ON CONFLICT (rule_id, post_id) DO NOTHING RETURNING id, rule_id, post_id"
-        )
-        rows: list[Any] = list(result.fetchall())
-        new.extend(int(r[0]) for r in rows)
-        inserted = {(int(r[1]), int(r[2])) for r in rows}
-        # a match already there is a post matched again after an edit: its spans point into the new text
-        for hit, post_id in hits[start : start + _MATCH_CHUNK]:
-            if (int(hit.rule_id), int(post_id)) not in inserted:
-                await conn.exec_driver_sql(
-                    f"UPDATE matches SET highlights = '{_spans(hit.highlights)}' "
-                    f"WHERE rule_id = {int(hit.rule_id):d} AND post_id = {int(post_id):d}")
-    return new
-
-
-_MATCH_CHUNK = 5000
-
-
-def _spans(highlights: tuple[tuple[int, int], ...]) -> str:
-    """``[[start,end],...]`` for a SQL literal, from the C-level repr: integers only, so never a
-    quote in it (anything else is refused)."""
-    encoded = str(list(highlights)).replace("(", "[").replace(")", "]").replace(" ", "")
-    if "'" in encoded or '"' in encoded:
-        raise TypeError(f"highlights must be integer pairs, not {highlights!r}")
-    return encoded
 
 
 _POSTS = m.Post.__table__

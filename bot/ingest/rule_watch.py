@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import func, select
-
-from bot.storage import models as m
 from bot.storage.database import Database
+from bot.storage.rules import rules_fingerprint
 
 
 class RuleChangeWatcher:
@@ -37,8 +35,5 @@ class RuleChangeWatcher:
         return await self._read() != self._fingerprint
 
     async def _read(self) -> tuple[int, ...]:
-        rules = (select(func.count(), func.coalesce(func.max(m.Rule.id), 0), func.coalesce(func.sum(m.Rule.id), 0))
-                 .join(m.Subscriber, m.Subscriber.id == m.Rule.subscriber_id).where(m.Subscriber.active.is_(True)))
         async with self.db.uow(read_only=True) as session:
-            row = (await session.execute(rules)).one()
-        return tuple(int(v or 0) for v in row)
+            return await rules_fingerprint(session)

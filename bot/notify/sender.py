@@ -22,15 +22,13 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from bot.config import Settings
 from bot.delivery.errors import DestinationGone, SendFailed, SendInDoubt, SendUncertain
 from bot.domain import SendResult
 from bot.notify import edge
 from bot.notify.render import fit, render, title_of
 from bot.notify.secret import SealError, unseal
-from bot.storage import models as m
+from bot.storage import notify as stored_targets
 from bot.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -62,7 +60,7 @@ class AppriseNotifier:
         next one added, so an id alone never stands for a URL); the unsealed URL is remembered by its
         sealed form, so decryption runs once per target."""
         async with self.db.uow(read_only=True) as session:
-            row = await session.scalar(select(m.NotifyTarget).where(m.NotifyTarget.id == target_id))
+            row = await stored_targets.by_id(session, target_id)
             if row is None or (subscriber_id is not None and row.subscriber_id != subscriber_id):
                 raise DestinationGone(f"notification target #{target_id} was removed")
             stored, masked, fmt, limit, keyed = row.url, row.masked, row.body_format, row.body_limit, row.keyed

@@ -11,14 +11,15 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.domain import OutboxState
 from bot.notify import edge
 from bot.notify.render import render, title_of
 from bot.notify.secret import SealError, seal, unseal
 from bot.storage import models as m
+from bot.storage import notify as stored_targets
+from bot.storage import rules as stored_rules
 from bot.storage.database import Database
 
 MODES = ("also", "only")
@@ -47,15 +48,9 @@ class TargetView:
     created_at: datetime
 
 
-async def _views(session: object, subscriber_id: int) -> list[TargetView]:
-    rows = (await session.execute(  # type: ignore[attr-defined]
-        select(m.NotifyTarget, m.Rule.name, m.Rule.source)
-        .outerjoin(m.Rule, m.Rule.id == m.NotifyTarget.rule_id)
-        .where(m.NotifyTarget.subscriber_id == subscriber_id).order_by(m.NotifyTarget.id)
-    )).all()
-    return [TargetView(n, t.id, t.masked, t.rule_id, (name or source) if t.rule_id is not None else None, t.mode,
-                       t.body_format, t.keyed, t.created_at)
-            for n, (t, name, source) in enumerate(rows, 1)]
+async def _views(session: AsyncSession, subscriber_id: int) -> list[TargetView]:
+    return [TargetView(n, t.id, t.masked, t.rule_id, rule_name, t.mode, t.body_format, t.keyed, t.created_at)
+            for n, (t, rule_name) in enumerate(await stored_targets.listed(session, subscriber_id), 1)]
 
 
 async def list_targets(db: Database, subscriber_id: int) -> list[TargetView]:
@@ -78,11 +73,11 @@ async def add_target(
     async with db.uow() as session:
         owner = subscriber_id
         if rule_id is not None:
-            rule = await session.scalar(select(m.Rule).where(m.Rule.id == rule_id))
+            rule = await stored_rules.rule_by_id(session, rule_id)
             if rule is None or (rule.subscriber_id != subscriber_id and not admin):
                 raise NotifyError("no_rule", rule_id=rule_id)
             owner = rule.subscriber_id
-        existing = (await session.scalars(select(m.NotifyTarget).where(m.NotifyTarget.subscriber_id == owner))).all()
+        existing = await stored_targets.of_subscriber(session, owner)
         if len(existing) >= settings.notify.max_targets:
             raise NotifyError("too_many", limit=settings.notify.max_targets)
         for old in existing:
@@ -92,15 +87,10 @@ async def add_target(
                 same = False
             if same and old.rule_id == rule_id:
                 raise NotifyError("duplicate", masked=old.masked)
-        target = m.NotifyTarget(subscriber_id=owner, rule_id=rule_id, mode=mode,
-                                url=seal(url.strip(), settings.notify.key), masked=parsed.masked,
-                                body_format=parsed.body_format, body_limit=min(parsed.body_limit, 32768),
-                                keyed=parsed.keyed, created_at=now)
-        session.add(target)
-        await session.flush()
-        # rows still naming this id belong to a removed target (its rule or chat deleted; SQLite gives
-        # the id again): they must never go to this URL
-        await session.execute(delete(m.Outbox).where(m.Outbox.target_id == target.id))
+        target = await stored_targets.add(session, m.NotifyTarget(
+            subscriber_id=owner, rule_id=rule_id, mode=mode, url=seal(url.strip(), settings.notify.key),
+            masked=parsed.masked, body_format=parsed.body_format, body_limit=min(parsed.body_limit, 32768),
+            keyed=parsed.keyed, created_at=now))
         views = await _views(session, owner)
     return next(v for v in views if v.id == target.id)
 
@@ -116,17 +106,7 @@ async def remove_target(
         view = next((v for v in views if (v.id == target_id if target_id is not None else v.number == number)), None)
         if view is None:
             return None
-        digests = (await session.scalars(
-            select(m.Outbox.digest_id).where(m.Outbox.target_id == view.id, m.Outbox.digest_id.is_not(None))
-            .distinct())).all()
-        await session.execute(delete(m.Outbox).where(m.Outbox.target_id == view.id))
-        await session.execute(delete(m.NotifyTarget).where(m.NotifyTarget.id == view.id))
-        for digest_id in digests:  # a digest that waited only for this target is done
-            left = await session.scalar(select(func.count()).select_from(m.Outbox).where(
-                m.Outbox.digest_id == digest_id, m.Outbox.state.in_((OutboxState.PENDING, OutboxState.SENDING))))
-            if not left:
-                await session.execute(update(m.Digest).where(m.Digest.id == digest_id, m.Digest.state != "empty")
-                                      .values(state="sent", sent_at=now))
+        await stored_targets.remove(session, view.id, now)
         return view
 
 
@@ -137,11 +117,10 @@ async def test_target(
     now, outside the outbox. Returns None when it went, else the reason (masked). Raises
     NotifyError("no_target")."""
     async with db.uow() as session:
-        own = select(m.NotifyTarget).where(m.NotifyTarget.subscriber_id == subscriber_id)
         if target_id is not None:
-            row = (await session.scalars(own.where(m.NotifyTarget.id == target_id))).first()
-        elif number is not None and number >= 1:
-            row = (await session.scalars(own.order_by(m.NotifyTarget.id).offset(number - 1).limit(1))).first()
+            row = await stored_targets.own(session, subscriber_id, target_id)
+        elif number is not None:
+            row = await stored_targets.numbered(session, subscriber_id, number)
         else:
             row = None
         if row is None:
@@ -171,10 +150,8 @@ class Counts:
 async def counts(db: Database) -> Counts:
     """For admins: how many targets, of how many subscribers, by scheme; the target rows' states."""
     async with db.uow() as session:
-        masked = (await session.execute(select(m.NotifyTarget.masked, m.NotifyTarget.subscriber_id))).all()
-        states = dict((await session.execute(
-            select(m.Outbox.state, func.count()).where(m.Outbox.target_id.is_not(None)).group_by(m.Outbox.state)
-        )).tuples().all())
+        masked = await stored_targets.masked_all(session)
+        states = await stored_targets.row_states(session)
     by_scheme: dict[str, int] = {}
     for text, _ in masked:
         scheme = text.split("://", 1)[0]

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, exists, func, select, update
 from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -134,3 +134,66 @@ def telegram_ids(rows: Sequence[m.Channel]) -> dict[int, domain.ChannelRef]:
     """Bare Telegram id -> the ref, of the rows that have an id."""
     return {r.telegram_id: domain.ChannelRef(r.telegram_id, r.username, r.title)
             for r in rows if r.telegram_id is not None}
+
+
+# what subscribers see and ask for (the bot's /channels, /follow and the admin's queue)
+
+PENDING = domain.ChannelStatus.PENDING.value
+
+
+async def listed_active(session: AsyncSession) -> list[m.Channel]:
+    """The active channels by title, as the bot lists them."""
+    return list(await session.scalars(
+        select(m.Channel).where(m.Channel.status == ACTIVE).order_by(m.Channel.title, m.Channel.id)))
+
+
+async def active_by_id(session: AsyncSession, row_id: int) -> m.Channel | None:
+    return await session.scalar(select(m.Channel).where(m.Channel.id == row_id, m.Channel.status == ACTIVE))
+
+
+async def by_id(session: AsyncSession, row_id: int) -> m.Channel | None:
+    return await session.get(m.Channel, row_id)
+
+
+async def by_username(session: AsyncSession, username: str) -> m.Channel | None:
+    return await session.scalar(select(m.Channel).where(m.Channel.username == username.lower()))
+
+
+async def requested_by(session: AsyncSession, chat_id: int) -> int:
+    """How many channels, not removed, this chat asked for."""
+    return int(await session.scalar(select(func.count()).select_from(m.Channel).where(
+        m.Channel.added_by == chat_id, m.Channel.status != REMOVED)) or 0)
+
+
+async def request(session: AsyncSession, username: str, title: str, chat_id: int) -> m.Channel:
+    """A chat asks for a channel: it waits for an admin (a removed row asked for again goes back
+    into the queue)."""
+    row = await by_username(session, username)
+    if row is not None:
+        row.status, row.added_by = PENDING, chat_id
+    else:
+        row = m.Channel(username=username.lower(), title=title, status=PENDING, added_by=chat_id)
+        session.add(row)
+    return row
+
+
+async def active_and_pending(session: AsyncSession) -> list[m.Channel]:
+    """The admin's screen: pending channels first, then the active ones, each oldest first."""
+    return list(await session.scalars(
+        select(m.Channel).where(m.Channel.status.in_((ACTIVE, PENDING)))
+        .order_by(m.Channel.status.desc(), m.Channel.id)))
+
+
+async def newest_post_times(session: AsyncSession, row_id: int) -> tuple[datetime, datetime] | None:
+    """(published, stored) of the channel's newest stored post (by message id), if it has one."""
+    row = (await session.execute(
+        select(m.Post.date, m.Post.stored_at).where(m.Post.channel_id == row_id)
+        .order_by(m.Post.message_id.desc()).limit(1))).first()
+    return None if row is None else (row.date, row.stored_at)
+
+
+async def nothing_stored(session: AsyncSession) -> bool:
+    """No channel and no post stored: a database nobody filled yet."""
+    any_channel = await session.scalar(select(exists().where(m.Channel.id.is_not(None))))
+    any_post = await session.scalar(select(exists().where(m.Post.channel_id.is_not(None))))
+    return not any_channel and not any_post

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, func, select
@@ -53,36 +52,5 @@ async def posts_by_message_id(session: AsyncSession, channel_id: int, ids: Seque
     return {p.message_id: p for p in rows}
 
 
-async def rules_for_matching(session: AsyncSession) -> list[domain.Rule]:
-    rows = await session.execute(
-        select(m.Rule.id, m.Rule.source, m.Rule.subscriber_id, m.Rule.channels)
-        .join(m.Subscriber, m.Subscriber.id == m.Rule.subscriber_id)
-        .where(m.Subscriber.active.is_(True))
-    )
-    return [domain.Rule(r.id, r.source, r.subscriber_id, tuple(r.channels or ())) for r in rows]
-
-
 async def count(session: AsyncSession, model: type[m.Base]) -> int:
     return int(await session.scalar(select(func.count()).select_from(model)) or 0)
-
-
-async def matches_between(
-    session: AsyncSession, subscriber_id: int, since: datetime | None, until: datetime
-) -> list[tuple[m.Match, m.Rule, m.Post, m.Channel]]:
-    """A subscriber's matches on posts dated in (since, until], on channels it follows."""
-    unfollowed = select(m.Subscription.channel_id).where(
-        m.Subscription.subscriber_id == subscriber_id, m.Subscription.following.is_(False)
-    )
-    query = (
-        select(m.Match, m.Rule, m.Post, m.Channel)
-        .join(m.Rule, m.Rule.id == m.Match.rule_id)
-        .join(m.Post, m.Post.id == m.Match.post_id)
-        .join(m.Channel, m.Channel.id == m.Post.channel_id)
-        .where(m.Rule.subscriber_id == subscriber_id, m.Post.date <= until, m.Post.deleted.is_(False))
-        .where(m.Post.channel_id.not_in(unfollowed))
-        .order_by(m.Post.date.desc(), m.Post.id.desc())
-    )
-    if since is not None:
-        query = query.where(m.Post.date > since)
-    rows = await session.execute(query)
-    return [(r[0], r[1], r[2], r[3]) for r in rows]

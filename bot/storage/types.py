@@ -33,3 +33,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def sqlite_datetime(value: datetime) -> str:
+    """A UTC datetime as SQLAlchemy's SQLite DATETIME text ("2026-11-24 08:00:00.000000", no zone), the
+    form every other write uses, so comparisons in SQL hold (for statements written without it)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column; use datetime.now(UTC)")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")

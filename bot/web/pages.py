@@ -13,7 +13,6 @@ from starlette.responses import Response
 from bot.commands import access, rules, settings_menu
 from bot.commands.context import Request as CommandRequest
 from bot.commands.render import as_int
-from bot.commands.store import rules_of
 from bot.commands.types import Caller, ChatKind
 from bot.commands.types import Reply as CommandReply
 from bot.digest.builder import build_items
@@ -21,6 +20,7 @@ from bot.digest.chart import daily_counts
 from bot.digest.select import TimelineFilter, matches_page, matches_posted_between
 from bot.i18n import N_
 from bot.matching import RuleError
+from bot.storage.rules import rules_of
 from bot.web import queries
 from bot.web.context import Viewer, not_found, page, render, see_other, state
 
@@ -216,7 +216,7 @@ async def settings_page(request: Request, viewer: Viewer) -> Response:
                 reply = await settings_menu.settings(web.commands, _command_request(viewer, f"{name} {value}"))
                 notices.append(_plain(reply).split("\n\n")[0])
         async with web.db.uow(read_only=True) as session:
-            from bot.commands.store import get_subscriber
+            from bot.storage.rules import get_subscriber
 
             sub = await get_subscriber(session, viewer.user_id) or sub
     return render(request, "settings.html", viewer=viewer, sub=sub, notices=notices,

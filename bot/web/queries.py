@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 
-from bot.commands.store import unfollowed_ids
 from bot.domain import post_link
 from bot.storage import models as m
+from bot.storage.rules import unfollowed_ids
 
 
 async def own_channels(session: AsyncSession, subscriber_id: int) -> list[m.Channel]:
