@@ -11,9 +11,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.commands.store import rules_of
 from bot.i18n import N_, t
 from bot.notify import targets
+from bot.storage.rules import rules_of
 from bot.web.context import Viewer, page, render, state
 
 MAX_URL = 2000  # longer than any service's URL; more is refused before apprise reads it

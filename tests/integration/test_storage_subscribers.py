@@ -196,6 +196,8 @@ async def test_notify_targets_listed_numbered_and_removed_with_their_rows(db: Da
         assert (await notify.numbered(session, sub, 2)).id == one_rule.id  # type: ignore[union-attr]
         assert await notify.numbered(session, sub, 3) is None
         assert await notify.numbered(session, sub, 0) is None
+        assert (await notify.own(session, sub, one_rule.id)).masked == "mailto://b"  # type: ignore[union-attr]
+        assert await notify.own(session, sub + 1, one_rule.id) is None  # another chat's id
         assert (await notify.by_id(session, everything.id)).masked == "ntfy://a"  # type: ignore[union-attr]
         assert sorted(await notify.masked_all(session)) == [("mailto://b", sub), ("ntfy://a", sub)]
         assert await notify.row_states(session) == {"pending": 1, "failed": 1}
