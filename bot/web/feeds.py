@@ -19,6 +19,7 @@ from bot.commands.render import esc, marked
 from bot.digest.builder import build_items
 from bot.digest.render import DigestItem
 from bot.digest.select import matches_posted_between
+from bot.i18n import known_language, label, t
 from bot.storage import models as m
 from bot.web.context import state
 
@@ -52,10 +53,12 @@ async def atom(request: Request) -> Response:
     if _fresh(request, etag, updated):
         return Response(status_code=304, headers=headers)
     base = web.settings.web.base_url or str(request.base_url).rstrip("/")
-    title = f"tgmon: {rule.source}" if rule is not None else "tgmon: all matches"
+    lang = known_language(sub.language)  # the subscriber's language, as in their digest
+    title = (label(lang, "web_feed_title_rule_txt", rule=rule.source) if rule is not None
+             else label(lang, "web_feed_title_all_txt"))
     body = web.templates.get_template("feed.xml").render(
         title=title, items=items, updated=updated, self_url=str(request.url), base=base, feed_id=f"{base}/feeds/{feed.id}",
-        item_html=entry_html)
+        item_html=lambda item: entry_html(item, lang))
     return Response(body, media_type="application/atom+xml; charset=utf-8", headers=headers)
 
 
@@ -72,11 +75,12 @@ def _fresh(request: Request, etag: str, updated: object) -> bool:
     return False
 
 
-def entry_html(item: DigestItem) -> str:
-    """An entry's content: the post with the matched words in bold, "also in", the link. Plain
-    HTML as a string: the template escapes it once more into the Atom `content type="html"`."""
+def entry_html(item: DigestItem, lang: str = "en") -> str:
+    """An entry's content: the post with the matched words in bold, "also in", the link, in `lang`.
+    Plain HTML as a string: the template escapes it once more into the Atom `content type="html"`."""
     text = marked(item.text, item.highlights).replace("\n", "<br>")
-    also = f"<p><i>also in: {esc(', '.join(item.also_in))}</i></p>" if item.also_in else ""
-    rules = ", ".join([item.rule, *item.other_rules])
-    return (f"<p>{text}</p>{also}<p>matched: {esc(rules)}</p>"
+    also_in = t(lang, "web_also_in", channels=", ".join(item.also_in))
+    also = f"<p><i>{also_in}</i></p>" if item.also_in else ""
+    matched = t(lang, "web_feed_matched", rules=", ".join([item.rule, *item.other_rules]))
+    return (f"<p>{text}</p>{also}<p>{matched}</p>"
             f'<p><a href="{esc(item.link)}">{esc(item.channel_title)}</a></p>')

@@ -7,11 +7,13 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.commands import access, rules, settings_menu
 from bot.commands.context import Request as CommandRequest
+from bot.commands.errors import rule_error_text
 from bot.commands.render import as_int
 from bot.commands.types import Caller, ChatKind
 from bot.commands.types import Reply as CommandReply
@@ -119,7 +121,7 @@ async def search(request: Request, viewer: Viewer) -> Response:
             result = await search_posts(web.db, text, since=since, before=before, limit=size + 1, channels=scope,
                                         settings=web.settings.matching)
         except RuleError as err:
-            error = str(getattr(err, "message", "") or err)
+            error = Markup(rule_error_text(viewer.lang, err))  # the bot's words, in the viewer's language
         if result is not None:
             posts = list(result.posts)
             if len(posts) > size:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from zoneinfo import ZoneInfo
 
+import feedparser
 import httpx
 from sqlalchemy import select
 
@@ -16,7 +17,7 @@ from bot.i18n import dates
 from bot.storage import models as m
 from bot.storage.database import Database
 from tests.integration.test_commands_notify import written_log  # noqa: F401  (the fixture)
-from tests.integration.web_kit import ADMIN, ALICE, BORIS, WebKit, archive, csrf, make_web_kit
+from tests.integration.web_kit import ADMIN, ALICE, BASE, BORIS, WebKit, archive, csrf, make_web_kit
 from tests.notify_support import HttpCatcher
 
 TOKEN = "web-s3cret-T0ken-of-the-hook"
@@ -172,6 +173,17 @@ async def test_pages_speak_the_subscribers_language_and_the_browsers_before_sign
     assert "История правок" in post_page.text and "текст до " in post_page.text
     missing = await ivan.get("/post/999999999")
     assert missing.status_code == 404 and "Такого поста нет" in missing.text
+    bad_rule = await ivan.get("/search", params={"q": "(обстрел"})
+    assert 'class="card error"' in bad_rule.text and "скобк" in bad_rule.text  # the bot's own words for it
+    # his feed, too: its title, "also in" and the rules it matched
+    reply = await kit.say(IVAN, "/feed")
+    feed_path = re.search(re.escape(BASE) + r"(/feed/[A-Za-z0-9_-]+\.atom)", reply)
+    assert feed_path, reply
+    async with kit.client() as reader:
+        feed = feedparser.parse((await reader.get(feed_path.group(1))).content)
+    assert not feed.bozo and feed.feed.title == "tgmon: все совпадения"
+    contents = " ".join(e.content[0].value for e in feed.entries)
+    assert "также в: Other &lt;news&gt; &amp; co" in contents and "совпало с правилами: батальон" in contents
     chart = await ivan.get("/chart?days=91")
     assert "последний 91 день" in chart.text and "последние 7 дней" in chart.text
     oksana = await kit.signed_in(OKSANA)
