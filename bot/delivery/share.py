@@ -19,10 +19,8 @@ import socket
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select, update
-
 from bot.domain import Clock
-from bot.storage import models as m
+from bot.storage import outbox as rows
 from bot.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -47,21 +45,11 @@ class WorkerShare:
         """Record this worker as alive; return how many workers are alive (this one included)."""
         now = self.clock.now()
         async with self.db.uow() as session:
-            found = await session.execute(
-                update(m.DeliveryWorker).where(m.DeliveryWorker.name == self.name).values(heartbeat_at=now)
-            )
-            if not getattr(found, "rowcount", 0):
-                session.add(m.DeliveryWorker(name=self.name, heartbeat_at=now))
-                await session.flush()
-            live = await session.scalar(
-                select(func.count()).select_from(m.DeliveryWorker).where(m.DeliveryWorker.heartbeat_at > now - STALE_AFTER)
-            )
-            # rows of workers dead for long are only clutter
-            await session.execute(
-                delete(m.DeliveryWorker).where(m.DeliveryWorker.heartbeat_at < now - 10 * STALE_AFTER)
-            )
-        return max(1, int(live or 0))
+            await rows.worker_beat(session, self.name, now)
+            live = await rows.live_workers(session, now - STALE_AFTER)
+            await rows.forget_workers(session, now - 10 * STALE_AFTER)  # rows of workers dead for long are only clutter
+        return max(1, live)
 
     async def leave(self) -> None:
         async with self.db.uow() as session:
-            await session.execute(delete(m.DeliveryWorker).where(m.DeliveryWorker.name == self.name))
+            await rows.worker_leave(session, self.name)

@@ -1,0 +1,222 @@
+"""The outbox repository (bot/storage/outbox.py) on SQLite and PostgreSQL: head rows, claims with
+SKIP LOCKED, leases, marks, and the delivery workers' heartbeats."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.domain import DigestState, OutboxState
+from bot.storage import models as m
+from bot.storage import outbox
+from bot.storage.database import Database
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+async def _subscriber(db: Database, chat_id: int, language: str = "en") -> int:
+    async with db.uow() as session:
+        sub = m.Subscriber(chat_id=chat_id, language=language, created_at=T0)
+        session.add(sub)
+        await session.flush()
+        return sub.id
+
+
+async def _digest(db: Database, sub_id: int, state: str = DigestState.BUILT) -> int:
+    async with db.uow() as session:
+        row = m.Digest(subscriber_id=sub_id, period_key=f"daily:{sub_id}:{state}", kind="daily", period_start=T0,
+                       period_end=T0, state=state, created_at=T0)
+        session.add(row)
+        await session.flush()
+        return row.id
+
+
+async def _target(db: Database, sub_id: int, *, keyed: bool) -> int:
+    async with db.uow() as session:
+        row = m.NotifyTarget(subscriber_id=sub_id, url="plain:ntfy://example", masked="ntfy://example",
+                             body_format="text", body_limit=4000, keyed=keyed, created_at=T0)
+        session.add(row)
+        await session.flush()
+        return row.id
+
+
+async def _rows(db: Database, sub_id: int, chat_id: int, chunks: int, *, digest_id: int | None = None,
+                target_id: int | None = None, due: datetime = T0) -> list[int]:
+    async with db.uow() as session:
+        await outbox.add_rows(session, [
+            {"digest_id": digest_id, "subscriber_id": sub_id, "chat_id": chat_id, "kind": "digest", "chunk_no": n,
+             "chunk_total": chunks, "text": f"part {n}", "attachment": None, "random_id": outbox.new_random_id(),
+             "state": OutboxState.PENDING, "attempts": 0, "not_before": due, "created_at": T0,
+             "target_id": target_id, "silent": n > 1, "buttons": [[{"text": "More", "data": "dg:more:1"}]]}
+            for n in range(1, chunks + 1)])
+        found = await session.scalars(select(m.Outbox.id).where(m.Outbox.chat_id == chat_id).order_by(m.Outbox.id))
+        return list(found)[-chunks:]
+
+
+async def _row(db: Database, row_id: int) -> m.Outbox:
+    async with db.uow(read_only=True) as session:
+        row = await session.get(m.Outbox, row_id)
+    assert row is not None
+    return row
+
+
+async def _digest_state(db: Database, digest_id: int) -> str:
+    async with db.uow(read_only=True) as session:
+        return str(await session.scalar(select(m.Digest.state).where(m.Digest.id == digest_id)))
+
+
+async def test_only_a_destinations_head_row_is_due_and_a_claim_takes_it_and_its_digest(db: Database) -> None:
+    sub = await _subscriber(db, 10)
+    digest = await _digest(db, sub)
+    target = await _target(db, sub, keyed=True)
+    first, second = await _rows(db, sub, 10, 2, digest_id=digest)
+    (elsewhere,) = await _rows(db, sub, 10, 1, digest_id=digest, target_id=target)
+    later_sub = await _subscriber(db, 20)
+    (later,) = await _rows(db, later_sub, 20, 1, due=T0 + timedelta(minutes=5))
+    async with db.uow() as session:
+        heads = await outbox.due_heads(session, T0, limit=10)
+        # the chat's first chunk and the target's row (its own queue); chat 20's row is not due yet
+        assert [j.id for j in heads] == [first, elsewhere]
+        job = heads[0]
+        assert (job.chunk_no, job.chunk_total, job.silent, job.buttons) == (1, 2, False, ((("More", "dg:more:1"),),))
+        assert await outbox.due_heads(session, T0, limit=10, exclude={10}) == []
+        await outbox.claim(session, heads[:1], T0)
+    claimed = await _row(db, first)
+    assert (claimed.state, claimed.attempts, claimed.claimed_at) == (OutboxState.SENDING, 1, T0)
+    assert await _digest_state(db, digest) == DigestState.SENDING
+    async with db.uow() as session:
+        # the claimed head still holds the chat: the second chunk waits behind it
+        assert [j.id for j in await outbox.due_heads(session, T0 + timedelta(hours=1), limit=10)] == [elsewhere, later]
+        await outbox.release(session, [first])
+        assert [j.id for j in await outbox.due_heads(session, T0, limit=1)] == [first]
+    released = await _row(db, first)
+    assert (released.state, released.attempts, released.claimed_at) == (OutboxState.PENDING, 0, None)
+    assert second not in {j.id for j in heads}
+
+
+async def test_a_claim_skips_the_rows_another_transaction_locked(db: Database) -> None:
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite has one writer at a time (BEGIN IMMEDIATE): no second claim can run alongside")
+    subs = [await _subscriber(db, chat) for chat in (1, 2, 3)]
+    ids = [(await _rows(db, sub, chat, 1))[0] for sub, chat in zip(subs, (1, 2, 3), strict=True)]
+    async with db.uow() as first:
+        mine = await outbox.due_heads(first, T0, limit=2)
+        assert [j.id for j in mine] == ids[:2]
+        async with db.uow() as second:  # another worker while the first holds its candidates
+            theirs = await outbox.due_heads(second, T0, limit=10)
+            assert [j.id for j in theirs] == ids[2:]
+            await outbox.claim(second, theirs, T0)
+        await outbox.claim(first, mine, T0)
+    assert [(await _row(db, i)).attempts for i in ids] == [1, 1, 1]
+
+
+async def test_a_lease_is_renewed_and_an_expired_one_is_found_requeued_or_uncertain(db: Database) -> None:
+    sub = await _subscriber(db, 10)
+    plain = await _target(db, sub, keyed=False)
+    (chat_row,) = await _rows(db, sub, 10, 1)
+    (target_row,) = await _rows(db, sub, 10, 1, target_id=plain)
+    async with db.uow() as session:
+        jobs = await outbox.due_heads(session, T0, limit=10)
+        await outbox.claim(session, jobs, T0)
+        await outbox.renew(session, [chat_row], T0 + timedelta(minutes=2))
+        await outbox.on_wire(session, target_row, T0 + timedelta(seconds=1))
+    async with db.uow() as session:
+        found = await outbox.expired(session, T0 + timedelta(minutes=1))
+        assert found == [outbox.Expired(target_row, 1, plain, False, True)]  # the renewed one is still held
+        found = await outbox.expired(session, T0 + timedelta(minutes=3))
+        assert sorted(e.id for e in found) == [chat_row, target_row]
+        await outbox.requeue(session, [chat_row], T0 + timedelta(minutes=3), "worker gone")
+        await outbox.set_uncertain(session, [target_row], "may have been shown")
+    again = await _row(db, chat_row)
+    assert (again.state, again.claimed_at, again.not_before, again.attempts, again.last_error) == (
+        OutboxState.PENDING, None, T0 + timedelta(minutes=3), 1, "worker gone")
+    doubt = await _row(db, target_row)
+    assert (doubt.state, doubt.last_error) == (OutboxState.UNCERTAIN, "may have been shown")
+    async with db.uow() as session:  # only 'sending' rows are renewed, stamped or requeued
+        await outbox.renew(session, [chat_row], T0 + timedelta(hours=1))
+        await outbox.on_wire(session, chat_row, T0 + timedelta(hours=1))
+        await outbox.requeue(session, [target_row], T0, "no")
+    assert ((await _row(db, chat_row)).claimed_at, (await _row(db, chat_row)).sent_at) == (None, None)
+    assert (await _row(db, target_row)).state == OutboxState.UNCERTAIN
+
+
+async def test_marks_sent_space_the_chats_next_row_and_finish_the_digest(db: Database) -> None:
+    sub = await _subscriber(db, 10)
+    digest = await _digest(db, sub)
+    one, two, three = await _rows(db, sub, 10, 3, digest_id=digest)
+    async with db.uow() as session:
+        jobs = await outbox.due_heads(session, T0, limit=10)
+        await outbox.claim(session, jobs, T0)
+        await outbox.mark_sent(session, [(one, 501)], T0)
+        await outbox.space_next(session, jobs, T0, lambda chat: timedelta(seconds=3 if chat == 10 else 99))
+        await outbox.finish_digest(session, digest, T0)
+    sent = await _row(db, one)
+    assert (sent.state, sent.message_id, sent.sent_at) == (OutboxState.SENT, 501, T0)
+    assert [(await _row(db, i)).not_before for i in (two, three)] == [T0 + timedelta(seconds=3)] * 2
+    assert await _digest_state(db, digest) == DigestState.SENDING  # two rows are still to go
+    async with db.uow() as session:
+        await outbox.claim(session, [j for j in await outbox.due_heads(session, T0 + timedelta(seconds=3), limit=5)],
+                           T0)
+        await outbox.mark_sent(session, [(two, 502)], T0)
+        await outbox.claim(session, await outbox.due_heads(session, T0 + timedelta(seconds=3), limit=5), T0)
+        await outbox.mark_sent(session, [(three, 503)], T0 + timedelta(seconds=4))
+        await outbox.finish_digests(session, [digest, digest], T0 + timedelta(seconds=4))
+    assert [(await _row(db, i)).message_id for i in (one, two, three)] == [501, 502, 503]
+    assert await _digest_state(db, digest) == DigestState.SENT
+
+
+async def test_retry_done_and_an_unavailable_chat(db: Database) -> None:
+    sub = await _subscriber(db, 10)
+    digest = await _digest(db, sub)
+    target = await _target(db, sub, keyed=True)
+    one, two = await _rows(db, sub, 10, 2, digest_id=digest)
+    (away,) = await _rows(db, sub, 10, 1, target_id=target)
+    async with db.uow() as session:
+        await outbox.claim(session, await outbox.due_heads(session, T0, limit=10), T0)
+        await outbox.mark_retry(session, one, T0 + timedelta(seconds=30), "FloodWait " * 100, count_attempt=False)
+        await outbox.mark_done(session, away, OutboxState.FAILED, "gone")
+    retried = await _row(db, one)
+    assert (retried.state, retried.attempts, retried.not_before, len(retried.last_error or "")) == (
+        OutboxState.PENDING, 0, T0 + timedelta(seconds=30), 500)
+    assert ((await _row(db, away)).state, (await _row(db, away)).last_error) == (OutboxState.FAILED, "gone")
+    async with db.uow() as session:
+        assert await outbox.fail_chat(session, 10, "blocked") == 2  # the chat's rows, not the target's
+        await outbox.deactivate_chat(session, 10)
+        assert await outbox.digests_of_chat(session, 10) == [digest]
+        assert await outbox.digests_of_rows(session, [one, away]) in ([digest, None], [None, digest])
+        await outbox.finish_digest(session, digest, T0)
+        assert await outbox.fail_chat(session, 10, "blocked") == 0
+    assert {(await _row(db, i)).state for i in (one, two)} == {OutboxState.FAILED}
+    assert await _digest_state(db, digest) == DigestState.SENT
+    async with db.uow(read_only=True) as session:
+        assert await session.scalar(select(m.Subscriber.active).where(m.Subscriber.id == sub)) is False
+
+
+async def test_notices_go_to_the_chats_that_have_a_subscriber(db: Database) -> None:
+    await _subscriber(db, 10, "ru")
+    await _subscriber(db, 20)
+    async with db.uow() as session:
+        found = sorted(await outbox.subscribers_of_chats(session, [10, 20, 30]))
+        assert [(chat, lang) for _, chat, lang in found] == [(10, "ru"), (20, "en")]
+        for sub_id, chat, lang in found:
+            outbox.add_notice(session, sub_id, chat, f"<b>{lang}</b>", T0)
+    async with db.uow() as session:
+        jobs = await outbox.due_heads(session, T0, limit=10)
+    assert [(j.chat_id, j.text) for j in jobs] == [(10, "<b>ru</b>"), (20, "<b>en</b>")]
+    assert len({j.random_id for j in jobs}) == 2 and all(j.random_id > 0 for j in jobs)
+
+
+async def test_worker_heartbeats_count_the_live_and_forget_the_long_dead(db: Database) -> None:
+    async with db.uow() as session:
+        await outbox.worker_beat(session, "a", T0)
+        await outbox.worker_beat(session, "b", T0 - timedelta(minutes=1))
+        await outbox.worker_beat(session, "c", T0 - timedelta(hours=1))
+        await outbox.worker_beat(session, "a", T0 + timedelta(seconds=2))  # an update, not a second row
+        assert await outbox.live_workers(session, T0 - timedelta(seconds=30)) == 1
+        assert await outbox.live_workers(session, T0 - timedelta(minutes=2)) == 2
+        await outbox.forget_workers(session, T0 - timedelta(minutes=5))
+        await outbox.worker_leave(session, "b")
+        names = list(await session.scalars(select(m.DeliveryWorker.name).order_by(m.DeliveryWorker.name)))
+    assert names == ["a"]
