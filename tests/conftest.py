@@ -95,6 +95,45 @@ def pg_database() -> Iterator[str]:
     asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture(scope="session")
+def pgvector_server() -> Iterator[Any]:
+    """A throwaway PostgreSQL 16 with pgvector from the pgserver wheel (tests/pgvector_support.py),
+    one for the session. Skipped, saying why, where it cannot start; mandatory when CI=true."""
+    from tests.pgvector_support import PgvectorServer, PgvectorUnavailable
+
+    server = PgvectorServer()
+    try:
+        server.start()
+    except (PgvectorUnavailable, OSError, Exception) as exc:
+        server.stop()
+        if os.environ.get("CI") == "true":
+            raise RuntimeError(f"the pgvector server is required in CI and did not start: {exc}") from exc
+        pytest.skip(f"no PostgreSQL with pgvector: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pgvector_url(pgvector_server: Any) -> str:
+    """An empty database of its own on the pgvector server (the migrations create the extension)."""
+    name = f"tgmon_test_{uuid.uuid4().hex[:10]}"
+    admin = pgvector_server.url()
+
+    async def create() -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(admin, timeout=10)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    return str(pgvector_server.url(name))
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":

