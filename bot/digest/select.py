@@ -34,6 +34,7 @@ class MatchRow:
     forward_message_id: int | None = None
     subscriber_id: int = 0
     match_id: int = 0
+    deleted: bool = False  # deleted in the channel (only queries that ask for deleted posts return them)
 
 
 _COLUMNS = (
@@ -54,6 +55,7 @@ _COLUMNS = (
     m.Post.forward_message_id,
     m.Rule.subscriber_id,
     m.Match.id,
+    m.Post.deleted,
 )
 
 
@@ -84,7 +86,7 @@ def _rows(result: Sequence[tuple[object, ...]]) -> list[MatchRow]:
     out = []
     for r in result:
         (rule_id, name, source, post_id, channel_id, tg_id, username, title, msg_id, date, text, spans,
-         views, fwd_channel, fwd_message, subscriber_id, match_id) = r
+         views, fwd_channel, fwd_message, subscriber_id, match_id, deleted) = r
         out.append(
             MatchRow(
                 rule_id=int(rule_id),  # type: ignore[call-overload]
@@ -103,6 +105,7 @@ def _rows(result: Sequence[tuple[object, ...]]) -> list[MatchRow]:
                 forward_message_id=fwd_message,  # type: ignore[arg-type]
                 subscriber_id=int(subscriber_id),  # type: ignore[call-overload]
                 match_id=int(match_id),  # type: ignore[call-overload]
+                deleted=bool(deleted),
             )
         )
     return out
@@ -145,9 +148,6 @@ async def matches_posted_between(
     return _rows((await session.execute(query)).all())
 
 
-DENSE = 2_000  # a subscriber's matches (of the rules asked) from which a timeline page walks the posts by date
-
-
 @dataclass(frozen=True, slots=True)
 class TimelineFilter:
     """What the web view's timeline shows: one subscriber's matches, optionally of one rule, on one
@@ -173,41 +173,51 @@ def _filtered(query: Select[tuple[object, ...]], f: TimelineFilter) -> Select[tu
 
 
 async def matches_page(
-    session: AsyncSession, f: TimelineFilter, *, before: tuple[datetime, int] | None = None, limit: int = 20
+    session: AsyncSession, f: TimelineFilter, *, before: tuple[datetime, int] | None = None, limit: int = 20,
+    rule_ids: Sequence[int] | None = None,
 ) -> tuple[list[MatchRow], tuple[datetime, int] | None]:
     """One page of matched posts, newest first, with every rule of the subscriber that matched each
     (deleted posts too: the page marks them), and the key of the next page (None: the last one).
-    Keyset paging on (post date, post id): a page costs the same however deep it is."""
-    rules = select(m.Rule.id).where(m.Rule.subscriber_id == f.subscriber_id)
+    ``rule_ids``: the subscriber's rules when the caller has read them already (else read here).
+
+    Keyset paging on (post date, post id), through the post's date and channel copied into each
+    match (migration 0027): each rule gives its newest `limit + 1` posts after the key, one backward
+    range of the index (rule, post date, post id), or (rule, channel, post date, post id) for one
+    channel; the page is the newest `limit` of their union. A page costs the same however deep it
+    is and however many posts or matches there are (about `limit + 1` index entries a rule), and it
+    is one statement: the keys and the page's rows together."""
+    if rule_ids is None:
+        rule_ids = list(await session.scalars(select(m.Rule.id).where(m.Rule.subscriber_id == f.subscriber_id)))
     if f.rule_id is not None:
-        rules = rules.where(m.Rule.id == f.rule_id)
-    rule_ids = list(await session.scalars(rules))
+        rule_ids = [f.rule_id] if f.rule_id in rule_ids else []
     if not rule_ids:
         return [], None
-    held = select(m.Match.id).where(m.Match.rule_id.in_(rule_ids)).limit(DENSE)
-    if int(await session.scalar(select(sa.func.count()).select_from(held.subquery())) or 0) < DENSE:
-        # few matches: read them all through the rules and sort their posts
-        keys = _filtered(_query([f.subscriber_id], m.Post.date, m.Post.id, deleted=True), f).distinct()
-    else:
-        # many: walk the posts newest first (the index on posts by date) and keep the matched ones;
-        # a page is found after about limit / (the subscriber's share of all posts) posts
-        excluded = select(m.Channel.id).where(m.Channel.status == "removed").union(
-            select(m.Subscription.channel_id).where(m.Subscription.subscriber_id == f.subscriber_id,
-                                                    m.Subscription.following.is_(False)))
-        keys = _filtered(
-            select(m.Post.date, m.Post.id)  # type: ignore[arg-type]
-            .where(exists().where(m.Match.post_id == m.Post.id, m.Match.rule_id.in_(rule_ids)))
-            .where(m.Post.channel_id.not_in(excluded))
-            # one channel: the same order read from the (channel, date) index
-            .order_by(*([m.Post.channel_id.desc()] if f.channel_id is not None else []), m.Post.date.desc(),
-                      m.Post.id.desc()),
-            TimelineFilter(f.subscriber_id, None, f.channel_id, f.since, f.until))
-    if before is not None:
-        keys = keys.where(sa.or_(m.Post.date < before[0], sa.and_(m.Post.date == before[0], m.Post.id < before[1])))
-    found = (await session.execute(keys.limit(limit + 1))).all()
-    page: list[tuple[datetime, int]] = [(r[0], int(r[1])) for r in found[:limit]]  # type: ignore[misc, call-overload]
-    if not page:
-        return [], None
-    query = _filtered(_query([f.subscriber_id], deleted=True), f).where(m.Post.id.in_([pid for _, pid in page]))
+    # channels left out: removed ones, and those the subscriber unfollowed
+    excluded = select(m.Channel.id).where(m.Channel.status == "removed").union(
+        select(m.Subscription.channel_id).where(m.Subscription.subscriber_id == f.subscriber_id,
+                                                m.Subscription.following.is_(False)))
+    per_rule = []
+    for rule_id in sorted(set(rule_ids)):
+        q = select(m.Match.post_date.label("post_date"), m.Match.post_id.label("post_id")).where(
+            m.Match.rule_id == rule_id, m.Match.post_channel_id.not_in(excluded))
+        if f.channel_id is not None:
+            q = q.where(m.Match.post_channel_id == f.channel_id)
+        if f.since is not None:
+            q = q.where(m.Match.post_date >= f.since)
+        if f.until is not None:
+            q = q.where(m.Match.post_date < f.until)
+        if before is not None:  # the range ends at the key's date; at that date, below its post id
+            q = q.where(m.Match.post_date <= before[0],
+                        sa.or_(m.Match.post_date < before[0], m.Match.post_id < before[1]))
+        newest_of_rule = q.order_by(m.Match.post_date.desc(), m.Match.post_id.desc()).limit(limit + 1).subquery()
+        per_rule.append(select(newest_of_rule.c.post_date, newest_of_rule.c.post_id))
+    merged = (per_rule[0] if len(per_rule) == 1 else sa.union_all(*per_rule)).subquery()
+    newest = (select(merged.c.post_date, merged.c.post_id).distinct()
+              .order_by(merged.c.post_date.desc(), merged.c.post_id.desc()).limit(limit + 1).subquery())
+    query = _filtered(_query([f.subscriber_id], deleted=True), f).where(m.Post.id.in_(select(newest.c.post_id)))
     rows = _rows((await session.execute(query)).all())
-    return rows, (page[-1] if len(found) > limit else None)
+    keys = list(dict.fromkeys((r.date, r.post_id) for r in rows))  # newest first: the query's order
+    if len(keys) <= limit:
+        return rows, None
+    last = keys[limit - 1]
+    return [r for r in rows if (r.date, r.post_id) >= last], last

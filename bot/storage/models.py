@@ -210,6 +210,9 @@ class Match(Base):
     __table_args__ = (
         UniqueConstraint("rule_id", "post_id", name="uq_matches_rule_post"),
         Index("ix_matches_matched_at", "matched_at"),
+        # the web timeline: a rule's matches newest first by their post's date (migration 0027)
+        Index("ix_matches_rule_post_date", "rule_id", "post_date", "post_id"),
+        Index("ix_matches_rule_channel_date", "rule_id", "post_channel_id", "post_date", "post_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -219,6 +222,10 @@ class Match(Base):
     matched_at: Mapped[datetime] = mapped_column(default=utcnow)
     # found by /watch on a post stored before the rule existed: shown by /digest week, never sent
     past: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_text("false"))
+    # copies of the post's date and channel (neither changes once stored), written by a trigger as the
+    # row is inserted (migration 0027): leave them unset
+    post_date: Mapped[datetime | None] = mapped_column()
+    post_channel_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Digest(Base):

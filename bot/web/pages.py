@@ -85,8 +85,9 @@ async def timeline(request: Request, viewer: Viewer) -> Response:
         if channel_id is not None and channel_id not in {c.id for c in channels}:
             return not_found(request, viewer, N_("web_err_no_channel"))
         f = TimelineFilter(sub_id, rule_id, channel_id, since=now - timedelta(days=PERIODS[period]))
-        rows, following = await matches_page(session, f, before=_cursor(q.get("before")), limit=web.settings.web.page_size)
-        deleted = await queries.deleted_ids(session, [r.post_id for r in rows])
+        rows, following = await matches_page(session, f, before=_cursor(q.get("before")), limit=web.settings.web.page_size,
+                                             rule_ids=[r.id for r in own_rules])
+    deleted = {r.post_id for r in rows if r.deleted}
     items, _ = build_items(rows)
     items.sort(key=lambda item: (item.date, item.post_id), reverse=True)
     params = {"period": period, "rule": rule_id or "", "channel": channel_id or ""}
@@ -113,9 +114,7 @@ async def search(request: Request, viewer: Viewer) -> Response:
     posts: list[Any] = []
     if text:
         async with web.db.uow(read_only=True) as session:
-            channels = await queries.own_channels(session, viewer.subscriber.id)
-            every = await queries.active_channel_count(session)
-        scope = queries.search_scope(channels, every)
+            scope = await queries.search_scope_of(session, viewer.subscriber.id)
         since = web.now() - timedelta(days=PERIODS[period])
         try:  # keyset pages on (date, id): the next one starts after the last post shown
             result = await search_posts(web.db, text, since=since, before=before, limit=size + 1, channels=scope,
