@@ -17,7 +17,6 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Se
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import domain
@@ -27,10 +26,10 @@ from bot.matching.text import Tokens, tokenize
 from bot.search import SearchIndexer
 from bot.storage import matches as stored_matches
 from bot.storage import models as m
+from bot.storage import posts as stored_posts
 from bot.storage.database import Database
-from bot.storage.repos import ensure_channel, insert_ignore, posts_by_message_id
+from bot.storage.repos import ensure_channel, posts_by_message_id
 from bot.storage.rules import rules_for_matching
-from bot.storage.types import sqlite_datetime
 
 if TYPE_CHECKING:
     from bot.ingest.topics import TopicWorker
@@ -191,21 +190,12 @@ class Pipeline:
         INSERT ... ON CONFLICT DO NOTHING RETURNING (the ids of the rows actually inserted); ORM rows
         are loaded only for the posts that changed.
         """
-        posts = _POSTS
-        ids = [p.message_id for p in items]
-        known = {
-            r.message_id: r
-            for r in await session.execute(
-                select(posts.c.id, posts.c.message_id, posts.c.text_hash, posts.c.views, posts.c.deleted).where(
-                    posts.c.channel_id == channel.id, posts.c.message_id.in_(ids)
-                )
-            )
-        }
+        known = await stored_posts.sightings(session, channel.id, [p.message_id for p in items])
         to_match: list[_ToMatch] = []
         fresh = [p for p in items if p.message_id not in known]
         if fresh:
             tokens = {p.message_id: tokenize(p.text) for p in fresh if p.text}
-            new_ids = {message_id: post_id for post_id, message_id in await _insert_posts(session, channel.id, fresh)}
+            new_ids = {message_id: post_id for post_id, message_id in await stored_posts.insert_new(session, channel.id, fresh)}
             for post in fresh:
                 post_id = new_ids.get(post.message_id)
                 if post_id is None:  # another writer stored it between our SELECT and INSERT
@@ -254,52 +244,6 @@ class Pipeline:
         result.new_match_ids.extend(new)
 
 
-async def _insert_posts(session: AsyncSession, channel_id: int, fresh: list[domain.Post]) -> list[tuple[int, int]]:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING (id, message_id): the rows actually inserted.
-
-    On SQLite the rows go to the driver as one multi-row statement per `_SQLITE_ROWS` posts, the
-    dates written as SQLAlchemy writes them (`sqlite_datetime`): SQLAlchemy's handling of every parameter of
-    every row was 4-8 µs of a post's 70 there (benchmarks/ingestion.py, interleaved). PostgreSQL,
-    where the server's side dominates, goes through SQLAlchemy's insertmanyvalues.
-    """
-    rows = [_row(channel_id, p) for p in fresh]
-    conn = await session.connection()
-    if conn.dialect.name != "sqlite":
-        inserted = await session.execute(
-            insert_ignore(session, m.Post, ["channel_id", "message_id"]).returning(_POSTS.c.id, _POSTS.c.message_id),
-            rows,
-        )
-        return [(int(r[0]), int(r[1])) for r in inserted]
-    out: list[tuple[int, int]] = []
-    for start in range(0, len(rows), _SQLITE_ROWS):
-        chunk = rows[start : start + _SQLITE_ROWS]
-        values: list[object] = []
-        for row in chunk:
-            for name in _COLUMNS:
-                value = row[name]
-                values.append(sqlite_datetime(value) if name in _DATES and value is not None else value)  # type: ignore[arg-type]
-        result = await conn.exec_driver_sql(
-            _SQLITE_INSERT + ",".join([_SQLITE_ROW] * len(chunk)) + _SQLITE_CONFLICT, tuple(values)
-        )
-        back: Sequence[Any] = result.fetchall()
-        out.extend((int(post_id), int(message_id)) for post_id, message_id in back)
-    return out
-
-
-_COLUMNS = ("channel_id", "message_id", "date", "text", "text_hash", "lemma_text", "edit_date", "deleted", "views",
-            "forward_channel_id", "forward_message_id", "forward_name", "grouped_id", "media_type", "reply_to",
-            "stored_at")  # every column `_row` fills
-_DATES = frozenset({"date", "edit_date", "stored_at"})  # UTCDateTime columns, all three
-_SQLITE_ROWS = 1000  # 16,000 parameters a statement, within SQLite's 32,766
-_SQLITE_INSERT = f"INSERT INTO posts ({', '.join(_COLUMNS)}) VALUES "
-_SQLITE_ROW = "(" + ",".join("?" * len(_COLUMNS)) + ")"
-_SQLITE_CONFLICT = " ON CONFLICT (channel_id, message_id) DO NOTHING RETURNING id, message_id"
-
-
-_POSTS = m.Post.__table__
-assert isinstance(_POSTS, Table)
-
-
 def _differs(stored: Any, post: domain.Post) -> bool:
     """A newer sighting that changes something: the text, a deletion, or the view count."""
     return (
@@ -307,28 +251,6 @@ def _differs(stored: Any, post: domain.Post) -> bool:
         or (post.deleted and not stored.deleted)
         or (post.views is not None and post.views != stored.views)
     )
-
-
-def _row(channel_id: int, post: domain.Post) -> dict[str, object]:
-    forward = post.forward or domain.ForwardOrigin()
-    return {
-        "channel_id": channel_id,
-        "message_id": post.message_id,
-        "date": post.date,
-        "text": post.text,
-        "text_hash": post.text_hash,
-        "lemma_text": None if post.text else "",  # NULL: for the search indexer; no text, nothing to index
-        "edit_date": post.edit_date,
-        "deleted": post.deleted,
-        "views": post.views,
-        "forward_channel_id": forward.channel_id,
-        "forward_message_id": forward.message_id,
-        "forward_name": forward.name,
-        "grouped_id": post.grouped_id,
-        "media_type": post.media_type,
-        "reply_to": post.reply_to,
-        "stored_at": datetime.now(UTC),
-    }
 
 
 def _apply_change(session: AsyncSession, row: m.Post, post: domain.Post) -> bool:
@@ -343,7 +265,7 @@ def _apply_change(session: AsyncSession, row: m.Post, post: domain.Post) -> bool
         return True
     if post.text_hash == row.text_hash:
         return False
-    session.add(m.PostVersion(post_id=row.id, text_hash=row.text_hash, text=row.text))
+    stored_posts.keep_version(session, row)
     row.text = post.text
     row.text_hash = post.text_hash
     row.lemma_text = None  # the search indexer re-indexes the new text

@@ -155,15 +155,15 @@ async def test_a_rule_change_rebuilds_the_matcher_warm_and_the_new_rule_matches(
 
 
 async def test_every_column_of_a_post_round_trips(db: Database) -> None:
-    """The SQLite insert goes to the driver itself: every column `_row` fills must come back as the
+    """The SQLite insert goes to the driver itself: every column `new_row` fills must come back as the
     ORM stored it elsewhere (dates tz-aware UTC, forward origin, album, media, reply), and the
-    column list must be `_row`'s."""
-    from bot.ingest.pipeline import _COLUMNS, _row
+    column list must be `new_row`'s."""
+    from bot.storage.posts import COLUMNS, new_row
 
     edited = T0 + timedelta(minutes=5)
     post = Post(CHANNEL, 77, T0, "Обстрел", edit_date=edited, views=12, grouped_id=555, media_type="photo",
                 reply_to=70, forward=ForwardOrigin(channel_id=1001, message_id=9, name="Другой канал"))
-    assert tuple(_row(1, post)) == _COLUMNS
+    assert tuple(new_row(1, post)) == COLUMNS
     await Pipeline(db, compile_rules).ingest([post, Post(CHANNEL, 78, T0, "")])
     async with db.uow(read_only=True) as session:
         rows = {p.message_id: p for p in await session.scalars(select(m.Post))}

@@ -120,3 +120,23 @@ async def test_accounts_claim_only_free_or_dead_channels_and_release_their_own(d
         assert counts == {"dead": (10, 0), "main": (20, 1), "other": (10, 1)}
         lost = await accounts.unreachable(session, ["main", "other"])
         assert [row_id for row_id, _ in lost] == [b]
+
+
+async def test_new_posts_inserted_once_their_sightings_and_an_edits_old_text(db: Database) -> None:
+    row = await _channel(db, 1001, "vvgladkov")
+    first = [domain.Post(CHAN, i, T0 + timedelta(minutes=i), f"пост {i}") for i in (1, 2)]
+    async with db.uow() as session:
+        inserted = await posts.insert_new(session, row, first)
+        assert sorted(message_id for _, message_id in inserted) == [1, 2]
+        again = await posts.insert_new(session, row, [first[1], domain.Post(CHAN, 3, T0, "")])
+        assert [message_id for _, message_id in again] == [3]  # 2 is there: not inserted twice
+    async with db.uow() as session:
+        seen = await posts.sightings(session, row, [1, 3, 4])
+        assert sorted(seen) == [1, 3]
+        assert (seen[1].text_hash, seen[1].deleted) == (first[0].text_hash, False)
+        stored = await session.scalar(select(m.Post).where(m.Post.channel_id == row, m.Post.message_id == 1))
+        assert stored is not None and stored.date == T0 + timedelta(minutes=1) and stored.lemma_text is None
+        posts.keep_version(session, stored)
+    async with db.uow(read_only=True) as session:
+        versions = [(v.post_id, v.text) for v in await session.scalars(select(m.PostVersion))]
+    assert versions == [(stored.id, "пост 1")]
