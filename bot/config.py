@@ -28,7 +28,7 @@ from pydantic import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.domain import DEFAULT_DIGEST_SIZE
+from bot.domain import DEFAULT_DIGEST_SIZE, MAIN_ACCOUNT
 
 
 class ConfigError(Exception):
@@ -39,7 +39,6 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-MAIN_ACCOUNT = "main"  # the monitoring account of TELEGRAM_SESSION / telegram.session_file
 _ACCOUNT_NAME = re.compile(r"[a-z0-9_]{1,32}")
 
 

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 
 DEFAULT_DIGEST_SIZE = 10  # items a digest shows before "… and N more: /more" (config digest.max_items)
+# Named here, with nothing to import, because `tgmon --help` shows them (bot.config and bot.runtime use them):
+MAIN_ACCOUNT = "main"  # the monitoring account of TELEGRAM_SESSION / telegram.session_file
+ROLES = ("ingest", "scheduler", "delivery", "bot", "web")  # what a `tgmon run` process can do
 
 
 class Frequency(enum.StrEnum):

@@ -3,21 +3,25 @@
 Every failure reaches the user as one line (`Error: ...`) that says what is wrong and how to fix it,
 with exit code 2; the traceback goes to the log at DEBUG level only (`TGMON_LOG_LEVEL=DEBUG`).
 `--config` and `--database` are accepted by the group and by every command.
+
+`tgmon --help` and every command's `--help` import only click and this package's command modules:
+whatever a command needs (settings, SQLAlchemy, the app, Telethon, the matcher, rich) is imported
+inside it (tests/unit/test_cli_startup.py checks which modules `--help` loads).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import sys
 from collections.abc import Callable, Coroutine
 from functools import wraps
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from bot.config import ConfigError, Settings, async_database_url, load_settings
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 T = TypeVar("T")
 log = logging.getLogger("bot.cli")
@@ -165,6 +169,8 @@ def database_option(ctx: click.Context) -> str | None:
     given = _obj(ctx).get("database")
     if given is None:
         return None
+    from bot.config import async_database_url
+
     try:
         async_database_url(given)
     except ValueError as exc:
@@ -174,6 +180,8 @@ def database_option(ctx: click.Context) -> str | None:
 
 def settings_from(ctx: click.Context) -> Settings:
     from pathlib import Path
+
+    from bot.config import ConfigError, load_settings
 
     obj = _obj(ctx)
     cached = obj.get("settings")
@@ -266,6 +274,8 @@ def uses_telegram(ctx: click.Context) -> None:
 def run_async(func: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> T:
+        import asyncio
+
         try:
             return asyncio.run(func(*args, **kwargs))
         except KeyboardInterrupt:

@@ -8,27 +8,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
-from rich.text import Text
 
 from bot import domain
-from bot.app import App, build_app
 from bot.cli.base import (
     NETWORK_ERRORS,
     Term,
@@ -40,19 +26,15 @@ from bot.cli.base import (
     telegram_unreachable,
     uses_telegram,
 )
-from bot.cli.hints import empty_hint, is_empty
-from bot.config import MAIN_ACCOUNT, ConfigError, Settings, account_session_env
-from bot.ingest.accounts import AccountState, account_states, stale_after
-from bot.ingest.channels import (
-    ChannelError,
-    ChannelInfo,
-    add_channel,
-    list_channels,
-    parse_channel_link,
-    remove_channel,
-)
-from bot.search import pending_count
-from bot.storage import channels as stored_channels
+from bot.domain import MAIN_ACCOUNT
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from bot.app import App
+    from bot.config import Settings
+    from bot.ingest.accounts import AccountState
+    from bot.ingest.channels import ChannelInfo
 
 console = Term()
 err_console = Term(stderr=True)
@@ -90,6 +72,7 @@ def _duration(seconds: float | None) -> str:
 @run_async
 async def login(ctx: click.Context, as_string: bool, phone: str | None, account: str) -> None:
     """Sign in a monitoring account (phone, login code, two-step password) and save its session."""
+    from bot.config import ConfigError, account_session_env
     from bot.telegram.clients import (
         interactive_login,
         make_user_client,
@@ -149,6 +132,7 @@ def channels() -> None:
 @asynccontextmanager
 async def _telegram(app: App, account: str = MAIN_ACCOUNT) -> AsyncIterator[Any]:
     """The connected TelethonSource of a monitoring account, with FloodWaits shown as they happen."""
+    from bot.config import ConfigError
     from bot.telegram.clients import missing_session
 
     settings = app.settings
@@ -186,6 +170,11 @@ async def _telegram(app: App, account: str = MAIN_ACCOUNT) -> AsyncIterator[Any]
 @run_async
 async def channels_add(ctx: click.Context, links: tuple[str, ...], no_backfill: bool, account: str) -> None:
     """Watch channels: @name, t.me/name, t.me/name/123, t.me/s/name, -100... ids, t.me/+invite."""
+    from rich.markup import escape
+
+    from bot.app import build_app
+    from bot.config import ConfigError
+    from bot.ingest.channels import ChannelError, add_channel, parse_channel_link
     from bot.ingest.service import IngestService
 
     settings = settings_from(ctx)
@@ -244,14 +233,26 @@ def _not_added(failed: int, total: int) -> str:
     return f"{failed} of {counted(total, 'link')} {'was' if failed == 1 else 'were'} not added"
 
 
-class _Rate(ProgressColumn):
-    """Posts a second, once there is a rate to show."""
-
-    def render(self, task: Task) -> Text:
-        return Text(f"{task.speed:,.0f}/s" if task.speed else "")
-
-
 async def _backfill(service: Any, ref: domain.ChannelRef, settings: Settings) -> None:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    from bot.ingest.channels import ChannelError
+
+    class _Rate(ProgressColumn):
+        """Posts a second, once there is a rate to show."""
+
+        def render(self, task: Task) -> Text:
+            return Text(f"{task.speed:,.0f}/s" if task.speed else "")
+
     columns = (TextColumn("backfill {task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("posts"),
                _Rate(), TimeRemainingColumn())
     with Progress(*columns, console=console.get(), transient=True) as bar:
@@ -273,6 +274,8 @@ def _today(app: App) -> datetime:
 
 async def _lags(app: App, infos: list[ChannelInfo]) -> dict[int, float]:
     """Per channel: how long after its publication the newest post was stored (seconds)."""
+    from bot.storage import channels as stored_channels
+
     lags: dict[int, float] = {}
     async with app.db.uow(read_only=True) as session:
         for info in infos:
@@ -284,6 +287,8 @@ async def _lags(app: App, infos: list[ChannelInfo]) -> dict[int, float]:
 
 
 async def _accounts(app: App) -> dict[str, AccountState]:
+    from bot.ingest.accounts import account_states, stale_after
+
     stale = stale_after(app.settings.ingest.gap_fill_minutes)
     return {state.name: state for state in await account_states(app.db, app.clock.now(), stale)}
 
@@ -324,6 +329,8 @@ def _account_report(infos: list[ChannelInfo], accounts: dict[str, AccountState],
 
 def _failing_report(infos: list[ChannelInfo]) -> None:
     """Channels that cannot be read, why and since when: each one is retried with backoff meanwhile."""
+    from rich.markup import escape
+
     failing = [i for i in infos if i.error]
     for info in failing:
         since = f" since {info.error_since:%Y-%m-%d %H:%M UTC}" if info.error_since else ""
@@ -366,6 +373,13 @@ JSON_HELP = "print one JSON object (for scripts) instead of the table"
 @run_async
 async def channels_list(ctx: click.Context, include_removed: bool, as_json: bool) -> None:
     """Every watched channel with its last post, lag and counts (from the database alone)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from bot.app import build_app
+    from bot.cli.hints import empty_hint, is_empty
+    from bot.ingest.channels import list_channels
+
     settings = settings_from(ctx)
     app = await build_app(settings)
     try:
@@ -404,6 +418,11 @@ async def channels_list(ctx: click.Context, include_removed: bool, as_json: bool
 @run_async
 async def channels_remove(ctx: click.Context, links: tuple[str, ...], purge: bool) -> None:
     """Stop watching channels. Their posts stay unless --purge."""
+    from rich.markup import escape
+
+    from bot.app import build_app
+    from bot.ingest.channels import ChannelError, remove_channel
+
     app = await build_app(settings_from(ctx))
     failed = 0
     try:
@@ -429,6 +448,13 @@ async def channels_remove(ctx: click.Context, links: tuple[str, ...], purge: boo
 @run_async
 async def stats(ctx: click.Context, as_json: bool) -> None:
     """Per channel: last post, lag, posts today, gaps recovered, FloodWait seconds."""
+    from rich.table import Table
+
+    from bot.app import build_app
+    from bot.cli.hints import empty_hint, is_empty
+    from bot.ingest.channels import list_channels
+    from bot.search import pending_count
+
     settings = settings_from(ctx)
     app = await build_app(settings)
     try:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import click
 
 from bot.cli.base import cli, run_async, settings_from
-from bot.storage.database import Database
-from bot.storage.migrate import current
 
 
 @cli.group()
@@ -19,6 +17,9 @@ def db() -> None:
 @run_async
 async def upgrade(ctx: click.Context) -> None:
     """Apply every migration (alembic upgrade head)."""
+    from bot.storage.database import Database
+    from bot.storage.migrate import current
+
     database = Database.from_url(settings_from(ctx).database.url)
     try:
         await database.upgrade()

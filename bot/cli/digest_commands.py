@@ -7,10 +7,7 @@ from pathlib import Path
 
 import click
 
-from bot.app import build_app
 from bot.cli.base import UserError, cli, counted, run_async, settings_from
-from bot.cli.hints import empty_hint, is_empty
-from bot.config import valid_timezone
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
 
@@ -45,6 +42,8 @@ def _date(value: str | None, option: str) -> date | None:
 async def preview(ctx: click.Context, rules_file: Path, since: str | None, until: str | None, zone: str | None,
                   lang: str | None, chat_id: int | None, as_html: bool) -> None:
     """Build, from the stored posts, the digest a subscriber with these rules would receive. Sends nothing."""
+    from bot.app import build_app
+    from bot.cli.hints import empty_hint, is_empty
     from bot.digest.preview import period, preview_digest, read_rules, subscriber_language_and_zone
     from bot.telegram.sender import plain_text
 
@@ -101,6 +100,8 @@ async def preview(ctx: click.Context, rules_file: Path, since: str | None, until
 
 
 def _check_zone(zone: str) -> None:
+    from bot.config import valid_timezone
+
     try:
         valid_timezone(zone)
     except ValueError as exc:

@@ -6,11 +6,10 @@ import html
 import logging
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from bot.app import build_app
 from bot.cli.base import (
     Term,
     UserError,
@@ -21,11 +20,10 @@ from bot.cli.base import (
     settings_from,
     uses_telegram,
 )
-from bot.config import MAIN_ACCOUNT, ConfigError, Settings
-from bot.ingest.export import ExportError, ExportStats, read_export
-from bot.ingest.pipeline import as_async
-from bot.logging_setup import setup_logging
-from bot.runtime import ROLES, FatalServiceError, InstanceLocked, RoleError, missing_credentials, run_roles
+from bot.domain import MAIN_ACCOUNT, ROLES
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 console = Term()
 log = logging.getLogger(__name__)
@@ -38,6 +36,12 @@ log = logging.getLogger(__name__)
 @run_async
 async def import_(ctx: click.Context, path: Path, username: str | None) -> None:
     """Import a Telegram Desktop export (result.json) of a channel or chat."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from bot.app import build_app
+    from bot.ingest.export import ExportError, ExportStats, read_export
+    from bot.ingest.pipeline import as_async
+
     settings = settings_from(ctx)
     if username is not None and not re.fullmatch(r"@?[A-Za-z][A-Za-z0-9_]{3,31}", username):
         raise UserError(f"--channel {username!r} is not a Telegram username (5-32 letters, digits, _)")
@@ -80,6 +84,7 @@ async def demo(ctx: click.Context, out: Path | None, database_url: str | None) -
 
 
 async def _demo(ctx: click.Context, database: str | None, out: Path | None, settings: Settings) -> None:
+    from bot.app import build_app
     from bot.cli.hints import demo_url, explore_command, tgmon_command
     from bot.demo import run_demo
     from bot.storage.database import masked_url
@@ -153,6 +158,10 @@ def _terminal(chunk: str, *, inline_links: bool = False) -> str:
 @run_async
 async def run(ctx: click.Context, roles: tuple[str, ...], account: str) -> None:
     """Run tgmon until SIGTERM/SIGINT: the service with credentials, the offline demo without them."""
+    from bot.config import ConfigError
+    from bot.logging_setup import setup_logging
+    from bot.runtime import FatalServiceError, InstanceLocked, RoleError, run_roles
+
     settings = settings_from(ctx)
     chosen = _roles(settings, roles)
     if account != MAIN_ACCOUNT:
@@ -177,6 +186,7 @@ async def run(ctx: click.Context, roles: tuple[str, ...], account: str) -> None:
 def _check_session(settings: Settings, account: str, chosen: list[str]) -> None:
     """The roles that use the monitoring account need its session: without one, say so now (exit 2)
     instead of starting and failing at every retry."""
+    from bot.config import ConfigError
     from bot.telegram.clients import missing_session
 
     if "ingest" not in chosen:
@@ -190,6 +200,8 @@ def _check_session(settings: Settings, account: str, chosen: list[str]) -> None:
 
 
 def _check_account(settings: Settings, account: str, chosen: list[str]) -> None:
+    from bot.config import ConfigError
+
     if "ingest" not in chosen:
         raise UserError(f"--account {account} names the monitoring account of the ingest role, which this "
                         "process does not run; add --role ingest.")
@@ -201,6 +213,8 @@ def _check_account(settings: Settings, account: str, chosen: list[str]) -> None:
 
 def _roles(settings: Settings, given: tuple[str, ...]) -> list[str]:
     """The roles to run. Named roles must have their credentials; by default, roles without them are skipped."""
+    from bot.runtime import missing_credentials
+
     if not given:
         chosen = [r for r in ROLES if missing_credentials(settings, r) is None]
         if chosen == ["scheduler"]:

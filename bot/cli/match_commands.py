@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bot.cli.base import UserError, cli, counted, run_async, settings_from
-from bot.config import MatchingSettings
 from bot.domain import Rule
-from bot.matching import CompiledMatcher, RuleError, compile_rules, parse_rule
-from bot.storage.database import Database
+
+if TYPE_CHECKING:
+    from bot.config import MatchingSettings
+    from bot.matching import CompiledMatcher
+    from bot.storage.database import Database
 
 
 def mark(text: str, spans: list[tuple[int, int]] | tuple[tuple[int, int], ...]) -> str:
@@ -33,6 +35,8 @@ def _merge(hits: list[Any]) -> list[tuple[int, int]]:
 
 
 def _read_rules(path: Path, settings: MatchingSettings) -> list[Rule]:
+    from bot.matching import RuleError, parse_rule
+
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
@@ -80,6 +84,8 @@ def _read_posts(path: Path) -> list[tuple[object, str]]:
 
 def _compile(ctx: click.Context, rules: list[Rule], settings: MatchingSettings) -> CompiledMatcher:
     """The rules compiled; a rule the matcher refused (a topic without the model) is a user error."""
+    from bot.matching import compile_rules
+
     matcher = compile_rules(rules, settings=settings)
     if matcher.errors:
         number, error = min(matcher.errors.items())
@@ -113,6 +119,8 @@ def match(ctx: click.Context, rules_file: Path | None, posts_file: Path | None, 
     Highlights are [start, end) character offsets into each text. A bad rule exits with code 2 and
     the parse error with its line number.
     """
+    from bot.matching import RuleError, parse_rule
+
     settings = settings_from(ctx).matching
     if rule is not None or text is not None:
         if rule is None or text is None or rules_file or posts_file:
@@ -159,7 +167,9 @@ def match(ctx: click.Context, rules_file: Path | None, posts_file: Path | None, 
 async def search(ctx: click.Context, rule: str, days: int | None, limit: int, channels: tuple[str, ...],
                  as_json: bool) -> None:
     """Search the stored posts with a rule (full-text index, confirmed by the matcher); newest first."""
+    from bot.matching import RuleError, parse_rule
     from bot.search import search_posts
+    from bot.storage.database import Database
 
     settings = settings_from(ctx)
     try:
@@ -219,6 +229,7 @@ async def reindex(ctx: click.Context, missing: bool, vectors: bool) -> None:
     """Recompute every post's lemma text and rebuild the full-text index (after a dictionary upgrade);
     with --vectors, embed the archive for topic rules."""
     from bot.search import reindex as run
+    from bot.storage.database import Database
 
     if vectors:
         from bot.matching.topics import ENABLE_HINT, available

@@ -20,10 +20,10 @@ import html
 from functools import cache
 from io import BytesIO
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import Translations
+if TYPE_CHECKING:  # Babel is imported where a catalog is read: `tgmon --help` needs none of it
+    from babel.support import Translations
 
 LOCALES_DIR = Path(__file__).with_name("locales")
 DOMAIN = "messages"
@@ -75,6 +75,10 @@ def catalog_path(lang: str, suffix: str = ".po") -> Path:
 def _own(lang: str) -> Translations:
     """One language's compiled catalog: the shipped `.mo` when it is at least as new as the `.po`
     (make i18n-compile, the Docker image), else the `.po` compiled in memory (a fresh clone)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    from babel.support import Translations
+
     po, mo = catalog_path(lang), catalog_path(lang, ".mo")
     if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
         with mo.open("rb") as f:

@@ -16,13 +16,13 @@ from typing import Any
 from bot import metrics
 from bot.app import App
 from bot.config import MAIN_ACCOUNT, ConfigError, Settings
+from bot.domain import ROLES
 from bot.instrument import BeatingClock, CountingNotifier, CountingSender
 from bot.runtime import fake_edge
 from bot.runtime.leader import AlwaysLeader, LeaderLock, PgAdvisoryLock, fence, lead
 
 log = logging.getLogger(__name__)
 
-ROLES = ("ingest", "scheduler", "delivery", "bot", "web")
 Service = Callable[[asyncio.Event], Awaitable[None]]
 
 USER_NEEDS = "TELEGRAM_API_ID and TELEGRAM_API_HASH, and a logged-in account (TELEGRAM_SESSION, or `tgmon login` once)"

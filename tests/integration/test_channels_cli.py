@@ -134,7 +134,7 @@ def test_now_and_today_come_from_the_apps_clock(env: dict[str, str], telegram: F
     async def app_on_clock(*args: Any, **kwargs: Any) -> Any:
         return dataclasses.replace(await build_app(*args, **kwargs), clock=clock)
 
-    monkeypatch.setattr("bot.cli.channel_commands.build_app", app_on_clock)
+    monkeypatch.setattr("bot.app.build_app", app_on_clock)  # the commands import it when they run
     telegram.history[channel_entity().id] = [message(i, f"сводка {i}") for i in range(1, 31)]  # T0 + i minutes
     telegram.history_errors = [errors.FloodWaitError(request=None, capture=12)]
     code, out = _invoke(["channels", "add", "vvgladkov"], {**env, **CREDS})
