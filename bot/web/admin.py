@@ -6,9 +6,16 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bot.i18n import N_
 from bot.ingest.accounts import stale_after
 from bot.web import queries
 from bot.web.context import Viewer, page, render, state
+
+# the words for the stored states (an unknown one is shown as stored)
+CHANNEL_STATUS = {"active": N_("web_channel_active"), "pending": N_("web_channel_pending"),
+                  "removed": N_("web_channel_removed")}
+OUTBOX_STATE = {"pending": N_("web_outbox_pending"), "sending": N_("web_outbox_sending"), "sent": N_("web_outbox_sent"),
+                "uncertain": N_("web_outbox_uncertain"), "failed": N_("web_outbox_failed")}
 
 
 @page(admin=True)
@@ -18,7 +25,8 @@ async def channels(request: Request, viewer: Viewer) -> Response:
     async with web.db.uow(read_only=True) as session:
         rows = await queries.channel_health(session, now)
     failing = sum(1 for r in rows if r.channel.error)
-    return render(request, "admin_channels.html", viewer=viewer, rows=rows, now=now, failing=failing)
+    return render(request, "admin_channels.html", viewer=viewer, rows=rows, now=now, failing=failing,
+                  status_key=CHANNEL_STATUS)
 
 
 @page(admin=True)
@@ -44,7 +52,7 @@ async def delivery(request: Request, viewer: Viewer) -> Response:
     kinds = sorted({k for _, k, _ in depth})
     table = {(s, k): n for s, k, n in depth}
     return render(request, "admin_delivery.html", viewer=viewer, states=states, kinds=kinds, table=table,
-                  failures=failures, workers=workers, now=web.now())
+                  failures=failures, workers=workers, now=web.now(), state_key=OUTBOX_STATE)
 
 
 @page(admin=True)

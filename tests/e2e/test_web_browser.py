@@ -240,5 +240,15 @@ async def test_a_russian_speaking_subscriber_reads_russian_pages_in_chromium(ser
             await mobile.goto(base + f"/post/{kit.posts['edited']}")
             assert await mobile.locator("h2").inner_text() == "История правок"
             await shot(mobile, "post-ru-phone")
+            # an admin who never subscribed: his browser's language (ru-RU here)
+            admin_phone = await browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
+                                                    is_mobile=True, java_script_enabled=False, locale="ru-RU")
+            admin = await admin_phone.new_page()
+            await admin.goto(base + await kit.link(ADMIN))
+            await admin.get_by_role("button", name="Войти").click()
+            await admin.wait_for_url(base + "/admin/channels")
+            assert (await admin.locator("h1").inner_text()).startswith("Каналы")
+            assert await admin.locator("td[data-label='Последний пост']").count() == 4
+            await shot(admin, "admin-channels-ru-phone")
         finally:
             await browser.close()

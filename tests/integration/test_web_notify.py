@@ -199,6 +199,8 @@ async def test_pages_speak_the_subscribers_language_and_the_browsers_before_sign
     # an admin who never subscribed reads the admin pages in his browser's language
     admin = await kit.signed_in(ADMIN)
     channels = await admin.get("/admin/channels", headers={"Accept-Language": "uk"})
-    assert "Канали" in channels.text and "Останній пост" in channels.text
+    assert "Канали" in channels.text and "Останній пост" in channels.text and "читається" in channels.text
+    delivery = await admin.get("/admin/delivery", headers={"Accept-Language": "ru"})
+    assert "Очередь отправки по состояниям" in delivery.text and "Outbox" not in delivery.text
     for client in (ivan, oksana, admin):
         await client.aclose()
