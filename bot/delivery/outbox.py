@@ -29,11 +29,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.domain import OutboxState
 from bot.storage import outbox as rows
-from bot.storage.database import Database
+from bot.storage.database import Database, Session
 from bot.storage.outbox import ACTIVE, DONE, ChatGap, Job
 
 __all__ = ["ACTIVE", "DONE", "ChatGap", "Job", "chat_unavailable", "claim_heads", "mark_done", "mark_retry",
@@ -152,7 +150,7 @@ async def reclaim_expired(db: Database, now: datetime, lease: timedelta, max_att
         return again
 
 
-async def queue_notice(session: AsyncSession, chat_ids: Sequence[int], text: Callable[[str], str],
+async def queue_notice(session: Session, chat_ids: Sequence[int], text: Callable[[str], str],
                        now: datetime) -> int:
     """One message to each of these chats that has talked to the bot (a subscriber row), in its own
     language (`text(lang)` gives the HTML), through the outbox like any other. Returns how many."""

@@ -11,12 +11,12 @@ from sqlalchemy import select
 from bot.app import App
 from bot.digest.builder import build_digest, digest_title
 from bot.digest.render import DigestItem
-from bot.digest.select import matches_posted_between
 from bot.domain import IngestResult
 from bot.i18n import known_language
 from bot.ingest.export import read_export
 from bot.ingest.pipeline import as_async
 from bot.storage import models as m
+from bot.storage.digests import matches_posted_between
 
 SAMPLE_EXPORT = Path(__file__).parent / "sample_export.json"
 DEMO_CHAT_ID = 100_000_001

@@ -27,10 +27,10 @@ from bot.config import Settings
 from bot.demo import DEMO_CHAT_ID, run_demo
 from bot.digest.builder import build_digest, digest_title
 from bot.digest.chart import weekly_chart_png
-from bot.digest.select import matches_posted_between
 from bot.i18n import LANGUAGES, label
 from bot.i18n.dates import day
 from bot.storage import models as m
+from bot.storage.digests import matches_posted_between
 
 CHROMIUM = Path("/usr/bin/chromium")
 PHONE_WIDTH = 390  # CSS pixels: a common phone; drawn at 2x

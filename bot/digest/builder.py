@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 from bot.digest.collapse import collapse
 from bot.digest.render import DigestItem, render_items_html, split_chunks
-from bot.digest.select import MatchRow
 from bot.i18n import DEFAULT_LANGUAGE, dates, label, plural
+from bot.storage.digests import MatchRow
 
 
 @dataclass(slots=True)

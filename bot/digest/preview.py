@@ -7,16 +7,14 @@ from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
 from bot.config import Settings
 from bot.digest.builder import BuiltDigest, build_digest, digest_title
-from bot.digest.select import MatchRow
 from bot.domain import Rule
 from bot.i18n import DEFAULT_LANGUAGE, known_language
 from bot.matching import compile_rules, parse_rule
-from bot.storage import models as m
+from bot.storage import digests as store
 from bot.storage.database import Database
+from bot.storage.digests import MatchRow
 
 
 def read_rules(lines: Sequence[str], settings: Settings) -> list[Rule]:
@@ -51,10 +49,8 @@ def period(since: date | None, until: date | None, tz: str, now: datetime) -> tu
 async def subscriber_language_and_zone(db: Database, chat_id: int) -> tuple[str, str] | None:
     """The language and timezone of the subscriber of this chat (None when there is none)."""
     async with db.uow(read_only=True) as session:
-        found = (await session.execute(
-            select(m.Subscriber.language, m.Subscriber.timezone).where(m.Subscriber.chat_id == chat_id)
-        )).first()
-    return (known_language(found[0]), str(found[1])) if found is not None else None
+        found = await store.language_and_zone(session, chat_id)
+    return (known_language(found[0]), found[1]) if found is not None else None
 
 
 async def preview_digest(
@@ -66,14 +62,8 @@ async def preview_digest(
     matcher = compile_rules(rules)
     names = {r.id: r.source for r in rules}
     rows: list[MatchRow] = []
-    query = (
-        select(m.Post, m.Channel)
-        .join(m.Channel, m.Channel.id == m.Post.channel_id)
-        .where(m.Post.date > since, m.Post.date <= until, m.Post.deleted.is_(False), m.Channel.status != "removed")
-        .order_by(m.Post.date.desc(), m.Post.id.desc())
-    )
     async with db.uow(read_only=True) as session:
-        for post, channel in await session.execute(query):
+        for post, channel in await store.posts_between(session, since, until):
             if not post.text:
                 continue
             for hit in matcher.match(post.text, channel.username or str(channel.telegram_id)):

@@ -36,9 +36,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import exists, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.config import Settings
 from bot.delivery.worker import sleep_or_stop
 from bot.digest.schedule import Schedule, day_of_key, due_occurrence, in_quiet_hours, next_due
@@ -51,8 +48,9 @@ from bot.digest.streams import (
     rules_by_subscriber,
 )
 from bot.domain import Clock, Frequency, StaleLeader
+from bot.storage import digests as store
 from bot.storage import models as m
-from bot.storage.database import Database
+from bot.storage.database import Database, Session
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +82,11 @@ class DigestScheduler:
         self.housekeeping = housekeeping
         self.wake = asyncio.Event()  # set when this process stores a match
         # the leader's fencing check, run first in each housekeeping transaction (bot/runtime/leader.py)
-        self.fence: Callable[[AsyncSession], Awaitable[None]] | None = None
+        self.fence: Callable[[Session], Awaitable[None]] | None = None
         self._stale: StaleLeader | None = None
         # SQLite has one writer: the tick's batches and the instant alerts of this process take turns
         # in order (a waiting SQLite writer would lose every race for the lock to the next batch)
-        self._turns = asyncio.Lock() if db.dialect == "sqlite" else contextlib.nullcontext()
+        self._turns = asyncio.Lock() if db.one_writer else contextlib.nullcontext()
 
     def matches_stored(self) -> None:
         """For the pipeline of this process: new matches, so instant alerts may be due now."""
@@ -105,16 +103,13 @@ class DigestScheduler:
         return built
 
     async def skip_paused(self, now: datetime) -> None:
-        paused = (m.Subscriber.paused.is_(True), m.Subscriber.active.is_(True))
         async with self.db.uow(read_only=True) as session:
-            if not await session.scalar(select(exists().where(*paused))):
+            if not await store.any_paused(session):
                 return  # no write transaction on a tick with nobody paused
         async with self._turns, self.db.uow() as session:
             if self.fence is not None:
                 await self.fence(session)
-            await session.execute(update(m.Subscriber).where(*paused).values(last_digest_at=now))
-            await session.execute(update(m.Rule).where(  # their rules' watermarks too (bot/digest/streams.py)
-                m.Rule.subscriber_id.in_(select(m.Subscriber.id).where(*paused))).values(delivered_until=now))
+            await store.skip_paused(session, now)  # their rules' watermarks too (bot/digest/streams.py)
 
     async def build_scheduled(self, now: datetime) -> int:
         """Every due daily and weekly digest, a batch of subscribers per transaction, until none is
@@ -142,7 +137,7 @@ class DigestScheduler:
             if not claimed:
                 return built
             built += count
-            if self.db.dialect == "sqlite":
+            if self.db.one_writer:
                 await asyncio.sleep(SQLITE_PAUSE_SECONDS)
 
     async def _build_due_batch(self, now: datetime, limit: int, failed: set[int], claimed: list[int],
@@ -151,17 +146,7 @@ class DigestScheduler:
         `claimed`), build their due daily and weekly digests and move `next_due_at` on, in one
         transaction."""
         async with self._turns, self.db.uow() as session:
-            query = select(m.Subscriber).where(
-                m.Subscriber.active.is_(True), m.Subscriber.paused.is_(False),
-                or_(m.Subscriber.next_due_at.is_(None), m.Subscriber.next_due_at <= now),
-            ).limit(limit)
-            if only is not None:
-                query = query.where(m.Subscriber.id == only)
-            elif failed:
-                query = query.where(m.Subscriber.id.not_in(failed))
-            if self.db.dialect == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            subs = (await session.scalars(query)).all()
+            subs = await store.claim_due(session, now, limit, only=only, skip=failed)
             claimed.extend(sub.id for sub in subs)
             if not subs:
                 return 0
@@ -183,7 +168,7 @@ class DigestScheduler:
             for sub in subs:
                 if sub.id not in next_at:
                     next_at[sub.id] = self._next_due(sub, now, last_days, rules.get(sub.id, []), built)
-            await session.execute(update(m.Subscriber), [{"id": i, "next_due_at": at} for i, at in next_at.items()])
+            await store.set_next_due(session, next_at)
         return self._log_built(jobs, results)
 
     def _next_due(self, sub: m.Subscriber, now: datetime, last_days: dict[tuple[int, str], date],
@@ -217,7 +202,7 @@ class DigestScheduler:
                 out[kind.value] = max(r.covered for r in streams[kind])
         return out
 
-    async def _instant_due(self, session: AsyncSession, now: datetime) -> tuple[list[int], datetime | None]:
+    async def _instant_due(self, session: Session, now: datetime) -> tuple[list[int], datetime | None]:
         """Subscribers with unsent matches in their instant stream (the chat's frequency, or rules set
         to instant), and the earliest moment one held back by `instant_batch_seconds` (an alert went a
         moment ago) may go."""
@@ -234,7 +219,7 @@ class DigestScheduler:
 
     async def _newest_match(self) -> int:
         async with self.db.uow(read_only=True) as session:
-            return int(await session.scalar(select(func.max(m.Match.id))) or 0)
+            return await store.newest_match(session)
 
     async def _instant_loop(self, stop: asyncio.Event) -> None:
         """Instant alerts as their matches are stored (module doc)."""
@@ -266,20 +251,13 @@ class DigestScheduler:
                 task.cancel()
 
     @staticmethod
-    async def _last_days(session: AsyncSession, subscriber_ids: list[int] | None = None) -> dict[tuple[int, str], date]:
+    async def _last_days(session: Session, subscriber_ids: list[int] | None = None) -> dict[tuple[int, str], date]:
         """Per subscriber and kind (daily, weekly), the local date of its latest scheduled digest."""
-        query = (
-            select(m.Digest.subscriber_id, func.max(m.Digest.period_key))
-            .where(m.Digest.kind.in_(["daily", "weekly"]))
-            .group_by(m.Digest.subscriber_id, m.Digest.kind)
-        )
-        if subscriber_ids is not None:
-            query = query.where(m.Digest.subscriber_id.in_(subscriber_ids))
         out: dict[tuple[int, str], date] = {}
-        for sub_id, key in await session.execute(query):
-            day = day_of_key(str(key))
+        for sub_id, key in await store.latest_scheduled_keys(session, subscriber_ids):
+            day = day_of_key(key)
             if day is not None:
-                out[(int(sub_id), str(key).partition(":")[0])] = day
+                out[(sub_id, key.partition(":")[0])] = day
         return out
 
     async def _build(self, subscriber_ids: list[int], now: datetime) -> int:
@@ -287,10 +265,7 @@ class DigestScheduler:
         lock: on PostgreSQL their rows are claimed with SKIP LOCKED (one that another process is
         building is left to it), SQLite's BEGIN IMMEDIATE serialises writers."""
         async with self._turns, self.db.uow() as session:
-            query = select(m.Subscriber).where(m.Subscriber.id.in_(subscriber_ids)).order_by(m.Subscriber.id)
-            if self.db.dialect == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            subs = (await session.scalars(query)).all()
+            subs = await store.claim_subscribers(session, subscriber_ids)
             ids = [sub.id for sub in subs]
             rules = await rules_by_subscriber(session, ids)
             gap = timedelta(seconds=self.settings.delivery.instant_batch_seconds)

@@ -3,28 +3,37 @@
 `queue_digest` is shared by the scheduler and `/digest`: a digest row keyed by (subscriber, period
 key) is inserted with ON CONFLICT DO NOTHING, so a period is built once however many processes or
 restarts try; the chunks go to the outbox and the subscriber's watermark (`last_digest_at`) moves
-to the end of the period in the same transaction.
+to the end of the period in the same transaction. The queries are the digests and outbox
+repositories' (`bot/storage/digests.py`, `bot/storage/outbox.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.config import Settings
 from bot.digest.builder import BuiltDigest, build_digest, digest_title
-from bot.digest.select import MatchRow, matches_by_id, matches_posted_between, unsent_matches
-from bot.domain import Delivery, DigestState, OutboxState
+from bot.domain import DigestState, OutboxState
 from bot.i18n import known_language, label
+from bot.storage import digests as store
 from bot.storage import models as m
-from bot.storage.database import Database
-from bot.storage.repos import insert_ignore
+from bot.storage import outbox
+from bot.storage.database import Database, Session
+from bot.storage.digests import (
+    MatchRow,
+    Route,
+    lock_subscriber,
+    matches_by_id,
+    matches_posted_between,
+    unsent_matches,
+)
+from bot.storage.outbox import new_random_id
+
+__all__ = ["ON_DEMAND", "DigestJob", "DigestRequest", "Route", "job_kind", "lock_subscriber", "new_random_id",
+           "queue_digest", "queue_digests", "request_digest", "request_more"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,20 +42,6 @@ class DigestRequest:
     items: int  # all the items of the period
     chunks: int
     shown: int = 0  # the items these chunks show (a page of `items`)
-
-
-def new_random_id() -> int:
-    """A random_id for messages.sendMessage: a signed 64-bit value, fixed per chunk once stored."""
-    return secrets.randbits(63) or 1
-
-
-async def lock_subscriber(session: AsyncSession, chat_id: int) -> m.Subscriber | None:
-    """The subscriber row, locked for this transaction on PostgreSQL (SQLite's BEGIN IMMEDIATE
-    already serialises writers), so the scheduler and `/digest` never build the same window twice."""
-    query = select(m.Subscriber).where(m.Subscriber.chat_id == chat_id)
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return await session.scalar(query)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,29 +66,6 @@ class DigestJob:
 ON_DEMAND = frozenset({"manual", "week", "more"})  # /digest and /digest week answer in the chat that asked
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
-    """A notification target as the digests need it (bot/notify keeps the rest)."""
-
-    id: int
-    rule_id: int | None  # None: every rule
-    only: bool  # the rule (or every rule) no longer goes to Telegram
-    body_limit: int
-
-
-async def _routes(session: AsyncSession, subscriber_ids: Sequence[int]) -> dict[int, list[Route]]:
-    if not subscriber_ids:
-        return {}
-    found: dict[int, list[Route]] = {}
-    rows = await session.execute(
-        select(m.NotifyTarget.subscriber_id, m.NotifyTarget.id, m.NotifyTarget.rule_id, m.NotifyTarget.mode,
-               m.NotifyTarget.body_limit)
-        .where(m.NotifyTarget.subscriber_id.in_(sorted(set(subscriber_ids)))).order_by(m.NotifyTarget.id))
-    for sub_id, target_id, rule_id, mode, limit in rows:
-        found.setdefault(int(sub_id), []).append(Route(int(target_id), rule_id, mode == "only", int(limit)))
-    return found
-
-
 def _telegram_rows(rows: Sequence[MatchRow], routes: Sequence[Route]) -> Sequence[MatchRow]:
     """What still goes to the chat: every row but those of rules routed only elsewhere."""
     if any(r.only and r.rule_id is None for r in routes):
@@ -111,27 +83,22 @@ def job_kind(job: DigestJob) -> str:
 
 
 async def queue_digests(
-    session: AsyncSession, settings: Settings, jobs: Sequence[DigestJob], *, now: datetime
+    session: Session, settings: Settings, jobs: Sequence[DigestJob], *, now: datetime
 ) -> list[DigestRequest | None]:
     """Build and queue several digests in the caller's transaction, with a handful of statements
     whatever their number. For each job: None when its period key was built before; a period with
     nothing in it is recorded as 'empty' and queues nothing."""
     if not jobs:
         return []
-    inserted = (await session.execute(
-        insert_ignore(session, m.Digest, ["subscriber_id", "period_key"]).returning(
-            m.Digest.id, m.Digest.subscriber_id, m.Digest.period_key),
-        [{"subscriber_id": j.sub.id, "period_key": j.period_key, "kind": j.kind,
+    ids = await store.add_digests(session, [{"subscriber_id": j.sub.id, "period_key": j.period_key, "kind": j.kind,
           "period_start": j.since or j.sub.created_at, "period_end": j.until, "state": DigestState.PENDING,
-          "items": 0, "created_at": now} for j in jobs],
-    )).all()
-    ids = {(int(sub_id), str(key)): int(digest_id) for digest_id, sub_id, key in inserted}
+          "items": 0, "created_at": now} for j in jobs])
     fresh = [(j, ids[(j.sub.id, j.period_key)]) for j in jobs if (j.sub.id, j.period_key) in ids]
     covers = await _rules_covered(session, [j for j, _ in fresh if not j.by_post_date and j.match_ids is None])
     by_rule = await unsent_matches(session, [r for rules in covers.values() for r in rules], now)
-    routes = await _routes(session, [j.sub.id for j, _ in fresh if j.kind not in ON_DEMAND])
+    routes = await store.routes(session, [j.sub.id for j, _ in fresh if j.kind not in ON_DEMAND])
     results: dict[int, DigestRequest] = {}
-    outbox: list[dict[str, object]] = []
+    queued: list[dict[str, object]] = []
     digest_updates: list[dict[str, object]] = []
     watermarks: list[dict[str, object]] = []
     rule_marks: list[tuple[list[int], datetime]] = []
@@ -167,7 +134,7 @@ async def queue_digests(
             mark = job.until if sub.last_digest_at is None else max(sub.last_digest_at, job.until)
             watermarks.append({"id": sub.id, "last_digest_at": mark})
         for target, other in elsewhere:  # the same digest for another service, in its size
-            outbox.extend(
+            queued.extend(
                 {"digest_id": digest_id, "subscriber_id": sub.id, "chat_id": sub.chat_id, "kind": job_kind(job),
                  "chunk_no": n, "chunk_total": len(other.chunks), "text": text, "attachment": None,
                  "random_id": new_random_id(), "state": OutboxState.PENDING, "attempts": 0, "not_before": now,
@@ -193,7 +160,7 @@ async def queue_digests(
         more_button = [[{"text": label(lang, "digest_more_btn", count=min(built.more, sub.digest_size)),
                          "data": f"dg:more:{base_id}"}]] if built.more else None
         total = len(built.chunks)
-        outbox.extend(
+        queued.extend(
             {"digest_id": digest_id, "subscriber_id": sub.id, "chat_id": sub.chat_id, "kind": "digest",
              "chunk_no": n, "chunk_total": total, "text": text, "attachment": attachment if n == 1 else None,
              "random_id": new_random_id(), "state": OutboxState.PENDING, "attempts": 0, "not_before": now,
@@ -206,19 +173,14 @@ async def queue_digests(
         digest_updates.append({"id": digest_id, "state": DigestState.BUILT, "items": built.total,
                                "match_ids": pages})
         results[digest_id] = DigestRequest(digest_id, built.total, total, len(built.items))
-    if outbox:
-        await session.execute(insert(m.Outbox), outbox)
-    if digest_updates:
-        for values in digest_updates:  # one executemany needs the same keys in every row
-            values.setdefault("match_ids", None)
-        await session.execute(update(m.Digest), digest_updates)
+    await outbox.add_rows(session, queued)
+    for values in digest_updates:  # one executemany needs the same keys in every row
+        values.setdefault("match_ids", None)
+    await store.update_digests(session, digest_updates)
     for rule_ids, until in rule_marks:  # the rules' own watermarks (bot/digest/streams.py)
-        if rule_ids:
-            await session.execute(update(m.Rule).where(
-                m.Rule.id.in_(rule_ids), or_(m.Rule.delivered_until.is_(None), m.Rule.delivered_until < until),
-            ).values(delivered_until=until))
+        await store.advance_rules(session, rule_ids, until)
     if watermarks:
-        await session.execute(update(m.Subscriber), watermarks)
+        await store.set_watermarks(session, watermarks)
         marks = {w["id"]: w["last_digest_at"] for w in watermarks}
         for job, _ in fresh:  # keep the loaded objects true to the rows
             if job.sub.id in marks:
@@ -226,23 +188,15 @@ async def queue_digests(
     return [results.get(ids.get((j.sub.id, j.period_key), -1)) for j in jobs]
 
 
-async def _rules_covered(session: AsyncSession, jobs: Sequence[DigestJob]) -> dict[int, tuple[int, ...]]:
+async def _rules_covered(session: Session, jobs: Sequence[DigestJob]) -> dict[int, tuple[int, ...]]:
     """Per job (by id()), the rules whose unsent matches it sends: its own list, or every unmuted
     rule of its subscriber."""
-    open_subs = [j.sub.id for j in jobs if j.rule_ids is None]
-    unmuted: dict[int, list[int]] = {}
-    if open_subs:
-        rows = await session.execute(
-            select(m.Rule.subscriber_id, m.Rule.id)
-            .where(m.Rule.subscriber_id.in_(open_subs), m.Rule.delivery != Delivery.MUTED).order_by(m.Rule.id)
-        )
-        for sub_id, rule_id in rows:
-            unmuted.setdefault(int(sub_id), []).append(int(rule_id))
+    unmuted = await store.unmuted_rules(session, [j.sub.id for j in jobs if j.rule_ids is None])
     return {id(j): j.rule_ids if j.rule_ids is not None else tuple(unmuted.get(j.sub.id, ())) for j in jobs}
 
 
 async def queue_digest(
-    session: AsyncSession,
+    session: Session,
     settings: Settings,
     sub: m.Subscriber,
     *,
@@ -283,7 +237,7 @@ async def request_digest(
                                         since=sub.last_digest_at, until=now, now=now)
         if result is None or result.items == 0:
             if result is not None and result.digest_id is not None:
-                await session.execute(delete(m.Digest).where(m.Digest.id == result.digest_id))
+                await store.delete_digest(session, result.digest_id)
             return DigestRequest(None, 0, 0)
         return result
 
@@ -299,16 +253,10 @@ async def request_more(
         sub = await lock_subscriber(session, chat_id)
         if sub is None:
             return DigestRequest(None, 0, 0)
-        query = select(m.Digest).where(m.Digest.subscriber_id == sub.id, m.Digest.kind != "more",
-                                       m.Digest.state != DigestState.EMPTY)
-        if digest_id is not None:
-            query = query.where(m.Digest.id == digest_id)
-        base = await session.scalar(query.order_by(m.Digest.id.desc()).limit(1))
+        base = await store.latest_pageable(session, sub.id, digest_id)
         if base is None or not base.match_ids or not sub.digest_size:
             return DigestRequest(None, 0, 0)
-        pages = await session.scalar(select(func.count()).select_from(m.Digest).where(
-            m.Digest.subscriber_id == sub.id, m.Digest.period_key.startswith(f"more:{base.id}:")))
-        page = int(pages or 0) + 1
+        page = await store.pages_built(session, sub.id, base.id) + 1
         if base.items <= page * sub.digest_size:
             return DigestRequest(None, base.items, 0)
         lang = known_language(sub.language)

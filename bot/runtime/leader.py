@@ -23,12 +23,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
 from bot.domain import StaleLeader
+from bot.storage import leadership
+from bot.storage.database import Session
 
 log = logging.getLogger(__name__)
 
@@ -103,13 +103,9 @@ class PgAdvisoryLock:
             log.warning("scheduler lock: database unreachable (%s); retrying", type(exc).__name__)
             return False
         try:
-            got = bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.key, timeout=self.timeout))
+            got = await leadership.try_lock(conn, self.key, self.timeout)
             if got:  # a new term: the fencing token every write of this leader checks
-                self.generation = int(await conn.fetchval(
-                    "INSERT INTO leader_terms (name, generation, holder, started_at) VALUES ($1, 1, $2, now()) "
-                    "ON CONFLICT (name) DO UPDATE SET generation = leader_terms.generation + 1, "
-                    "holder = EXCLUDED.holder, started_at = now() RETURNING generation",
-                    self.name, _holder(), timeout=self.timeout))
+                self.generation = await leadership.begin_term(conn, self.name, _holder(), self.timeout)
         except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
             log.warning("scheduler lock: could not begin a term (%s); retrying", type(exc).__name__)
             got = False
@@ -126,12 +122,7 @@ class PgAdvisoryLock:
             return False
         try:
             # the lock is ours as long as our session lives; ask the server to be sure
-            held = await conn.fetchval(  # type: ignore[attr-defined]
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
-                "AND granted AND ((classid::bigint << 32) | objid::bigint) = $1",
-                self.key & 0xFFFF_FFFF_FFFF_FFFF,
-                timeout=self.timeout,
-            )
+            held = await leadership.lock_held(conn, self.key, self.timeout)
         except Exception as exc:  # any doubt about our session means we may have lost the lock
             log.debug("scheduler lock check failed: %s", type(exc).__name__)
             return False
@@ -151,17 +142,14 @@ def _holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:128]
 
 
-def fence(name: str, generation: int | None) -> Callable[[AsyncSession], Awaitable[None]]:
+def fence(name: str, generation: int | None) -> Callable[[Session], Awaitable[None]]:
     """A check for the start of each of the leader's write transactions: the term is still the
     current one (read FOR SHARE, so a successor's new term waits for this transaction to end)."""
 
-    async def check(session: AsyncSession) -> None:
+    async def check(session: Session) -> None:
         if generation is None:
             return
-        query = "SELECT generation FROM leader_terms WHERE name = :name"
-        if session.bind is not None and session.bind.dialect.name == "postgresql":
-            query += " FOR SHARE"
-        current = await session.scalar(text(query), {"name": name})
+        current = await leadership.current_generation(session, name)
         if current != generation:
             raise StaleLeader(f"term {generation} of {name} is over (now {current}): stepping down")
 

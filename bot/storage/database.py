@@ -187,6 +187,9 @@ def _sqlite_setup(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+Session = AsyncSession  # a unit of work as services hold it: they pass it to the repositories
+
+
 class Database:
     """Owns the engine. `uow()` opens one transaction per use case."""
 
@@ -201,6 +204,12 @@ class Database:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    @property
+    def one_writer(self) -> bool:
+        """One write transaction at a time (SQLite): writers of a process take turns, and long
+        runs of writes pause between transactions so others get in."""
+        return self.dialect == "sqlite"
 
     @asynccontextmanager
     async def uow(self, *, read_only: bool = False, snapshot: bool = False) -> AsyncIterator[AsyncSession]:

@@ -18,9 +18,9 @@ from bot.commands import access
 from bot.commands.render import esc, marked
 from bot.digest.builder import build_items
 from bot.digest.render import DigestItem
-from bot.digest.select import matches_posted_between
 from bot.i18n import known_language, label, t
 from bot.storage import models as m
+from bot.storage.digests import matches_posted_between
 from bot.web.context import state
 
 FEED_DAYS = 7

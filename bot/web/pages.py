@@ -19,9 +19,9 @@ from bot.commands.types import Caller, ChatKind
 from bot.commands.types import Reply as CommandReply
 from bot.digest.builder import build_items
 from bot.digest.chart import daily_counts
-from bot.digest.select import TimelineFilter, matches_page, matches_posted_between
 from bot.i18n import N_
 from bot.matching import RuleError
+from bot.storage.digests import TimelineFilter, matches_page, matches_posted_between
 from bot.storage.rules import rules_of
 from bot.web import queries
 from bot.web.context import Viewer, not_found, page, render, see_other, state

@@ -10,8 +10,8 @@ import feedparser
 from sqlalchemy import select
 
 from bot.digest.builder import build_items
-from bot.digest.select import matches_posted_between
 from bot.storage import models as m
+from bot.storage.digests import matches_posted_between
 from bot.web.feeds import FEED_DAYS
 from tests.integration.web_kit import ALICE, BASE, BORIS, NEWS, archive, csrf, ingest, make_web_kit
 

@@ -14,7 +14,7 @@ from bot.digest import collapse as collapse_module
 from bot.digest.builder import build_digest
 from bot.digest.collapse import naive_near_duplicate_groups, near_duplicate_groups
 from bot.digest.render import utf16_len
-from bot.digest.select import MatchRow
+from bot.storage.digests import MatchRow
 
 T = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 HOSTILE = ["x<y more", "AT&T", "<b>unclosed", '<a href="https://evil.example">click</a>']
