@@ -8,9 +8,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.storage.digests import TimelineFilter, matches_page
 from bot.storage import models as m
 from bot.storage.database import Database
+from bot.storage.digests import TimelineFilter, matches_page
 from tests.digest_support import T0, add_channel, add_post_match, add_rule, add_subscriber
 
 
