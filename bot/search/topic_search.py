@@ -12,7 +12,7 @@ not embedded yet is embedded on the spot (a few hundred at most).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,9 +26,12 @@ from bot.matching.topics import language
 from bot.search import vectors
 from bot.storage import models as m
 from bot.storage.database import Database
+from bot.storage.types import UTCDateTime
 
 BORDER = 0.25  # closeness below a topic's strictness still read, to show the borderline posts
 MAX_EMBED_NOW = 300  # candidates without a vector embedded during a search, at most
+WINDOW_FIRST = timedelta(days=7)  # the newest window of a topic search; each next one 4 times as long
+WINDOW_GROWTH = 4
 
 
 def can_match_without_topics(parsed: ParsedRule) -> bool:
@@ -51,7 +54,7 @@ async def search_topics(
     max_confirm: int,
     before: tuple[datetime, int] | None = None,
 ) -> Any:
-    from bot.search.query import FoundPost, SearchResult
+    from bot.search.query import SearchResult
 
     matcher = compile_rules([Rule(0, rule)], settings=settings)
     if matcher.errors:
@@ -59,30 +62,66 @@ async def search_topics(
                         example='~"удар по энергосистеме"')
     model = _model_id()
     topics = matcher.rule_topics(0)
+    top = until if before is None else (before[0] if until is None else min(until, before[0]))
+    found_posts: list[Any] = []
+    near_posts: list[Any] = []
+    complete = True
     async with db.uow(read_only=True) as session:
         channel_ids = await _channel_ids(session, scope) if scope else None
-        candidates: dict[int, float] = {}
-        complete = True
-        for found, strictness in topics:
-            floor = max(0.0, strictness - BORDER)
-            near = await vectors.nearest(session, found.vector, model, limit=max_confirm,
-                                         min_score=found.raw_for(floor), since=since, until=until,
-                                         channel_ids=channel_ids)
-            complete &= len(near) < max_confirm
-            for pid, _ in near:
-                candidates.setdefault(pid, 0.0)
-        waiting = await _unembedded(session, model, MAX_EMBED_NOW + 1, since, until, channel_ids)
+        oldest, newest = await _date_range(session, since, top, channel_ids)
+        # candidates that come once for the whole range: posts not embedded yet, and the newest
+        # posts when the rule can match by its keywords alone
+        extra: list[int] = []
+        waiting = await _unembedded(session, model, MAX_EMBED_NOW + 1, since, top, channel_ids)
         complete &= len(waiting) <= MAX_EMBED_NOW
-        for pid in waiting[:MAX_EMBED_NOW]:
-            candidates.setdefault(pid, 0.0)
+        extra += waiting[:MAX_EMBED_NOW]
         if can_match_without_topics(parsed):
-            newest = await _newest(session, max_confirm + 1, since, until, channel_ids)
-            complete &= len(newest) <= max_confirm
-            for pid in newest[:max_confirm]:
-                candidates.setdefault(pid, 0.0)
-        rows = await _rows(session, list(candidates))
-        stored = await vectors.load(session, list(candidates), model)
-    missing = [pid for pid in candidates if pid not in stored and pid in rows][:MAX_EMBED_NOW]
+            newest_ids = await _newest(session, max_confirm + 1, since, top, channel_ids)
+            complete &= len(newest_ids) <= max_confirm
+            extra += newest_ids[:max_confirm]
+        seen: set[int] = set()
+        # the topics' candidates window by window, newest first (as the page shows them): a window
+        # of WINDOW_FIRST, then each WINDOW_GROWTH times the last, until the page is full or the
+        # range is read. A whole-archive search with many matches reads only its newest part.
+        hi, span = newest, WINDOW_FIRST
+        while hi is not None and oldest is not None:
+            lo = hi - span
+            last = lo <= oldest or (since is not None and lo <= since)
+            window_since = since if last else lo
+            candidates: dict[int, None] = dict.fromkeys(pid for pid in extra if pid not in seen)
+            extra = []
+            for found, strictness in topics:
+                floor = max(0.0, strictness - BORDER)
+                near = await vectors.nearest(session, found.vector, model, limit=max_confirm,
+                                             min_score=found.raw_for(floor), since=window_since, until=hi,
+                                             channel_ids=channel_ids)
+                complete &= len(near) < max_confirm
+                candidates.update((pid, None) for pid, _ in near if pid not in seen)
+            seen.update(candidates)
+            hits, misses = await _confirm(session, matcher, topics, list(candidates), model)
+            found_posts += hits
+            near_posts += misses
+            if last:
+                break
+            shown = [p for p in found_posts if before is None or (p.date, p.post_id) < before]
+            if len(shown) >= limit:
+                complete = False  # the page is full: the older posts are not counted
+                break
+            hi, span = lo, span * WINDOW_GROWTH
+    found_posts.sort(key=lambda p: (p.date, p.post_id), reverse=True)
+    if before is not None:  # a keyset page: the posts after the last one shown, newest first
+        found_posts = [p for p in found_posts if (p.date, p.post_id) < before]
+    near_posts.sort(key=lambda p: -(p.closeness or 0))
+    return SearchResult(len(found_posts), found_posts[:limit], exact=complete, near=near_posts[:5])
+
+
+async def _confirm(session: Any, matcher: Any, topics: Any, ids: list[int], model: str) -> tuple[list[Any], list[Any]]:
+    """The candidates the rule matches (with their best sentence) and the borderline ones that missed."""
+    from bot.search.query import FoundPost
+
+    rows = await _rows(session, ids)
+    stored = await vectors.load(session, ids, model)
+    missing = [pid for pid in ids if pid not in stored and pid in rows][:MAX_EMBED_NOW]
     if missing:
         import asyncio
 
@@ -90,27 +129,36 @@ async def search_topics(
 
         matrix = await asyncio.to_thread(embedder().passages, [rows[pid].text for pid in missing])
         stored.update(zip(missing, matrix, strict=True))
-    found_posts: list[Any] = []
-    near_posts: list[Any] = []
+    hits: list[Any] = []
+    misses: list[Any] = []
     for pid, row in rows.items():
         vector = stored.get(pid)
         if vector is None:
             continue
         lang = language(row.text or "")
         closeness = max((float(t.closeness(vector, lang)) for t, _ in topics), default=0.0)
-        hits = matcher.match_topics(row.text or "", vector, row.username or str(row.telegram_id))
+        matched = matcher.match_topics(row.text or "", vector, row.username or str(row.telegram_id))
         post = FoundPost(row.id, row.username, row.title or "", row.message_id, row.date, row.text,
-                         hits[0].highlights if hits else (), post_link(row.username, row.telegram_id, row.message_id),
+                         matched[0].highlights if matched else (), post_link(row.username, row.telegram_id, row.message_id),
                          closeness=round(closeness, 2))
-        if hits:
-            found_posts.append(post)
+        if matched:
+            hits.append(post)
         elif closeness > 0 and any(closeness >= strictness - BORDER for _, strictness in topics):
-            near_posts.append(post)
-    found_posts.sort(key=lambda p: (p.date, p.post_id), reverse=True)
-    if before is not None:  # a keyset page: the posts after the last one shown, newest first
-        found_posts = [p for p in found_posts if (p.date, p.post_id) < before]
-    near_posts.sort(key=lambda p: -(p.closeness or 0))
-    return SearchResult(len(found_posts), found_posts[:limit], exact=complete, near=near_posts[:5])
+            misses.append(post)
+    return hits, misses
+
+
+async def _date_range(session: Any, since: datetime | None, until: datetime | None,
+                      channel_ids: Sequence[int] | None) -> tuple[datetime | None, datetime | None]:
+    """The oldest and the newest post of the search's range (None, None: no post)."""
+    where, params, binds = vectors._window(since, until, channel_ids)
+    ends = []
+    for order in ("ASC", "DESC"):  # each through the date index (one min(), one max())
+        ends.append(await session.scalar(
+            sa.text(f"SELECT p.date FROM posts p WHERE {where} ORDER BY p.date {order} LIMIT 1")
+            .bindparams(*binds).columns(date=UTCDateTime()), params))
+    oldest, newest = ends
+    return oldest, newest
 
 
 def _model_id() -> str:

@@ -202,3 +202,25 @@ async def test_topic_search_pages_by_keyset(db: Database) -> None:
     last = first.posts[-1]
     rest = await search_posts(db, '~0.2"удар по энергосистеме"', limit=2, before=(last.date, last.post_id))
     assert [p.message_id for p in rest.posts] == [1]
+
+
+async def test_a_whole_archive_topic_search_reads_newest_first_and_stops_when_its_page_is_full(db: Database) -> None:
+    from bot.search import search_posts
+
+    ages = [0, 10, 40, 100, 400]  # days before T0; the windows read 7 days, then 28, 112, 448 before that
+    pipeline = Pipeline(db, compile_rules, embed_posts=True)
+    await pipeline.ingest([domain.Post(CHANNEL, n, T0 - timedelta(days=age), GRID) for n, age in enumerate(ages, 1)]
+                          + [domain.Post(CHANNEL, 10 + n, T0 - timedelta(days=age, hours=1), WEATHER)
+                             for n, age in enumerate(ages)])
+    await _settle(pipeline)
+    await pipeline.close()
+    page = await search_posts(db, '~0.3"удар по энергосистеме"', limit=2)
+    # the first two windows (7 and 28 days) held two matches: the page is full, the rest not counted
+    assert [p.message_id for p in page.posts] == [1, 2] and page.total == 2 and not page.exact
+    everything = await search_posts(db, '~0.3"удар по энергосистеме"', limit=10)
+    assert [p.message_id for p in everything.posts] == [1, 2, 3, 4, 5] and everything.exact
+    last = page.posts[-1]
+    rest = await search_posts(db, '~0.3"удар по энергосистеме"', limit=2, before=(last.date, last.post_id))
+    assert [p.message_id for p in rest.posts] == [3, 4] and not rest.exact
+    window = await search_posts(db, '~0.3"удар по энергосистеме"', since=T0 - timedelta(days=50), limit=1)
+    assert [p.message_id for p in window.posts] == [1]
