@@ -253,8 +253,9 @@ async def search_posts(
                      _forms_of(parsed) if by_index else None, rule)
 
     filters: list[Any] = [m.Post.deleted.is_(False)]
-    if since is not None:
-        filters.append(m.Post.date >= since)
+    since_filter = m.Post.date >= since if since is not None else None
+    if since_filter is not None:
+        filters.append(since_filter)
     if until is not None:
         filters.append(m.Post.date <= until)
     if before is not None:  # a keyset page: strictly after the last post shown, in (date, id) order
@@ -292,7 +293,8 @@ async def search_posts(
 
         if cond is not None and db.dialect == "sqlite":
             total, exact, stopped_at = await _sqlite_fts(session, search, filters, fts5_query(cond), since, began,
-                                                         by_index=by_index, max_confirm=max_confirm)
+                                                         by_index=by_index, max_confirm=max_confirm,
+                                                         since_filter=since_filter)
         else:
             total, exact, stopped_at = await _by_date(session, search, filters, index, since, until, began,
                                                       by_index=by_index, rule_has_index=cond is not None,
@@ -349,9 +351,42 @@ _FTS_IDS = sa.text(
 )
 
 
+class _Floor:
+    """SQLite: the rowid under which no post is dated at or after ``since``, where a walk down
+    FTS5's rowids stops. Rowid order is storage order, which is date order but for posts stored
+    late, so the first post dated from ``since`` on (one probe of the date index) is where a walk
+    stops first; only a walk that gets there asks for the exact floor, the lowest rowid of every
+    post dated from ``since`` on (a read of the date index over the whole period: a fifth of a
+    second over a year of a million posts), in case some were stored late."""
+
+    def __init__(self, session: AsyncSession, since: datetime | None) -> None:
+        self.session = session
+        self.since = since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if since is not None else None
+        self.value = 0
+        self.exact = since is None
+
+    async def first(self) -> int:
+        if self.since is not None:
+            self.value = int(await self.session.scalar(sa.text(
+                "SELECT id FROM posts INDEXED BY ix_posts_date WHERE date >= :since ORDER BY date, id LIMIT 1"),
+                {"since": self.since}) or 1 << 62)
+        return self.value
+
+    async def above(self, below: int) -> bool:
+        """Whether rowids under ``below`` may still hold posts dated from ``since`` on."""
+        if below > self.value:
+            return True
+        if not self.exact:
+            self.exact = True
+            lowest = await self.session.scalar(sa.text(
+                "SELECT min(id) FROM posts INDEXED BY ix_posts_date WHERE date >= :since"), {"since": self.since})
+            self.value = int(lowest) if lowest is not None else 1 << 62
+        return below > self.value
+
+
 async def _sqlite_fts(
     session: AsyncSession, search: _Search, filters: list[Any], fts: str, since: datetime | None, began: float, *,
-    by_index: bool, max_confirm: int,
+    by_index: bool, max_confirm: int, since_filter: Any = None,
 ) -> tuple[int, bool, datetime | None]:
     """SQLite: FTS5 hands out its matches newest stored first (ORDER BY rowid DESC, a chunk at a
     time, never the whole list); their posts are filtered and confirmed. Rowid order is the order
@@ -361,15 +396,12 @@ async def _sqlite_fts(
     limit = search.limit
     search.limit = limit + MAX_CONFIRM  # keep every post confirmed: rowid order is not quite date order
     below = 1 << 62
-    # rowids under the first post of `since` cannot be dated after it: the scan stops there
-    floor = 0
-    if since is not None:
-        # through the date index (SQLite would otherwise walk the table in rowid order to find it)
-        first = sa.text("SELECT min(id) FROM posts INDEXED BY ix_posts_date WHERE date >= :since")
-        floor = int(await session.scalar(first, {"since": since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")}) or below)
+    # rowids under the first post of `since` cannot be dated after it, but for posts stored late
+    floor = _Floor(session, since)
+    await floor.first()
     complete = True
     size = max(limit, 20) + 5 if by_index else CHUNK
-    while below > floor:
+    while await floor.above(below):
         ids = list(await session.scalars(_FTS_IDS, {"q": fts, "below": below, "n": size}))
         if not ids:
             break
@@ -390,11 +422,14 @@ async def _sqlite_fts(
         if len(ids) < size:
             break
         size = min(size * 2, 2000)
-    if search.confirmed >= limit and below > floor:
+    if search.confirmed >= limit and (below > floor.value or not floor.exact):
         # the page is the newest `limit` of what was read; a post stored before `below` but dated
-        # after the page's oldest would belong on it: there are few such posts, if any
+        # after the page's oldest would belong on it: there are few such posts, if any. Read through
+        # the date index from the page's oldest on (`since` left out: it is older, and SQLite would
+        # walk the date index from there instead, over the whole period)
         oldest_on_page = sorted((p.date for p in search.found), reverse=True)[limit - 1]
-        late = _rows_query([*filters, m.Post.date >= oldest_on_page, m.Post.id < below])
+        late = _rows_query([*(f for f in filters if f is not since_filter), m.Post.date >= oldest_on_page,
+                            m.Post.id < below])
         for row in await session.execute(late.order_by(m.Post.date.desc()).limit(MAX_CONFIRM)):
             search.confirm(row)  # the matcher decides: it agrees with the index on every indexed post
     search.found.sort(key=lambda p: (p.date, p.post_id), reverse=True)
@@ -406,14 +441,14 @@ async def _sqlite_fts(
     return search.confirmed, complete, None
 
 
-async def _sqlite_count(session: AsyncSession, filters: list[Any], fts: str, floor: int,
+async def _sqlite_count(session: AsyncSession, filters: list[Any], fts: str, floor: _Floor,
                         began: float) -> tuple[int, bool]:
     """Matches counted up to COUNT_CAP + 1, newest stored first, in chunks of FTS5's rowids; at most
     COUNT_SCAN of them are read, for at most what is left of SCAN_BUDGET (a rule scoped to a small
     channel keeps few of a common word's).
     Returns (count, whether every match was read)."""
     counted, below, size, read = 0, 1 << 62, COUNT_CAP + 1, 0
-    while below > floor and counted <= COUNT_CAP:
+    while counted <= COUNT_CAP and await floor.above(below):
         if read >= COUNT_SCAN or (read and time.perf_counter() - began > SCAN_BUDGET):
             return counted, False
         ids = list(await session.scalars(_FTS_IDS, {"q": fts, "below": below, "n": size}))
