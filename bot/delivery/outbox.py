@@ -42,7 +42,7 @@ async def claim_heads(
     db: Database, now: datetime, *, limit: int, exclude: set[int] | None = None,
     pick: Callable[[Sequence[Job]], Sequence[Job]] | None = None,
 ) -> tuple[list[Job], list[Job]]:
-    """Claim due head rows (one per chat, oldest first) in one transaction.
+    """Claim due head rows (one per chat; instant alerts first, then the oldest) in one transaction.
 
     Reads up to `limit` candidates (locking them on PostgreSQL, skipping rows another worker holds),
     lets `pick` choose the ones to send now (all of them without `pick`), and claims those.

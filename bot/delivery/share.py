@@ -6,9 +6,12 @@ workers whose heartbeat is younger than `STALE_AFTER` are the live ones, and eac
 `global_per_second / live` (`RateLimiter.set_share`). A worker that stops cleanly removes its row;
 one that dies stops counting after `STALE_AFTER`, and the others speed up on their next beat.
 
-A worker that joins beats first and sends nothing for `JOIN_SECONDS` (longer than a beat), so the
-workers already running have slowed down to their new share before it adds its own sends: without
-that, the sum of the shares went over Telegram's limit for up to a beat each time a worker started.
+A worker that joins beats first and sends nothing for `JOIN_SECONDS` (two beats), so the workers
+already running have slowed down to their new share, and their sends at the old share have left the
+one-second window, before it adds its own sends; it beats again right before its first send, to
+count the workers that joined while it waited. A worker that sees fewer workers takes its larger
+share only a window later (`RateLimiter.set_share`). Without these, the sum of the shares went over
+Telegram's limit each time a worker started or stopped.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from bot.storage.database import Database
 log = logging.getLogger(__name__)
 
 BEAT_SECONDS = 2.0
-JOIN_SECONDS = 1.5 * BEAT_SECONDS
+JOIN_SECONDS = 2 * BEAT_SECONDS
 STALE_AFTER = timedelta(seconds=30)
 
 

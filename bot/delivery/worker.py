@@ -248,7 +248,7 @@ class _Pass:
             await outbox.release(self.db, claimed)
             return 0, bool(seen), None
         for job in claimed:
-            self.limiter.record(job.chat_id)
+            self.limiter.begin(job.chat_id)  # holds its slots until the answer (bot/delivery/limiter.py)
             self.busy.add(job.chat_id)
             task = asyncio.create_task(self.send(job))
             self.tasks.add(task)
@@ -264,6 +264,7 @@ class _Pass:
             ok = await send_one(self.db, self.sender, self.limiter, self.clock, job, self.max_attempts,
                                 on_sent=answered, notifier=self.notifier)
         finally:
+            self.limiter.end(job.chat_id)
             self.in_flight.pop(job.id, None)
             if not any(j is job for j, _ in self.answered):
                 self.busy.discard(job.chat_id)  # recorded by itself (retry, failure, in doubt)
@@ -321,13 +322,17 @@ class DeliveryWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("delivery worker started")
+        live = 0
         try:  # our share before the first send, and the others' time to see us (bot/delivery/share.py)
             self.limiter.set_share(1 / await self.share.beat())
         except Exception:
             log.warning("delivery heartbeat failed; starting at the full rate", exc_info=True)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), JOIN_SECONDS)
-        sharing = asyncio.create_task(self._share_limit(stop))
+        with contextlib.suppress(Exception):  # the workers that joined while we waited, before any send
+            live = await self.share.beat()
+            self.limiter.set_share(1 / live)
+        sharing = asyncio.create_task(self._share_limit(stop, live))
         try:
             await self._deliver(stop)
         finally:
@@ -338,23 +343,26 @@ class DeliveryWorker:
                 await asyncio.wait_for(self.share.leave(), 2)
         log.info("delivery worker stopped")
 
-    async def _share_limit(self, stop: asyncio.Event) -> None:
+    async def _share_limit(self, stop: asyncio.Event, live: int = 0) -> None:
         """Every few seconds: heartbeat, and pace at global_per_second / live workers."""
-        live = 0
         while not stop.is_set():
+            # real time, not self.clock: the clock's sleeps are the delivery loop's health heartbeats
+            if live:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), BEAT_SECONDS)
+                if stop.is_set():
+                    break
             try:
                 now_live = await self.share.beat()
             except Exception:  # a database hiccup: keep the last share
                 log.warning("delivery heartbeat failed; keeping the current rate", exc_info=True)
+                live = live or 1
             else:
                 if now_live != live:
                     live = now_live
                     self.limiter.set_share(1 / live)
                     log.info("%d delivery worker(s) alive: this one sends up to %.1f messages a second",
-                             live, self.limiter.rate)
-            # real time, not self.clock: the clock's sleeps are the delivery loop's health heartbeats
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), BEAT_SECONDS)
+                             live, self.settings.delivery.global_per_second / live)
 
     async def _deliver(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

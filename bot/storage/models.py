@@ -256,6 +256,11 @@ class Outbox(Base):
         # the worker's head-of-chat test reads only active rows (migration 0008)
         Index("ix_outbox_chat_active", "chat_id", "id", sqlite_where=sql_text("state IN ('pending', 'sending')"),
               postgresql_where=sql_text("state IN ('pending', 'sending')")),
+        # the claim's order: instant alerts before any digest row, then the oldest (migration 0028)
+        Index("ix_outbox_alerts_due", "not_before", "id", sqlite_where=sql_text("state = 'pending' AND kind = 'alert'"),
+              postgresql_where=sql_text("state = 'pending' AND kind = 'alert'")),
+        Index("ix_outbox_pending_due", "not_before", "id", sqlite_where=sql_text("state = 'pending'"),
+              postgresql_where=sql_text("state = 'pending'")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

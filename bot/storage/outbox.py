@@ -15,7 +15,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, exists, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -85,20 +97,32 @@ def _buttons(stored: list[Any] | None) -> tuple[tuple[tuple[str, str], ...], ...
 
 async def due_heads(session: AsyncSession, now: datetime, *, limit: int,
                     exclude: Collection[int] | None = None) -> list[Job]:
-    """Up to ``limit`` due pending head rows (one per destination), oldest first, but for the chats
-    in ``exclude``. On PostgreSQL they are locked for the transaction, skipping rows another
-    worker's transaction holds."""
-    query = (
-        select(m.Outbox)
-        .where(m.Outbox.state == OutboxState.PENDING, m.Outbox.not_before <= now, _head_of_chat())
-        .order_by(m.Outbox.not_before, m.Outbox.id)
-        .limit(limit)
-    )
-    if exclude:
-        query = query.where(m.Outbox.chat_id.not_in(list(exclude)))
-    if _dialect(session) == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=m.Outbox)
-    return [_job(r) for r in (await session.scalars(query)).all()]
+    """Up to ``limit`` due pending head rows (one per destination), instant alerts first, then the
+    oldest, but for the chats in ``exclude``. On PostgreSQL they are locked for the transaction,
+    skipping rows another worker's transaction holds. An alert is never stuck behind a daily tick's
+    backlog of digests: the due alerts are read first (ix_outbox_alerts_due), the other rows
+    (ix_outbox_pending_due) only for the room left."""
+
+    def due(alerts: bool) -> Any:
+        # the words inline, not parameters: PostgreSQL uses a partial index only for a literal match
+        alert = literal_column("'alert'")
+        query = (
+            select(m.Outbox)
+            .where(m.Outbox.state == literal_column("'pending'"),
+                   m.Outbox.kind == alert if alerts else m.Outbox.kind != alert,
+                   m.Outbox.not_before <= now, _head_of_chat())
+            .order_by(m.Outbox.not_before, m.Outbox.id)
+        )
+        if exclude:
+            query = query.where(m.Outbox.chat_id.not_in(list(exclude)))
+        if _dialect(session) == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=m.Outbox)
+        return query
+
+    found = [_job(r) for r in (await session.scalars(due(alerts=True).limit(limit))).all()]
+    if len(found) < limit:
+        found += [_job(r) for r in (await session.scalars(due(alerts=False).limit(limit - len(found)))).all()]
+    return found
 
 
 async def claim(session: AsyncSession, jobs: Sequence[Job], now: datetime) -> None:
