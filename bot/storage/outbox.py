@@ -105,7 +105,7 @@ async def due_heads(session: AsyncSession, now: datetime, *, limit: int,
 
     def due(alerts: bool) -> Any:
         # the words inline, not parameters: PostgreSQL uses a partial index only for a literal match
-        alert = literal_column("'alert'")
+        alert: ColumnElement[str] = literal_column("'alert'")
         query = (
             select(m.Outbox)
             .where(m.Outbox.state == literal_column("'pending'"),
