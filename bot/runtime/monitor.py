@@ -8,11 +8,9 @@ import contextlib
 import logging
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
-
 from bot import metrics
 from bot.runtime.health import Health
-from bot.storage import models as m
+from bot.storage import outbox, posts
 from bot.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -24,18 +22,12 @@ async def probe(db: Database, health: Health, *, report_database: bool = True) -
     over every process never counts the same rows twice."""
     now = datetime.now(UTC)
     async with db.uow(read_only=True) as session:
-        rows = await session.execute(
-            select(m.Outbox.state, m.Outbox.kind, func.count()).group_by(m.Outbox.state, m.Outbox.kind)
-        )
-        counts = {(state, kind): int(n) for state, kind, n in rows}
-        oldest = await session.scalar(
-            select(func.min(m.Outbox.not_before)).where(m.Outbox.state == "pending", m.Outbox.not_before <= now)
-        )
-        # through the partial index over pending posts: cheap however large the archive
-        unindexed = await session.scalar(select(func.count()).select_from(m.Post).where(m.Post.lemma_text.is_(None)))
+        counts = await outbox.state_counts(session)
+        oldest = await outbox.oldest_due(session, now)
+        unindexed = await posts.unindexed(session)
     if report_database:
         metrics.set_outbox(counts, oldest, now)
-        metrics.set_search_pending(int(unindexed or 0))
+        metrics.set_search_pending(unindexed)
     else:
         metrics.clear_database_gauges()
     health.oldest_due_seconds = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0

@@ -318,6 +318,19 @@ async def add_rows(session: AsyncSession, rows: Sequence[dict[str, object]]) -> 
         await session.execute(insert(m.Outbox), list(rows))
 
 
+async def state_counts(session: AsyncSession) -> dict[tuple[str, str], int]:
+    """(state, kind) -> how many rows."""
+    rows = await session.execute(
+        select(m.Outbox.state, m.Outbox.kind, func.count()).group_by(m.Outbox.state, m.Outbox.kind))
+    return {(str(state), str(kind)): int(n) for state, kind, n in rows}
+
+
+async def oldest_due(session: AsyncSession, now: datetime) -> datetime | None:
+    """When the longest-waiting pending row that is due by ``now`` fell due (None: none is)."""
+    return await session.scalar(
+        select(func.min(m.Outbox.not_before)).where(m.Outbox.state == OutboxState.PENDING, m.Outbox.not_before <= now))
+
+
 # the delivery workers' heartbeats (bot/delivery/share.py)
 
 async def worker_beat(session: AsyncSession, name: str, now: datetime) -> None:

@@ -140,3 +140,9 @@ async def purge_channel(session: AsyncSession, row_id: int) -> int:
     purged = int(await session.scalar(select(func.count()).where(m.Post.channel_id == row_id)) or 0)
     await session.execute(delete(m.Post).where(m.Post.channel_id == row_id))
     return purged
+
+
+async def unindexed(session: AsyncSession) -> int:
+    """How many posts still wait for their index keys (`lemma_text`): read through the partial index
+    over them, cheap however large the archive."""
+    return int(await session.scalar(select(func.count()).select_from(m.Post).where(m.Post.lemma_text.is_(None))) or 0)

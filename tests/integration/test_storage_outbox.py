@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.domain import DigestState, OutboxState
 from bot.storage import models as m
-from bot.storage import outbox
+from bot.storage import outbox, posts
 from bot.storage.database import Database
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -220,3 +220,21 @@ async def test_worker_heartbeats_count_the_live_and_forget_the_long_dead(db: Dat
         await outbox.worker_leave(session, "b")
         names = list(await session.scalars(select(m.DeliveryWorker.name).order_by(m.DeliveryWorker.name)))
     assert names == ["a"]
+
+
+async def test_the_monitor_reads_counts_by_state_and_the_oldest_due_row(db: Database) -> None:
+    sub = await _subscriber(db, 10)
+    await _rows(db, sub, 10, 2, due=T0 - timedelta(minutes=3))
+    (later,) = await _rows(db, sub, 20, 1, due=T0 + timedelta(minutes=3))
+    async with db.uow() as session:
+        await outbox.mark_done(session, later, OutboxState.FAILED, "gone")
+        assert await outbox.state_counts(session) == {("pending", "digest"): 2, ("failed", "digest"): 1}
+        assert await outbox.oldest_due(session, T0) == T0 - timedelta(minutes=3)
+        assert await outbox.oldest_due(session, T0 - timedelta(hours=1)) is None
+        assert await posts.unindexed(session) == 0
+        channel = m.Channel(telegram_id=5, username="c", title="c")
+        session.add(channel)
+        await session.flush()
+        session.add(m.Post(channel_id=channel.id, message_id=1, date=T0, text="x", text_hash="x"))
+        await session.flush()
+        assert await posts.unindexed(session) == 1
