@@ -62,24 +62,61 @@ def _best(options: Iterable[Requirement]) -> Requirement | None:
     return best
 
 
+def _exact(items: Sequence[tuple[Any, Any]]) -> Requirement | None:
+    """The strings a piece of pattern made only of literal characters, groups and alternatives of
+    them matches (``(явля|яким)``: ``явля``, ``яким``), lower case; None when it is anything else or
+    has more than MAX_ALTERNATIVES of them."""
+    strings = [""]
+    for op, av in items:
+        if op is _c.LITERAL:
+            low = chr(av).lower().replace("ё", "е")
+            if len(low) != 1 or not _allowed(low):
+                return None
+            strings = [s + low for s in strings]
+            continue
+        if op is _c.SUBPATTERN:
+            options = _exact(av[-1])
+        elif op is _c.BRANCH:
+            found = [_exact(branch) for branch in av[1]]
+            options = None if any(f is None for f in found) else frozenset().union(*found)  # type: ignore[arg-type]
+        else:
+            return None
+        if options is None or len(strings) * len(options) > MAX_ALTERNATIVES:
+            return None
+        strings = [s + o for s in strings for o in options]
+    return frozenset(strings)
+
+
 def _of_sequence(items: Sequence[tuple[Any, Any]]) -> Requirement | None:
     found: list[Requirement] = []
-    run: list[str] = []
+    # the text the pattern matches here for sure, one of these strings (literal characters and
+    # alternatives of them joined: "я" then "вля|ким" is "явля" or "яким"); [""] when none yet
+    run: list[str] = [""]
 
     def flush() -> None:
-        if run:
-            found.append(frozenset(["".join(run)]))
-            run.clear()
+        if run != [""]:
+            found.append(frozenset(run))
+        run[:] = [""]
+
+    def extend(options: Iterable[str]) -> None:
+        run[:] = [s + o for s in run for o in options]
 
     for op, av in items:
         if op is _c.LITERAL:
             ch = chr(av)
             low = ch.lower().replace("ё", "е")
             if len(low) == 1 and _allowed(low):
-                run.append(low)
+                extend([low])
                 continue
             flush()
             continue
+        if op in (_c.SUBPATTERN, _c.BRANCH):
+            exact = _exact([(op, av)])
+            if exact is not None:
+                if len(run) * len(exact) > MAX_ALTERNATIVES:
+                    flush()
+                extend(exact)
+                continue
         flush()
         if op is _c.SUBPATTERN:
             sub = _of_sequence(av[-1])

@@ -343,6 +343,7 @@ class CompiledMatcher:
         assert term.regex is not None
         self._regex_terms.append(tid)
         literals = required_literals(term.regex.source)
+        term.regex.warm_up(literals)
         if not literals:
             self._regex_always.append(tid)
             return

@@ -17,6 +17,8 @@ from bot.matching.text import tokenize
 @pytest.mark.parametrize(("pattern", "literals"), [
     ("конд[а-яё]{2,6}", ("конд",)),
     (r"(обстрел|взрыв)\w*", ("взрыв", "обстрел")),
+    (r"(явля|яким)\w*", ("явля", "яким")),  # parsed as я(вля|ким): the letter before joins each alternative
+    ("x(|abc)yz", ("xabcyz", "xyz")),
     (r"\bБатальон\w*", ("батальон",)),
     ("Белгород(а|е)?", ("белгород",)),
     ("(?:об)?стрёл", ("стрел",)),
