@@ -231,11 +231,13 @@ async def search_posts(
     settings: MatchingSettings | None = None,
     max_confirm: int = MAX_CONFIRM,
     before: tuple[datetime, int] | None = None,
+    count: bool = True,
 ) -> SearchResult:
     """Posts matching ``rule`` dated in [since, until], newest first. Raises RuleError.
 
     ``before`` (date, post id) of the last post of a previous page: only posts after it in this
-    order (a keyset page; the total counts those too)."""
+    order (a keyset page; the total counts those too). ``count`` False: no counting beyond the
+    page (a next page whose caller shows no total): ``total`` is then what the page read."""
     settings = settings or MatchingSettings()
     parsed = parse_rule(rule, max_length=settings.max_rule_length, max_terms=settings.max_terms)
     matcher = compile_rules([Rule(0, rule)], settings=settings)
@@ -293,12 +295,12 @@ async def search_posts(
 
         if cond is not None and db.dialect == "sqlite":
             total, exact, stopped_at = await _sqlite_fts(session, search, filters, fts5_query(cond), since, began,
-                                                         by_index=by_index, max_confirm=max_confirm,
-                                                         since_filter=since_filter)
+                                                         by_index=by_index, max_confirm=max_confirm if count else 0,
+                                                         since_filter=since_filter, count=count)
         else:
             total, exact, stopped_at = await _by_date(session, search, filters, index, since, until, began,
                                                       by_index=by_index, rule_has_index=cond is not None,
-                                                      max_confirm=max_confirm)
+                                                      max_confirm=max_confirm if count else 0, count=count)
     found = sorted([*search.found, *pending_found], key=lambda p: (p.date, p.post_id), reverse=True)[:limit]
     return SearchResult(total + pending_confirmed, found, exact and not backlog, stopped_at)
 
@@ -306,6 +308,7 @@ async def search_posts(
 async def _by_date(
     session: AsyncSession, search: _Search, filters: list[Any], index: list[Any], since: datetime | None,
     until: datetime | None, began: float, *, by_index: bool, rule_has_index: bool, max_confirm: int,
+    count: bool = True,
 ) -> tuple[int, bool, datetime | None]:
     """Newest first through date windows (PostgreSQL; and a rule with no index condition on SQLite).
     Returns (total, exact, searched_since)."""
@@ -339,7 +342,7 @@ async def _by_date(
         if not complete:
             break
     stopped_at = search.oldest_read if not complete and not page_full else None
-    if by_index:
+    if by_index and count:
         counted = int(await session.scalar(sa.select(sa.func.count()).select_from(
             sa.select(m.Post.id).where(*filters, *index).limit(COUNT_CAP + 1).subquery())) or 0)
         return min(counted, COUNT_CAP), counted <= COUNT_CAP, stopped_at
@@ -386,7 +389,7 @@ class _Floor:
 
 async def _sqlite_fts(
     session: AsyncSession, search: _Search, filters: list[Any], fts: str, since: datetime | None, began: float, *,
-    by_index: bool, max_confirm: int, since_filter: Any = None,
+    by_index: bool, max_confirm: int, since_filter: Any = None, count: bool = True,
 ) -> tuple[int, bool, datetime | None]:
     """SQLite: FTS5 hands out its matches newest stored first (ORDER BY rowid DESC, a chunk at a
     time, never the whole list); their posts are filtered and confirmed. Rowid order is the order
@@ -435,7 +438,7 @@ async def _sqlite_fts(
     search.found.sort(key=lambda p: (p.date, p.post_id), reverse=True)
     del search.found[limit:]
     search.limit = limit
-    if by_index:
+    if by_index and count:
         counted, whole = await _sqlite_count(session, filters, fts, floor, began)
         return min(counted, COUNT_CAP), whole and counted <= COUNT_CAP, None
     return search.confirmed, complete, None

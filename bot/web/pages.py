@@ -118,6 +118,7 @@ async def search(request: Request, viewer: Viewer) -> Response:
         since = web.now() - timedelta(days=PERIODS[period])
         try:  # keyset pages on (date, id): the next one starts after the last post shown
             result = await search_posts(web.db, text, since=since, before=before, limit=size + 1, channels=scope,
+                                        count=before is None,  # the page shows the total on the first page only
                                         settings=web.settings.matching)
         except RuleError as err:
             error = Markup(rule_error_text(viewer.lang, err))  # the bot's words, in the viewer's language

@@ -102,3 +102,18 @@ async def test_a_rule_of_one_operator_word_is_that_word(db: Database) -> None:
         assert [p.message_id for p in result.posts] == [expected] and result.total == 1, word
         start, end = result.posts[0].highlights[0]
         assert result.posts[0].text[start:end].lower() == word.lower()
+
+
+async def test_a_next_page_without_counting_is_the_same_page(db: Database) -> None:
+    """`count=False` (the web view's next pages, which show no total): the same posts, newest first,
+    from a backfilled archive too; the total is then what was read: exact only if that was all."""
+    await _archive(db)
+    since = NOW - timedelta(days=45)
+    for rule in ("батальон", '"третий батальон"'):
+        first = await search_posts(db, rule, since=since, limit=5)
+        key = (first.posts[-1].date, first.posts[-1].post_id)
+        counted = await search_posts(db, rule, since=since, limit=5, before=key)
+        quick = await search_posts(db, rule, since=since, limit=5, before=key, count=False)
+        assert [p.post_id for p in quick.posts] == [p.post_id for p in counted.posts] and len(quick.posts) == 5
+        assert counted.exact and 5 <= quick.total <= counted.total
+        assert not quick.exact or quick.total == counted.total
