@@ -61,6 +61,13 @@ async def ensure_subscriber(session: AsyncSession, chat: Chat, lang: str, settin
     return sub
 
 
+async def add_subscriber(session: AsyncSession, sub: m.Subscriber) -> m.Subscriber:
+    """Store a subscriber made by the caller (the demo's); its id is set on return."""
+    session.add(sub)
+    await session.flush()
+    return sub
+
+
 async def forget_subscriber(session: AsyncSession, sub: m.Subscriber) -> None:
     """Delete everything of one chat: rules, matches, subscriptions, digests, outbox (by cascade),
     and its name on the channels it asked for."""

@@ -56,6 +56,11 @@ async def test_a_subscriber_is_made_once_with_the_defaults_and_comes_back_active
         assert (again.id, again.active, again.language) == (sub.id, True, "uk")
         assert await rules.get_subscriber(session, -5) is not None
         assert await rules.get_subscriber(session, 6) is None
+        made = await rules.add_subscriber(session, m.Subscriber(chat_id=6, title="demo", language="en"))
+        assert made.id is not None and made.id != sub.id
+        await rules.add_rules(session, [])  # nothing to add: nothing happens
+    async with db.uow(read_only=True) as session:
+        assert (await rules.get_subscriber(session, 6)).title == "demo"  # type: ignore[union-attr]
 
 
 async def test_rules_are_scoped_to_their_subscriber_and_fingerprinted(db: Database) -> None:
