@@ -3,7 +3,8 @@ scale and memory.
 
     python -m benchmarks.topics                       # everything at its defaults
     python -m benchmarks.topics --only quality,speed  # some parts: quality speed alert search memory
-    python -m benchmarks.topics --search-posts 100000,1000000 [--pg URL | --pg '']
+    python -m benchmarks.topics --search-posts 100000,1000000 [--pg URL | --pg ''] [--no-pgvector]
+    TGMON_BENCH_HNSW_UP_TO=0 ...   # fill pgvector without its HNSW index (inserting into it is slow)
 
 - quality: tests/data/topics_labelled.txt (200 posts, ru/uk/en, 8 topics with near-misses):
   precision and recall per topic of the topic rule at its default strictness and of a careful user's
@@ -15,11 +16,13 @@ scale and memory.
   ``ingest()`` to the keyword match stored (its return) and to the topic match stored (the
   background worker's batch), for one post and for a burst of 32.
 - search: the nearest posts to a phrase over N stored posts. The vectors are synthetic (random unit
-  vectors, 200 of them planted near the phrase): embedding a million posts on this machine would
-  take hours. SQLite: tgmon's numpy scan (bot/search/vectors.py, through aiosqlite) against sqlite-vec
-  0.1.9's brute-force ``vec_distance_cosine`` (through the sqlite3 shell: this Python's sqlite3 module
-  cannot load extensions). PostgreSQL: the same numpy scan over BYTEA (pgvector is measured when
-  the server has it).
+  vectors, 200 of them, spread evenly over the archive, planted near the phrase): embedding a million
+  posts on this machine would take hours. SQLite: tgmon's numpy scan (bot/search/vectors.py, through
+  aiosqlite) against sqlite-vec 0.1.9's brute-force ``vec_distance_cosine`` (through apsw in this
+  process: this Python's sqlite3 module cannot load extensions). PostgreSQL: the same numpy scan over
+  BYTEA on the system server (--pg), and pgvector on a throwaway PostgreSQL 16 from the pgserver
+  wheel (--pgvector, tests/pgvector_support.py). Then `tgmon search`'s first page (10 posts) over
+  the whole archive, which reads newest-first windows.
 - memory: RSS (from /proc) of ``tgmon run`` (its offline demo) with post embedding on and off.
 
 Medians of ``--repeat`` (3) runs.
@@ -278,7 +281,9 @@ def bench_alert(repeat: int) -> None:
 # ---- archive search at scale ----------------------------------------------------------------------
 
 PLANTED = 200
-HNSW_UP_TO = 200_000  # pgvector's HNSW index is built for archives up to this size only
+# pgvector's HNSW index is kept while filling archives up to this size only (--hnsw-up-to): inserting
+# into it is slow, and a search's candidates come from pgvector's exact scan anyway
+HNSW_UP_TO = int(os.environ.get("TGMON_BENCH_HNSW_UP_TO", "200000"))
 
 
 def _synthetic(n: int, query: Any, seed: int = 7) -> Any:

@@ -167,6 +167,24 @@ async def nearest(
     if kind == "pgvector":
         params |= {"q": _encode(query, kind), "min": min_score}
         windowed = since is not None or until is not None or channel_ids is not None
+        if windowed:
+            # a window (the dry run's 7 days, a channel): its posts from posts' own indexes, then
+            # pgvector's distance of each by primary key (a join was planned as a hash of the table)
+            posts = list(await session.scalars(
+                sa.text(f"SELECT p.id FROM posts p WHERE {where}").bindparams(*expanding), params))
+            if len(posts) <= _WINDOW_BY_ID:
+                scored: list[tuple[int, float]] = []
+                for start in range(0, len(posts), 5_000):
+                    rows = await session.execute(
+                        sa.text("SELECT post_id, -(embedding <#> CAST(:q AS vector)) AS score FROM post_vectors "
+                                "WHERE post_id IN :ids AND model = :model "
+                                "AND (embedding <#> CAST(:q AS vector)) <= -CAST(:min AS float8)")
+                        .bindparams(sa.bindparam("ids", expanding=True)),
+                        {"ids": posts[start : start + 5_000], "model": model, "q": params["q"], "min": min_score},
+                    )
+                    scored += [(int(pid), float(score)) for pid, score in rows]
+                scored.sort(key=lambda item: (-item[1], item[0]))
+                return scored[:limit]
         if not windowed and limit <= HNSW_MAX:
             # the best few of the whole archive: the HNSW index, asked for as many candidates as
             # wanted (its default, hnsw.ef_search = 40, would end every answer at 40 posts)
