@@ -161,7 +161,7 @@ async def queue_digests(
                          "data": f"dg:more:{base_id}"}]] if built.more else None
         total = len(built.chunks)
         queued.extend(
-            {"digest_id": digest_id, "subscriber_id": sub.id, "chat_id": sub.chat_id, "kind": "digest",
+            {"digest_id": digest_id, "subscriber_id": sub.id, "chat_id": sub.chat_id, "kind": job_kind(job),
              "chunk_no": n, "chunk_total": total, "text": text, "attachment": attachment if n == 1 else None,
              "random_id": new_random_id(), "state": OutboxState.PENDING, "attempts": 0, "not_before": now,
              "created_at": now, "target_id": None, "silent": silent,

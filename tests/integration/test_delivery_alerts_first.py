@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, text
@@ -13,10 +13,19 @@ from bot.delivery import outbox
 from bot.delivery.clock import ManualClock
 from bot.delivery.limiter import RateLimiter
 from bot.delivery.worker import deliver_due
+from bot.digest.scheduler import DigestScheduler
 from bot.domain import SendResult
 from bot.storage import models as m
 from bot.storage.database import Database
-from tests.digest_support import T0, FakeSender, add_subscriber
+from tests.digest_support import (
+    T0,
+    FakeSender,
+    add_channel,
+    add_post_match,
+    add_rule,
+    add_subscriber,
+    outbox_rows,
+)
 
 BACKLOG = 3000
 ALERT_CHAT = 555
@@ -78,3 +87,18 @@ async def test_an_alert_still_waits_behind_the_earlier_rows_of_its_own_chat(db: 
     assert [j.random_id for j in claimed] == [1]  # the chat's head: its order holds
     async with db.uow(read_only=True) as session:
         assert (await session.scalar(select(m.Outbox.state).where(m.Outbox.random_id == 2))) == "pending"
+
+
+async def test_an_alert_the_scheduler_builds_in_a_tick_is_claimed_before_the_tick_digests(db: Database) -> None:
+    created = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    channel = await add_channel(db)
+    for n in range(6):  # five daily digests due at 08:00, and one instant subscriber, built in one tick
+        sub = await add_subscriber(db, chat_id=40 + n, created_at=created, timezone="UTC", digest_hour=8,
+                                   frequency="instant" if n == 5 else "daily")
+        rule = await add_rule(db, sub, "обстрел")
+        await add_post_match(db, channel, rule, f"обстрел утром {n}", date=created + timedelta(hours=20))
+    clock = ManualClock(datetime(2026, 11, 24, 8, 1, tzinfo=UTC))
+    assert await DigestScheduler(db, Settings(), clock).tick() == 6
+    assert {r.chat_id: r.kind for r in await outbox_rows(db)} == {**dict.fromkeys(range(40, 45), "digest"), 45: "alert"}
+    claimed, _ = await outbox.claim_heads(db, clock.now(), limit=1)
+    assert [j.chat_id for j in claimed] == [45]  # queued last in the tick, claimed first
