@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is loaded by the first batch of more than SMALL texts: a bot's digest needs none
+    import numpy as np
 
 NUM_PERM = 32
 BANDS = 8  # 8 bands of 4 rows: pairs with Jaccard >= 0.8 share a band with probability > 0.99
@@ -24,10 +26,16 @@ BOTTOM_K = 6  # the small path indexes each text under its 6 smallest shingle ha
 SLACK = 0.2  # the estimate's margin: pairs estimated this far below the threshold are checked exactly
 MIN_WORDS = 6  # shorter texts ("Обстрел.", "Срочно") are too generic to merge on text alone
 
-_MASK32 = np.uint64(0xFFFFFFFF)
-_rng = np.random.default_rng(20261124)
-_A = _rng.integers(1, 2**63, size=NUM_PERM, dtype=np.uint64) | np.uint64(1)  # odd multipliers
-_B = _rng.integers(0, 2**63, size=NUM_PERM, dtype=np.uint64)
+
+
+@cache
+def _permutations() -> tuple[np.ndarray, np.ndarray]:
+    """The MinHash permutations' odd multipliers and offsets (the same in every process)."""
+    import numpy as np
+
+    rng = np.random.default_rng(20261124)
+    a = rng.integers(1, 2**63, size=NUM_PERM, dtype=np.uint64) | np.uint64(1)  # odd multipliers
+    return a, rng.integers(0, 2**63, size=NUM_PERM, dtype=np.uint64)
 
 
 class UnionFind:
@@ -66,6 +74,8 @@ BLOCK = 2_000  # texts per numpy pass: keeps the (shingles x permutations) array
 def signatures(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """MinHash signatures (len(texts) x NUM_PERM, uint32 values in uint64) and a mask of the texts
     long enough to compare."""
+    import numpy as np
+
     n = len(texts)
     sig = np.zeros((n, NUM_PERM), dtype=np.uint64)
     usable = np.zeros(n, dtype=bool)
@@ -88,7 +98,10 @@ def _block_signatures(texts: Sequence[str], first: int, last: int, sig: np.ndarr
         words.extend(hashed)
     if not index:
         return
-    w = np.asarray(words, dtype=np.int64).view(np.uint64) & _MASK32
+    import numpy as np
+
+    mult, offset = _permutations()
+    w = np.asarray(words, dtype=np.int64).view(np.uint64) & np.uint64(0xFFFFFFFF)
     lens = np.asarray(lengths, dtype=np.int64)
     starts = np.concatenate(([0], np.cumsum(lens)[:-1]))
     # word 3-gram shingles inside each text: combine three consecutive word hashes
@@ -99,8 +112,8 @@ def _block_signatures(texts: Sequence[str], first: int, last: int, sig: np.ndarr
     shingles = (w[pos] * np.uint64(0x9E3779B1) ^ (w[pos + 1] << np.uint64(21)) ^ (w[pos + 2] * np.uint64(0x85EBCA77)))
     shingle_starts = starts - 2 * np.arange(len(starts), dtype=np.int64)  # two positions dropped per text
     rows = np.asarray(index, dtype=np.int64)
-    hashed = shingles[:, None] * _A[None, :]  # every permutation at once, in place: (shingles x 32)
-    hashed += _B[None, :]
+    hashed = shingles[:, None] * mult[None, :]  # every permutation at once, in place: (shingles x 32)
+    hashed += offset[None, :]
     hashed >>= np.uint64(32)
     sig[rows] = np.minimum.reduceat(hashed, shingle_starts, axis=0)
 
@@ -113,6 +126,8 @@ def near_duplicate_groups(texts: Sequence[str], threshold: float = SIMILARITY) -
         return uf.groups()
     if n <= SMALL:
         return _small_groups(texts, threshold)
+    import numpy as np
+
     sig, usable = signatures(texts)
     rows_per_band = NUM_PERM // BANDS
     need = int(np.ceil((threshold - SLACK) * NUM_PERM))

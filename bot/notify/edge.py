@@ -14,12 +14,13 @@ import logging
 import re
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-import apprise
-from apprise import NotifyFormat, OverflowMode
-
 from bot.notify.render import apprise_format
+
+if TYPE_CHECKING:  # apprise (and its plugins) load when a URL is parsed or a message sent, not before
+    from apprise import NotifyFormat
 
 WEBHOOKS = frozenset({"json", "jsons", "form", "forms", "xml", "xmls"})
 MAIL = frozenset({"mailto", "mailtos"})
@@ -63,6 +64,8 @@ class Parsed:
 
 
 def _formats(plugin: object) -> tuple[NotifyFormat, ...]:
+    from apprise import NotifyFormat
+
     declared = getattr(plugin, "notify_format", NotifyFormat.TEXT)
     return tuple(declared) if isinstance(declared, tuple | list) else (declared,)
 
@@ -106,6 +109,9 @@ def redact(text: str, url: str) -> str:
 
 def parse(url: str) -> Parsed | None:
     """What apprise makes of `url`, or None when it cannot use it (an unknown scheme, a missing part)."""
+    import apprise
+    from apprise import NotifyFormat
+
     url = url.strip()
     plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True) if url else None
     if plugin is None:
@@ -135,6 +141,9 @@ class DeliveryRefused(Exception):
 
 def deliver(url: str, *, title: str, body: str, body_format: str, key: str | None, timeout: float) -> None:
     """Send one message now (blocking: call it in a thread). Raises DeliveryRefused with a masked reason."""
+    import apprise
+    from apprise import OverflowMode
+
     plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
     if plugin is None:
         raise DeliveryRefused("apprise cannot use this URL any more")

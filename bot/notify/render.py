@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import html
 import re
+from typing import TYPE_CHECKING
 
-from apprise import NotifyFormat
-from apprise.conversion import html_to_markdown, html_to_text
+if TYPE_CHECKING:  # apprise loads when a body is converted, not when a bot or web process starts
+    from apprise import NotifyFormat
 
 FORMATS = ("html", "markdown", "text")
 _LINK = re.compile(r'<a href="([^"]*)">(.*?)</a>', re.S)
@@ -37,6 +38,8 @@ def render(chunk: str, body_format: str) -> str:
     """The chunk's body in `body_format` (html | markdown | text)."""
     if body_format == "html":
         return as_html(chunk)
+    from apprise.conversion import html_to_markdown, html_to_text
+
     if body_format == "markdown":
         # <br> without a newline after it: no line starts with a space; each line ends in a hard break
         body = str(html_to_markdown(chunk.replace("\n", "<br>"))).strip()
@@ -64,4 +67,6 @@ def fit(body: str, limit: int, more: str) -> str:
 
 
 def apprise_format(body_format: str) -> NotifyFormat:
+    from apprise import NotifyFormat
+
     return {"html": NotifyFormat.HTML, "markdown": NotifyFormat.MARKDOWN}.get(body_format, NotifyFormat.TEXT)
