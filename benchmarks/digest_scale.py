@@ -12,9 +12,11 @@ in the same run.
    code `tgmon run --role scheduler` runs on each tick) are started, then told to go together; the
    time is from "go" to the last one done. Speed-up: against 1 process, same data, same run.
 2. alerts: instant subscribers get a match every 0.3 s, stored by this process (as ingest would),
-   while 2 scheduler processes (`DigestScheduler.run`) build the daily tick of the largest size;
-   the delay is from the match committed to its alert in the outbox, seen by a 20 ms poll. Baseline:
-   the same alerts with no tick running.
+   while 2 scheduler processes (`DigestScheduler.run`) build the daily tick of the largest size and a
+   `tgmon run --role delivery` worker sends what they queue through the fake Telegram edge; the
+   delays are from the match committed to its alert in the outbox (a 20 ms poll) and to its send at
+   the edge (the digests of the tick waiting in the outbox meanwhile). Baseline: the same alerts with
+   no tick running.
 3. delivery: M messages to private chats and groups, sent by 1 and by 3 real `tgmon run --role
    delivery` workers through the fake Telegram edge (TGMON_TEST_SENDER_LOG) at Telegram's default
    limits; messages a second, and the sends that broke a limit as the edge counts them.
@@ -42,6 +44,7 @@ from typing import Any
 from sqlalchemy import insert, select, text
 
 from benchmarks.digest import WORDS, _texts
+from bot.delivery.share import JOIN_SECONDS
 from bot.storage import models as m
 from bot.storage.database import Database
 
@@ -283,18 +286,40 @@ async def _instant_subscribers(url: str, count: int) -> dict[int, tuple[int, int
         await db.dispose()
 
 
+def _size(path: Path | None) -> int:
+    return path.stat().st_size if path is not None and path.exists() else 0
+
+
+def _edge_sends(edge: Path, offset: int, chats: set[int]) -> dict[int, float]:
+    """The first send to each of `chats` in the edge's log after `offset`: chat -> unix time."""
+    sent: dict[int, float] = {}
+    if not edge.exists():
+        return sent
+    with edge.open("rb") as log:
+        log.seek(offset)
+        for line in log.read().decode().splitlines():
+            fields = line.split()
+            if len(fields) > 3 and int(fields[0]) in chats:
+                sent.setdefault(int(fields[0]), float(fields[3]))
+    return sent
+
+
 async def _alert_delays(url: str, subs: dict[int, tuple[int, int]], spacing: float,
-                        tick_size: int | None = None) -> tuple[list[float], int]:
+                        tick_size: int | None = None, edge: Path | None = None) -> tuple[list[float], int, list[float]]:
     """A match for each instant subscriber, `spacing` apart; the delay from each match committed to
-    its alert in the outbox. Returns the delays and how many alerts were queued while the tick ran."""
+    its alert in the outbox, and (with `edge`, the fake Telegram edge's log a delivery worker writes)
+    to its send. Returns the outbox delays, how many alerts were queued while the tick ran, and the
+    send delays."""
     import asyncpg
 
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     poll = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     stored: dict[int, float] = {}
+    stored_wall: dict[int, float] = {}
     seen: dict[int, float] = {}
     during = 0
     start_id = int(await poll.fetchval("SELECT coalesce(max(id), 0) FROM outbox"))
+    edge_from = _size(edge)
     by_sub = {sub_id: chat for chat, (sub_id, _) in subs.items()}
 
     async def watch() -> None:
@@ -325,11 +350,22 @@ async def _alert_delays(url: str, subs: dict[int, tuple[int, int]], spacing: flo
             await conn.execute("INSERT INTO matches (rule_id, post_id, highlights, matched_at, past) "
                                "VALUES ($1, $2, '[[0, 7]]', now(), false)", rule, post)
         stored[chat] = time.perf_counter()
+        stored_wall[chat] = time.time()
         await asyncio.sleep(spacing)
     await asyncio.wait_for(watcher, 600)
     await conn.close()
     await poll.close()
-    return [seen[c] - stored[c] for c in subs], during
+    sends: list[float] = []
+    if edge is not None:
+        sent: dict[int, float] = {}
+        deadline = time.monotonic() + 600
+        while len(sent) < len(subs) and time.monotonic() < deadline:
+            sent = _edge_sends(edge, edge_from, set(stored_wall))
+            await asyncio.sleep(0.1)
+        if len(sent) < len(subs):
+            raise SystemExit(f"{len(subs) - len(sent)} instant alerts never reached the edge; see {edge}")
+        sends = [sent[c] - stored_wall[c] for c in subs]
+    return [seen[c] - stored[c] for c in subs], during, sends
 
 
 def _p(values: list[float], q: float) -> float:
@@ -341,6 +377,12 @@ def bench_alerts(url: str, alerts: int, workdir: Path) -> None:
     size = _scalar(url, "SELECT count(*) FROM subscribers WHERE frequency = 'daily'")
     subs = asyncio.run(_instant_subscribers(url, alerts))
     env = _env(workdir, TGMON_DIGEST__TICK_SECONDS="3600", TGMON_DELIVERY__INSTANT_BATCH_SECONDS="1")
+    edge = workdir / "alerts-edge.log"
+    edge.unlink(missing_ok=True)
+    # one delivery worker sends everything queued (the tick's digests too) through the fake edge
+    delivery = subprocess.Popen([sys.executable, "-m", "bot", "run", "--role", "delivery"],
+                                env=_env(workdir, TGMON_DATABASE_URL=url, TGMON_TEST_SENDER_LOG=str(edge)),
+                                cwd=workdir, stdout=(workdir / "alerts-delivery.log").open("w"), stderr=subprocess.STDOUT)
 
     def start() -> list[subprocess.Popen[str]]:
         children = [_spawn(["-m", "benchmarks.digest_scale", "--child", "run", "--pg", url], env, workdir,
@@ -356,26 +398,40 @@ def bench_alerts(url: str, alerts: int, workdir: Path) -> None:
         for child in children:
             child.wait(60)
 
-    children = start()  # nothing daily due: the baseline
-    time.sleep(2)
-    idle, _ = asyncio.run(_alert_delays(url, subs, 0.3))
-    stop(children)
-    asyncio.run(reset_daily(url))
-    children = start()  # the tick at start builds every daily digest
-    while _scalar(url, "SELECT count(*) FROM digests WHERE kind = 'daily'") == 0:
-        time.sleep(0.05)
-    tick_started = time.perf_counter()
-    busy, during = asyncio.run(_alert_delays(url, subs, 0.3, size))
-    while _scalar(url, "SELECT count(*) FROM digests WHERE kind = 'daily'") < size:
-        time.sleep(0.2)
-    tick = time.perf_counter() - tick_started
-    stop(children)
-    print(f"alerts: {alerts} instant alerts, match stored -> alert in the outbox; {SCHEDULERS_FOR_ALERTS} scheduler "
-          f"processes")
-    print(f"  idle: median {statistics.median(idle):.2f} s, p99 {_p(idle, 0.99):.2f} s")
-    print(f"  during the daily tick of {size} subscribers ({tick:.0f} s from its first digest; {during} of {alerts} "
-          f"alerts queued before it ended): median {statistics.median(busy):.2f} s, p99 {_p(busy, 0.99):.2f} s "
-          f"({statistics.median(busy) / max(statistics.median(idle), 1e-9):.2f}x idle)")
+    children: list[subprocess.Popen[str]] = []
+    try:
+        children = start()  # nothing daily due: the baseline
+        deadline = time.monotonic() + 300
+        while not _scalar(url, "SELECT count(*) FROM delivery_workers") and time.monotonic() < deadline:
+            time.sleep(0.2)  # a loaded machine can take many seconds to start a process
+        time.sleep(JOIN_SECONDS + 1)  # the worker has joined and sends (bot/delivery/share.py)
+        idle, _, idle_sends = asyncio.run(_alert_delays(url, subs, 0.3, edge=edge))
+        stop(children)
+        asyncio.run(reset_daily(url))
+        children = start()  # the tick at start builds every daily digest
+        while _scalar(url, "SELECT count(*) FROM digests WHERE kind = 'daily'") == 0:
+            time.sleep(0.05)
+        tick_started = time.perf_counter()
+        busy, during, busy_sends = asyncio.run(_alert_delays(url, subs, 0.3, size, edge=edge))
+        backlog = _scalar(url, "SELECT count(*) FROM outbox WHERE state = 'pending' AND kind = 'digest'")
+        while _scalar(url, "SELECT count(*) FROM digests WHERE kind = 'daily'") < size:
+            time.sleep(0.2)
+        tick = time.perf_counter() - tick_started
+    finally:
+        stop([c for c in children if c.poll() is None])
+        delivery.send_signal(signal.SIGTERM)
+        delivery.wait(60)
+    print(f"alerts: {alerts} instant alerts, one every 0.3 s; {SCHEDULERS_FOR_ALERTS} scheduler processes, "
+          f"1 delivery worker at Telegram's limits")
+    print(f"  match -> outbox, idle: median {statistics.median(idle):.2f} s, p99 {_p(idle, 0.99):.2f} s")
+    print(f"  match -> outbox, during the daily tick of {size} subscribers ({tick:.0f} s from its first digest; "
+          f"{during} of {alerts} alerts queued before it ended): median {statistics.median(busy):.2f} s, "
+          f"p99 {_p(busy, 0.99):.2f} s ({statistics.median(busy) / max(statistics.median(idle), 1e-9):.2f}x idle)")
+    print(f"  match -> send at the edge, idle: median {statistics.median(idle_sends):.2f} s, "
+          f"p99 {_p(idle_sends, 0.99):.2f} s")
+    print(f"  match -> send at the edge, during the tick ({backlog} digest messages waiting to be sent when the "
+          f"last alert was queued): median {statistics.median(busy_sends):.2f} s, p99 {_p(busy_sends, 0.99):.2f} s "
+          f"(goal: p50 <= 2 s, p99 <= 10 s)")
 
 
 # --- 3. delivery ---------------------------------------------------------------------------------
