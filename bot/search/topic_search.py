@@ -69,12 +69,9 @@ async def search_topics(
     async with db.uow(read_only=True) as session:
         channel_ids = await _channel_ids(session, scope) if scope else None
         oldest, newest = await _date_range(session, since, top, channel_ids)
-        # candidates that come once for the whole range: posts not embedded yet, and the newest
-        # posts when the rule can match by its keywords alone
+        # candidates that come once for the whole range: the newest posts when the rule can match
+        # by its keywords alone (the posts not embedded yet are looked for window by window)
         extra: list[int] = []
-        waiting = await _unembedded(session, model, MAX_EMBED_NOW + 1, since, top, channel_ids)
-        complete &= len(waiting) <= MAX_EMBED_NOW
-        extra += waiting[:MAX_EMBED_NOW]
         if can_match_without_topics(parsed):
             newest_ids = await _newest(session, max_confirm + 1, since, top, channel_ids)
             complete &= len(newest_ids) <= max_confirm
@@ -90,6 +87,9 @@ async def search_topics(
             window_since = since if last else lo
             candidates: dict[int, None] = dict.fromkeys(pid for pid in extra if pid not in seen)
             extra = []
+            waiting = await _unembedded(session, model, MAX_EMBED_NOW + 1, window_since, hi, channel_ids)
+            complete &= len(waiting) <= MAX_EMBED_NOW
+            candidates.update((pid, None) for pid in waiting[:MAX_EMBED_NOW] if pid not in seen)
             for found, strictness in topics:
                 floor = max(0.0, strictness - BORDER)
                 near = await vectors.nearest(session, found.vector, model, limit=max_confirm,

@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.storage.types import UTCDateTime
 
 _SCAN_BATCH = 20_000  # vectors read at a time by the scan
-_WINDOW_BY_ID = 50_000
-HNSW_MAX = 1_000  # pgvector's HNSW index answers a whole-archive top-k of at most this many (its ef_search limit)  # a window of at most this many posts reads their vectors by id
+_WINDOW_BY_ID = 200_000  # a window of at most this many posts reads their vectors by id (5,000 a query)
+HNSW_MAX = 1_000  # pgvector's HNSW index answers a whole-archive top-k of at most this many (its ef_search limit)
 
 _backends: dict[str, str] = {}  # database url -> backend (a server does not change its column type)
 
