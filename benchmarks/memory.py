@@ -66,12 +66,13 @@ def rule_sources(n: int) -> list[tuple[int, str]]:
     return [(r.subscriber_id or 1, r.source) for r in words] + regexes
 
 
-def write_export(path: Path, n: int, seed: int) -> None:
-    """A Telegram Desktop export (result.json) of n posts of one channel, generated from `seed`."""
+def write_export(path: Path, n: int, seed: int, first_id: int = HISTORY_POSTS) -> None:
+    """A Telegram Desktop export (result.json) of n posts of one channel, generated from `seed`, their
+    message ids after `first_id` (after the stored history's: new posts, not edits of stored ones)."""
     from benchmarks.corpus import Generator
 
     gen = Generator(seed=seed, channels=1)
-    messages = [{"id": p.message_id, "type": "message", "date": p.date.strftime("%Y-%m-%dT%H:%M:%S"),
+    messages = [{"id": first_id + p.message_id, "type": "message", "date": p.date.strftime("%Y-%m-%dT%H:%M:%S"),
                  "date_unixtime": str(int(p.date.timestamp())), "text": p.text} for p in gen.posts(n)]
     path.write_text(json.dumps({"name": "Bench", "type": "public_channel", "id": 777, "messages": messages},
                                ensure_ascii=False), "utf-8")
@@ -300,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             bench_match_startup(workdir, env, counts, args.repeat)
         if only & {"memory", "import"}:
             history = workdir / "history.json"
-            write_export(history, HISTORY_POSTS, seed=5)
+            write_export(history, HISTORY_POSTS, seed=5, first_id=0)
             templates = {}
             for n in counts:
                 path = workdir / f"template-{n}.db"
