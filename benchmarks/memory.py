@@ -5,8 +5,9 @@
 
 Every figure comes from a real child process started the way an operator starts it, on SQLite:
 
-- **peak resident size** (``ru_maxrss`` of the child from ``wait4``, what the operating system counted,
-  C libraries included) of an ingesting process -- ``tgmon import`` of posts it has never seen, into a
+- **peak resident size** (``VmHWM`` the kernel kept for the child's own image, read as it exits through
+  ``benchmarks/peak.py``: what the operating system counted, C libraries included; ``ru_maxrss`` would
+  also count this benchmark's own size at the fork) of an ingesting process -- ``tgmon import`` of posts it has never seen, into a
   database holding R rules (it builds the matcher and matches every post, as ``tgmon run --role
   ingest`` does) -- and of a bot-only process: the bot role's app, Telethon client, command handlers,
   and a subscriber's session (/start, /watch with its preview, /rules, /search, a rule change), which
@@ -63,7 +64,17 @@ def rule_sources(n: int) -> list[tuple[int, str]]:
     # the patterns spread over the same subscribers (one each), 20 rules a subscriber in all
     subscribers = max(1, (n + 19) // 20)
     regexes = [(i % subscribers + 1, r.source) for i, r in enumerate(regex_rules(lemmas, n_regex, first_id=0))]
-    return [(r.subscriber_id or 1, r.source) for r in words] + regexes
+    from bot.matching.errors import RuleError
+    from bot.matching.rules import parse_rule
+
+    def valid(source: str) -> bool:  # the generator can make a phrase of no words (`""`): /watch refuses it
+        try:
+            parse_rule(source)
+        except RuleError:
+            return False
+        return True
+
+    return [(r.subscriber_id or 1, r.source) for r in words if valid(r.source)] + regexes
 
 
 def write_export(path: Path, n: int, seed: int, first_id: int = HISTORY_POSTS) -> None:
@@ -116,13 +127,15 @@ def env_for(workdir: Path, db: Path) -> dict[str, str]:
 class Child:
     wall: float  # seconds
     cpu: float  # user + system seconds of the child
-    peak_mib: float  # ru_maxrss
+    peak_mib: float  # VmHWM of the child's own image
     out: str
 
 
 def run_child(args: Sequence[str], env: dict[str, str]) -> Child:
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    peak_file = Path(tempfile.mkstemp(prefix="tgmon-peak-")[1])
+    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.peak", str(peak_file), *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert proc.stdout is not None
     out = proc.stdout.read().decode("utf-8", "replace")
     _, status, usage = os.wait4(proc.pid, 0)
@@ -130,7 +143,10 @@ def run_child(args: Sequence[str], env: dict[str, str]) -> Child:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed ({proc.returncode}):\n{out[-2000:]}")
-    return Child(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out)
+    # the child's own VmHWM (benchmarks/peak.py): ru_maxrss would carry this process's size from the fork
+    peak_kib = int(peak_file.read_text() or 0)
+    peak_file.unlink()
+    return Child(wall, usage.ru_utime + usage.ru_stime, peak_kib / 1024, out)
 
 
 def _med(values: Sequence[float]) -> float:
@@ -265,7 +281,7 @@ def bench_roles(workdir: Path, templates: dict[int, Path], posts: int, repeat: i
                     "TELEGRAM_BOT_TOKEN": "12345:bench-not-a-real-token"})
                 memory.setdefault(("bot", n), []).append(bot.peak_mib)
     if "memory" in only:
-        print(f"\npeak resident size (ru_maxrss of the child), medians of {repeat}")
+        print(f"\npeak resident size (VmHWM of the child), medians of {repeat}")
         for (role, n), values in sorted(memory.items()):
             what = f"tgmon import of {posts:,} unseen posts" if role == "ingest" else "bot-only session"
             print(f"  {role:<7} {n:>6,} rules: {_med(values):6.0f} MiB  ({what}; trials "

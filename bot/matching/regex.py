@@ -24,7 +24,10 @@ log = logging.getLogger(__name__)
 _UNANCHORED: Any = None  # RE2's anchor for a search anywhere in the text, set on the first compile
 
 _CLASSES = {"w": r"\p{L}\p{N}_", "d": r"\p{Nd}", "s": r"\s"}
-_MAX_MEM = 8 << 20  # bytes RE2 may use for one pattern
+# bytes RE2 may use for one pattern (its program and its DFA cache). 2 MiB holds the largest program we
+# accept (MAX_PROGRAM) and the DFA states posts need; RE2's default of 8 MiB let 500 regex rules hold
+# about 40 MiB more at no measured gain in speed (docs/benchmarks.md, "Process sizes and start-up").
+_MAX_MEM = 2 << 20
 
 # RE2 runs in time linear in the text, but the factor grows with the compiled program, and some
 # small patterns compile to big ones (`(a?){1000}`: 4,000 instructions; each \w: ~1,300, it is every

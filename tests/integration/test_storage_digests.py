@@ -184,9 +184,10 @@ async def test_the_fence_reads_the_current_term(db: Database) -> None:
         assert await leadership.current_generation(session, "scheduler") == 7
 
 
+# PostgreSQL only: the advisory lock is PostgreSQL's; SQLite runs one process, which always leads
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 async def test_the_lock_and_its_terms_on_the_leaders_own_connection(db: Database) -> None:
-    if db.dialect != "postgresql":
-        pytest.skip("the advisory lock is PostgreSQL's; SQLite runs one process, which always leads")
     import asyncpg
 
     from bot.runtime.leader import asyncpg_dsn

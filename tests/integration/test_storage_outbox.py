@@ -96,9 +96,10 @@ async def test_only_a_destinations_head_row_is_due_and_a_claim_takes_it_and_its_
     assert second not in {j.id for j in heads}
 
 
+# PostgreSQL only: SQLite has one writer at a time (BEGIN IMMEDIATE): no second claim can run alongside
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 async def test_a_claim_skips_the_rows_another_transaction_locked(db: Database) -> None:
-    if db.dialect != "postgresql":
-        pytest.skip("SQLite has one writer at a time (BEGIN IMMEDIATE): no second claim can run alongside")
     subs = [await _subscriber(db, chat) for chat in (1, 2, 3)]
     ids = [(await _rows(db, sub, chat, 1))[0] for sub, chat in zip(subs, (1, 2, 3), strict=True)]
     async with db.uow() as first:
