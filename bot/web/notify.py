@@ -11,6 +11,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bot.commands.render import as_int
 from bot.i18n import N_, t
 from bot.notify import targets
 from bot.storage.rules import rules_of
@@ -30,8 +31,9 @@ NOT_FOUND = {"no_rule", "no_target"}  # an id that is not among the viewer's: 40
 
 
 def _id(value: object) -> int | None:
-    text = str(value or "").strip()
-    return int(text) if text.isdigit() and len(text) <= 18 else None
+    """A form's id field: digits only (a negative or over-long id names nothing)."""
+    number = as_int(str(value or ""))
+    return number if number is not None and number >= 0 else None
 
 
 @page()
