@@ -73,6 +73,16 @@ class PgvectorServer:
                     f"running as root and there is no OS user {self.user!r} to run PostgreSQL as "
                     "(set TGMON_PGVECTOR_OS_USER to one)") from exc
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
+            # that user may not reach the venv (a checkout under a 0700 directory, as mktemp -d makes):
+            # run a copy of the binaries from the server's own directory (34 MB, well under a second)
+            # (the binaries find their shared libraries in ../../../pgserver.libs: keep that layout)
+            installed = self._bin.parent  # site-packages/pgserver/pginstall
+            copy = self.root / "pkg"
+            shutil.copytree(installed, copy / "pgserver" / "pginstall", symlinks=True)
+            libs = installed.parent.parent / "pgserver.libs"
+            if libs.is_dir():
+                shutil.copytree(libs, copy / "pgserver.libs", symlinks=True)
+            self._bin = copy / "pgserver" / "pginstall" / "bin"
         self.port = _free_port()
         data = str(self.root / "data")
         self._run("initdb", "-D", data, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C",
