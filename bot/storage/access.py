@@ -48,6 +48,13 @@ async def use_login(session: AsyncSession, hashed: str, now: datetime) -> int | 
     return None if user_id is None else int(user_id)
 
 
+async def login_language(session: AsyncSession, hashed: str, now: datetime) -> str | None:
+    """The bot language of the subscriber a live (unused, unexpired) sign-in link was made for."""
+    return await session.scalar(
+        select(m.Subscriber.language).join(m.WebLogin, m.WebLogin.user_id == m.Subscriber.chat_id)
+        .where(m.WebLogin.token_hash == hashed, m.WebLogin.used_at.is_(None), m.WebLogin.expires_at > now))
+
+
 async def add_session(session: AsyncSession, hashed: str, user_id: int, user_agent: str, now: datetime,
                       expires_at: datetime) -> None:
     session.add(m.WebSession(token_hash=hashed, user_id=user_id, user_agent=user_agent, created_at=now,

@@ -1,5 +1,6 @@
 """The posts aggregate: a batch of posts stored (new ones inserted, an edit's old text kept), and
-what ingestion changes after storing: deletions seen on Telegram, albums.
+what ingestion changes after storing: deletions seen on Telegram, albums; a post as a subscriber
+may see it (the web's post page).
 
 Functions over one session; they never commit (`Database.uow()` does). Deciding what is new, edited
 or unchanged, and matching, is `bot/ingest/pipeline.py`'s.
@@ -8,6 +9,7 @@ or unchanged, and matching, is `bot/ingest/pipeline.py`'s.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import domain
 from bot.storage import models as m
 from bot.storage.repos import insert_ignore
+from bot.storage.rules import unfollowed_ids
 from bot.storage.types import sqlite_datetime
 
 _POSTS = m.Post.__table__
@@ -146,3 +149,36 @@ async def unindexed(session: AsyncSession) -> int:
     """How many posts still wait for their index keys (`lemma_text`): read through the partial index
     over them, cheap however large the archive."""
     return int(await session.scalar(select(func.count()).select_from(m.Post).where(m.Post.lemma_text.is_(None))) or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class PostView:
+    post: m.Post
+    channel: m.Channel
+    link: str
+    versions: list[m.PostVersion]
+    own_matches: list[tuple[str, list[list[int]]]]  # (rule source, highlights) of the viewer's rules only
+
+
+async def seen_by(session: AsyncSession, subscriber_id: int, post_id: int) -> PostView | None:
+    """A post the subscriber may see: one its rules matched, or one on a channel it follows. Only
+    its own rules' matches come with it."""
+    post = await session.get(m.Post, post_id)
+    if post is None:
+        return None
+    channel = await session.get(m.Channel, post.channel_id)
+    if channel is None:
+        return None
+    matches = list((await session.execute(
+        select(m.Rule.source, m.Match.highlights)
+        .join(m.Rule, m.Rule.id == m.Match.rule_id)
+        .where(m.Match.post_id == post_id, m.Rule.subscriber_id == subscriber_id)
+        .order_by(m.Rule.id)
+    )).all())
+    if not matches and (channel.status != domain.ChannelStatus.ACTIVE.value
+                        or channel.id in await unfollowed_ids(session, subscriber_id)):
+        return None
+    versions = list(await session.scalars(
+        select(m.PostVersion).where(m.PostVersion.post_id == post_id).order_by(m.PostVersion.replaced_at, m.PostVersion.id)))
+    return PostView(post, channel, domain.post_link(channel.username, channel.telegram_id, post.message_id), versions,
+                    [(str(source), list(spans or [])) for source, spans in matches])

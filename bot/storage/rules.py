@@ -9,6 +9,7 @@ id is scoped to that subscriber: an id from a button is never trusted alone.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy import delete, func, select, update
@@ -32,6 +33,10 @@ class Chat(Protocol):
 
 async def get_subscriber(session: AsyncSession, chat_id: int) -> m.Subscriber | None:
     return await session.scalar(select(m.Subscriber).where(m.Subscriber.chat_id == chat_id))
+
+
+async def subscriber_by_id(session: AsyncSession, subscriber_id: int) -> m.Subscriber | None:
+    return await session.get(m.Subscriber, subscriber_id)
 
 
 async def ensure_subscriber(session: AsyncSession, chat: Chat, lang: str, settings: Settings) -> m.Subscriber:
@@ -192,3 +197,37 @@ async def followed_keys(session: AsyncSession, subscriber_id: int) -> list[str] 
         )
     )
     return [r.username or str(r.telegram_id) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelChoice:
+    """A channel as the web's filters and search scope need it (not the whole row: a subscriber may
+    follow hundreds)."""
+
+    id: int
+    title: str
+    username: str | None
+    telegram_id: int | None
+
+
+async def own_channels(session: AsyncSession, subscriber_id: int) -> list[ChannelChoice]:
+    """The channels a subscriber sees, by title: active ones it did not unfollow, in one statement."""
+    unfollowed = select(m.Subscription.channel_id).where(
+        m.Subscription.subscriber_id == subscriber_id, m.Subscription.following.is_(False))
+    rows = await session.execute(
+        select(m.Channel.id, m.Channel.title, m.Channel.username, m.Channel.telegram_id)
+        .where(m.Channel.status == domain.ChannelStatus.ACTIVE.value, m.Channel.id.not_in(unfollowed))
+        .order_by(m.Channel.title, m.Channel.id))
+    return [ChannelChoice(int(i), str(t or ""), u, tg) for i, t, u, tg in rows]
+
+
+async def search_scope_of(session: AsyncSession, subscriber_id: int) -> list[str]:
+    """The archive search's channel list for this subscriber: empty (all) when it unfollowed no active
+    channel (one small query, no channel list read), else the keys of the channels it follows."""
+    unfollowed_active = await session.scalar(
+        select(m.Subscription.channel_id).join(m.Channel, m.Channel.id == m.Subscription.channel_id)
+        .where(m.Subscription.subscriber_id == subscriber_id, m.Subscription.following.is_(False),
+               m.Channel.status == domain.ChannelStatus.ACTIVE.value).limit(1))
+    if unfollowed_active is None:
+        return []
+    return [c.username or str(c.telegram_id) for c in await own_channels(session, subscriber_id)] or ["-"]

@@ -8,7 +8,9 @@ from starlette.responses import Response
 
 from bot.i18n import N_
 from bot.ingest.accounts import stale_after
-from bot.web import queries
+from bot.storage import accounts as stored_accounts
+from bot.storage import outbox as stored_outbox
+from bot.storage import stats
 from bot.web.context import Viewer, page, render, state
 
 # the words for the stored states (an unknown one is shown as stored)
@@ -23,7 +25,7 @@ async def channels(request: Request, viewer: Viewer) -> Response:
     web = state(request)
     now = web.now()
     async with web.db.uow(read_only=True) as session:
-        rows = await queries.channel_health(session, now)
+        rows = await stats.channel_health(session, now)
     failing = sum(1 for r in rows if r.channel.error)
     return render(request, "admin_channels.html", viewer=viewer, rows=rows, now=now, failing=failing,
                   status_key=CHANNEL_STATUS)
@@ -35,8 +37,8 @@ async def accounts(request: Request, viewer: Viewer) -> Response:
     now = web.now()
     stale = stale_after(web.settings.ingest.gap_fill_minutes)
     async with web.db.uow(read_only=True) as session:
-        rows = await queries.accounts(session)
-        free = await queries.unassigned_channels(session)
+        rows = await stored_accounts.with_channel_counts(session)
+        free = await stats.unassigned_channels(session)
     return render(request, "admin_accounts.html", viewer=viewer, rows=rows, now=now, stale=stale, free=free,
                   configured=web.settings.telegram.account_names)
 
@@ -45,12 +47,11 @@ async def accounts(request: Request, viewer: Viewer) -> Response:
 async def delivery(request: Request, viewer: Viewer) -> Response:
     web = state(request)
     async with web.db.uow(read_only=True) as session:
-        depth = await queries.outbox_depth(session)
-        failures = await queries.delivery_failures(session)
-        workers = await queries.workers(session)
-    states = sorted({s for s, _, _ in depth})
-    kinds = sorted({k for _, k, _ in depth})
-    table = {(s, k): n for s, k, n in depth}
+        table = await stored_outbox.state_counts(session)
+        failures = await stats.delivery_failures(session)
+        workers = await stats.delivery_workers(session)
+    states = sorted({s for s, _ in table})
+    kinds = sorted({k for _, k in table})
     return render(request, "admin_delivery.html", viewer=viewer, states=states, kinds=kinds, table=table,
                   failures=failures, workers=workers, now=web.now(), state_key=OUTBOX_STATE)
 
@@ -59,5 +60,5 @@ async def delivery(request: Request, viewer: Viewer) -> Response:
 async def subscribers(request: Request, viewer: Viewer) -> Response:
     web = state(request)
     async with web.db.uow(read_only=True) as session:
-        counts = await queries.subscriber_counts(session, web.now())
+        counts = await stats.subscriber_counts(session, web.now())
     return render(request, "admin_subscribers.html", viewer=viewer, counts=counts)

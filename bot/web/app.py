@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,7 +14,7 @@ from bot.commands import CommandContext, access
 from bot.config import Settings
 from bot.domain import Clock
 from bot.i18n import N_, known_language
-from bot.storage import models as m
+from bot.storage import access as stored_access
 from bot.storage.database import Database
 from bot.web import admin, feeds, notify, pages
 from bot.web.context import COOKIE, HERE, WebState, make_templates, page, render, see_other, state, viewer_of
@@ -47,10 +46,7 @@ async def _link_language(web: WebState, token: str) -> str | None:
     if raw is None:
         return None
     async with web.db.uow(read_only=True) as session:
-        lang = await session.scalar(
-            select(m.Subscriber.language).join(m.WebLogin, m.WebLogin.user_id == m.Subscriber.chat_id)
-            .where(m.WebLogin.token_hash == access.token_hash(raw), m.WebLogin.used_at.is_(None),
-                   m.WebLogin.expires_at > web.now()))
+        lang = await stored_access.login_language(session, access.token_hash(raw), web.now())
     return known_language(lang) if lang else None
 
 

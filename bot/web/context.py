@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -31,6 +30,7 @@ from bot.domain import Clock
 from bot.i18n import CLOSE_LANGUAGES, LANGUAGES, N_, Html, known_language, language_for, plural, t
 from bot.storage import models as m
 from bot.storage.database import Database
+from bot.storage.rules import get_subscriber
 from bot.web import filters
 
 COOKIE = "tgmon_session"
@@ -133,7 +133,7 @@ async def viewer_of(request: Request) -> Viewer | None:
         user = await access.find_session(session, cookie, now)
         if user is None:
             return None
-        sub = await session.scalar(select(m.Subscriber).where(m.Subscriber.chat_id == user.user_id))
+        sub = await get_subscriber(session, user.user_id)
     await access.seen(web.db, user, now)
     return Viewer(user, sub, user.user_id in web.settings.bot.admins, access.form_token(web.key, user.session_hash))
 

@@ -19,8 +19,8 @@ from bot.commands.render import esc, marked
 from bot.digest.builder import build_items
 from bot.digest.render import DigestItem
 from bot.i18n import known_language, label, t
-from bot.storage import models as m
 from bot.storage.digests import matches_posted_between
+from bot.storage.rules import rule_by_id, subscriber_by_id
 from bot.web.context import state
 
 FEED_DAYS = 7
@@ -35,8 +35,8 @@ async def atom(request: Request) -> Response:
         feed = await access.feed_by_token(session, token)
         if feed is None:
             return Response("No such feed (the URL is wrong or was revoked).\n", status_code=404, media_type="text/plain")
-        sub = await session.get(m.Subscriber, feed.subscriber_id)
-        rule = await session.get(m.Rule, feed.rule_id) if feed.rule_id is not None else None
+        sub = await subscriber_by_id(session, feed.subscriber_id)
+        rule = await rule_by_id(session, feed.rule_id) if feed.rule_id is not None else None
         rows = await matches_posted_between(session, feed.subscriber_id, now - timedelta(days=FEED_DAYS), now)
     if sub is None or (feed.rule_id is not None and rule is None):
         return Response("No such feed.\n", status_code=404, media_type="text/plain")

@@ -22,8 +22,8 @@ from bot.digest.chart import daily_counts
 from bot.i18n import N_
 from bot.matching import RuleError
 from bot.storage.digests import TimelineFilter, matches_page, matches_posted_between
-from bot.storage.rules import rules_of
-from bot.web import queries
+from bot.storage.posts import seen_by
+from bot.storage.rules import own_channels, rules_of, search_scope_of
 from bot.web.context import Viewer, not_found, page, render, see_other, state
 
 PERIODS = {"day": 1, "week": 7, "month": 30, "quarter": 91, "year": 365}
@@ -79,7 +79,7 @@ async def timeline(request: Request, viewer: Viewer) -> Response:
     now = web.now()
     async with web.db.uow(read_only=True) as session:
         own_rules = await rules_of(session, sub_id)
-        channels = await queries.own_channels(session, sub_id)
+        channels = await own_channels(session, sub_id)
         if rule_id is not None and rule_id not in {r.id for r in own_rules}:
             return not_found(request, viewer, N_("web_err_no_rule"))
         if channel_id is not None and channel_id not in {c.id for c in channels}:
@@ -114,7 +114,7 @@ async def search(request: Request, viewer: Viewer) -> Response:
     posts: list[Any] = []
     if text:
         async with web.db.uow(read_only=True) as session:
-            scope = await queries.search_scope_of(session, viewer.subscriber.id)
+            scope = await search_scope_of(session, viewer.subscriber.id)
         since = web.now() - timedelta(days=PERIODS[period])
         try:  # keyset pages on (date, id): the next one starts after the last post shown
             result = await search_posts(web.db, text, since=since, before=before, limit=size + 1, channels=scope,
@@ -145,7 +145,7 @@ async def post(request: Request, viewer: Viewer) -> Response:
     if post_id is None:
         return not_found(request, viewer)
     async with web.db.uow(read_only=True) as session:
-        view = await queries.post_for(session, viewer.subscriber.id, post_id)
+        view = await seen_by(session, viewer.subscriber.id, post_id)
     if view is None:
         return not_found(request, viewer, N_("web_err_no_post"))
     return render(request, "post.html", viewer=viewer, view=view)

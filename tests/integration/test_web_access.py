@@ -8,6 +8,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from bot.storage import accounts as stored_accounts
+from bot.storage import channels as stored_channels
 from bot.storage import models as m
 from tests.integration.web_kit import ADMIN, ALICE, BASE, BORIS, archive, csrf, make_web_kit
 
@@ -209,4 +211,13 @@ async def test_admin_pages_show_health_and_counts_only(db) -> None:
         page = await admin.get(path)
         assert page.status_code == 200 and expect in page.text, path
         assert "Шебекино" not in page.text and "батальон" not in page.text.lower(), path
+    async with db.uow() as session:  # a monitoring account that holds one channel, and one gone quiet
+        await stored_accounts.beat(session, "main", 250, kit.clock.now())
+        await stored_accounts.beat(session, "spare", 40, kit.clock.now() - timedelta(days=1))
+        await stored_accounts.claim(session, "main", [(await stored_channels.by_username(session, "vvgladkov")).id],
+                                    ["main"])  # type: ignore[union-attr]
+    page = (await admin.get("/admin/accounts")).text
+    rows = re.findall(r"<tr( class=\"bad\")?>\s*<td[^>]*>(\w+)</td><td[^>]*>(\d+)</td><td[^>]*>(\d+)</td>", page)
+    assert rows == [("", "main", "1", "250"), (' class="bad"', "spare", "0", "40")]
+    assert "stale: its channels go to the live accounts" in page
     await admin.aclose()
