@@ -17,6 +17,7 @@ from bot.ingest.pipeline import Pipeline
 from bot.ingest.rule_watch import RuleChangeWatcher
 from bot.matching import compile_rules
 from bot.storage.database import Database
+from bot.storage.wakeups import Wakeups, for_database
 
 if TYPE_CHECKING:
     from bot.telegram.source import TelethonSource
@@ -36,6 +37,8 @@ class App:
     db: Database
     pipeline: Pipeline
     clock: Clock = field(default_factory=system_clock)
+    # the wake-ups between processes (LISTEN/NOTIFY on PostgreSQL); the roles that wait start it
+    wakeups: Wakeups = field(default_factory=Wakeups)
 
     def telegram_source(self, account: str = MAIN_ACCOUNT) -> TelethonSource:
         """A monitoring account as a ChannelSource (not connected yet): its user client, on this
@@ -51,6 +54,7 @@ class App:
         the next run's indexer; one-shot commands call `pipeline.flush_index()` first."""
         try:
             await self.pipeline.close()
+            await self.wakeups.close()
         finally:
             await self.db.dispose()
 
@@ -80,4 +84,6 @@ async def build_app(settings: Settings, *, database_url: str | None = None, migr
     matcher = functools.partial(compile_rules, settings=settings.matching)
     embed = settings.matching.embed_posts and available()  # topic rules: the semantic extra
     return App(settings=settings, db=db,
-               pipeline=MeteredPipeline(db, matcher, watcher=RuleChangeWatcher(db), embed_posts=embed))
+               pipeline=MeteredPipeline(db, matcher, watcher=RuleChangeWatcher(db), embed_posts=embed),
+               wakeups=for_database(db.engine.url.render_as_string(hide_password=False),
+                                    listen=settings.database.listen))

@@ -141,6 +141,9 @@ class DatabaseSettings(_Section):
     echo: bool = False
     pool_size: int = Field(default=5, ge=1, le=200)
     busy_timeout_ms: int = Field(default=30_000, ge=0)
+    # PostgreSQL: processes wake each other with LISTEN/NOTIFY (a stored match, a queued alert); off
+    # behind a pooler that cannot LISTEN (PgBouncer in transaction mode): they then look every second
+    listen: bool = True
 
     @model_validator(mode="before")
     @classmethod
@@ -208,6 +211,9 @@ class DigestSettings(_Section):
     excerpt_chars: int = Field(default=280, ge=40, le=2000)
     # the scheduled digests' tick; instant alerts do not wait for it (they go as their match is stored)
     tick_seconds: float = Field(default=60, ge=1)
+    # instant alerts: how often matches stored by another process are looked for while LISTEN/NOTIFY
+    # wakes this process (a safety net; without a listener, every second)
+    instant_poll_seconds: float = Field(default=5, ge=0.1, le=300)
 
     @field_validator("default_timezone")
     @classmethod
@@ -223,6 +229,9 @@ class DeliverySettings(_Section):
     instant_batch_seconds: float = Field(default=5, ge=0)
     # a claimed row whose worker died (no renewal for this long) is sent again, with the same random_id
     lease_seconds: float = Field(default=20, ge=1, le=600)
+    # an idle worker looks for due rows this often (rows due later: retries, a chat's gap); a queued
+    # row wakes it at once through LISTEN/NOTIFY on PostgreSQL, or from a scheduler of its own process
+    poll_seconds: float = Field(default=1, ge=0.05, le=300)
 
 
 class NotifySettings(_Section):

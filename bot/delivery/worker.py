@@ -6,6 +6,12 @@ a chat's head row only, so chunks go in order) and hand each send to a task, so 
 one chat never holds the others. With nothing to claim it waits for a send to end, a limiter slot,
 or the stop event.
 
+Waking: with nothing to send, a worker looks for due rows every `delivery.poll_seconds` (1 s; rows
+due later, a retry or a chat's gap, are found so), and at once when a row is queued: the
+transaction that queues rows sends `tgmon_outbox`, which the process's LISTEN connection turns into
+the `OUTBOX` event (PostgreSQL, `bot/storage/wakeups.py`); a scheduler in the same process sets it
+too (SQLite).
+
 Stop: once `stop` is set no new row is claimed; the sends already on the wire are awaited and
 recorded. A claim is a lease (`delivery.lease_seconds`), renewed while its send is in flight; a
 kill, a freeze or a cut connection leaves rows 'sending' whose lease runs out, and any worker then
@@ -38,13 +44,14 @@ from bot.delivery.limiter import RateLimiter, chat_gap
 from bot.delivery.share import BEAT_SECONDS, JOIN_SECONDS, WorkerShare
 from bot.domain import Clock, Notifier, OutboxState, Sender, SendResult
 from bot.storage.database import Database
+from bot.storage.wakeups import OUTBOX, Wakeups
 
 log = logging.getLogger(__name__)
 
 MAX_IN_FLIGHT = 32
 BATCH_SLOTS = 8  # when the global limit is reached, wait until this many slots are free: batched claims
 CANDIDATE_SLACK = 16  # extra candidate rows read per claim, for chats whose own window is still closed
-POLL_SECONDS = 1.0
+POLL_SECONDS = 1.0  # the default of `delivery.poll_seconds`, for callers without settings
 
 
 def _backoff(attempts: int) -> float:
@@ -128,19 +135,22 @@ async def _dispatch(db: Database, clock: Clock, sender: Sender, notifier: Notifi
 
 async def deliver_due(
     db: Database, sender: Sender, limiter: RateLimiter, clock: Clock, stop: asyncio.Event | None = None,
-    *, notifier: Notifier | None = None,
+    *, notifier: Notifier | None = None, wake: asyncio.Event | None = None,
 ) -> int:
-    """Send every due outbox row once (until `stop` is set); returns how many were delivered."""
-    return await _Pass(db, sender, limiter, clock, stop, notifier).run()
+    """Send every due outbox row once (until `stop` is set); returns how many were delivered. `wake`
+    (set when rows are queued) cuts a wait short; it is cleared before each claim."""
+    return await _Pass(db, sender, limiter, clock, stop, notifier, wake).run()
 
 
 class _Pass:
     """One `deliver_due` call: its in-flight sends and the answers not yet recorded."""
 
     def __init__(self, db: Database, sender: Sender, limiter: RateLimiter, clock: Clock,
-                 stop: asyncio.Event | None, notifier: Notifier | None = None) -> None:
+                 stop: asyncio.Event | None, notifier: Notifier | None = None,
+                 wake: asyncio.Event | None = None) -> None:
         self.db, self.sender, self.limiter, self.clock, self.stop = db, sender, limiter, clock, stop
         self.notifier = notifier
+        self.wake = wake
         self.max_attempts = limiter.settings.max_attempts
         self.lease = timedelta(seconds=limiter.settings.lease_seconds)
         self.renew_every = limiter.settings.lease_seconds / 4
@@ -161,6 +171,8 @@ class _Pass:
                 await self.renew()
                 if self.stopping():
                     break
+                if self.wake is not None:
+                    self.wake.clear()  # this claim sees what was queued so far; a later row sets it again
                 claimed, seen, wait = await self.claim()
                 if claimed or self.answered:
                     # let the sends start now, in their slots; answers that came in while the last
@@ -283,13 +295,14 @@ class _Pass:
         waiters: set[asyncio.Future[Any]] = set(self.tasks)
         sleeper = asyncio.ensure_future(self.clock.sleep(seconds)) if seconds is not None else None
         stopper = asyncio.ensure_future(self.stop.wait()) if self.stop is not None else None
-        for extra in (sleeper, stopper):
+        waker = asyncio.ensure_future(self.wake.wait()) if self.wake is not None else None
+        for extra in (sleeper, stopper, waker):
             if extra is not None:
                 waiters.add(extra)
         try:
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for extra in (sleeper, stopper):
+            for extra in (sleeper, stopper, waker):
                 if extra is not None and not extra.done():
                     extra.cancel()
         if sleeper is not None and sleeper.done():
@@ -298,20 +311,21 @@ class _Pass:
             sleeper.result()
 
 
-async def sleep_or_stop(clock: Clock, stop: asyncio.Event, seconds: float) -> None:
-    """Sleep on the clock (so a heartbeat clock beats), returning early when `stop` is set."""
-    waiter = asyncio.ensure_future(stop.wait())
-    sleeper = asyncio.ensure_future(clock.sleep(seconds))
+async def sleep_or_stop(clock: Clock, stop: asyncio.Event, seconds: float, wake: asyncio.Event | None = None) -> None:
+    """Sleep on the clock (so a heartbeat clock beats), returning early when `stop` (or `wake`) is set."""
+    waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(clock.sleep(seconds))}
+    if wake is not None:
+        waiters.add(asyncio.ensure_future(wake.wait()))
     try:
-        await asyncio.wait({waiter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in (waiter, sleeper):
+        for task in waiters:
             task.cancel()
 
 
 class DeliveryWorker:
     def __init__(self, db: Database, sender: Sender, settings: Settings, clock: Clock,
-                 notifier: Notifier | None = None) -> None:
+                 notifier: Notifier | None = None, wakeups: Wakeups | None = None) -> None:
         self.db = db
         self.sender = sender
         self.notifier = notifier
@@ -319,6 +333,7 @@ class DeliveryWorker:
         self.clock = clock
         self.limiter = RateLimiter(settings.delivery, clock)
         self.share = WorkerShare(db, clock)
+        self.wakeups = wakeups if wakeups is not None else Wakeups()
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("delivery worker started")
@@ -365,6 +380,7 @@ class DeliveryWorker:
                              live, self.settings.delivery.global_per_second / live)
 
     async def _deliver(self, stop: asyncio.Event) -> None:
+        wake = self.wakeups.event(OUTBOX)
         while not stop.is_set():
             delivery = self.settings.delivery
             again = await outbox.reclaim_expired(self.db, self.clock.now(), timedelta(seconds=delivery.lease_seconds),
@@ -373,7 +389,11 @@ class DeliveryWorker:
                 log.warning("%d outbox rows were left mid-send by a worker that stopped: sending them again "
                             "with the same random_id (Telegram drops a repeat)", len(again))
             try:
-                await deliver_due(self.db, self.sender, self.limiter, self.clock, stop, notifier=self.notifier)
+                await deliver_due(self.db, self.sender, self.limiter, self.clock, stop, notifier=self.notifier,
+                                  wake=wake)
             except Exception:  # keep delivering: a database hiccup must not end the worker
                 log.exception("delivery pass failed; retrying")
-            await sleep_or_stop(self.clock, stop, POLL_SECONDS)
+                await sleep_or_stop(self.clock, stop, POLL_SECONDS)
+                continue
+            # set since the pass's last claim: rows queued meanwhile, claimed now
+            await sleep_or_stop(self.clock, stop, delivery.poll_seconds, wake)

@@ -20,11 +20,17 @@ only, `housekeeping`), so what matched while they were paused is skipped and res
 flood them; their next digest covers the time since they resumed.
 
 Instant alerts have their own task and do not wait for the tick, however large it is. A match stored
-in this process sets `wake` (the pipeline's `on_matches`); a match stored by another process is seen
-by a one-row query a second (`max(matches.id)`, answered from the primary key). Either way the
-instant subscribers with new matches are built at once (claimed like the scheduled ones), still at
-most one alert per `delivery.instant_batch_seconds` per chat (matches that close together go as one
-message), never in quiet hours; the tick stays as a safety net.
+in this process sets `wake` (the pipeline's `on_matches`); a match stored by another process wakes
+it through PostgreSQL LISTEN/NOTIFY (`bot/storage/wakeups.py`: the transaction that stores matches
+sends `tgmon_matches`, delivered at commit). A one-row query (`max(matches.id)`, answered from the
+primary key) stays as the safety net: every `digest.instant_poll_seconds` (5 s) while the listener
+listens, every second while its connection is down, on SQLite (one machine: there the matches come
+from this process, or from another one seen by the 1 s look) and with `database.listen` off. Either
+way the instant subscribers with new matches are built at once (claimed like the scheduled ones),
+still at most one alert per `delivery.instant_batch_seconds` per chat (matches that close together
+go as one message), never in quiet hours; the tick stays as a safety net too. The transaction that
+queues an alert sends `tgmon_outbox`, which wakes the delivery workers (a worker of this process is
+also told directly).
 """
 
 from __future__ import annotations
@@ -51,11 +57,12 @@ from bot.domain import Clock, Frequency, StaleLeader
 from bot.storage import digests as store
 from bot.storage import models as m
 from bot.storage.database import Database, Session
+from bot.storage.wakeups import MATCHES, OUTBOX, Wakeups
 
 log = logging.getLogger(__name__)
 
 BATCH = 200  # subscribers built per transaction
-INSTANT_POLL_SECONDS = 1.0  # how often another process's new matches are looked for
+INSTANT_POLL_SECONDS = 1.0  # how often another process's new matches are looked for when nothing wakes us
 # SQLite: the pause between two batches of a tick, so that another writer (ingest storing posts, the
 # bot, another process) gets the lock: a waiting SQLite writer retries every 100 ms at most
 SQLITE_PAUSE_SECONDS = 0.12
@@ -72,7 +79,7 @@ def schedule_of(sub: m.Subscriber) -> Schedule:
 
 class DigestScheduler:
     def __init__(self, db: Database, settings: Settings, clock: Clock, *, batch: int = BATCH,
-                 housekeeping: bool = True) -> None:
+                 housekeeping: bool = True, wakeups: Wakeups | None = None) -> None:
         self.db = db
         self.settings = settings
         self.clock = clock
@@ -81,6 +88,8 @@ class DigestScheduler:
         # several run; a scheduler on its own does it in its tick
         self.housekeeping = housekeeping
         self.wake = asyncio.Event()  # set when this process stores a match
+        # matches stored by other processes (LISTEN/NOTIFY on PostgreSQL); alerts queued, for delivery
+        self.wakeups = wakeups if wakeups is not None else Wakeups()
         # the leader's fencing check, run first in each housekeeping transaction (bot/runtime/leader.py)
         self.fence: Callable[[Session], Awaitable[None]] | None = None
         self._stale: StaleLeader | None = None
@@ -221,14 +230,20 @@ class DigestScheduler:
         async with self.db.uow(read_only=True) as session:
             return await store.newest_match(session)
 
+    def _poll_seconds(self) -> float:
+        """How long to wait for a wake-up before looking anyway (module doc)."""
+        return self.settings.digest.instant_poll_seconds if self.wakeups.listening else INSTANT_POLL_SECONDS
+
     async def _instant_loop(self, stop: asyncio.Event) -> None:
         """Instant alerts as their matches are stored (module doc)."""
+        notified = self.wakeups.event(MATCHES)
         seen = await self._newest_match()
         retry_at: datetime | None = None
         while not stop.is_set():
-            await self._wait_for_matches(stop, INSTANT_POLL_SECONDS)
-            woken = self.wake.is_set()
+            await self._wait_for_matches(stop, self._poll_seconds(), retry_at)
+            woken = self.wake.is_set() or notified.is_set()
             self.wake.clear()
+            notified.clear()  # before looking: a notification that comes while we look wakes us again
             try:
                 newest = await self._newest_match()
                 due_again = retry_at is not None and self.clock.now() >= retry_at
@@ -238,11 +253,18 @@ class DigestScheduler:
                 built, retry_at = await self.instant_tick()
                 if built:
                     log.info("%d instant alerts built", built)
+                    self.wakeups.tell(OUTBOX)  # a delivery worker of this process claims them now
             except Exception:
                 log.exception("instant alerts failed; trying again in a second")
+                await sleep_or_stop(self.clock, stop, INSTANT_POLL_SECONDS)
 
-    async def _wait_for_matches(self, stop: asyncio.Event, seconds: float) -> None:
+    async def _wait_for_matches(self, stop: asyncio.Event, seconds: float, retry_at: datetime | None) -> None:
+        """Until a match is stored (here or, notified, elsewhere), `seconds` pass, or alerts held back
+        by the batch window may go."""
+        if retry_at is not None:
+            seconds = max(0.0, min(seconds, (retry_at - self.clock.now()).total_seconds()))
         waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait()),
+                   asyncio.ensure_future(self.wakeups.event(MATCHES).wait()),
                    asyncio.ensure_future(asyncio.sleep(seconds))]
         try:
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)

@@ -171,7 +171,8 @@ async def build_role(rt: Runtime, role: str) -> Service:
             clock = BeatingClock(app.clock, "scheduler")
             # every scheduler process builds: due digests claimed in batches (SKIP LOCKED), instant
             # alerts on their own task; the leader only keeps the paused subscribers' watermark
-            builder = MeteredScheduler(app.db, settings, clock, housekeeping=False)
+            builder = MeteredScheduler(app.db, settings, clock, housekeeping=False, wakeups=app.wakeups)
+            app.wakeups.start()  # matches stored by other processes wake the instant alerts (PostgreSQL)
 
             async def leader_work(inner: asyncio.Event) -> None:
                 keeper = DigestScheduler(app.db, settings, clock)
@@ -207,8 +208,10 @@ async def build_role(rt: Runtime, role: str) -> Service:
             from bot.notify.sender import AppriseNotifier
 
             clock = BeatingClock(app.clock, "delivery")
+            app.wakeups.start()  # rows queued by other processes wake the worker (PostgreSQL)
             await DeliveryWorker(app.db, CountingSender(sender), settings, clock,
-                                 notifier=CountingNotifier(AppriseNotifier(app.db, settings))).run(stop)
+                                 notifier=CountingNotifier(AppriseNotifier(app.db, settings)),
+                                 wakeups=app.wakeups).run(stop)
 
         return run_delivery
     if role == "ingest":

@@ -17,13 +17,15 @@ from bot import domain
 from bot.storage import models as m
 from bot.storage.repos import insert_ignore
 from bot.storage.types import sqlite_datetime
+from bot.storage.wakeups import MATCHES, notify
 
 CHUNK = 5000  # rows a statement
 
 
 async def insert(session: AsyncSession, hits: Sequence[tuple[domain.RuleMatch, int]]) -> list[int]:
     """Store (match, post id) pairs: the ids of the new matches. A match already there is a post
-    matched again after an edit: its highlights are replaced (they point into the new text).
+    matched again after an edit: its highlights are replaced (they point into the new text). New
+    matches wake the schedulers listening on PostgreSQL (`bot/storage/wakeups.py`) at commit.
 
     Multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING, a few thousand rows a statement. Every
     value is an integer we made (rule id, post id, highlight offsets) or our own timestamp, so the
@@ -54,6 +56,8 @@ async def insert(session: AsyncSession, hits: Sequence[tuple[domain.RuleMatch, i
                 await conn.exec_driver_sql(
                     f"UPDATE matches SET highlights = '{spans_literal(hit.highlights)}' "
                     f"WHERE rule_id = {int(hit.rule_id):d} AND post_id = {int(post_id):d}")
+    if new:  # the schedulers of other processes build the instant alerts when this commits
+        await notify(session, MATCHES)
     return new
 
 

@@ -33,6 +33,7 @@ from sqlalchemy.orm import aliased
 
 from bot.domain import DigestState, OutboxState
 from bot.storage import models as m
+from bot.storage.wakeups import OUTBOX, notify
 
 ACTIVE = (OutboxState.PENDING, OutboxState.SENDING)
 DONE = (OutboxState.SENT, OutboxState.UNCERTAIN, OutboxState.FAILED)
@@ -313,9 +314,11 @@ def add_notice(session: AsyncSession, subscriber_id: int, chat_id: int, text: st
 
 
 async def add_rows(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
-    """Outbox rows (every column given in each), in one statement."""
+    """Outbox rows (every column given in each), in one statement; the delivery workers listening
+    on PostgreSQL are woken when the transaction commits."""
     if rows:
         await session.execute(insert(m.Outbox), list(rows))
+        await notify(session, OUTBOX)
 
 
 async def state_counts(session: AsyncSession) -> dict[tuple[str, str], int]:
