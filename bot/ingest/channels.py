@@ -15,13 +15,11 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot import domain
 from bot.storage import channels as stored_channels
 from bot.storage import models as m
 from bot.storage import posts as stored_posts
-from bot.storage.database import Database
+from bot.storage.database import Database, Session
 
 ErrorCode = Literal["invalid", "not_found", "is_user", "private", "banned", "flood_wait", "exists", "unreachable"]
 
@@ -180,7 +178,7 @@ def _tg_scheme(text: str) -> ChannelLink:
                    "not_a_channel_link")
 
 
-async def find_channel(session: AsyncSession, link: ChannelLink | domain.ChannelRef) -> m.Channel | None:
+async def find_channel(session: Session, link: ChannelLink | domain.ChannelRef) -> m.Channel | None:
     """The stored channel a link or ref points at (by numeric id, then username), if any."""
     telegram_id = link.channel_id if isinstance(link, ChannelLink) else link.telegram_id
     return await stored_channels.find(session, telegram_id, link.username)
@@ -217,19 +215,7 @@ async def add_channel(
         row = await find_channel(session, ref)
         if row is not None and row.status == domain.ChannelStatus.ACTIVE.value and row.telegram_id is not None:
             raise _exists(row)
-        if row is None:
-            row = m.Channel(telegram_id=ref.telegram_id, username=ref.username, title=ref.title, added_by=added_by)
-            session.add(row)
-        else:
-            row.telegram_id = ref.telegram_id
-            row.title = ref.title or row.title
-            if ref.username:
-                await stored_channels.release_username(session, ref.username, row.id)
-                row.username = ref.username
-            row.added_by = row.added_by if row.added_by is not None else added_by
-        row.status = domain.ChannelStatus.ACTIVE.value
-        await session.flush()
-        return _ref(row)
+        return _ref(await stored_channels.watch(session, row, ref, added_by))
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,9 +269,7 @@ async def remove_channel(db: Database, link: str, *, purge: bool = False) -> tup
         purged = 0
         if purge:
             purged = await stored_posts.purge_channel(session, row.id)
-            await session.delete(row)
+            await stored_channels.delete(session, row)
         else:
-            row.status = domain.ChannelStatus.REMOVED.value
-            row.joined = False
-            row.account = None  # no account watches it any more
+            stored_channels.stop_watching(row)
     return ref, purged

@@ -20,21 +20,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from bot import domain
 from bot.delivery.outbox import queue_notice
 from bot.i18n import known_language, t
 from bot.ingest.channels import ChannelError
 from bot.storage import channels as stored_channels
-from bot.storage.database import Database
+from bot.storage.database import Database, DatabaseError
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 # Errors that say nothing about one channel: the caller handles them for the whole account.
-NOT_THE_CHANNELS = (domain.SessionEndedError, ConnectionError, TimeoutError, OSError, EOFError, SQLAlchemyError)
+NOT_THE_CHANNELS = (domain.SessionEndedError, ConnectionError, TimeoutError, OSError, EOFError, DatabaseError)
 FIRST_RETRY = timedelta(minutes=1)
 LAST_RETRY = timedelta(hours=1)
 

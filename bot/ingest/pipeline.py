@@ -17,8 +17,6 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Se
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot import domain
 from bot.domain import IngestResult, Matcher
 from bot.ingest.rule_watch import RuleChangeWatcher
@@ -27,7 +25,7 @@ from bot.search import SearchIndexer
 from bot.storage import matches as stored_matches
 from bot.storage import models as m
 from bot.storage import posts as stored_posts
-from bot.storage.database import Database
+from bot.storage.database import Database, Session
 from bot.storage.repos import ensure_channel, posts_by_message_id
 from bot.storage.rules import rules_for_matching
 
@@ -181,7 +179,7 @@ class Pipeline:
         return total
 
     async def _store(
-        self, session: AsyncSession, channel: m.Channel, items: list[domain.Post], result: IngestResult
+        self, session: Session, channel: m.Channel, items: list[domain.Post], result: IngestResult
     ) -> list[_ToMatch]:
         """Insert the new posts and apply real changes to known ones. Returns what to match: (post id,
         text, its tokens when already made: a new post is tokenised once, for the matcher).
@@ -224,7 +222,7 @@ class Pipeline:
 
     async def _match(
         self,
-        session: AsyncSession,
+        session: Session,
         matcher: Matcher,
         channel: m.Channel,
         posts: list[_ToMatch],
@@ -253,7 +251,7 @@ def _differs(stored: Any, post: domain.Post) -> bool:
     )
 
 
-def _apply_change(session: AsyncSession, row: m.Post, post: domain.Post) -> bool:
+def _apply_change(session: Session, row: m.Post, post: domain.Post) -> bool:
     """Update a stored post from a newer sighting. True when its text changed (a real edit) or it was deleted.
 
     A reaction or view count change arrives as an "edit" too: only the text hash tells a real one.

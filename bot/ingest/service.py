@@ -26,8 +26,6 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy.exc import IntegrityError
-
 from bot import domain
 from bot.config import MAIN_ACCOUNT
 from bot.ingest.accounts import Assignment, balance, heartbeat, stale_after, unreachable
@@ -37,6 +35,7 @@ from bot.ingest.history import HistoryPage
 from bot.storage import channels as stored_channels
 from bot.storage import models as m
 from bot.storage import posts as stored_posts
+from bot.storage.database import DuplicateRow
 from bot.storage.peers import load_peers, save_peer
 
 if TYPE_CHECKING:
@@ -177,7 +176,7 @@ class IngestService:
                 log.info("watching %s (%s) from the default channel list", ref.key, ref.title)
             except ChannelError as exc:
                 log.warning("default channel %s not added: %s", link, exc.message)
-            except IntegrityError:
+            except DuplicateRow:
                 log.info("default channel %s was added by another ingest process meanwhile", link)
 
     async def join_up_to_cap(self) -> int:

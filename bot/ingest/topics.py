@@ -20,9 +20,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
 from bot.search import vectors
+from bot.storage import posts as stored_posts
 from bot.storage.database import Database
 
 if TYPE_CHECKING:
@@ -69,7 +68,7 @@ class TopicWorker:
         """Before the first batch this process ingests: note where its own posts begin."""
         if self._match_from is None:
             async with self.db.uow(read_only=True) as session:
-                self._match_from = int(await session.scalar(sa.text("SELECT max(id) FROM posts")) or 0)
+                self._match_from = await stored_posts.newest_id(session)
 
     def wake(self, edited: Sequence[int] = ()) -> None:
         """Posts were stored (or edited): embed them in the background."""
@@ -101,14 +100,13 @@ class TopicWorker:
         async with self.db.uow(read_only=True) as session:
             if self._floor is None:
                 self._floor = await vectors.latest_id(session)
-                self._start_model_change(int(await session.scalar(
-                    sa.text("SELECT count(*) FROM post_vectors WHERE model <> :model"), {"model": model_id}) or 0))
+                self._start_model_change(await vectors.count_other_model(session, model_id))
             rows = await vectors.pending(session, model_id, after=max(0, self._floor - _LOOK_BACK), limit=self.batch)
             edited, self._edited = sorted(self._edited), set()
             if edited:
-                rows += await _posts(session, edited)
+                rows += await vectors.texts(session, edited)
             rows = list({r[0]: r for r in rows}.values())
-            keys = await _channel_keys(session, [r[0] for r in rows])
+            keys = await stored_posts.channel_keys(session, [r[0] for r in rows])
         if not rows:
             return 0
         texts = [r[1] for r in rows]
@@ -161,27 +159,6 @@ class TopicWorker:
             await asyncio.sleep(0)  # let ingestion in between batches
 
 
-async def _posts(session: Any, ids: list[int]) -> list[tuple[int, str, str]]:
-    rows = await session.execute(
-        sa.text("SELECT id, text, text_hash FROM posts WHERE id IN :ids AND deleted = :no AND text <> ''")
-        .bindparams(sa.bindparam("ids", expanding=True)),
-        {"ids": ids, "no": False},
-    )
-    return [(int(r[0]), r[1], r[2]) for r in rows]
-
-
-async def _channel_keys(session: Any, ids: list[int]) -> dict[int, str]:
-    """Post id -> its channel's key (username, or the Telegram id as text), for in:@ scopes."""
-    if not ids:
-        return {}
-    rows = await session.execute(
-        sa.text("SELECT p.id, c.username, c.telegram_id FROM posts p JOIN channels c ON c.id = p.channel_id "
-                "WHERE p.id IN :ids").bindparams(sa.bindparam("ids", expanding=True)),
-        {"ids": ids},
-    )
-    return {int(r[0]): r[1] or str(r[2]) for r in rows}
-
-
 async def reindex_vectors(db: Database, *, batch: int = 64, progress: Callable[[int, int], None] | None = None) -> int:
     """Embed every post whose vector is missing, stale or made by another model (a model change).
     Matches nothing: an archive's old posts are not news. ``progress(done, total)`` after each batch."""
@@ -211,5 +188,4 @@ async def other_model_count(db: Database) -> int:
     from bot.matching.topics import embedder
 
     async with db.uow(read_only=True) as session:
-        return int(await session.scalar(
-            sa.text("SELECT count(*) FROM post_vectors WHERE model <> :model"), {"model": embedder().model_id}) or 0)
+        return await vectors.count_other_model(session, embedder().model_id)

@@ -116,11 +116,27 @@ async def pending(session: AsyncSession, model: str, *, after: int = 0, limit: i
     return [(int(r[0]), r[1], r[2]) for r in rows]
 
 
+async def texts(session: AsyncSession, ids: Sequence[int]) -> list[tuple[int, str, str]]:
+    """(id, text, text hash) of these posts, but deleted or empty ones: edited posts to embed again."""
+    rows = await session.execute(
+        sa.text("SELECT id, text, text_hash FROM posts WHERE id IN :ids AND deleted = :no AND text <> ''")
+        .bindparams(sa.bindparam("ids", expanding=True)),
+        {"ids": list(ids), "no": False},
+    )
+    return [(int(r[0]), r[1], r[2]) for r in rows]
+
+
 async def count_pending(session: AsyncSession, model: str) -> int:
     return int(await session.scalar(sa.text(
         "SELECT count(*) FROM posts p LEFT JOIN post_vectors v ON v.post_id = p.id "
         "WHERE p.deleted = :no AND p.text <> '' "
         "AND (v.post_id IS NULL OR v.model <> :model OR v.text_hash <> p.text_hash)"), {"model": model, "no": False}) or 0)
+
+
+async def count_other_model(session: AsyncSession, model: str) -> int:
+    """Vectors made by another model than ``model`` (the extra was upgraded: they are embedded again)."""
+    return int(await session.scalar(
+        sa.text("SELECT count(*) FROM post_vectors WHERE model <> :model"), {"model": model}) or 0)
 
 
 async def latest_id(session: AsyncSession) -> int:

@@ -44,6 +44,37 @@ async def release_username(session: AsyncSession, username: str, keep_id: int) -
         await session.flush()
 
 
+async def watch(session: AsyncSession, row: m.Channel | None, ref: domain.ChannelRef,
+                added_by: int | None) -> m.Channel:
+    """Watch the channel ``ref`` names: a new row, or ``row`` (stored before: removed, or asked for
+    by a subscriber) made active with what Telegram says of it now. Its first asker is kept."""
+    if row is None:
+        row = m.Channel(telegram_id=ref.telegram_id, username=ref.username, title=ref.title, added_by=added_by)
+        session.add(row)
+    else:
+        row.telegram_id = ref.telegram_id
+        row.title = ref.title or row.title
+        if ref.username:
+            await release_username(session, ref.username, row.id)
+            row.username = ref.username
+        row.added_by = row.added_by if row.added_by is not None else added_by
+    row.status = ACTIVE
+    await session.flush()
+    return row
+
+
+def stop_watching(row: m.Channel) -> None:
+    """Removed: no account watches it any more; its posts are kept (written with the transaction)."""
+    row.status = REMOVED
+    row.joined = False
+    row.account = None
+
+
+async def delete(session: AsyncSession, row: m.Channel) -> None:
+    """The channel's row goes (its posts first: `posts.purge_channel`)."""
+    await session.delete(row)
+
+
 async def overview(session: AsyncSession, *, since: datetime,
                    include_removed: bool = False) -> list[tuple[m.Channel, int, int]]:
     """Every channel with its post count and the count of posts dated at or after ``since``."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -188,6 +188,10 @@ def _sqlite_setup(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 
 
 Session = AsyncSession  # a unit of work as services hold it: they pass it to the repositories
+
+# the failures services tell apart, named here so that they need not import SQLAlchemy
+DatabaseError = SQLAlchemyError  # anything the database or a statement raised (DatabaseUnavailable too)
+DuplicateRow = IntegrityError  # a unique key another writer stored first (a constraint, in general)
 
 
 class Database:

@@ -145,6 +145,20 @@ async def purge_channel(session: AsyncSession, row_id: int) -> int:
     return purged
 
 
+async def newest_id(session: AsyncSession) -> int:
+    """The id of the newest stored post (0: none)."""
+    return int(await session.scalar(select(func.max(m.Post.id))) or 0)
+
+
+async def channel_keys(session: AsyncSession, ids: Sequence[int]) -> dict[int, str]:
+    """Post id -> its channel's key (username, or the Telegram id as text), the matcher's in:@ scope."""
+    if not ids:
+        return {}
+    rows = await session.execute(select(m.Post.id, m.Channel.username, m.Channel.telegram_id)
+                                 .join(m.Channel, m.Channel.id == m.Post.channel_id).where(m.Post.id.in_(list(ids))))
+    return {int(post_id): username or str(telegram_id) for post_id, username, telegram_id in rows}
+
+
 async def unindexed(session: AsyncSession) -> int:
     """How many posts still wait for their index keys (`lemma_text`): read through the partial index
     over them, cheap however large the archive."""

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from bot import domain
 from bot.ingest.pipeline import Pipeline
 from bot.matching import compile_rules
+from bot.search import vectors
 from bot.storage import accounts, channels, posts
 from bot.storage import models as m
 from bot.storage.database import Database
@@ -140,3 +142,60 @@ async def test_new_posts_inserted_once_their_sightings_and_an_edits_old_text(db:
     async with db.uow(read_only=True) as session:
         versions = [(v.post_id, v.text) for v in await session.scalars(select(m.PostVersion))]
     assert versions == [(stored.id, "пост 1")]
+
+
+async def test_a_channel_watched_anew_or_again_stopped_and_deleted(db: Database) -> None:
+    async with db.uow() as session:
+        fresh = await channels.watch(session, None, CHAN, added_by=7)
+        assert (fresh.status, fresh.added_by, fresh.username) == ("active", 7, "vvgladkov")
+        removed = m.Channel(telegram_id=None, username="belgorod", title="Белгород", status="removed", added_by=5)
+        renamed = m.Channel(telegram_id=3, username="oldname", title="Old", status="active")
+        session.add_all([removed, renamed])
+        await session.flush()
+        # watched again under a username another row held: that row lets go; its first asker stays
+        again = await channels.watch(session, removed, domain.ChannelRef(2, "oldname", ""), added_by=9)
+        assert (again.id, again.telegram_id, again.username, again.title, again.added_by, again.status) == (
+            removed.id, 2, "oldname", "Белгород", 5, "active")
+    assert (await _get(db, renamed.id)).username is None
+    async with db.uow() as session:
+        row = await session.get(m.Channel, fresh.id)
+        assert row is not None
+        row.joined, row.account = True, "main"
+        channels.stop_watching(row)
+    got = await _get(db, fresh.id)
+    assert (got.status, got.joined, got.account) == ("removed", False, None)
+    async with db.uow() as session:
+        await channels.delete(session, await channels.by_id(session, fresh.id))  # type: ignore[arg-type]
+    async with db.uow(read_only=True) as session:
+        assert await channels.by_id(session, fresh.id) is None
+
+
+async def test_the_newest_post_and_the_channel_keys_of_posts(db: Database) -> None:
+    async with db.uow(read_only=True) as session:
+        assert await posts.newest_id(session) == 0
+    pipeline = Pipeline(db, compile_rules)
+    await pipeline.ingest([domain.Post(CHAN, 1, T0, "пост"), domain.Post(domain.ChannelRef(1500, None, "Закрытый"), 9, T0, "x")])
+    async with db.uow(read_only=True) as session:
+        ids = {message_id: post_id for post_id, message_id in (await session.execute(
+            select(m.Post.id, m.Post.message_id))).all()}
+        assert await posts.newest_id(session) == max(ids.values())
+        assert await posts.channel_keys(session, [ids[1], ids[9], 10_000]) == {ids[1]: "vvgladkov", ids[9]: "1500"}
+        assert await posts.channel_keys(session, []) == {}
+
+
+async def test_vectors_texts_of_edited_posts_and_vectors_of_another_model(db: Database) -> None:
+    np = pytest.importorskip("numpy", reason="vectors need the semantic extra's numpy")
+    pipeline = Pipeline(db, compile_rules)
+    await pipeline.ingest([domain.Post(CHAN, 1, T0, "пост"), domain.Post(CHAN, 2, T0, ""),
+                           domain.Post(CHAN, 3, T0, "удалён", deleted=True)])
+    async with db.uow() as session:
+        ids = {message_id: post_id for post_id, message_id in (await session.execute(
+            select(m.Post.id, m.Post.message_id))).all()}
+        texts = await vectors.texts(session, [ids[1], ids[2], ids[3]])
+        assert texts == [(ids[1], "пост", domain.Post(CHAN, 1, T0, "пост").text_hash)]  # not empty, not deleted
+        assert await vectors.count_other_model(session, "e5") == 0
+        await vectors.store(session, [(ids[1], "h", np.zeros(4)), (ids[2], "h", np.ones(4))], "e5")
+        await vectors.store(session, [(ids[3], "h", np.ones(4))], "older")
+        assert await vectors.count_other_model(session, "e5") == 1
+        assert await vectors.count_other_model(session, "older") == 2
+
