@@ -9,8 +9,6 @@ import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import text
-
 from bot.config import MAIN_ACCOUNT, Settings
 from bot.domain import Clock
 from bot.ingest.pipeline import Pipeline
@@ -21,8 +19,6 @@ from bot.storage.wakeups import Wakeups, for_database
 
 if TYPE_CHECKING:
     from bot.telegram.source import TelethonSource
-
-MIGRATION_LOCK_KEY = 0x7467_6D6F_6E5F_6D67  # pg advisory lock "tgmon_mg": one migrating process at a time
 
 
 def system_clock() -> Clock:
@@ -59,25 +55,10 @@ class App:
             await self.db.dispose()
 
 
-async def migrate_database(db: Database) -> None:
-    """`upgrade head`. On PostgreSQL several processes may start at once: they take turns."""
-    if db.dialect != "postgresql":
-        await db.upgrade()
-        return
-    async with db.engine.connect() as conn:
-        await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
-        await conn.commit()
-        try:
-            await db.upgrade()
-        finally:
-            await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
-            await conn.commit()
-
-
 async def build_app(settings: Settings, *, database_url: str | None = None, migrate: bool = True) -> App:
     db = Database.from_url(database_url or settings.database.url)
     if migrate:
-        await migrate_database(db)
+        await db.upgrade_in_turns()  # processes starting together take turns on PostgreSQL
     from bot.instrument import MeteredPipeline
     from bot.matching.topics import available
 

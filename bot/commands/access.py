@@ -17,12 +17,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.config import Settings
 from bot.storage import access as stored
 from bot.storage import models as m
-from bot.storage.database import Database
+from bot.storage.database import Database, Session
 
 KEY_META = "web_signing_key"
 SEEN_EVERY = timedelta(minutes=5)  # a session's last_seen_at is written at most this often
@@ -65,7 +63,7 @@ async def signing_key(db: Database, settings: Settings) -> bytes:
     return value.encode()
 
 
-async def issue_login(session: AsyncSession, key: bytes, user_id: int, now: datetime, minutes: float) -> str:
+async def issue_login(session: Session, key: bytes, user_id: int, now: datetime, minutes: float) -> str:
     """A new sign-in token for this Telegram user (the path part of the link)."""
     raw = secrets.token_urlsafe(24)
     await stored.add_login(session, token_hash(raw), user_id, now, now + timedelta(minutes=minutes))
@@ -112,7 +110,7 @@ async def session_user(db: Database, cookie: str, now: datetime) -> WebUser | No
     return user
 
 
-async def find_session(session: AsyncSession, cookie: str, now: datetime) -> WebUser | None:
+async def find_session(session: Session, cookie: str, now: datetime) -> WebUser | None:
     """The open session of this cookie, or None (unknown, expired or revoked)."""
     hashed = token_hash(cookie)
     row = await stored.open_session(session, hashed, now)
@@ -129,16 +127,16 @@ async def seen(db: Database, user: WebUser, now: datetime) -> None:
             await stored.session_seen(session, user.session_id, now)
 
 
-async def sessions_of(session: AsyncSession, user_id: int, now: datetime) -> list[m.WebSession]:
+async def sessions_of(session: Session, user_id: int, now: datetime) -> list[m.WebSession]:
     return await stored.sessions_of(session, user_id, now)
 
 
-async def revoke_sessions(session: AsyncSession, user_id: int, now: datetime, session_id: int | None = None) -> int:
+async def revoke_sessions(session: Session, user_id: int, now: datetime, session_id: int | None = None) -> int:
     """Sign out one session of this user (by id), or all of them. Returns how many were open."""
     return await stored.revoke_sessions(session, user_id, now, session_id)
 
 
-async def issue_feed(session: AsyncSession, subscriber_id: int, rule_id: int | None, now: datetime) -> str:
+async def issue_feed(session: Session, subscriber_id: int, rule_id: int | None, now: datetime) -> str:
     """A new feed token for the subscriber's matches (or one rule's); the previous one of the same
     feed stops working (only a hash is kept, so a lost URL cannot be shown again: it is replaced)."""
     raw = secrets.token_urlsafe(32)
@@ -150,15 +148,15 @@ def feed_url(base_url: str, token: str) -> str:
     return f"{base_url}/feed/{token}.atom"
 
 
-async def feeds_of(session: AsyncSession, subscriber_id: int) -> list[m.FeedToken]:
+async def feeds_of(session: Session, subscriber_id: int) -> list[m.FeedToken]:
     return await stored.feeds_of(session, subscriber_id)
 
 
-async def revoke_feeds(session: AsyncSession, subscriber_id: int, now: datetime, feed_id: int | None = None) -> int:
+async def revoke_feeds(session: Session, subscriber_id: int, now: datetime, feed_id: int | None = None) -> int:
     return await stored.revoke_feeds(session, subscriber_id, now, feed_id)
 
 
-async def feed_by_token(session: AsyncSession, token: str) -> m.FeedToken | None:
+async def feed_by_token(session: Session, token: str) -> m.FeedToken | None:
     if not token or len(token) > 100:
         return None
     return await stored.open_feed(session, token_hash(token))

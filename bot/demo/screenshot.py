@@ -20,8 +20,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
 from bot.app import build_app
 from bot.config import Settings
 from bot.demo import DEMO_CHAT_ID, run_demo
@@ -29,8 +27,8 @@ from bot.digest.builder import build_digest, digest_title
 from bot.digest.chart import weekly_chart_png
 from bot.i18n import LANGUAGES, label
 from bot.i18n.dates import day
-from bot.storage import models as m
 from bot.storage.digests import matches_posted_between
+from bot.storage.rules import get_subscriber
 
 CHROMIUM = Path("/usr/bin/chromium")
 PHONE_WIDTH = 390  # CSS pixels: a common phone; drawn at 2x
@@ -86,11 +84,11 @@ async def build_messages(lang: str, database_url: str) -> tuple[list[str], datet
     try:
         report = await run_demo(app)
         async with app.db.uow() as session:
-            sub_id = await session.scalar(select(m.Subscriber.id).where(m.Subscriber.chat_id == DEMO_CHAT_ID))
-            assert sub_id is not None
+            sub = await get_subscriber(session, DEMO_CHAT_ID)
+            assert sub is not None
             until = report.until
             since = until - timedelta(days=7)
-            rows = await matches_posted_between(session, sub_id, since, until)
+            rows = await matches_posted_between(session, sub.id, since, until)
     finally:
         await app.close()
     zone = ZoneInfo(TZ)

@@ -11,8 +11,6 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.config import Settings
 from bot.notify import edge
 from bot.notify.render import render, title_of
@@ -20,7 +18,7 @@ from bot.notify.secret import SealError, seal, unseal
 from bot.storage import models as m
 from bot.storage import notify as stored_targets
 from bot.storage import rules as stored_rules
-from bot.storage.database import Database
+from bot.storage.database import Database, Session
 
 MODES = ("also", "only")
 
@@ -48,7 +46,7 @@ class TargetView:
     created_at: datetime
 
 
-async def _views(session: AsyncSession, subscriber_id: int) -> list[TargetView]:
+async def _views(session: Session, subscriber_id: int) -> list[TargetView]:
     return [TargetView(n, t.id, t.masked, t.rule_id, rule_name, t.mode, t.body_format, t.keyed, t.created_at)
             for n, (t, rule_name) in enumerate(await stored_targets.listed(session, subscriber_id), 1)]
 

@@ -242,5 +242,11 @@ class Database:
 
         await upgrade(self.engine)
 
+    async def upgrade_in_turns(self) -> None:
+        """`upgrade()`, taking turns with other processes that start at once (PostgreSQL)."""
+        from bot.storage.migrate import upgrade_in_turns
+
+        await upgrade_in_turns(self.engine)
+
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from alembic.script import ScriptDirectory
+from sqlalchemy import select, text
 
 from bot import domain
 from bot.ingest.pipeline import Pipeline
 from bot.matching import compile_rules
 from bot.search import vectors
-from bot.storage import accounts, channels, posts
+from bot.storage import accounts, channels, migrate, posts
 from bot.storage import models as m
 from bot.storage.database import Database
 
@@ -199,3 +201,31 @@ async def test_vectors_texts_of_edited_posts_and_vectors_of_another_model(db: Da
         assert await vectors.count_other_model(session, "e5") == 1
         assert await vectors.count_other_model(session, "older") == 2
 
+
+async def test_a_starting_process_migrates_in_turns(db_url: str) -> None:
+    """On PostgreSQL a process waits for the one already migrating (the advisory lock), then finds
+    the schema at head; on SQLite it just migrates."""
+    head = ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
+    db = Database.from_url(db_url)
+    try:
+        if db.dialect != "postgresql":
+            await db.upgrade_in_turns()
+        else:
+            async with db.engine.connect() as other:  # another process is migrating
+                await other.execute(text("SELECT pg_advisory_lock(:key)"), {"key": migrate.MIGRATION_LOCK_KEY})
+                await other.commit()
+                starting = asyncio.create_task(db.upgrade_in_turns())
+                waiting = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                               "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+                while not await other.scalar(waiting):
+                    assert not starting.done()
+                    await asyncio.sleep(0.05)
+                assert await migrate.current(db.engine) is None  # it waits its turn: nothing migrated yet
+                await other.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": migrate.MIGRATION_LOCK_KEY})
+                await other.commit()
+                await asyncio.wait_for(starting, 300)
+        assert await migrate.current(db.engine) == head
+        await db.upgrade_in_turns()  # again: nothing to do
+        assert await migrate.current(db.engine) == head
+    finally:
+        await db.dispose()
