@@ -67,6 +67,17 @@ def test_matching_and_domain_contract_forbids_storage_search_and_telethon() -> N
     assert not contract.get("allow_indirect_imports", False)
 
 
+def test_the_sql_contract_names_the_services_the_web_and_the_pure_parts() -> None:
+    """SQL and dialect branches live in bot.storage (and the archive search's index in bot.search):
+    the contract must keep naming every part that calls them instead."""
+    contract = _contracts()[
+        "only storage and search hold SQL: the services, the web view and the pure parts call bot.storage's repositories"]
+    assert set(contract["source_modules"]) >= {
+        "bot.web", "bot.ingest", "bot.commands", "bot.digest", "bot.delivery", "bot.notify", "bot.demo",
+        "bot.matching", "bot.domain", "bot.i18n", "bot.app"}
+    assert contract["forbidden_modules"] == ["sqlalchemy"]
+
+
 @pytest.mark.parametrize("script", sorted((MIGRATIONS / "versions").glob("*.py")), ids=lambda p: p.stem)
 def test_a_migration_imports_no_live_code(script: Path) -> None:
     """A migration does what it did the day it was written: it carries its own SQL and never
