@@ -101,7 +101,7 @@ async def queue_digests(
     queued: list[dict[str, object]] = []
     digest_updates: list[dict[str, object]] = []
     watermarks: list[dict[str, object]] = []
-    rule_marks: list[tuple[list[int], datetime]] = []
+    rule_marks: dict[datetime, list[int]] = {}  # watermark -> the rules moved to it (one statement each)
     for i, (job, digest_id) in enumerate(fresh):
         if i % 20 == 19:
             await asyncio.sleep(0)  # a large batch lets the process's other tasks (instant alerts) run
@@ -113,7 +113,7 @@ async def queue_digests(
         else:
             rows = [row for rule_id in covers[id(job)] for row in by_rule.get(rule_id, ())]
             rows.sort(key=lambda r: (r.date, r.post_id), reverse=True)  # newest first, as one query gives
-            rule_marks.append((list(covers[id(job)]), job.until))
+            rule_marks.setdefault(job.until, []).extend(covers[id(job)])
         lang = known_language(sub.language)
         targets = routes.get(sub.id, [])
 
@@ -177,7 +177,7 @@ async def queue_digests(
     for values in digest_updates:  # one executemany needs the same keys in every row
         values.setdefault("match_ids", None)
     await store.update_digests(session, digest_updates)
-    for rule_ids, until in rule_marks:  # the rules' own watermarks (bot/digest/streams.py)
+    for until, rule_ids in rule_marks.items():  # the rules' own watermarks (bot/digest/streams.py)
         await store.advance_rules(session, rule_ids, until)
     if watermarks:
         await store.set_watermarks(session, watermarks)

@@ -129,21 +129,64 @@ def _rows(result: Sequence[tuple[object, ...]]) -> list[MatchRow]:
 
 
 async def unsent_matches(session: AsyncSession, rule_ids: Sequence[int], until: datetime) -> dict[int, list[MatchRow]]:
-    """Per rule, its matches found after its watermark (`rules.delivered_until`) and by `until`:
-    what a digest sends, for many rules in one query (the scheduler's batches). Windowing on when a
-    match was found, not on the post's date, puts every match in exactly one digest, also a post that
-    arrived late through gap filling; a new rule's matches on posts stored before it (`past`) are not
-    sent."""
+    """Per rule, its matches found after its watermark (`rules.delivered_until`) and by `until`,
+    newest post first: what a digest sends, for many rules in one query (the scheduler's batches).
+    Windowing on when a match was found, not on the post's date, puts every match in exactly one
+    digest, also a post that arrived late through gap filling; a new rule's matches on posts stored
+    before it (`past`) are not sent.
+
+    On PostgreSQL each rule's unsent matches are one range of the index (rule, matched_at)
+    (migration 0029), read per rule: a batch costs the same however many matches, rules and
+    subscribers the database holds (planned as one join, a batch of 4,000 rules read every match
+    and every rule once the tables were large)."""
     if not rule_ids:
         return {}
-    unsent = sa.or_(m.Rule.delivered_until.is_(None), m.Match.matched_at > m.Rule.delivered_until)
-    query = _query(None).where(
-        m.Match.rule_id.in_(list(rule_ids)), m.Match.matched_at <= until, unsent, m.Match.past.is_(False)
-    )
+    if _dialect(session) == "postgresql":
+        query = _unsent_per_rule(sorted(set(rule_ids)), until)
+    else:
+        unsent = sa.or_(m.Rule.delivered_until.is_(None), m.Match.matched_at > m.Rule.delivered_until)
+        query = _query(None).where(
+            m.Match.rule_id.in_(list(rule_ids)), m.Match.matched_at <= until, unsent, m.Match.past.is_(False)
+        )
     out: dict[int, list[MatchRow]] = {}
     for row in _rows((await session.execute(query)).all()):
         out.setdefault(row.rule_id, []).append(row)
+    for rows in out.values():
+        rows.sort(key=lambda r: (r.date, r.post_id), reverse=True)
     return out
+
+
+def _unsent_per_rule(rule_ids: list[int], until: datetime) -> Select[tuple[object, ...]]:
+    """`unsent_matches` on PostgreSQL: the rules by primary key, and for each a LATERAL subquery of
+    its unsent matches in the order of the index (rule, matched_at). Its ORDER BY keeps the planner
+    from merging the subquery into the join, so the matches are read rule by rule, never by a scan
+    of the whole table (which the planner chose for a batch's 4,000 rules)."""
+    rule = m.Rule.__table__.alias("r")
+    match = m.Match.__table__.alias("mt")
+    unsent = (
+        select(match.c.id, match.c.rule_id, match.c.post_id, match.c.highlights)
+        .where(match.c.rule_id == rule.c.id, match.c.matched_at <= until, match.c.past.is_(False),
+               or_(rule.c.delivered_until.is_(None), match.c.matched_at > rule.c.delivered_until))
+        .order_by(match.c.matched_at)
+        .lateral("unsent")
+    )
+    unfollowed = exists().where(
+        m.Subscription.subscriber_id == rule.c.subscriber_id, m.Subscription.channel_id == m.Post.channel_id,
+        m.Subscription.following.is_(False),
+    )
+    return (
+        select(unsent.c.rule_id, rule.c.name, rule.c.source, unsent.c.post_id, m.Channel.id, m.Channel.telegram_id,
+               m.Channel.username, m.Channel.title, m.Post.message_id, m.Post.date, m.Post.text, unsent.c.highlights,
+               m.Post.views, m.Post.forward_channel_id, m.Post.forward_message_id, rule.c.subscriber_id, unsent.c.id,
+               m.Post.deleted)
+        .select_from(rule)
+        .join(unsent, sa.true())
+        .join(m.Post, m.Post.id == unsent.c.post_id)
+        .join(m.Channel, m.Channel.id == m.Post.channel_id)
+        # one array parameter: the same statement (and plan) for every batch, however many rules
+        .where(rule.c.id == sa.any_(sa.bindparam("rule_ids", rule_ids, type_=sa.ARRAY(sa.BigInteger))),
+               m.Channel.status != "removed", m.Post.deleted.is_(False), ~unfollowed)
+    )
 
 
 async def matches_by_id(session: AsyncSession, subscriber_id: int, match_ids: Sequence[int]) -> list[MatchRow]:

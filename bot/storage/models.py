@@ -210,6 +210,8 @@ class Match(Base):
     __table_args__ = (
         UniqueConstraint("rule_id", "post_id", name="uq_matches_rule_post"),
         Index("ix_matches_matched_at", "matched_at"),
+        # a digest's unsent matches: a range per rule after its watermark (migration 0029)
+        Index("ix_matches_rule_matched", "rule_id", "matched_at"),
         # the web timeline: a rule's matches newest first by their post's date (migration 0027)
         Index("ix_matches_rule_post_date", "rule_id", "post_date", "post_id"),
         Index("ix_matches_rule_channel_date", "rule_id", "post_channel_id", "post_date", "post_id"),
