@@ -182,6 +182,9 @@ async def reset_daily(url: str) -> None:
     """Every daily digest due again: the built ones and their messages gone, the watermarks back."""
     db = Database.from_url(url)
     try:
+        # statistics of the tables as the last run left them: the last ANALYZE saw them empty, and
+        # the DELETE below was then planned as a scan of the digests for each outbox row (minutes)
+        await _analyze(db)
         async with db.uow() as session:
             await session.execute(text("DELETE FROM outbox WHERE digest_id IN (SELECT id FROM digests WHERE kind = 'daily')"))
             await session.execute(text("DELETE FROM digests WHERE kind = 'daily'"))
