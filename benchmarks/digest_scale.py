@@ -5,7 +5,7 @@ in the same run.
     python -m benchmarks.digest_scale [--quick] [--sizes 10000,50000,100000] [--procs 1,2,3]
                                       [--rules 20] [--posts 50000] [--repeat 3] [--alerts 30]
                                       [--messages 1500] [--workers 1,3] [--pg URL]
-                                      [--skip build,alerts,delivery]
+                                      [--skip build,alerts,delivery] [--listen off,on]
 
 1. build: N daily subscribers with R rules each over P stored posts (every rule matched 0-5 posts of
    the last day), all due at once. P processes (real ones, `DigestScheduler.build_scheduled`, the
@@ -16,7 +16,9 @@ in the same run.
    `tgmon run --role delivery` worker sends what they queue through the fake Telegram edge; the
    delays are from the match committed to its alert in the outbox (a 20 ms poll) and to its send at
    the edge (the digests of the tick waiting in the outbox meanwhile). Baseline: the same alerts with
-   no tick running.
+   no tick running. Each match's transaction sends `NOTIFY tgmon_matches`, as ingest's does; the
+   whole part runs once per `--listen` mode: `off` (`database.listen` false: the processes look every
+   second, as before LISTEN/NOTIFY), `on` (woken by the notifications; the looks a safety net).
 3. delivery: M messages to private chats and groups, sent by 1 and by 3 real `tgmon run --role
    delivery` workers through the fake Telegram edge (TGMON_TEST_SENDER_LOG) at Telegram's default
    limits; messages a second, and the sends that broke a limit as the edge counts them.
@@ -47,6 +49,7 @@ from benchmarks.digest import WORDS, _texts
 from bot.delivery.share import JOIN_SECONDS
 from bot.storage import models as m
 from bot.storage.database import Database
+from bot.storage.wakeups import MATCHES
 
 DEFAULT_PG = os.environ.get("TGMON_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 BENCH_DB = os.environ.get("TGMON_BENCH_DB", "tgmon_bench_digest_scale")  # created and dropped by the run
@@ -197,6 +200,19 @@ async def reset_daily(url: str) -> None:
         await db.dispose()
 
 
+async def quiet_daily(url: str) -> None:
+    """No daily digest due before tomorrow and none of their messages waiting (a run before this one
+    may have left a tick's messages queued, or none built yet)."""
+    db = Database.from_url(url)
+    try:
+        async with db.uow() as session:
+            await session.execute(text("DELETE FROM outbox WHERE kind = 'digest' AND state IN ('pending', 'sending')"))
+            await session.execute(text("UPDATE subscribers SET last_digest_at = now(), "
+                                       "next_due_at = now() + interval '1 day' WHERE frequency = 'daily'"))
+    finally:
+        await db.dispose()
+
+
 def _scalar(url: str, sql: str) -> int:
     async def go() -> int:
         db = Database.from_url(url)
@@ -260,18 +276,24 @@ def _cpu_seconds(pid: int) -> float:
 
 
 async def child_run(url: str) -> None:
-    """One scheduler process as `tgmon run --role scheduler` runs it (without the leader's part)."""
+    """One scheduler process as `tgmon run --role scheduler` runs it (without the leader's part), woken
+    by LISTEN/NOTIFY unless TGMON_DATABASE__LISTEN=false."""
     from bot.config import Settings
     from bot.delivery.clock import SystemClock
     from bot.digest.scheduler import DigestScheduler
+    from bot.storage.wakeups import for_database
 
+    settings = Settings()
     db = Database.from_url(url)
+    wakeups = for_database(url, listen=settings.database.listen)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    wakeups.start()
     print("ready", flush=True)
     try:
-        await DigestScheduler(db, Settings(), SystemClock(), housekeeping=False).run(stop)
+        await DigestScheduler(db, settings, SystemClock(), housekeeping=False, wakeups=wakeups).run(stop)
     finally:
+        await wakeups.close()
         await db.dispose()
 
 
@@ -424,6 +446,7 @@ async def _alert_delays(url: str, subs: dict[int, tuple[int, int]], spacing: flo
                 "VALUES ($1, $2, now(), $3, 'alarm', false, 0, now()) RETURNING id", channel, message, f"Тревога {n}")
             await conn.execute("INSERT INTO matches (rule_id, post_id, highlights, matched_at, past) "
                                "VALUES ($1, $2, '[[0, 7]]', now(), false)", rule, post)
+            await conn.execute("SELECT pg_notify($1, '')", MATCHES)  # as bot.storage.matches.insert does
         stored[chat] = time.perf_counter()
         stored_wall[chat] = time.time()
         await asyncio.sleep(spacing)
@@ -448,20 +471,23 @@ def _p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def bench_alerts(url: str, alerts: int, workdir: Path) -> None:
+def bench_alerts(url: str, alerts: int, workdir: Path, listen: str = "on") -> None:
     size = _scalar(url, "SELECT count(*) FROM subscribers WHERE frequency = 'daily'")
     subs = asyncio.run(_instant_subscribers(url, alerts))
-    env = _env(workdir, TGMON_DIGEST__TICK_SECONDS="3600", TGMON_DELIVERY__INSTANT_BATCH_SECONDS="1")
-    edge = workdir / "alerts-edge.log"
+    asyncio.run(quiet_daily(url))  # the baseline: nothing daily due, no digest message waiting
+    mode = {"TGMON_DATABASE__LISTEN": "true" if listen == "on" else "false"}
+    env = _env(workdir, TGMON_DIGEST__TICK_SECONDS="3600", TGMON_DELIVERY__INSTANT_BATCH_SECONDS="1", **mode)
+    edge = workdir / f"alerts-edge-{listen}.log"
     edge.unlink(missing_ok=True)
     # one delivery worker sends everything queued (the tick's digests too) through the fake edge
     delivery = subprocess.Popen([sys.executable, "-m", "bot", "run", "--role", "delivery"],
-                                env=_env(workdir, TGMON_DATABASE_URL=url, TGMON_TEST_SENDER_LOG=str(edge)),
-                                cwd=workdir, stdout=(workdir / "alerts-delivery.log").open("w"), stderr=subprocess.STDOUT)
+                                env=_env(workdir, TGMON_DATABASE_URL=url, TGMON_TEST_SENDER_LOG=str(edge), **mode),
+                                cwd=workdir, stdout=(workdir / f"alerts-delivery-{listen}.log").open("w"),
+                                stderr=subprocess.STDOUT)
 
     def start() -> list[subprocess.Popen[str]]:
         children = [_spawn(["-m", "benchmarks.digest_scale", "--child", "run", "--pg", url], env, workdir,
-                           f"run{i}.log") for i in range(SCHEDULERS_FOR_ALERTS)]
+                           f"run{i}-{listen}.log") for i in range(SCHEDULERS_FOR_ALERTS)]
         for child in children:
             assert child.stdout is not None
             child.stdout.readline()
@@ -496,8 +522,9 @@ def bench_alerts(url: str, alerts: int, workdir: Path) -> None:
         stop([c for c in children if c.poll() is None])
         delivery.send_signal(signal.SIGTERM)
         delivery.wait(60)
+    woken = "woken by LISTEN/NOTIFY" if listen == "on" else "LISTEN/NOTIFY off: the processes look every second"
     print(f"alerts: {alerts} instant alerts, one every 0.3 s; {SCHEDULERS_FOR_ALERTS} scheduler processes, "
-          f"1 delivery worker at Telegram's limits")
+          f"1 delivery worker at Telegram's limits; {woken}")
     print(f"  match -> outbox, idle: median {statistics.median(idle):.2f} s, p99 {_p(idle, 0.99):.2f} s")
     print(f"  match -> outbox, during the daily tick of {size} subscribers ({tick:.0f} s from its first digest; "
           f"{during} of {alerts} alerts queued before it ended): median {statistics.median(busy):.2f} s, "
@@ -580,6 +607,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", default="1,3")
     parser.add_argument("--pg", default=DEFAULT_PG, help="a PostgreSQL server (its database is not touched)")
     parser.add_argument("--skip", default="", help="build, alerts, delivery (comma-separated)")
+    parser.add_argument("--listen", default="off,on",
+                        help="the alerts part once per mode: off (processes look every second), on (LISTEN/NOTIFY)")
     parser.add_argument("--child", choices=["build", "run"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -603,7 +632,10 @@ def main(argv: list[str] | None = None) -> None:
             url = asyncio.run(fresh_database(args.pg))
             asyncio.run(seed(url, sizes[-1], args.rules, args.posts, random.Random(1)))
         if "alerts" not in skip:
-            bench_alerts(url, args.alerts, workdir)
+            for listen in [mode for mode in args.listen.split(",") if mode]:
+                if listen not in ("off", "on"):
+                    parser.error(f"--listen: {listen!r} is neither off nor on")
+                bench_alerts(url, args.alerts, workdir, listen)
         if "delivery" not in skip:
             bench_delivery(url, args.messages, [int(w) for w in args.workers.split(",")], workdir)
         asyncio.run(_admin(args.pg, f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)'))
