@@ -49,6 +49,7 @@ from bot.digest.service import DigestJob, DigestRequest, queue_digests
 from bot.digest.streams import (
     STREAMS,
     RuleState,
+    instant_candidates,
     instant_ready,
     partition,
     rules_by_subscriber,
@@ -63,6 +64,10 @@ log = logging.getLogger(__name__)
 
 BATCH = 200  # subscribers built per transaction
 INSTANT_POLL_SECONDS = 1.0  # how often another process's new matches are looked for when nothing wakes us
+# the instant loop reads the matches stored since its last look, less this much: a match whose
+# transaction committed later than that after it was stamped (or one from a clock further behind) is
+# the tick's, which looks at every unsent match
+INSTANT_LOOKBACK = timedelta(seconds=60)
 # SQLite: the pause between two batches of a tick, so that another writer (ingest storing posts, the
 # bot, another process) gets the lock: a waiting SQLite writer retries every 100 ms at most
 SQLITE_PAUSE_SECONDS = 0.12
@@ -217,12 +222,18 @@ class DigestScheduler:
         moment ago) may go."""
         return await instant_ready(session, now, timedelta(seconds=self.settings.delivery.instant_batch_seconds))
 
-    async def instant_tick(self) -> tuple[int, datetime | None]:
-        """Build the instant alerts due now. Returns how many, and when to look again for the ones
-        held back by the batch window (None: none held)."""
+    async def instant_tick(self, since: datetime | None = None) -> tuple[int, datetime | None]:
+        """Build the instant alerts due now: of every subscriber with unsent matches, or, with `since`,
+        of those with a match stored after it (the instant loop). Returns how many, and when to look
+        again for the ones held back by the batch window (None: none held)."""
         now = self.clock.now()
         async with self.db.uow(read_only=True) as session:
-            due, retry_at = await self._instant_due(session, now)
+            if since is None:
+                due, retry_at = await self._instant_due(session, now)
+            else:
+                candidates = await instant_candidates(session, since, now)
+                gap = timedelta(seconds=self.settings.delivery.instant_batch_seconds)
+                due, retry_at = await instant_ready(session, now, gap, candidates) if candidates else ([], None)
         built = await self._build(due, now) if due else 0
         return built, retry_at
 
@@ -239,6 +250,9 @@ class DigestScheduler:
         notified = self.wakeups.event(MATCHES)
         seen = await self._newest_match()
         retry_at: datetime | None = None
+        # what the loop has looked at: matches stored up to then (the tick looked at the rest at start)
+        looked = self.clock.now()
+        lookback = max(INSTANT_LOOKBACK, timedelta(seconds=2 * self.settings.delivery.instant_batch_seconds))
         while not stop.is_set():
             await self._wait_for_matches(stop, self._poll_seconds(), retry_at)
             woken = self.wake.is_set() or notified.is_set()
@@ -250,7 +264,9 @@ class DigestScheduler:
                 if not woken and newest <= seen and not due_again:
                     continue
                 seen = newest
-                built, retry_at = await self.instant_tick()
+                started = self.clock.now()
+                built, retry_at = await self.instant_tick(since=looked - lookback)
+                looked = started
                 if built:
                     log.info("%d instant alerts built", built)
                     self.wakeups.tell(OUTBOX)  # a delivery worker of this process claims them now

@@ -20,9 +20,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from bot.domain import Frequency
-from bot.storage.digests import RuleState, instant_ready, rules_by_subscriber
+from bot.storage.digests import RuleState, instant_candidates, instant_ready, rules_by_subscriber
 
-__all__ = ["STREAMS", "RuleState", "instant_ready", "partition", "rules_by_subscriber", "stream_of"]
+__all__ = ["STREAMS", "RuleState", "instant_candidates", "instant_ready", "partition", "rules_by_subscriber", "stream_of"]
 
 STREAMS = (Frequency.INSTANT, Frequency.DAILY, Frequency.WEEKLY)
 
