@@ -25,7 +25,9 @@ it through PostgreSQL LISTEN/NOTIFY (`bot/storage/wakeups.py`: the transaction t
 sends `tgmon_matches`, delivered at commit). A one-row query (`max(matches.id)`, answered from the
 primary key) stays as the safety net: every `digest.instant_poll_seconds` (5 s) while the listener
 listens, every second while its connection is down, on SQLite (one machine: there the matches come
-from this process, or from another one seen by the 1 s look) and with `database.listen` off. Either
+from this process, or from another one seen by the 1 s look) and with `database.listen` off. A
+look reads only the matches stored since the previous one (less `INSTANT_LOOKBACK`, by the index on
+`matched_at`: `digests.instant_candidates`); the tick's look reads every unsent match. Either
 way the instant subscribers with new matches are built at once (claimed like the scheduled ones),
 still at most one alert per `delivery.instant_batch_seconds` per chat (matches that close together
 go as one message), never in quiet hours; the tick stays as a safety net too. The transaction that
