@@ -165,8 +165,9 @@ def _unsent_per_rule(rule_ids: list[int], until: datetime) -> Select[tuple[objec
     match = m.Match.__table__.alias("mt")
     unsent = (
         select(match.c.id, match.c.rule_id, match.c.post_id, match.c.highlights)
+        # both ends of the range in the index condition: a rule's matches sent before are not read
         .where(match.c.rule_id == rule.c.id, match.c.matched_at <= until, match.c.past.is_(False),
-               or_(rule.c.delivered_until.is_(None), match.c.matched_at > rule.c.delivered_until))
+               match.c.matched_at > func.coalesce(rule.c.delivered_until, sa.literal_column("'-infinity'::timestamptz")))
         .order_by(match.c.matched_at)
         .lateral("unsent")
     )
