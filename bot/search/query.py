@@ -12,8 +12,9 @@ days"), and by `tgmon search`. How a search runs (`search_posts`):
    lookups, each bounded by its window. The matcher confirms every candidate (and finds highlights).
 3. The total: a rule the index answers exactly (words, AND, OR, NOT of words) is counted in the
    index up to COUNT_CAP; past it the answer is "at least COUNT_CAP" (``exact`` False). Any other
-   rule is counted by confirming candidates beyond the page while MATCH_BUDGET lasts; what is left
-   unread makes the count a lower bound ("at least N"). A rule with no index condition (a regex)
+   rule is counted by confirming candidates beyond the page while MATCH_BUDGET lasts, and for no
+   longer than the page took (`_Search.counted_enough`: at least COUNT_FLOOR); what is left unread
+   makes the count a lower bound ("at least N"). A rule with no index condition (a regex)
    reads posts for at most SCAN_BUDGET: if the page is not full by then, the result says how far
    back it read (``searched_since``).
 4. Posts stored but not indexed yet (the indexer runs behind ingestion) are candidates too: the
@@ -22,6 +23,7 @@ days"), and by `tgmon search`. How a search runs (`search_posts`):
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +52,12 @@ CHUNK = 200  # candidates read at a time when the matcher may refuse some
 MAX_CONFIRM = 2_000  # candidates confirmed at most for counting, beyond the page
 MATCH_BUDGET = 0.4  # seconds of matching one search may spend (the page first, then counting)
 SCAN_BUDGET = 0.7  # seconds a search may read posts for its first page before it answers with what it has
+COUNT_FLOOR = 0.1  # seconds counting beyond a full page may always take; beyond it, at most what the page took
+# PostgreSQL: a window in which the planner expects at most this many candidates is read through the
+# full-text index whole (a bitmap), not by walking the date index: the planner's estimate for a
+# prefix or a rare word is often far too high, and the walk then reads the window's every post to
+# find none (`парл*` over a year of a million posts: 11.5 s; through the index: milliseconds)
+RARE_WINDOW = 20_000
 COUNT_SCAN = 20_000  # SQLite: index matches read at most to count a rule's (beyond: "at least N")
 MAX_PENDING = 2_000  # newest posts not indexed yet read as candidates; a larger backlog makes the total inexact
 
@@ -140,6 +148,17 @@ class _Search:
     checked: int = 0  # candidates given to the matcher
     spent: float = 0.0  # seconds in the matcher
     oldest_read: datetime | None = None
+    began: float = field(default_factory=time.perf_counter)
+    page_size: int = 0  # the page asked for (`limit` may be raised to keep more); 0: `limit`
+    page_took: float | None = None  # seconds from `began` until the page was full
+
+    def counted_enough(self) -> bool:
+        """Whether counting beyond a full page should stop: an exact total must not cost more than
+        the page did (at least COUNT_FLOOR, never past SCAN_BUDGET); the total is then "at least N"."""
+        if self.page_took is None:
+            return False
+        elapsed = time.perf_counter() - self.began
+        return elapsed > min(SCAN_BUDGET, self.page_took + max(self.page_took, COUNT_FLOOR))
 
     def confirm(self, row: Any) -> None:
         text = row.text or ""
@@ -163,6 +182,8 @@ class _Search:
         if not hits:
             return
         self.confirmed += 1
+        if self.page_took is None and self.confirmed >= (self.page_size or self.limit):
+            self.page_took = time.perf_counter() - self.began
         if len(self.found) < self.limit:
             self.found.append(FoundPost(
                 row.id, row.username, row.title or "", row.message_id, row.date, text,
@@ -195,6 +216,46 @@ def _windows(since: datetime | None, until: datetime | None, now: datetime,
             return
         yield lo, hi
         hi, span = lo, span * WINDOW_GROWTH
+
+
+def _window(lo: datetime | None, hi: datetime | None, inclusive_hi: bool) -> list[Any]:
+    out: list[Any] = []
+    if lo is not None:
+        out.append(m.Post.date >= lo)
+    if hi is not None:
+        out.append(m.Post.date <= hi if inclusive_hi else m.Post.date < hi)
+    return out
+
+
+async def _planned_rows(session: AsyncSession, query: Any) -> float:
+    """The planner's estimate of the rows ``query`` returns (PostgreSQL's EXPLAIN, nothing run)."""
+    conn = await session.connection()
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = tuple(compiled.params[key] for key in compiled.positiontup or ())
+    plan: Any = (await conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + compiled.string, params)).scalar()
+    return float((plan if isinstance(plan, list) else json.loads(str(plan)))[0]["Plan"]["Plan Rows"])
+
+
+async def _rare_window(session: AsyncSession, conditions: list[Any], query: sa.Select[Any], size: int,
+                       ) -> AsyncIterator[list[Any]] | None:
+    """PostgreSQL: a window the planner expects few candidates in (RARE_WINDOW) has them read through
+    the full-text index at once, (date, id) only, then their rows newest first ``size`` at a time;
+    None when there are more than that (the caller walks the date index instead)."""
+    keys = sa.select(m.Post.date, m.Post.id).where(*conditions)
+    if await _planned_rows(session, keys) > RARE_WINDOW:
+        return None
+    found = list(await session.execute(keys.limit(RARE_WINDOW + 1)))
+    if len(found) > RARE_WINDOW:
+        return None
+    found.sort(reverse=True)
+
+    async def rows() -> AsyncIterator[list[Any]]:
+        for start in range(0, len(found), size):
+            ids = [post_id for _, post_id in found[start:start + size]]
+            chunk = await session.execute(query.where(m.Post.id.in_(ids)))
+            yield sorted(chunk, key=lambda r: (r.date, r.id), reverse=True)
+
+    return rows()
 
 
 async def _chunks(session: AsyncSession, query: sa.Select[Any], lo: datetime | None, hi: datetime | None,
@@ -252,7 +313,7 @@ async def search_posts(
     cond = condition(parsed)
     by_index = cond is not None and exact_by_index(parsed)
     search = _Search(matcher, limit, _literals(parsed) if cond is None else (),
-                     _forms_of(parsed) if by_index else None, rule)
+                     _forms_of(parsed) if by_index else None, rule, began=began, page_size=limit)
 
     filters: list[Any] = [m.Post.deleted.is_(False)]
     since_filter = m.Post.date >= since if since is not None else None
@@ -321,9 +382,13 @@ async def _by_date(
     page_full = False
     for lo, hi in _windows(since, until, now, oldest):
         size = max(limit - len(search.found), 1) + 5 if by_index else CHUNK
-        async for rows in _chunks(session, query, lo, hi, hi is until, size):
+        chunks = None
+        if index and (lo is None or (hi is not None and hi - lo > FIRST_WINDOW * WINDOW_GROWTH)):
+            chunks = await _rare_window(session, [*filters, *index, *_window(lo, hi, hi is until)], query, size)
+        async for rows in chunks or _chunks(session, query, lo, hi, hi is until, size):
             for row in rows:
-                if search.spent > MATCH_BUDGET:  # costly /patterns/ must not hold the event loop
+                # costly /patterns/ must not hold the event loop; a count must not outlast the page
+                if search.spent > MATCH_BUDGET or (max_confirm and search.counted_enough()):
                     complete = False
                     break
                 search.confirm(row)
@@ -336,7 +401,7 @@ async def _by_date(
                 complete = False
                 break
             if page_full and (search.checked >= max_confirm or search.confirmed > COUNT_CAP
-                              or time.perf_counter() - began > SCAN_BUDGET):
+                              or search.counted_enough()):
                 complete = False  # counting further would cost more than the page did
                 break
         if not complete:
@@ -412,14 +477,15 @@ async def _sqlite_fts(
         rows = sorted(await session.execute(_rows_query(filters).where(m.Post.id.in_(ids))),
                       key=lambda r: r.id, reverse=True)
         for row in rows:
-            if search.spent > MATCH_BUDGET:
+            if search.spent > MATCH_BUDGET or (max_confirm and search.counted_enough()):
                 complete = False
-                break
+                below = row.id + 1  # this row and the rest were not read: the check for late posts may
+                break  # reach them
             search.confirm(row)
         page_full = search.confirmed >= limit
         if not complete or (page_full and (by_index or search.checked >= max_confirm
                                            or search.confirmed > COUNT_CAP
-                                           or time.perf_counter() - began > SCAN_BUDGET)):
+                                           or search.counted_enough())):
             complete = complete and len(ids) < size
             break
         if len(ids) < size:
