@@ -2,15 +2,17 @@
 heartbeats. The states and how a worker moves a row through them are `bot/delivery/outbox.py`'s;
 these are its queries.
 
-Functions over one session; they never commit (`Database.uow()` does). The one dialect branch: a
+Functions over one session; they never commit (`Database.uow()` does). The dialect branches: a
 claim reads its candidates `FOR UPDATE SKIP LOCKED` on PostgreSQL, so parallel workers never take
-the same row; on SQLite the claim runs inside BEGIN IMMEDIATE, which serialises writers.
+the same row, and plans them without sorting (`claim_order`); on SQLite the claim runs inside BEGIN
+IMMEDIATE, which serialises writers.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -26,6 +28,7 @@ from sqlalchemy import (
     insert,
     literal_column,
     select,
+    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -76,15 +79,24 @@ def _changed(result: Any) -> int:
 
 
 def _head_of_chat() -> ColumnElement[bool]:
-    """No earlier row of the same destination is still pending or sending. The partial index
-    ix_outbox_chat_active (chat_id, id) WHERE state IN ('pending', 'sending') answers it from the few
-    active rows, however many sent rows the table holds."""
+    """The row is the first still pending or sending of its destination: its id is the least of the
+    destination's active ids. A scalar subquery, not NOT EXISTS: PostgreSQL runs it once a candidate
+    with the chat as its index condition (ix_outbox_chat_active (chat_id, id) WHERE state IN
+    ('pending', 'sending'), read from the chat's first active row), whatever the statistics say. The
+    NOT EXISTS form became an anti-join, and on statistics taken while the outbox was nearly empty
+    PostgreSQL planned it as a scan of the whole index for every candidate: 21 s a claim with tens of
+    thousands of rows queued (docs/benchmarks.md, "Digests at scale")."""
     earlier = aliased(m.Outbox)
-    return ~exists().where(
-        earlier.chat_id == m.Outbox.chat_id, earlier.id < m.Outbox.id, earlier.state.in_(ACTIVE),
-        # one queue per destination: a notification target never waits behind the chat, nor the other way
-        func.coalesce(earlier.target_id, 0) == func.coalesce(m.Outbox.target_id, 0),
+    first = (
+        select(func.min(earlier.id))
+        # the words inline: PostgreSQL uses the partial index only for a literal match of its predicate
+        .where(earlier.chat_id == m.Outbox.chat_id, earlier.state.in_([literal_column("'pending'"),
+                                                                         literal_column("'sending'")]),
+               # one queue per destination: a notification target never waits behind the chat, nor the other way
+               func.coalesce(earlier.target_id, 0) == func.coalesce(m.Outbox.target_id, 0))
+        .scalar_subquery()
     )
+    return m.Outbox.id == first
 
 
 def _job(r: m.Outbox) -> Job:
@@ -96,6 +108,29 @@ def _buttons(stored: list[Any] | None) -> tuple[tuple[tuple[str, str], ...], ...
     return tuple(tuple((str(b["text"]), str(b["data"])) for b in row) for row in stored or ())
 
 
+def due_query(dialect: str, now: datetime, *, alerts: bool, limit: int,
+              exclude: Collection[int] | None = None) -> Any:
+    """The claim's statement: up to ``limit`` due pending head rows, the alerts or the other rows,
+    oldest first (not_before, id). PostgreSQL walks ix_outbox_alerts_due or ix_outbox_pending_due in
+    that order and stops at ``limit``, testing each row with `_head_of_chat`, locking what it returns
+    and skipping rows other workers hold."""
+    # the words inline, not parameters: PostgreSQL uses a partial index only for a literal match
+    alert: ColumnElement[str] = literal_column("'alert'")
+    query = (
+        select(m.Outbox)
+        .where(m.Outbox.state == literal_column("'pending'"),
+               m.Outbox.kind == alert if alerts else m.Outbox.kind != alert,
+               m.Outbox.not_before <= now, _head_of_chat())
+        .order_by(m.Outbox.not_before, m.Outbox.id)
+        .limit(limit)
+    )
+    if exclude:
+        query = query.where(m.Outbox.chat_id.not_in(list(exclude)))
+    if dialect == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=m.Outbox)
+    return query
+
+
 async def due_heads(session: AsyncSession, now: datetime, *, limit: int,
                     exclude: Collection[int] | None = None) -> list[Job]:
     """Up to ``limit`` due pending head rows (one per destination), instant alerts first, then the
@@ -103,27 +138,33 @@ async def due_heads(session: AsyncSession, now: datetime, *, limit: int,
     skipping rows another worker's transaction holds. An alert is never stuck behind a daily tick's
     backlog of digests: the due alerts are read first (ix_outbox_alerts_due), the other rows
     (ix_outbox_pending_due) only for the room left."""
-
-    def due(alerts: bool) -> Any:
-        # the words inline, not parameters: PostgreSQL uses a partial index only for a literal match
-        alert: ColumnElement[str] = literal_column("'alert'")
-        query = (
-            select(m.Outbox)
-            .where(m.Outbox.state == literal_column("'pending'"),
-                   m.Outbox.kind == alert if alerts else m.Outbox.kind != alert,
-                   m.Outbox.not_before <= now, _head_of_chat())
-            .order_by(m.Outbox.not_before, m.Outbox.id)
-        )
-        if exclude:
-            query = query.where(m.Outbox.chat_id.not_in(list(exclude)))
-        if _dialect(session) == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=m.Outbox)
-        return query
-
-    found = [_job(r) for r in (await session.scalars(due(alerts=True).limit(limit))).all()]
-    if len(found) < limit:
-        found += [_job(r) for r in (await session.scalars(due(alerts=False).limit(limit - len(found)))).all()]
+    dialect = _dialect(session)
+    async with claim_order(session):
+        found = [_job(r) for r in (await session.scalars(
+            due_query(dialect, now, alerts=True, limit=limit, exclude=exclude))).all()]
+        if len(found) < limit:
+            found += [_job(r) for r in (await session.scalars(
+                due_query(dialect, now, alerts=False, limit=limit - len(found), exclude=exclude))).all()]
     return found
+
+
+@asynccontextmanager
+async def claim_order(session: AsyncSession) -> AsyncIterator[None]:
+    """On PostgreSQL, the statements inside are planned without sorting: a claim walks its partial
+    index in the claim's order and stops at its LIMIT. With statistics taken while the outbox was
+    nearly empty (a daily tick queues tens of thousands of rows faster than autovacuum analyses them)
+    the planner estimates a dozen due rows and prefers reading every one of them, testing each for
+    head of its chat, and sorting: 0.16-0.33 s a claim at 50,000 queued rows, growing with the
+    backlog, against about 1 ms walking the index. The settings are the transaction's (``is_local``)
+    and turned back on after; a statement that fails ends the transaction, and them with it."""
+    if _dialect(session) != "postgresql":
+        yield
+        return
+    await session.execute(text("SELECT set_config('enable_sort', 'off', true), "
+                               "set_config('enable_incremental_sort', 'off', true)"))
+    yield
+    await session.execute(text("SELECT set_config('enable_sort', 'on', true), "
+                               "set_config('enable_incremental_sort', 'on', true)"))
 
 
 async def claim(session: AsyncSession, jobs: Sequence[Job], now: datetime) -> None:

@@ -4,9 +4,11 @@ SKIP LOCKED, leases, marks, and the delivery workers' heartbeats."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.dialects import postgresql
 
 from bot.domain import DigestState, OutboxState
 from bot.storage import models as m
@@ -239,3 +241,77 @@ async def test_the_monitor_reads_counts_by_state_and_the_oldest_due_row(db: Data
         session.add(m.Post(channel_id=channel.id, message_id=1, date=T0, text="x", text_hash="x"))
         await session.flush()
         assert await posts.unindexed(session) == 1
+
+
+async def _backlog(db: Database, chats: int, chunks: int) -> list[tuple[int, int, int, datetime]]:
+    """``chats`` chats with a digest of ``chunks`` pending rows each, due a few seconds apart in an
+    order other than the chats'; (row id, chat id, chunk, due) of every row, added in one statement."""
+    async with db.uow() as session:
+        session.add_all([m.Subscriber(chat_id=1000 + c, language="en", created_at=T0) for c in range(chats)])
+        await session.flush()
+        subs = (await session.execute(select(m.Subscriber.id, m.Subscriber.chat_id)
+                                      .where(m.Subscriber.chat_id >= 1000))).all()
+        await outbox.add_rows(session, [
+            {"digest_id": None, "subscriber_id": sub, "chat_id": chat, "kind": "digest", "chunk_no": n,
+             "chunk_total": chunks, "text": f"part {n}", "attachment": None, "random_id": outbox.new_random_id(),
+             "state": OutboxState.PENDING, "attempts": 0, "not_before": T0 - timedelta(seconds=(chat * 7) % 13),
+             "created_at": T0, "target_id": None, "silent": n > 1, "buttons": None}
+            for sub, chat in subs for n in range(1, chunks + 1)])
+        found = await session.execute(select(m.Outbox.id, m.Outbox.chat_id, m.Outbox.chunk_no, m.Outbox.not_before)
+                                      .where(m.Outbox.chat_id >= 1000))
+        return [(int(i), int(c), int(n), due) for i, c, n, due in found]
+
+
+async def test_a_claim_over_a_large_backlog_takes_alerts_first_then_each_chats_first_chunk_oldest_first(
+        db: Database) -> None:
+    backlog = await _backlog(db, chats=400, chunks=3)
+    sub = await _subscriber(db, 10)
+    async with db.uow() as session:
+        session.add(m.Outbox(subscriber_id=sub, chat_id=10, kind="alert", text="alert", random_id=outbox.new_random_id(),
+                             not_before=T0, created_at=T0))
+    async with db.uow(read_only=True) as session:
+        (alert,) = (await session.scalars(select(m.Outbox.id).where(m.Outbox.kind == "alert"))).all()
+    # each chat's first chunk, oldest due first, then by id (SQLite hands back naive times)
+    heads = [(chat, row_id) for _, row_id, chat in sorted(
+        (due.replace(tzinfo=UTC) if due.tzinfo is None else due, row_id, chat)
+        for row_id, chat, chunk, due in backlog if chunk == 1)]
+    async with db.uow() as session:
+        jobs = await outbox.due_heads(session, T0, limit=60, exclude={1003})
+        assert [j.id for j in jobs] == [alert, *[row_id for chat, row_id in heads if chat != 1003][:59]]
+        assert all(j.chunk_no == 1 for j in jobs) and len({j.chat_id for j in jobs}) == 60
+        await outbox.claim(session, jobs, T0)
+    claimed = {j.chat_id for j in jobs}
+    async with db.uow() as session:
+        # the claimed chats' second chunks wait for the first; the next chats' first chunks come
+        after = await outbox.due_heads(session, T0, limit=5)
+    assert [j.id for j in after] == [row_id for chat, row_id in heads if chat not in claimed][:5]
+
+
+def _plan_nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
+    return [node] + [n for child in node.get("Plans", []) for n in _plan_nodes(child)]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_a_claim_on_statistics_of_an_empty_outbox_walks_its_index_to_the_limit(db: Database) -> None:
+    """Planned as the worker plans it, after the outbox was analysed empty and then filled: the
+    claim reads its partial index in order under the LIMIT, and finds each row's head of chat by
+    the chat, never sorting the due rows nor scanning an index or the table whole."""
+    async with db.uow() as session:
+        await session.execute(text("ANALYZE outbox"))
+    # 10,000 rows: at this size, planned with sorting allowed, PostgreSQL 15 reads every due row and sorts
+    await _backlog(db, chats=2500, chunks=4)
+    for alerts in (True, False):
+        statement = outbox.due_query("postgresql", T0, alerts=alerts, limit=40, exclude={1001})
+        sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+        async with db.uow() as session, outbox.claim_order(session):
+            (plan,) = (await session.execute(text(f"EXPLAIN (FORMAT JSON) {sql}"))).scalar_one()
+        nodes = _plan_nodes(plan["Plan"])
+        assert nodes[0]["Node Type"] == "Limit" and nodes[1]["Node Type"] == "LockRows"
+        walk = nodes[2]
+        assert walk["Node Type"] == "Index Scan" and walk["Index Name"] == (
+            "ix_outbox_alerts_due" if alerts else "ix_outbox_pending_due")
+        assert not [n["Node Type"] for n in nodes if n["Node Type"] in {"Sort", "Incremental Sort", "Seq Scan",
+                                                                         "Bitmap Heap Scan", "Hash", "Materialize"}]
+        probes = [n for n in nodes if n.get("Index Name") == "ix_outbox_chat_active"]
+        assert probes and all("chat_id = outbox.chat_id" in n.get("Index Cond", "") for n in probes)
