@@ -7,7 +7,8 @@ A fresh database is migrated, the empty outbox is analysed and its autovacuum tu
 statistics stay those of the empty table), then ``--rows`` pending digest rows are queued for
 ``--chats`` chats (a chat's rows together, chunk after chunk, all due now). Each claim statement
 (`bot.storage.outbox.due_query`: the alerts, then the other rows) runs under EXPLAIN (ANALYZE,
-BUFFERS) in a transaction rolled back; the execution time is the median of ``--repeat``. "before" is
+BUFFERS) in a transaction rolled back; the execution time is the median of ``--repeat``; both
+forms must return the same number of rows. "before" is
 the statement as it was up to 7cea027 (the head-of-chat test NOT EXISTS an earlier active row, an
 anti-join), planned as it was (sorting allowed); "now" is the statement the worker runs, planned as
 the worker plans it (`bot.storage.outbox.claim_order`).
@@ -33,7 +34,7 @@ from bot.storage import models as m
 from bot.storage.database import Database
 from bot.storage.outbox import claim_order, due_query
 
-BENCH_DB = "tgmon_bench_outbox_claim"
+BENCH_DB = os.environ.get("TGMON_BENCH_DB", "tgmon_bench_outbox_claim")
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
@@ -107,6 +108,7 @@ async def run(args: argparse.Namespace) -> None:
         await seed(db, args.rows, args.chats)
         print(f"{args.rows} pending digest rows for {args.chats} chats, outbox analysed while empty; "
               f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        returned: dict[tuple[str, bool], object] = {}
         for label, build in (("before", _before), ("now", lambda alerts, limit: due_query(
                 "postgresql", NOW, alerts=alerts, limit=limit))):
             for alerts in (True, False):
@@ -114,10 +116,15 @@ async def run(args: argparse.Namespace) -> None:
                 for _ in range(args.repeat):
                     plan = await explain(db, build(alerts, args.limit), now=label == "now")
                     times.append(float(plan["Execution Time"]))
+                returned[label, alerts] = plan["Plan"].get("Actual Rows")
                 print(f"{label:6} {'alerts' if alerts else 'others':6}: {statistics.median(times):10.2f} ms median "
                       f"of {args.repeat} ({', '.join(f'{t:.2f}' for t in times)}); "
                       f"{plan['Plan'].get('Actual Rows')} rows; plan: {' > '.join(_nodes(plan['Plan']))}")
         print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        for alerts in (True, False):
+            if returned["before", alerts] != returned["now", alerts]:
+                raise SystemExit(f"outbox_claim: the claim returned {returned['now', alerts]} rows, "
+                                 f"before {returned['before', alerts]}")
     finally:
         await db.dispose()
         await _admin(args.pg, f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
