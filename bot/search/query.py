@@ -53,10 +53,10 @@ MAX_CONFIRM = 2_000  # candidates confirmed at most for counting, beyond the pag
 MATCH_BUDGET = 0.4  # seconds of matching one search may spend (the page first, then counting)
 SCAN_BUDGET = 0.7  # seconds a search may read posts for its first page before it answers with what it has
 COUNT_FLOOR = 0.1  # seconds counting beyond a full page may always take; beyond it, at most what the page took
-# PostgreSQL: a window in which the planner expects at most this many candidates is read through the
-# full-text index whole (a bitmap), not by walking the date index: the planner's estimate for a
-# prefix or a rare word is often far too high, and the walk then reads the window's every post to
-# find none (`парл*` over a year of a million posts: 11.5 s; through the index: milliseconds)
+# PostgreSQL: a window after the first day in which the planner expects at most this many candidates
+# is read through the full-text index whole (a bitmap), not by walking the date index: the planner's
+# estimate for a prefix or a rare word is often far too high, and the walk then reads the window's
+# every post to find none (`парл*` over a year of a million posts: 11.5 s; through the index: ms)
 RARE_WINDOW = 20_000
 COUNT_SCAN = 20_000  # SQLite: index matches read at most to count a rule's (beyond: "at least N")
 MAX_PENDING = 2_000  # newest posts not indexed yet read as candidates; a larger backlog makes the total inexact
@@ -388,7 +388,7 @@ async def _by_date(
     for lo, hi in _windows(since, until, now, oldest):
         size = max(limit - len(search.found), 1) + 5 if by_index else CHUNK
         chunks = None
-        if index and (lo is None or (hi is not None and hi - lo > FIRST_WINDOW * WINDOW_GROWTH)):
+        if index and (lo is None or (hi is not None and hi - lo > FIRST_WINDOW)):
             chunks = await _rare_window(session, [*filters, *index, *_window(lo, hi, hi is until)], query, size)
         async for rows in chunks or _chunks(session, query, lo, hi, hi is until, size):
             for row in rows:
