@@ -24,6 +24,7 @@ from bot.config import Settings
 from bot.delivery.clock import ManualClock
 from bot.digest.scheduler import NEVER, DigestScheduler
 from bot.storage import models as m
+from bot.storage import wakeups
 from bot.storage.database import Database
 from tests.integration.test_faults import (  # noqa: F401
     ROOT,
@@ -243,7 +244,8 @@ def test_instant_alerts_go_out_while_a_large_daily_tick_runs(
 
 
 def _store_alarm_match(url: str, n: int) -> None:
-    """What another process's ingest stores: a post and the instant subscriber's match."""
+    """What another process's ingest stores: a post and the instant subscriber's match, and (on
+    PostgreSQL) the notification its transaction sends with them (`bot.storage.matches.insert`)."""
 
     async def go() -> None:
         db = Database.from_url(url)
@@ -257,6 +259,7 @@ def _store_alarm_match(url: str, n: int) -> None:
                 session.add(post)
                 await session.flush()
                 session.add(m.Match(rule_id=rule, post_id=post.id, highlights=[[0, 9]], matched_at=now))
+                await wakeups.notify(session, wakeups.MATCHES)
         finally:
             await db.dispose()
 
