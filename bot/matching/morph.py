@@ -35,6 +35,7 @@ class Morphology:
         self.cache_size = cache_size
         self.lemmas: Callable[[str], tuple[str, ...]] = functools.lru_cache(maxsize=cache_size)(self._lemmas)
         self.analyses: Generations[Analysis] = Generations(cache_size // 2)  # word -> its Analysis
+        self.known: Generations[bool] = Generations(cache_size // 2)  # word -> `knows`
 
     def analyzers(self) -> tuple[Any, ...]:
         """The Russian and Ukrainian pymorphy3 analyzers (to list a lemma's forms)."""
@@ -81,6 +82,16 @@ class Morphology:
         forms = {p.normal_form.replace("ё", "е"): None for p in guess}
         forms[word] = None
         return tuple(forms)
+
+    def knows(self, word: str) -> bool:
+        """Whether a dictionary lists ``word`` (canonical, Cyrillic): its lemmas are then the normal
+        forms of its own paradigms (`_cyrillic`), never guesses. A dictionary lookup, no analysis;
+        cached."""
+        return self.known.get(word, self._knows)
+
+    def _knows(self, word: str) -> bool:
+        return ((not _UKRAINIAN_ONLY.intersection(word) and self._ru.word_is_known(word))
+                or self._uk.word_is_known(word))
 
     def rule_lemmas(self, word: str) -> tuple[str, ...]:
         """A rule word's lemmas: the word itself when it is a dictionary form (``рота`` means the

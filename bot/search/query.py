@@ -9,7 +9,9 @@ days"), and by `tgmon search`. How a search runs (`search_posts`):
    ... back to ``since`` or the oldest post. Within a window the database returns the newest
    candidates a chunk at a time (ORDER BY date, id DESC with a keyset); the search stops as soon as
    it holds the page. A common word fills the page from the first day; a rare one costs a few index
-   lookups, each bounded by its window. The matcher confirms every candidate (and finds highlights).
+   lookups, each bounded by its window. The matcher confirms every candidate (and finds highlights);
+   a rule's phrases first pass `PhraseGate` (forms.py), which turns away, from the words alone, the
+   candidates where they cannot stand in a row (the index keeps no positions).
 3. The total: a rule the index answers exactly (words, AND, OR, NOT of words) is counted in the
    index up to COUNT_CAP; past it the answer is "at least COUNT_CAP" (``exact`` False). Any other
    rule is counted by confirming candidates beyond the page while MATCH_BUDGET lasts, and for no
@@ -37,10 +39,10 @@ from bot.config import MatchingSettings
 from bot.domain import Rule, post_link
 from bot.matching.literals import exotic, required_literals
 from bot.matching.matcher import CompiledMatcher, compile_rules
-from bot.matching.morph import morphology
 from bot.matching.rules import Expr, ParsedRule, parse_rule
 from bot.matching.text import tokenize
 from bot.search.conditions import condition, exact_by_index, fts5_query, tsquery
+from bot.search.forms import PhraseGate, rule_forms
 from bot.search.fts import PG_VECTOR
 from bot.storage import models as m
 from bot.storage.database import Database
@@ -112,26 +114,6 @@ def _literals(rule: ParsedRule) -> tuple[str, ...]:
     return walk(rule.expr) or ()
 
 
-def _forms_of(rule: ParsedRule) -> frozenset[str] | None:
-    """Every surface form the rule's words can take (pymorphy3's lexemes of each lemma, in both
-    dictionaries), or None when a word has forms no dictionary lists (an English stem)."""
-    analyzers = morphology().analyzers()
-    forms: set[str] = set()
-    for term in rule.terms:
-        for atom in term.atoms:
-            if atom.kind != "lemma":
-                return None
-            for key in atom.keys:
-                if key.isascii():
-                    return None
-                for analyzer in analyzers:
-                    for parse in analyzer.parse(key):
-                        if parse.normal_form.replace("ё", "е") == key:
-                            forms.update(f.word.replace("ё", "е") for f in parse.lexeme)
-                forms.add(key)
-    return frozenset(forms)
-
-
 @dataclass
 class _Search:
     """One search's state: the page found so far and what confirming cost."""
@@ -143,6 +125,8 @@ class _Search:
     # and a word that is none of the rule's forms is not analysed (a cold word costs ~0.1 ms)
     forms: frozenset[str] | None = None
     rule: str = ""
+    # the rule's phrases: a post whose words cannot hold them in a row is not given to the matcher
+    gate: PhraseGate | None = None
     found: list[FoundPost] = field(default_factory=list)
     confirmed: int = 0  # matches seen (the page and beyond)
     checked: int = 0  # candidates given to the matcher
@@ -168,7 +152,14 @@ class _Search:
                 return
         began = time.perf_counter()
         channel = row.username or str(row.telegram_id)
-        if self.forms is not None:
+        if self.gate is not None:
+            toks = tokenize(text)
+            if not self.gate.may_match(toks.words):
+                self.spent += time.perf_counter() - began
+                self.checked += 1
+                return
+            hits = self.matcher.match_tokens(toks, channel) if text else []
+        elif self.forms is not None:
             toks = tokenize(text)
             forms = self.forms
             self.matcher.assume_no_hits(w for w in toks.words if w not in forms and not w.isascii())
@@ -313,7 +304,8 @@ async def search_posts(
     cond = condition(parsed)
     by_index = cond is not None and exact_by_index(parsed)
     search = _Search(matcher, limit, _literals(parsed) if cond is None else (),
-                     _forms_of(parsed) if by_index else None, rule, began=began, page_size=limit)
+                     rule_forms(parsed) if by_index else None, rule, PhraseGate.of(parsed), began=began,
+                     page_size=limit)
 
     filters: list[Any] = [m.Post.deleted.is_(False)]
     since_filter = m.Post.date >= since if since is not None else None

@@ -138,3 +138,27 @@ async def test_a_next_page_without_counting_is_the_same_page(db: Database) -> No
         assert [p.post_id for p in quick.posts] == [p.post_id for p in counted.posts] and len(quick.posts) == 5
         assert counted.exact and 5 <= quick.total <= counted.total
         assert not quick.exact or quick.total == counted.total
+
+
+async def test_a_phrase_is_found_whatever_its_words_and_never_where_they_stand_apart(db: Database) -> None:
+    """Archive search skips the matcher for posts whose words cannot hold the phrase in a row
+    (bot/search/forms.py): inflected forms, words no dictionary knows and look-alike letters still
+    match; the same words apart do not."""
+    pipeline = Pipeline(db, compile_rules)
+    texts = {
+        1: "Третьего батальона колонна прошла",  # inflected dictionary forms
+        2: "Третий - батальон, как и вчера",  # only a hyphen between them
+        3: "Третий город, а батальон ушёл",  # both words, apart
+        4: "Вчера цевыхов алыхзюов видели у моста",  # guessed lemmas: цевыхов -> цевых
+        5: "Цевых был, алыхзю не было",  # guessed words, apart
+        6: "Трeтий батальон",  # a Latin е inside a Cyrillic word
+    }
+    await pipeline.ingest([domain.Post(channel=LIVE, message_id=i, date=NOW - timedelta(hours=10 - i), text=t)
+                           for i, t in texts.items()])
+    await pipeline.close()
+    await pipeline.flush_index()
+    battalion = await search_posts(db, '"третий батальон"', limit=10)
+    assert sorted(p.message_id for p in battalion.posts) == [1, 2, 6]
+    assert (battalion.total, battalion.exact) == (3, True)
+    guessed = await search_posts(db, '"цевых алыхзю"', limit=10)
+    assert [p.message_id for p in guessed.posts] == [4]
