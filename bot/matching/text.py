@@ -30,7 +30,7 @@ PREFIX_HEAD = 3
 _STRESS = re.compile(r"[\u0300\u0301]")
 
 
-def _has_marks(text: str) -> bool:
+def has_marks(text: str) -> bool:
     # the usual marks first: a substring test is far cheaper than a regex scan
     return ("\u0301" in text or "\u0306" in text or "\u0308" in text or "\u0300" in text) and bool(
         _MARKS.search(text)
@@ -106,7 +106,7 @@ def split_words(folded: str, marks: bool) -> tuple[list[str], list[int], list[in
 
 def tokenize(text: str) -> Tokens:
     folded = fold(text)
-    words, starts, ends = split_words(folded, _has_marks(folded))
+    words, starts, ends = split_words(folded, has_marks(folded))
     out = Tokens(folded, words, starts, ends)
     if "-" in folded and any("-" in w for w in words):
         _split_compounds(out)

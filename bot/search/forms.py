@@ -13,15 +13,17 @@ matcher the posts where the phrase's words never stand in a row.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import compress
 from operator import itemgetter, ne
 
 from bot.matching.generations import Generations
+from bot.matching.index import MAX_INDEX_BYTES, MAX_INDEX_TEXT
 from bot.matching.morph import morphology
 from bot.matching.rules import Atom, Expr, ParsedRule
-from bot.matching.text import canonical, is_cyrillic
+from bot.matching.text import canonical, has_marks, is_cyrillic
 
 
 def lemma_forms(key: str) -> frozenset[str]:
@@ -96,11 +98,39 @@ class PhraseGate:
 
     def __init__(self, phrases: list[tuple[_Slot, ...]]) -> None:
         self.phrases = phrases
+        # each phrase as a pattern over the folded text, when every word of it is a lemma of Cyrillic
+        # forms (`may_match_text`)
+        patterns = [_pattern(slots) for slots in phrases]
+        self._patterns = [p for p in patterns if p is not None] if all(patterns) else []
 
     @classmethod
     def of(cls, rule: ParsedRule) -> PhraseGate | None:
         phrases = [tuple(_slot(a) for a in atoms) for atoms in required_phrases(rule)]
         return cls(phrases) if phrases else None
+
+    def may_match_text(self, folded: str, keys: str | None) -> bool | None:
+        """`may_match` without tokenising, from the folded text and the post's index keys (its
+        ``lemma_text``, None while it waits for the indexer); None when it cannot tell.
+
+        It can tell when every token of the post is its own canonical form (no stress marks, no
+        Latin letter inside a Cyrillic word, no apostrophe) and a dictionary word: a token's own
+        form is one of its index keys, so a word no dictionary knows would be a key no dictionary
+        knows that stands in the text as a token. Then a token stands for a phrase word exactly
+        when it is one of its forms, and tokens are maximal runs of letters and digits: two
+        adjacent tokens are one form, only non-word characters, the next form, which one regular
+        expression over the text finds."""
+        if (not self._patterns or keys is None or len(keys) > _KEYS_WHOLE or len(folded) > MAX_INDEX_TEXT
+                or "'" in folded or has_marks(folded)
+                or (_LATIN.search(folded) is not None and _MIXED.search(folded) is not None)):
+            return None
+        for key in set(keys.split(" ")) - _PLAIN:
+            if _plain_key(key):
+                if len(_PLAIN) >= _PLAIN_LIMIT:
+                    _PLAIN.clear()
+                _PLAIN.add(key)
+            elif re.search(r"(?<![^\W_])" + re.escape(key) + r"(?![^\W_])", folded):
+                return None  # a word no dictionary knows: its lemmas are guesses
+        return all(_found(pattern, folded) for pattern in self._patterns)
 
     def may_match(self, words: Sequence[str]) -> bool:
         """False when some required phrase cannot stand anywhere in ``words`` (a tokenised post's
@@ -119,6 +149,61 @@ class PhraseGate:
             if not any(all(words[i + k] in fits[k] for k in range(1, len(slots))) for i in starts):
                 return False
         return True
+
+
+# `may_match_text`: a post's keys are whole (not cut at MAX_INDEX_BYTES) when they are this short
+_KEYS_WHOLE = MAX_INDEX_BYTES // 8
+_LATIN = re.compile(r"[a-z]")
+# a token with a Latin letter and a Cyrillic one (`canonical` folds its look-alike letters): at each
+# token's start, both looked for within the token
+_MIXED = re.compile(r"(?<![^\W_])(?=[^\W_]*[a-z])(?=[^\W_]*[\u0400-\u04ff])")
+# index keys that are not Cyrillic or that a dictionary knows (a set: a post's keys are checked in one
+# set difference)
+_PLAIN: set[str] = set()
+_PLAIN_LIMIT = 1 << 18
+
+
+def _plain_key(key: str) -> bool:
+    return not is_cyrillic(key) or morphology().knows(key)
+
+
+def _pattern(slots: tuple[_Slot, ...]) -> re.Pattern[str] | None:
+    """A phrase's words as forms in a row with only non-word characters between, each a whole
+    token; None unless every word is a lemma whose forms are all Cyrillic."""
+    if any(slot.kind != "lemma" or not all(map(is_cyrillic, slot.forms)) for slot in slots):
+        return None
+    words = [_alternatives(sorted(slot.forms)) for slot in slots]
+    # no look back before the first word (`_found` checks it): a pattern that begins with letters
+    # lets the engine skip ahead to them
+    return re.compile(r"[\W_]+".join(words) + r"(?![^\W_])")
+
+
+def _found(pattern: re.Pattern[str], folded: str) -> bool:
+    """Whether ``pattern`` matches in ``folded`` where a token begins (not after a letter or digit)."""
+    at = 0
+    while (match := pattern.search(folded, at)) is not None:
+        start = match.start()
+        if start == 0 or not folded[start - 1].isalnum():
+            return True
+        at = start + 1
+    return False
+
+
+def _alternatives(forms: Sequence[str]) -> str:
+    """A pattern matching any of ``forms`` (sorted), as a tree of their shared beginnings: the
+    engine tries one letter at a place in the text, not each form."""
+    if forms == [""]:
+        return ""
+    groups: dict[str, list[str]] = {}
+    ends = False
+    for form in forms:
+        if form:
+            groups.setdefault(form[0], []).append(form[1:])
+        else:
+            ends = True
+    branches = [re.escape(head) + _alternatives(rest) for head, rest in groups.items()]
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    return f"(?:{body})?" if ends else body
 
 
 @dataclass(frozen=True, slots=True)

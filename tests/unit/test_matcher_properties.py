@@ -102,11 +102,11 @@ def test_the_split_agrees_on_cyrillic_edges_and_mixed_words(text: str, marks: bo
 @settings(max_examples=500, deadline=None)
 @given(post_text)
 def test_tokenize_keeps_offsets_and_joins_compounds(text: str) -> None:
-    from bot.matching.text import _COMPOUND_MARKS, _has_marks, fold, tokenize
+    from bot.matching.text import _COMPOUND_MARKS, fold, has_marks, tokenize
 
     toks = tokenize(text)
     folded = fold(text)
-    if _has_marks(folded):
+    if has_marks(folded):
         assert toks.words == [w for part in _COMPOUND_MARKS.findall(folded) for w in part.split("-")]
     elif not toks.compounds:
         assert (toks.words, list(toks.starts), list(toks.ends)) == _reference_split(folded, False)

@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.domain import Rule
-from bot.matching import compile_rules, parse_rule
+from bot.matching import compile_rules, index_text, parse_rule
 from bot.matching.morph import morphology
-from bot.matching.text import tokenize
+from bot.matching.text import fold, tokenize
 from bot.search.forms import PhraseGate, lemma_forms, required_phrases
 
 # dictionary words in several forms, words no dictionary knows (names, made-up), ё, apostrophes,
@@ -48,6 +48,21 @@ def test_the_gate_never_turns_away_a_match(rule: str, texts: list[str]) -> None:
             assert gate.may_match(tokenize(t).words), (rule, t)
 
 
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(phrase_rule, st.lists(text, min_size=1, max_size=5))
+def test_the_gate_without_tokenising_never_turns_away_a_match(rule: str, texts: list[str]) -> None:
+    """From the folded text and the post's index keys: a match always passes, and where the keys
+    cannot tell (a word no dictionary knows, an apostrophe, a look-alike letter) it says so."""
+    gate = _gate(rule)
+    matcher = compile_rules([Rule(1, rule)])
+    for t in texts:
+        fast = gate.may_match_text(fold(t), index_text(t))
+        if matcher.match(t):
+            assert fast is not False, (rule, t)
+        if fast is not None:
+            assert fast or not gate.may_match(tokenize(t).words)
+
+
 def test_the_gate_on_generated_news() -> None:
     """Posts of inflected dictionary words: every post the matcher finds passes, most others do not."""
     rng = random.Random(5)
@@ -66,9 +81,11 @@ def test_the_gate_on_generated_news() -> None:
                 continue  # the index would not have given it as a candidate
             checked += 1
             passed = gate.may_match(tokenize(post).words)
+            fast = gate.may_match_text(fold(post), index_text(post))
+            assert fast is not None  # dictionary words only: the keys tell
             kept += passed
             if matcher.match(post):
-                assert passed, (rule, post)
+                assert passed and fast, (rule, post)
     assert checked > 200
     assert kept < checked / 2  # the gate spares the matcher most candidates
 
@@ -79,6 +96,15 @@ def test_words_no_dictionary_knows_are_left_to_the_matcher() -> None:
     text = "Вчера цевыхов алыхзюов видели"
     assert compile_rules([Rule(1, '"цевых алыхзю"')]).match(text)
     assert _gate('"цевых алыхзю"').may_match(tokenize(text).words)
+    # their keys are words no dictionary knows, standing in the text: the keys cannot tell
+    assert _gate('"цевых алыхзю"').may_match_text(fold(text), index_text(text)) is None
+    for odd in ("Третий батальон об'єкта", "Трeтий батальон", "Тре\u0301тий батальон"):
+        assert _gate('"третий батальон"').may_match_text(fold(odd), index_text(odd)) is None
+    assert _gate('"третий батальон"').may_match_text(fold("третий город"), None) is None  # not indexed yet
+    assert _gate('"третий батальон"').may_match_text(fold("Третий город и батальон"),
+                                                   index_text("Третий город и батальон")) is False
+    assert _gate('"третий батальон"').may_match_text(fold("Из третьего, батальона"),
+                                                   index_text("Из третьего, батальона")) is True
     # a known word outside the lexeme never stands in for a phrase word
     assert not _gate('"третий батальон"').may_match(tokenize("третий город и батальон").words)
     assert _gate('"третий батальон"').may_match(tokenize("Третьего батальона").words)
