@@ -156,15 +156,20 @@ async def claim_order(session: AsyncSession) -> AsyncIterator[None]:
     the planner estimates a dozen due rows and prefers reading every one of them, testing each for
     head of its chat, and sorting: 0.16-0.33 s a claim at 50,000 queued rows, growing with the
     backlog, against about 1 ms walking the index. The settings are the transaction's (``is_local``)
-    and turned back on after; a statement that fails ends the transaction, and them with it."""
+    and set back to what they were after (a server configured without sorts keeps it); a statement
+    that fails ends the transaction, and them with it."""
     if _dialect(session) != "postgresql":
         yield
         return
-    await session.execute(text("SELECT set_config('enable_sort', 'off', true), "
-                               "set_config('enable_incremental_sort', 'off', true)"))
+    before = (await session.execute(text(
+        "WITH before AS MATERIALIZED (SELECT current_setting('enable_sort') AS sort, "
+        "current_setting('enable_incremental_sort') AS incremental) "
+        "SELECT sort, incremental, set_config('enable_sort', 'off', true), "
+        "set_config('enable_incremental_sort', 'off', true) FROM before"))).one()
     yield
-    await session.execute(text("SELECT set_config('enable_sort', 'on', true), "
-                               "set_config('enable_incremental_sort', 'on', true)"))
+    await session.execute(text("SELECT set_config('enable_sort', :sort, true), "
+                               "set_config('enable_incremental_sort', :incremental, true)"),
+                          {"sort": before.sort, "incremental": before.incremental})
 
 
 async def claim(session: AsyncSession, jobs: Sequence[Job], now: datetime) -> None:

@@ -315,3 +315,21 @@ async def test_a_claim_on_statistics_of_an_empty_outbox_walks_its_index_to_the_l
                                                                          "Bitmap Heap Scan", "Hash", "Materialize"}]
         probes = [n for n in nodes if n.get("Index Name") == "ix_outbox_chat_active"]
         assert probes and all("chat_id = outbox.chat_id" in n.get("Index Cond", "") for n in probes)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_the_claim_order_gives_the_planner_back_its_settings(db: Database) -> None:
+    """Inside, sorting is off; after, the transaction's settings are what they were before, a
+    setting of the caller's own included."""
+    async def settings(session: Any) -> tuple[str, str]:
+        row = (await session.execute(text(
+            "SELECT current_setting('enable_sort'), current_setting('enable_incremental_sort')"))).one()
+        return row[0], row[1]
+
+    for own in ("on", "off"):
+        async with db.uow() as session:
+            await session.execute(text(f"SET LOCAL enable_incremental_sort = {own}"))
+            async with outbox.claim_order(session):
+                assert await settings(session) == ("off", "off")
+            assert await settings(session) == ("on", own)
