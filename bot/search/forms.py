@@ -160,7 +160,7 @@ _MIXED = re.compile(r"(?<![^\W_])(?=[^\W_]*[a-z])(?=[^\W_]*[\u0400-\u04ff])")
 # index keys that are not Cyrillic or that a dictionary knows (a set: a post's keys are checked in one
 # set difference)
 _PLAIN: set[str] = set()
-_PLAIN_LIMIT = 1 << 18
+_PLAIN_LIMIT = 1 << 17  # about 10 MB of keys at most
 
 
 def _plain_key(key: str) -> bool:
