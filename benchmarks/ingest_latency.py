@@ -1,7 +1,7 @@
 """Instant alerts end to end: from a live update reaching the ingest process to the send at the edge.
 
     python -m benchmarks.ingest_latency [--quick] [--db pg,sqlite] [--channels 1000] [--instant 100]
-                                        [--daily 200] [--rate 2] [--seconds 120] [--burst 200]
+                                        [--daily 200] [--rate 2] [--seconds 240] [--burst 200]
                                         [--burst-seconds 2] [--share 0.1] [--burst-share 0.3]
                                         [--seed 7] [--pg URL] [--json FILE]
 
@@ -19,7 +19,7 @@ the network edges to Telegram are fake:
 - posts: generated text (benchmarks/corpus.py); a share of them (`--share`, `--burst-share` in the
   burst: the news that makes channels post at once) carries one instant subscriber's word (each of
   `--instant` subscribers has a rule of its own word), the rest match only daily subscribers' rules
-  (`--daily`, five common words each: stored matches, nothing sent now) or nothing.
+  (`--daily`, five words of middling frequency each: stored matches, nothing sent now) or nothing.
 - PostgreSQL: `tgmon run --role scheduler` and `tgmon run --role delivery` in two more processes
   (woken by LISTEN/NOTIFY); SQLite: the scheduler and delivery roles in the ingest process (one
   `tgmon run` per SQLite file, as deployed: the pipeline wakes its own scheduler). Product defaults
@@ -112,8 +112,9 @@ def plan(args: argparse.Namespace) -> list[dict[str, Any]]:
 def daily_words(args: argparse.Namespace) -> list[str]:
     from benchmarks.corpus import Generator
 
-    lemmas = [lemma for lemma, _ in Generator(seed=args.seed, channels=1).lexemes["ru"][:60]]
-    return [w for w in lemmas if w.isalpha()][:40]
+    # words of middling frequency (the 40 commonest are each in a tenth to a half of the posts)
+    lemmas = [lemma for lemma, _ in Generator(seed=args.seed, channels=1).lexemes["ru"][40:400]]
+    return [w for w in lemmas if w.isalpha()]
 
 
 # --- the database -----------------------------------------------------------------------------------
@@ -475,9 +476,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--db", default="pg,sqlite", help="pg, sqlite or both (comma-separated)")
     parser.add_argument("--channels", type=int, default=1000)
     parser.add_argument("--instant", type=int, default=100, help="instant subscribers, a word each")
-    parser.add_argument("--daily", type=int, default=200, help="daily subscribers, five common words each")
+    parser.add_argument("--daily", type=int, default=200, help="daily subscribers, five words each")
     parser.add_argument("--rate", type=float, default=2.0, help="live posts a second, steady")
-    parser.add_argument("--seconds", type=float, default=120.0)
+    parser.add_argument("--seconds", type=float, default=240.0)
     parser.add_argument("--burst", type=int, default=200)
     parser.add_argument("--burst-seconds", type=float, default=2.0)
     parser.add_argument("--share", type=float, default=0.1, help="of the steady posts, carrying an instant word")
