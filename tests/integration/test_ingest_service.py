@@ -5,6 +5,7 @@ Only the client calls are faked (tests/integration/test_ingest_fakes.py).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -247,6 +248,33 @@ async def test_unwatched_chats_are_ignored(db: Database) -> None:
     assert await _posts(db) == []
     async with db.uow(read_only=True) as s:
         assert await count(s, m.Channel) == 1
+
+
+async def test_a_burst_of_live_posts_on_many_channels_is_stored_in_a_few_batches(db: Database) -> None:
+    """Each post its own update, all at once (Telethon dispatches each on a task of its own): the
+    posts that arrive while a batch is stored go together in the next one, and every caller returns
+    once its post is stored and matched."""
+    await add_rule(db, "обстрел")
+    tg, _, service = await _setup(db, [])
+    for n in range(1, 20):
+        tg.add_channel(channel_entity(3000 + n, f"burst{n}", f"Канал {n}"), [])
+        await add_channel(db, TelethonSource(tg, FakeClock()), f"@burst{n}")
+    await service.refresh_channels()
+    batches: list[int] = []
+    ingest = service.pipeline.ingest
+
+    async def counted(posts: list[domain.Post]) -> domain.IngestResult:
+        batches.append(len(posts))
+        return await ingest(posts)
+
+    service.pipeline.ingest = counted  # type: ignore[method-assign]
+    handler = tg.handler(events.NewMessage)
+    updates = [message(1, f"Обстрел, сводка {n}", cid=GLADKOV_ID if n == 0 else 3000 + n) for n in range(20)]
+    await asyncio.gather(*(handler(events.NewMessage.Event(u)) for u in updates))
+    assert sum(batches) == 20 and len(batches) < 20, batches  # the first alone, the others waiting behind it
+    async with db.uow(read_only=True) as s:
+        assert await count(s, m.Post) == 20
+        assert await count(s, m.Match) == 20
 
 
 @pytest.mark.parametrize("exc", [errors.ChannelPrivateError(request=None)])
