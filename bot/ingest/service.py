@@ -402,10 +402,10 @@ class IngestService:
         """New live posts that arrive while a batch is being stored wait, then go together in the next
         batch (one transaction): a burst of posts on many channels, each its own update, is a few
         transactions instead of one per post, which queued behind each other under the lock (200
-        posts in 2 s on PostgreSQL were stored up to 6.4 s after they arrived:
-        docs/benchmarks.md#instant-alerts-from-the-live-update). Whoever takes the lock stores what
-        is waiting; the later callers find their posts stored. A failed batch is found again by the
-        gap fill (live posts do not move `history_id`)."""
+        posts in 2 s on PostgreSQL were stored up to 6.4 s after they arrived: docs/benchmarks.md,
+        "Instant alerts from the live update"). Whoever takes the lock stores what is waiting; the
+        later callers find their posts stored. A failed batch is found again by the gap fill (live
+        posts do not move `history_id`)."""
         self._live_waiting.extend(posts)
         async with self._lock:
             batch, self._live_waiting = self._live_waiting, []
