@@ -278,12 +278,12 @@ def _cpu_seconds(pid: int) -> float:
 async def child_run(url: str) -> None:
     """One scheduler process as `tgmon run --role scheduler` runs it (without the leader's part), woken
     by LISTEN/NOTIFY unless TGMON_DATABASE__LISTEN=false."""
-    from bot.config import Settings
+    from bot.config import load_settings
     from bot.delivery.clock import SystemClock
     from bot.digest.scheduler import DigestScheduler
     from bot.storage.wakeups import for_database
 
-    settings = Settings()
+    settings = load_settings()  # the environment's too: the tick, the batch window, LISTEN on or off
     db = Database.from_url(url)
     wakeups = for_database(url, listen=settings.database.listen)
     stop = asyncio.Event()
@@ -421,13 +421,15 @@ async def _alert_delays(url: str, subs: dict[int, tuple[int, int]], spacing: flo
 
     async def watch() -> None:
         nonlocal during
-        last = start_id
         while len(seen) < len(subs):
-            rows = await poll.fetch("SELECT o.id, o.subscriber_id FROM outbox o JOIN digests d ON d.id = o.digest_id "
-                                    "WHERE o.id > $1 AND d.kind = 'instant' ORDER BY o.id", last)
+            # every alert queued since the start, not only ids above the last seen: two schedulers
+            # commit out of id order, and a row with a lower id may become visible later
+            waiting = [sub_id for sub_id, chat in by_sub.items() if chat not in seen]
+            rows = await poll.fetch("SELECT o.subscriber_id FROM outbox o JOIN digests d ON d.id = o.digest_id "
+                                    "WHERE o.id > $1 AND d.kind = 'instant' AND o.subscriber_id = ANY($2::bigint[])",
+                                    start_id, waiting)
             at = time.perf_counter()
             for row in rows:
-                last = max(last, row["id"])
                 chat = by_sub.get(row["subscriber_id"])
                 if chat is not None and chat not in seen:
                     seen[chat] = at
