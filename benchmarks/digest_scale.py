@@ -6,12 +6,13 @@ in the same run.
                                       [--rules 20] [--posts 50000] [--repeat 3] [--alerts 30]
                                       [--messages 1500] [--workers 1,3] [--pg URL]
                                       [--skip build,alerts,delivery] [--listen off,on]
+                                      [--spacing 0.3] [--keep DIR]
 
 1. build: N daily subscribers with R rules each over P stored posts (every rule matched 0-5 posts of
    the last day), all due at once. P processes (real ones, `DigestScheduler.build_scheduled`, the
    code `tgmon run --role scheduler` runs on each tick) are started, then told to go together; the
    time is from "go" to the last one done. Speed-up: against 1 process, same data, same run.
-2. alerts: instant subscribers get a match every 0.3 s, stored by this process (as ingest would),
+2. alerts: instant subscribers get a match every 0.3 s (`--spacing`), stored by this process (as ingest would),
    while 2 scheduler processes (`DigestScheduler.run`) build the daily tick of the largest size and a
    `tgmon run --role delivery` worker sends what they queue through the fake Telegram edge; the
    delays are from the match committed to its alert in the outbox (a 20 ms poll) and to its send at
@@ -473,7 +474,7 @@ def _p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def bench_alerts(url: str, alerts: int, workdir: Path, listen: str = "on") -> None:
+def bench_alerts(url: str, alerts: int, workdir: Path, listen: str = "on", spacing: float = 0.3) -> None:
     size = _scalar(url, "SELECT count(*) FROM subscribers WHERE frequency = 'daily'")
     subs = asyncio.run(_instant_subscribers(url, alerts))
     asyncio.run(quiet_daily(url))  # the baseline: nothing daily due, no digest message waiting
@@ -515,17 +516,18 @@ def bench_alerts(url: str, alerts: int, workdir: Path, listen: str = "on") -> No
         while _scalar(url, "SELECT count(*) FROM digests WHERE kind = 'daily'") == 0:
             time.sleep(0.05)
         tick_started = time.perf_counter()
-        busy, during, busy_sends = asyncio.run(_alert_delays(url, subs, 0.3, size, edge=edge))
+        busy, during, busy_sends = asyncio.run(_alert_delays(url, subs, spacing, size, edge=edge))
         backlog = _scalar(url, "SELECT count(*) FROM outbox WHERE state = 'pending' AND kind = 'digest'")
         while _scalar(url, "SELECT count(*) FROM digests WHERE kind = 'daily'") < size:
             time.sleep(0.2)
         tick = time.perf_counter() - tick_started
+        load = os.getloadavg()
     finally:
         stop([c for c in children if c.poll() is None])
         delivery.send_signal(signal.SIGTERM)
         delivery.wait(60)
     woken = "woken by LISTEN/NOTIFY" if listen == "on" else "LISTEN/NOTIFY off: the processes look every second"
-    print(f"alerts: {alerts} instant alerts, one every 0.3 s; {SCHEDULERS_FOR_ALERTS} scheduler processes, "
+    print(f"alerts: {alerts} instant alerts, one every 0.3 s (during the tick: every {spacing:g} s); {SCHEDULERS_FOR_ALERTS} scheduler processes, "
           f"1 delivery worker at Telegram's limits; {woken}")
     print(f"  match -> outbox, idle: median {statistics.median(idle):.2f} s, p99 {_p(idle, 0.99):.2f} s")
     print(f"  match -> outbox, during the daily tick of {size} subscribers ({tick:.0f} s from its first digest; "
@@ -536,6 +538,7 @@ def bench_alerts(url: str, alerts: int, workdir: Path, listen: str = "on") -> No
     print(f"  match -> send at the edge, during the tick ({backlog} digest messages waiting to be sent when the "
           f"last alert was queued): median {statistics.median(busy_sends):.2f} s, p99 {_p(busy_sends, 0.99):.2f} s "
           f"(goal: p50 <= 2 s, p99 <= 10 s)")
+    print(f"  load average at the end of the tick: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
 
 
 # --- 3. delivery ---------------------------------------------------------------------------------
@@ -605,6 +608,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--posts", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--alerts", type=int, default=30)
+    parser.add_argument("--spacing", type=float, default=0.3,
+                        help="seconds between two alerts during the tick (spread them over a long tick)")
+    parser.add_argument("--keep", help="a directory kept after the run, with the processes' logs and the edge's")
     parser.add_argument("--messages", type=int, default=1500)
     parser.add_argument("--workers", default="1,3")
     parser.add_argument("--pg", default=DEFAULT_PG, help="a PostgreSQL server (its database is not touched)")
@@ -625,7 +631,8 @@ def main(argv: list[str] | None = None) -> None:
     sizes = [int(s) for s in args.sizes.split(",") if s]
     skip = set(args.skip.split(","))
     with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
+        workdir = Path(args.keep or tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
         url = None
         if "build" not in skip:
             url = bench_build(args.pg, sizes, [int(p) for p in args.procs.split(",")], args.rules, args.posts,
@@ -637,7 +644,7 @@ def main(argv: list[str] | None = None) -> None:
             for listen in [mode for mode in args.listen.split(",") if mode]:
                 if listen not in ("off", "on"):
                     parser.error(f"--listen: {listen!r} is neither off nor on")
-                bench_alerts(url, args.alerts, workdir, listen)
+                bench_alerts(url, args.alerts, workdir, listen, args.spacing)
         if "delivery" not in skip:
             bench_delivery(url, args.messages, [int(w) for w in args.workers.split(",")], workdir)
         asyncio.run(_admin(args.pg, f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)'))
