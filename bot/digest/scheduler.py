@@ -40,7 +40,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -66,6 +66,9 @@ log = logging.getLogger(__name__)
 
 BATCH = 200  # subscribers built per transaction
 INSTANT_POLL_SECONDS = 1.0  # how often another process's new matches are looked for when nothing wakes us
+# an instant subscriber whose row another transaction held (a tick's batch claiming it, another
+# scheduler building its alert) is looked at again this soon, without waiting for another match
+INSTANT_HELD_RETRY = timedelta(seconds=1)
 # the instant loop reads the matches stored since its last look, less this much: a match whose
 # transaction committed later than that after it was stamped (or one from a clock further behind) is
 # the tick's, which looks at every unsent match
@@ -227,17 +230,31 @@ class DigestScheduler:
     async def instant_tick(self, since: datetime | None = None) -> tuple[int, datetime | None]:
         """Build the instant alerts due now: of every subscriber with unsent matches, or, with `since`,
         of those with a match stored after it (the instant loop). Returns how many, and when to look
-        again for the ones held back by the batch window (None: none held)."""
+        again for the ones held back by the batch window or by another transaction (None: none held)."""
+        built, retry_at, _ = await self._instant_look(since)
+        return built, retry_at
+
+    async def _instant_look(self, since: datetime | None, again: Collection[int] = ()) -> tuple[int, datetime | None, set[int]]:
+        """`instant_tick`, also looking at the subscribers `again` (held by another transaction at the
+        last look). Returns what it built, when to look again, and the subscribers held now."""
         now = self.clock.now()
         async with self.db.uow(read_only=True) as session:
             if since is None:
                 due, retry_at = await self._instant_due(session, now)
             else:
-                candidates = await instant_candidates(session, since, now)
+                candidates = sorted(set(await instant_candidates(session, since, now)) | set(again))
                 gap = timedelta(seconds=self.settings.delivery.instant_batch_seconds)
                 due, retry_at = await instant_ready(session, now, gap, candidates) if candidates else ([], None)
-        built = await self._build(due, now) if due else 0
-        return built, retry_at
+        held: set[int] = set()
+        built = await self._build(due, now, held) if due else 0
+        if held:
+            # SKIP LOCKED passed them by: without a look of their own they would wait for another match
+            # or, behind a large daily tick, for its end
+            log.debug("instant alerts of subscribers %s held by another transaction; looking again in %.0f s",
+                      sorted(held), INSTANT_HELD_RETRY.total_seconds())
+            soon = now + INSTANT_HELD_RETRY
+            retry_at = soon if retry_at is None else min(retry_at, soon)
+        return built, retry_at, held
 
     async def _newest_match(self) -> int:
         async with self.db.uow(read_only=True) as session:
@@ -252,6 +269,7 @@ class DigestScheduler:
         notified = self.wakeups.event(MATCHES)
         seen = await self._newest_match()
         retry_at: datetime | None = None
+        held: set[int] = set()  # subscribers another transaction held at the last look
         # what the loop has looked at: matches stored up to then (the tick looked at the rest at start)
         looked = self.clock.now()
         lookback = max(INSTANT_LOOKBACK, timedelta(seconds=2 * self.settings.delivery.instant_batch_seconds))
@@ -267,7 +285,7 @@ class DigestScheduler:
                     continue
                 seen = newest
                 started = self.clock.now()
-                built, retry_at = await self.instant_tick(since=looked - lookback)
+                built, retry_at, held = await self._instant_look(looked - lookback, held)
                 looked = started
                 if built:
                     log.info("%d instant alerts built", built)
@@ -300,13 +318,15 @@ class DigestScheduler:
                 out[(sub_id, key.partition(":")[0])] = day
         return out
 
-    async def _build(self, subscriber_ids: list[int], now: datetime) -> int:
+    async def _build(self, subscriber_ids: list[int], now: datetime, held: set[int] | None = None) -> int:
         """Build the instant alerts of these subscribers in one transaction, deciding again under the
-        lock: on PostgreSQL their rows are claimed with SKIP LOCKED (one that another process is
-        building is left to it), SQLite's BEGIN IMMEDIATE serialises writers."""
+        lock: on PostgreSQL their rows are claimed with SKIP LOCKED (one that another transaction holds
+        is added to `held`: the caller looks again soon), SQLite's BEGIN IMMEDIATE serialises writers."""
         async with self._turns, self.db.uow() as session:
             subs = await store.claim_subscribers(session, subscriber_ids)
             ids = [sub.id for sub in subs]
+            if held is not None:
+                held.update(set(subscriber_ids) - set(ids))
             rules = await rules_by_subscriber(session, ids)
             gap = timedelta(seconds=self.settings.delivery.instant_batch_seconds)
             ready = set((await instant_ready(session, now, gap, ids))[0]) if ids else set()

@@ -152,3 +152,87 @@ def test_on_postgresql_each_role_in_its_own_process_is_woken_by_notify(
     time.sleep(JOIN_SECONDS + 1.0)  # the worker has joined (bot/delivery/share.py); the tick at start has run
     delays = _three_alerts(env, tmp_path, log)
     _check([scheduler, delivery], log, delays, pg_database, "scheduler and delivery in two processes")
+
+
+HELD_CHAT = 4343  # a daily chat with one rule sent instantly: a daily tick's batch claims its row
+
+# another process's transaction holding a subscriber's row, as a daily tick's batch does while it
+# builds (`claim_due`: FOR UPDATE SKIP LOCKED), until a line comes on stdin
+LOCKER = """
+import asyncio, sys
+import asyncpg
+
+async def main():
+    conn = await asyncpg.connect(sys.argv[1])
+    async with conn.transaction():
+        await conn.execute("SELECT id FROM subscribers WHERE chat_id = $1 FOR UPDATE", int(sys.argv[2]))
+        print("locked", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    await conn.close()
+
+asyncio.run(main())
+"""
+
+
+def _seed_held(url: str) -> None:
+    async def go() -> None:
+        db = Database.from_url(url)
+        try:
+            async with db.uow() as session:
+                sub = m.Subscriber(chat_id=HELD_CHAT, title="daily", frequency="daily", timezone="UTC")
+                session.add(sub)
+                await session.flush()
+                session.add(m.Rule(subscriber_id=sub.id, source="обстрел*", name="обстрел*", channels=[],
+                                   delivery="instant"))
+        finally:
+            await db.dispose()
+
+    asyncio.run(go())
+
+
+def _queued_alerts(url: str, chat: int) -> int:
+    return scalar(url, f"SELECT count(*) FROM outbox o JOIN subscribers s ON s.id = o.subscriber_id "
+                       f"WHERE s.chat_id = {chat} AND o.kind = 'alert'")
+
+
+@pytest.mark.postgres
+def test_an_alert_whose_subscriber_a_tick_holds_goes_out_when_released_without_another_match(
+    pg_database: str, tmp_path: Path, procs: Callable[..., Proc]  # noqa: F811
+) -> None:
+    """The instant look claims its subscribers with SKIP LOCKED, so one whose row a daily tick's batch
+    holds is passed by. It is looked at again by itself: before, it waited for another match stored
+    anywhere or for the end of the daily tick (a 100,000-subscriber tick takes minutes)."""
+    asyncio.run(_pg_exec("DROP SCHEMA public CASCADE; CREATE SCHEMA public", pg_database.rsplit("/", 1)[1]))
+    upgrade(pg_database, tmp_path)
+    _seed(pg_database)
+    _seed_held(pg_database)
+    env = _env(pg_database, tmp_path, tmp_path / "sends.log")
+    scheduler = procs(["run", "--role", "scheduler"], env, tmp_path, "scheduler")
+    wait_until(lambda: "wake-ups: listening" in scheduler.output(), 60, "the listener")
+    wait_until(lambda: "instant alerts as matches are stored" in scheduler.output(), 60, "the scheduler to start")
+    time.sleep(1.0)  # the tick at start has run; from here on it is an hour away, the looks five minutes
+    locker = subprocess.Popen([sys.executable, "-c", LOCKER, pg_database, str(HELD_CHAT)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert locker.stdout is not None and locker.stdin is not None
+        assert locker.stdout.readline().strip() == "locked"
+        export = tmp_path / "result.json"
+        _export(export, 2001)  # one post, matched by both chats' rules in one transaction
+        done = subprocess.run([sys.executable, "-m", "bot", "import", str(export), "--channel", "vvgladkov"],
+                              env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        # the other chat's alert is queued by the look that passed the held chat by (one transaction)
+        wait_until(lambda: _queued_alerts(pg_database, CHAT) == 1, 30, "the free chat's alert")
+        assert _queued_alerts(pg_database, HELD_CHAT) == 0
+        locker.stdin.write("\n")
+        locker.stdin.flush()
+        assert locker.wait(30) == 0
+    finally:
+        if locker.poll() is None:
+            locker.kill()
+    # no other match comes, the tick is an hour away: only a look of its own brings the held alert
+    wait_until(lambda: _queued_alerts(pg_database, HELD_CHAT) == 1, 30, "the held chat's alert")
+    time.sleep(1.5)  # a second alert would have had time to be queued
+    assert _queued_alerts(pg_database, HELD_CHAT) == 1
+    assert _queued_alerts(pg_database, CHAT) == 1
+    assert scheduler.p.poll() is None, scheduler.output()[-3000:]
