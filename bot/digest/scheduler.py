@@ -28,8 +28,9 @@ listens, every second while its connection is down, on SQLite (one machine: ther
 from this process, or from another one seen by the 1 s look) and with `database.listen` off. A
 look reads only the matches stored since the previous one (less `INSTANT_LOOKBACK`, by the index on
 `matched_at`: `digests.instant_candidates`); the tick's look reads every unsent match. Either
-way the instant subscribers with new matches are built at once (claimed like the scheduled ones),
-still at most one alert per `delivery.instant_batch_seconds` per chat (matches that close together
+way the instant subscribers with new matches are built at once (claimed like the scheduled ones;
+one whose row another transaction holds, a tick's batch or another scheduler, is looked at again
+within a second: `INSTANT_HELD_RETRY`), still at most one alert per `delivery.instant_batch_seconds` per chat (matches that close together
 go as one message), never in quiet hours; the tick stays as a safety net too. The transaction that
 queues an alert sends `tgmon_outbox`, which wakes the delivery workers (a worker of this process is
 also told directly).
