@@ -47,6 +47,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, text
 
+from benchmarks import pg
 from benchmarks.digest import WORDS, _texts
 from bot.delivery.share import JOIN_SECONDS
 from bot.storage import models as m
@@ -63,24 +64,8 @@ SCHEDULERS_FOR_ALERTS = 2
 
 # --- the database -----------------------------------------------------------------------------------
 
-def _db_url(server: str, name: str) -> str:
-    return server.rsplit("/", 1)[0] + "/" + name
-
-
-async def _admin(server: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(server.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 async def fresh_database(server: str) -> str:
-    await _admin(server, f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-    await _admin(server, f'CREATE DATABASE "{BENCH_DB}"')
-    url = _db_url(server, BENCH_DB)
+    url = await pg.fresh(server, BENCH_DB)
     db = Database.from_url(url)
     try:
         await db.upgrade()
@@ -703,7 +688,7 @@ def main(argv: list[str] | None = None) -> None:
                 bench_alerts(url, args.alerts, workdir, listen, args.spacing)
         if "delivery" not in skip:
             bench_delivery(url, args.messages, [int(w) for w in args.workers.split(",")], workdir)
-        asyncio.run(_admin(args.pg, f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)'))
+        asyncio.run(pg.drop(args.pg, BENCH_DB))
 
 
 if __name__ == "__main__":

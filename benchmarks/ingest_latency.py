@@ -54,6 +54,7 @@ from typing import Any
 
 from sqlalchemy import insert, text
 
+from benchmarks import pg
 from bot.storage import models as m
 from bot.storage.database import Database
 
@@ -119,20 +120,8 @@ def daily_words(args: argparse.Namespace) -> list[str]:
 
 # --- the database -----------------------------------------------------------------------------------
 
-async def _admin(server: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(server.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 async def fresh_pg(server: str) -> str:
-    await _admin(server, f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-    await _admin(server, f'CREATE DATABASE "{BENCH_DB}"')
-    return server.rsplit("/", 1)[0] + "/" + BENCH_DB
+    return await pg.fresh(server, BENCH_DB)
 
 
 def username(channel: int) -> str:
@@ -529,7 +518,7 @@ def main(argv: list[str] | None = None) -> None:
                 result = run_once(kind, url, args, posts, workdir)
             finally:
                 if kind == "pg":
-                    asyncio.run(_admin(args.pg, f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)'))
+                    asyncio.run(pg.drop(args.pg, BENCH_DB))
         ok = report(result, args, len(posts)) and ok
         results.append(result)
     if args.json:

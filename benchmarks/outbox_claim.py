@@ -30,6 +30,7 @@ from sqlalchemy import ColumnElement, exists, func, insert, literal_column, sele
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import aliased
 
+from benchmarks import pg
 from bot.storage import models as m
 from bot.storage.database import Database
 from bot.storage.outbox import claim_order, due_query
@@ -55,16 +56,6 @@ def _before(alerts: bool, limit: int) -> Any:
 
 def sql_of(statement: Any) -> str:
     return str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
-
-
-async def _admin(server: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(server.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 async def seed(db: Database, rows: int, chats: int) -> None:
@@ -100,9 +91,7 @@ def _nodes(node: dict[str, Any]) -> list[str]:
 
 
 async def run(args: argparse.Namespace) -> None:
-    await _admin(args.pg, f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-    await _admin(args.pg, f'CREATE DATABASE "{BENCH_DB}"')
-    db = Database.from_url(args.pg.rsplit("/", 1)[0] + "/" + BENCH_DB)
+    db = Database.from_url(await pg.fresh(args.pg, BENCH_DB))
     try:
         await db.upgrade()
         await seed(db, args.rows, args.chats)
@@ -127,7 +116,7 @@ async def run(args: argparse.Namespace) -> None:
                                  f"before {returned['before', alerts]}")
     finally:
         await db.dispose()
-        await _admin(args.pg, f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        await pg.drop(args.pg, BENCH_DB)
 
 
 def main(argv: list[str] | None = None) -> int:
