@@ -4,6 +4,10 @@ A post's ``lemma_text`` holds, once each, every word's canonical form and every 
 (apostrophes dropped by `index_key`, so both FTS5's tokenizers and PostgreSQL's 'simple' parser keep
 a key whole). Turning a rule into a query over those keys is the archive search's
 (bot/search/conditions.py), which uses the same `index_key`.
+
+On PostgreSQL a post also gets its `phrase_vector`: the same keys, each at the positions of the
+words that carry it, so a phrase's words in a row are found by the database (`<->`) instead of by
+the matcher reading every post that holds them apart.
 """
 
 from __future__ import annotations
@@ -43,6 +47,51 @@ _CHUNK = 2048  # words analysed at a time, so a huge text stops being analysed a
 def index_text(text: str) -> str:
     """The normalised lemma text of ``text`` for the full-text index (at most MAX_INDEX_BYTES)."""
     return index_tokens(tokenize(text[:MAX_INDEX_TEXT])) if text else ""
+
+
+def index_entries(text: str) -> tuple[str, str | None]:
+    """`index_text` and `phrase_vector` of ``text``, tokenised once."""
+    if not text:
+        return "", None
+    toks = tokenize(text[:MAX_INDEX_TEXT])
+    return index_tokens(toks), phrase_vector(toks)
+
+
+# PostgreSQL keeps positions 1..16383 (a larger one becomes 16383) and 256 positions of a lexeme (the
+# rest are dropped, silently): a post past either has no phrase vector, never a wrong one
+MAX_POSITION = 16383
+MAX_LEXEME_POSITIONS = 256
+
+
+def phrase_vector(toks: Tokens) -> str | None:
+    """The post's index keys at their words' positions, as a PostgreSQL tsvector literal (word i
+    of ``toks.words`` at position i + 1, each of its keys there), or None when the positions would
+    not all fit (search then cannot rule the post out by position). Hyphenated compounds written
+    joined are not phrase words (the matcher finds phrases word by word), so only the words are
+    placed."""
+    words = toks.words
+    if not words:
+        return ""
+    if len(words) > MAX_POSITION:
+        return None
+    where: dict[str, list[int]] = {}
+    size = 0
+    for position, keys in enumerate(_KEYS.get_many(words, _index_keys), 1):
+        for key in keys:
+            found = where.get(key)
+            if found is None:
+                size += len(key.encode("utf-8")) + 1
+                where[key] = [position]
+            else:
+                found.append(position)
+    if size > MAX_INDEX_BYTES or any(len(p) > MAX_LEXEME_POSITIONS for p in where.values()):
+        return None
+    return " ".join(f"{ts_lexeme(key)}:{','.join(map(str, p))}" for key, p in where.items() if key)
+
+
+def ts_lexeme(key: str) -> str:
+    """A key quoted as a tsvector or tsquery lexeme (keys are letters and digits; quoted anyway)."""
+    return "'" + key.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def index_tokens(toks: Tokens) -> str:

@@ -2,13 +2,16 @@
 
 A rule becomes a necessary condition over the index keys (bot/matching/index.py): a post that can
 match the rule always passes it; the real matcher then confirms the candidates. The condition is
-written as an FTS5 MATCH query (SQLite) or a tsquery (PostgreSQL).
+written as an FTS5 MATCH query (SQLite) or a tsquery (PostgreSQL). On PostgreSQL a rule's required
+phrases also become `phrase_tsquery`, their words in a row over the posts' keys by position.
 """
 
 from __future__ import annotations
 
 from bot.matching.index import index_key as _key
+from bot.matching.index import ts_lexeme
 from bot.matching.rules import Atom, Expr, ParsedRule, Term
+from bot.search.forms import required_phrases
 
 # A condition: None (anything passes) | ("key", k) | ("prefix", p) | ("and"|"or", (cond, ...))
 # | ("andnot", cond, excluded cond)
@@ -113,3 +116,26 @@ def tsquery(cond: Cond) -> str:
         return f"({tsquery(cond[1])} & !{tsquery(cond[2])})"
     joiner = " & " if kind == "and" else " | "
     return "(" + joiner.join(tsquery(c) for c in cond[1]) + ")"
+
+
+def phrase_tsquery(rule: ParsedRule) -> str | None:
+    """The phrases every match of ``rule`` contains, each word a key (or keys, or a prefix) at the
+    position after the last one's, as a tsquery literal over ``posts.phrase_tsv`` (no parsing: the
+    lexemes are the keys, as `phrase_vector` writes them); None when the rule requires no phrase.
+    Like `condition`, it is necessary, not sufficient: the matcher still confirms (and checks what
+    may stand between the words)."""
+    parts = []
+    for atoms in required_phrases(rule):
+        words = [_atom_cond(atom) for atom in atoms]
+        if all(word is not None for word in words):
+            parts.append(" <-> ".join(_positioned(word) for word in words))
+    return " & ".join(f"({part})" for part in parts) if parts else None
+
+
+def _positioned(cond: Cond) -> str:
+    assert cond is not None
+    if cond[0] == "key":
+        return ts_lexeme(cond[1])
+    if cond[0] == "prefix":
+        return ts_lexeme(cond[1]) + ":*"
+    return "(" + " | ".join(_positioned(c) for c in cond[1]) + ")"

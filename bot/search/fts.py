@@ -8,7 +8,8 @@ current form; each migration that created an earlier form keeps its own frozen c
 ran (bot/storage/migrations/versions/0003, 0011, 0012). A later migration that
 rebuilds ``posts`` with ``batch_alter_table`` drops those triggers: call `ensure_index` again (the
 ``tgmon reindex`` command does). PostgreSQL: a GIN index over the stored column ``lemma_tsv``
-(``to_tsvector('simple', coalesce(lemma_text, ''))``, generated; migration 0019).
+(``to_tsvector('simple', coalesce(lemma_text, ''))``, generated; migration 0019), and beside it
+``phrase_tsv``, the same keys at their words' positions, written with ``lemma_text`` (migration 0030).
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 PG_VECTOR = "posts.lemma_tsv"
+# the keys by their words' positions, for phrases (no index of its own: a filter on the rows the GIN
+# index over PG_VECTOR finds; migration 0030, bot/matching/index.py `phrase_vector`)
+PG_PHRASES = "posts.phrase_tsv"
 
 # lemma_text is already normalised by us (lower case, keys of letters and digits, one space apart),
 # so FTS5's `ascii` tokenizer, which only splits at ASCII non-alphanumerics and leaves other characters

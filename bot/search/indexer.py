@@ -3,7 +3,9 @@
 Ingestion stores a post with ``lemma_text`` NULL, meaning "not in the search index yet", and goes
 on: matching and alerts never wait for the index. The indexer then computes the lemma text of
 the pending posts, oldest first, a short transaction per batch; writing ``lemma_text`` is what
-updates the index (SQLite: the FTS5 triggers; PostgreSQL: the GIN expression index).
+updates the index (SQLite: the FTS5 triggers; PostgreSQL: the GIN index over the generated
+``lemma_tsv``). On PostgreSQL the same statement writes the post's ``phrase_tsv`` (its keys at their
+words' positions, for phrases: migration 0030).
 
 Ingestion comes first. The indexer runs a batch when ingestion has been quiet for `idle_seconds`,
 or when it has waited `max_wait_seconds` (so a long burst cannot starve it). Search stays exact
@@ -18,12 +20,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.matching.index import index_text
+from bot.matching.index import index_entries
 from bot.storage import models as m
 from bot.storage.database import Database
 
@@ -44,6 +47,20 @@ _FILL = (
     .where(_POSTS.c.id == sa.bindparam("pid"), _POSTS.c.lemma_text.is_(None), _POSTS.c.text_hash == sa.bindparam("hash"))
     .values(lemma_text=sa.bindparam("lemmas"))
 )
+# PostgreSQL: the positions too, in the same statement (the column is PostgreSQL's alone)
+_FILL_PG = sa.text(
+    "UPDATE posts SET lemma_text = :lemmas, phrase_tsv = CAST(:vector AS tsvector) "
+    "WHERE id = :pid AND lemma_text IS NULL AND text_hash = :hash"
+)
+
+
+def fill_statement(session: AsyncSession) -> Any:
+    """`_FILL` or, on PostgreSQL, `_FILL_PG` (parameters pid, hash, lemmas, vector)."""
+    return _FILL_PG if _dialect(session) == "postgresql" else _FILL
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else ""
 
 
 async def index_pending(session: AsyncSession, limit: int) -> int:
@@ -51,29 +68,36 @@ async def index_pending(session: AsyncSession, limit: int) -> int:
     many were read (0: nothing pending)."""
     query = sa.select(_POSTS.c.id, _POSTS.c.text, _POSTS.c.text_hash).where(_POSTS.c.lemma_text.is_(None))
     query = query.order_by(_POSTS.c.id).limit(limit)
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if _dialect(session) == "postgresql":
         query = query.with_for_update(skip_locked=True)  # two ingest processes split the work
     rows = (await session.execute(query)).all()
     if not rows:
         return 0
+    fill = fill_statement(session)
     # an error in the analysis itself (a bug, not the post) rolls the batch back and is retried
-    params = [{"pid": r.id, "hash": r.text_hash, "lemmas": index_text(r.text or "")} for r in rows]
+    params = [{"pid": r.id, "hash": r.text_hash, **entries(r.text or "")} for r in rows]
     try:
         async with session.begin_nested():  # a savepoint: a refused row must not cost the batch
-            await session.execute(_FILL, params)
+            await session.execute(fill, params)
     except DBAPIError:
         # one post the database cannot index must never block the others: each row on its own,
         # and a row still refused is marked (lemma_text '') so it leaves the queue for good
         for row in params:
             try:
                 async with session.begin_nested():
-                    await session.execute(_FILL, [row])
+                    await session.execute(fill, [row])
             except DBAPIError as exc:
                 log.warning("post %s cannot be indexed (%s); it is left out of the search index",
                             row["pid"], exc.orig.__class__.__name__ if exc.orig is not None else "error")
                 async with session.begin_nested():
-                    await session.execute(_FILL, [{**row, "lemmas": UNINDEXABLE}])
+                    await session.execute(fill, [{**row, "lemmas": UNINDEXABLE, "vector": None}])
     return len(rows)
+
+
+def entries(text: str) -> dict[str, str | None]:
+    """A post's index parameters: its lemma text and its phrase vector (`index_entries`)."""
+    lemmas, vector = index_entries(text)
+    return {"lemmas": lemmas, "vector": vector}
 
 
 async def pending_count(db: Database) -> int:

@@ -11,7 +11,9 @@ days"), and by `tgmon search`. How a search runs (`search_posts`):
    it holds the page. A common word fills the page from the first day; a rare one costs a few index
    lookups, each bounded by its window. The matcher confirms every candidate (and finds highlights);
    a rule's phrases first pass `PhraseGate` (forms.py), which turns away, from the words alone, the
-   candidates where they cannot stand in a row (the index keeps no positions).
+   candidates where they cannot stand in a row. On PostgreSQL the database has already kept only
+   the posts whose words stand in a row by position (``posts.phrase_tsv``, `phrase_tsquery`), but
+   for those whose positions are unknown (stored before migration 0030 and not reindexed since).
 3. The total: a rule the index answers exactly (words, AND, OR, NOT of words) is counted in the
    index up to COUNT_CAP; past it the answer is "at least COUNT_CAP" (``exact`` False). Any other
    rule is counted by confirming candidates beyond the page while MATCH_BUDGET lasts, and for no
@@ -41,9 +43,9 @@ from bot.matching.literals import exotic, required_literals
 from bot.matching.matcher import CompiledMatcher, compile_rules
 from bot.matching.rules import Expr, ParsedRule, parse_rule
 from bot.matching.text import fold, tokenize
-from bot.search.conditions import condition, exact_by_index, fts5_query, tsquery
+from bot.search.conditions import condition, exact_by_index, fts5_query, phrase_tsquery, tsquery
 from bot.search.forms import PhraseGate, rule_forms
-from bot.search.fts import PG_VECTOR
+from bot.search.fts import PG_PHRASES, PG_VECTOR
 from bot.storage import models as m
 from bot.storage.database import Database
 
@@ -325,6 +327,10 @@ async def search_posts(
     index: list[Any] = []  # PostgreSQL's condition (SQLite asks FTS5 itself: `_sqlite_fts`)
     if cond is not None and db.dialect != "sqlite":
         index.append(sa.text(f"{PG_VECTOR} @@ to_tsquery('simple', :ts_query)").bindparams(ts_query=tsquery(cond)))
+        phrases = phrase_tsquery(parsed)
+        if phrases is not None:  # their words in a row, where the post's positions are known
+            index.append(sa.text(f"({PG_PHRASES} IS NULL OR {PG_PHRASES} @@ CAST(:phrase_query AS tsquery))")
+                         .bindparams(phrase_query=phrases))
 
     # one snapshot: a post the indexer writes meanwhile is either pending or indexed, never both or neither
     async with db.uow(read_only=True, snapshot=True) as session:

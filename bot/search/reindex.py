@@ -7,20 +7,26 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from bot.matching.index import INDEX_VERSION, index_text
+from bot.matching.index import INDEX_VERSION
 from bot.search.fts import ensure_index
-from bot.search.indexer import index_pending
+from bot.search.indexer import entries, index_pending
 from bot.storage import models as m
 from bot.storage.database import Database
 
 VERSION_KEY = "matching.index_version"
+_REWRITE = (
+    sa.update(m.Post.__table__)  # type: ignore[arg-type]
+    .where(m.Post.__table__.c.id == sa.bindparam("pid"))  # type: ignore[attr-defined]
+    .values(lemma_text=sa.bindparam("lemmas"))
+)
+_REWRITE_PG = sa.text("UPDATE posts SET lemma_text = :lemmas, phrase_tsv = CAST(:vector AS tsvector) WHERE id = :pid")
 
 
 async def reindex(
     db: Database, *, only_missing: bool = False, batch: int = 1000, progress: Callable[[int], None] | None = None
 ) -> int:
-    """Rewrite posts.lemma_text (all, or only the posts not indexed yet). Returns how many posts were
-    rewritten."""
+    """Rewrite posts.lemma_text, and on PostgreSQL posts.phrase_tsv (all, or only the posts not
+    indexed yet). Returns how many posts were rewritten."""
     last, done = 0, 0
     while not only_missing:
         async with db.uow() as session:
@@ -29,10 +35,8 @@ async def reindex(
             if not rows:
                 break
             await session.execute(
-                sa.update(m.Post.__table__)  # type: ignore[arg-type]
-                .where(m.Post.__table__.c.id == sa.bindparam("pid"))  # type: ignore[attr-defined]
-                .values(lemma_text=sa.bindparam("lemmas")),
-                [{"pid": r.id, "lemmas": index_text(r.text or "")} for r in rows],
+                _REWRITE_PG if db.dialect == "postgresql" else _REWRITE,
+                [{"pid": r.id, **entries(r.text or "")} for r in rows],
             )
         done += len(rows)
         last = rows[-1].id
