@@ -26,6 +26,7 @@ import asyncio
 import itertools
 import math
 import random
+import struct
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -244,6 +245,23 @@ _COLUMNS = ("channel_id", "message_id", "date", "text", "text_hash", "lemma_text
             "forward_channel_id", "forward_message_id", "stored_at")
 
 
+def _positions(text: str) -> dict[str, list[int]] | None:
+    from bot.matching.index import MAX_INDEX_TEXT, key_positions
+    from bot.matching.text import tokenize
+
+    return key_positions(tokenize(text[:MAX_INDEX_TEXT])) if text else None
+
+
+def tsvector_binary(positions: dict[str, list[int]]) -> bytes:
+    """A tsvector in PostgreSQL's binary form (what ``tsvectorsend`` writes and ``tsvectorrecv``
+    reads): the count of lexemes, then each lexeme's UTF-8 bytes, a NUL, its count of positions and
+    the positions (16 bits each, weight D: 0)."""
+    out = [struct.pack("!i", len(positions))]
+    for key, where in positions.items():
+        out.append(key.encode("utf-8") + b"\0" + struct.pack(f"!H{len(where)}H", len(where), *where))
+    return b"".join(out)
+
+
 def channel_username(i: int) -> str:
     return f"bench_{i:03d}"
 
@@ -296,9 +314,13 @@ async def load(
         raw = (await conn.get_raw_connection()).driver_connection
         insert = f"INSERT INTO posts ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
         source_iter = iter(source)
+        if pg:  # the phrase positions too, as the search indexer writes them (COPY's binary tsvector)
+            await raw.set_type_codec("tsvector", schema="pg_catalog", encoder=tsvector_binary,
+                                     decoder=bytes, format="binary")
         while chunk := [record(r) for r in itertools.islice(source_iter, batch)]:
             if pg:
-                await raw.copy_records_to_table("posts", records=chunk, columns=list(_COLUMNS))
+                await raw.copy_records_to_table(
+                    "posts", records=[(*row, _positions(row[3])) for row in chunk], columns=[*_COLUMNS, "phrase_tsv"])
             else:
                 await raw.executemany(insert, chunk)
             count += len(chunk)

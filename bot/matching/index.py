@@ -66,12 +66,17 @@ MAX_LEXEME_POSITIONS = 256
 def phrase_vector(toks: Tokens) -> str | None:
     """The post's index keys at their words' positions, as a PostgreSQL tsvector literal (word i
     of ``toks.words`` at position i + 1, each of its keys there), or None when the positions would
-    not all fit (search then cannot rule the post out by position). Hyphenated compounds written
-    joined are not phrase words (the matcher finds phrases word by word), so only the words are
-    placed."""
+    not all fit (search then cannot rule the post out by position)."""
+    where = key_positions(toks)
+    if where is None:
+        return None
+    return " ".join(f"{ts_lexeme(key)}:{','.join(map(str, p))}" for key, p in where.items())
+
+
+def key_positions(toks: Tokens) -> dict[str, list[int]] | None:
+    """`phrase_vector` as a map: each key -> the positions of the words that carry it, ascending.
+    Hyphenated compounds written joined are not placed: the matcher finds a phrase word by word."""
     words = toks.words
-    if not words:
-        return ""
     if len(words) > MAX_POSITION:
         return None
     where: dict[str, list[int]] = {}
@@ -80,13 +85,14 @@ def phrase_vector(toks: Tokens) -> str | None:
         for key in keys:
             found = where.get(key)
             if found is None:
-                size += len(key.encode("utf-8")) + 1
-                where[key] = [position]
+                if key:
+                    size += len(key.encode("utf-8")) + 1
+                    where[key] = [position]
             else:
                 found.append(position)
     if size > MAX_INDEX_BYTES or any(len(p) > MAX_LEXEME_POSITIONS for p in where.values()):
         return None
-    return " ".join(f"{ts_lexeme(key)}:{','.join(map(str, p))}" for key, p in where.items() if key)
+    return where
 
 
 def ts_lexeme(key: str) -> str:
