@@ -131,6 +131,13 @@ async def test_the_indexer_an_edit_and_reindex_keep_the_positions(pg_database: s
         found = await search_posts(db, '"обстрел батальон"', until=NOW)
         assert [p.message_id for p in found.posts] == [2] and found.total == 1
 
+        # any writer that changes a text drops its positions in the same row write
+        async with db.uow() as session:
+            await session.execute(sa.text("UPDATE posts SET text = 'батальон обстрел' WHERE message_id = 2"))
+        assert (await _vectors(db))[2] is None and (await _vectors(db))[1] is not None
+        async with db.uow() as session:
+            await session.execute(sa.text("UPDATE posts SET text = 'обстрел батальона' WHERE message_id = 2"))
+
         # a post stored before the positions existed: still a candidate, and reindex places it
         async with db.uow() as session:
             await session.execute(sa.text("UPDATE posts SET phrase_tsv = NULL"))
