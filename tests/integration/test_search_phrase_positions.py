@@ -26,7 +26,7 @@ from bot.search.reindex import reindex
 from bot.storage.database import Database
 from tests.unit.test_search_forms import phrase_rule, text
 
-NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)  # relative: the test runs on any date
 CHANNEL = domain.ChannelRef(1001, "vvgladkov", "Гладков")
 
 
