@@ -44,6 +44,7 @@ import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from bot.config import Settings
 from bot.delivery.worker import sleep_or_stop
@@ -104,6 +105,7 @@ class DigestScheduler:
         # the leader's fencing check, run first in each housekeeping transaction (bot/runtime/leader.py)
         self.fence: Callable[[Session], Awaitable[None]] | None = None
         self._stale: StaleLeader | None = None
+        self._ticking: asyncio.Task[Any] | None = None  # the APScheduler job's task while a tick runs
         # SQLite has one writer: the tick's batches and the instant alerts of this process take turns
         # in order (a waiting SQLite writer would lose every race for the lock to the next batch)
         self._turns = asyncio.Lock() if db.one_writer else contextlib.nullcontext()
@@ -395,12 +397,19 @@ class DigestScheduler:
             await sleep_or_stop(self.clock, stop, self.settings.digest.tick_seconds)
 
     async def _safe_tick(self) -> None:
+        self._ticking = asyncio.current_task()
         try:
             await self.tick()
+        except asyncio.CancelledError:
+            # `run` stopping (SIGTERM): the batch in flight rolls back, and the next tick of any
+            # scheduler builds it (building is idempotent); not an error for APScheduler to log
+            log.info("digest tick stopped with the process; the next tick builds what it had not committed")
         except StaleLeader as exc:
             self._stale = exc  # run() ends with it: the process steps down
         except Exception:
             log.exception("digest tick failed; the next one retries")
+        finally:
+            self._ticking = None
 
     async def run(self, stop: asyncio.Event) -> None:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -418,7 +427,12 @@ class DigestScheduler:
             while not stop.is_set() and self._stale is None:
                 await sleep_or_stop(self.clock, stop, 1)
         finally:
-            scheduler.shutdown(wait=False)
+            scheduler.shutdown(wait=False)  # no new tick; the one in flight is stopped here
+            ticking = self._ticking
+            if ticking is not None and not ticking.done():
+                ticking.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ticking
             instant.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await instant

@@ -188,6 +188,37 @@ async def test_run_ticks_through_apscheduler_and_stops(db) -> None:
     assert digest.kind == "daily" and digest.state == "empty"
 
 
+async def test_stopping_mid_tick_stops_the_tick_without_an_error(db, caplog: pytest.LogCaptureFixture) -> None:
+    """SIGTERM while a long tick builds: the tick is cancelled (its batch rolls back; the next tick
+    builds it) and nothing logs an error or a traceback, APScheduler included."""
+    import asyncio
+    import logging
+
+    from bot.delivery.clock import SystemClock
+
+    scheduler = DigestScheduler(db, SETTINGS, SystemClock())
+    started, ended = asyncio.Event(), asyncio.Event()
+
+    async def long_tick(*args: object, **kwargs: object) -> int:
+        started.set()
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            ended.set()
+        return 0
+
+    scheduler.tick = long_tick  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    with caplog.at_level(logging.INFO):
+        task = asyncio.create_task(scheduler.run(stop))
+        await asyncio.wait_for(started.wait(), 10)
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    assert ended.is_set()  # the tick was stopped, not left running past the scheduler
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+    assert "digest tick stopped with the process" in caplog.text
+
+
 async def test_each_subscriber_gets_digests_and_alerts_in_their_own_language(db) -> None:
     from telethon.extensions import html as tl_html
 
