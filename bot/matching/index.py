@@ -16,7 +16,7 @@ import itertools
 
 from bot.matching.generations import Generations
 from bot.matching.morph import morphology
-from bot.matching.text import Tokens, tokenize
+from bot.matching.text import Tokens, phrase_gap_ok, tokenize
 
 INDEX_VERSION = "1"  # bump when normalisation changes; `tgmon reindex` rebuilds lemma_text
 
@@ -64,9 +64,12 @@ MAX_LEXEME_POSITIONS = 256
 
 
 def phrase_vector(toks: Tokens) -> str | None:
-    """The post's index keys at their words' positions, as a PostgreSQL tsvector literal (word i
-    of ``toks.words`` at position i + 1, each of its keys there), or None when the positions would
-    not all fit (search then cannot rule the post out by position)."""
+    """The post's index keys at their words' positions, as a PostgreSQL tsvector literal (each key of
+    a word at the word's position), or None when the positions would not all fit (search then cannot
+    rule the post out by position). A word follows the last one at the next position when what
+    stands between them may stand inside a phrase (`phrase_gap_ok`: spaces, line breaks, hyphens,
+    quotes), and one further on otherwise (a comma, a full stop): ``<->`` never joins words that
+    the matcher would not read as one phrase."""
     where = key_positions(toks)
     if where is None:
         return None
@@ -79,9 +82,12 @@ def key_positions(toks: Tokens) -> dict[str, list[int]] | None:
     words = toks.words
     if len(words) > MAX_POSITION:
         return None
+    folded, starts, ends = toks.folded, toks.starts, toks.ends
     where: dict[str, list[int]] = {}
     size = 0
-    for position, keys in enumerate(_KEYS.get_many(words, _index_keys), 1):
+    position = 0
+    for i, keys in enumerate(_KEYS.get_many(words, _index_keys)):
+        position += 1 if i == 0 or phrase_gap_ok(folded, ends[i - 1], starts[i], tight=False) else 2
         for key in keys:
             found = where.get(key)
             if found is None:
@@ -90,7 +96,7 @@ def key_positions(toks: Tokens) -> dict[str, list[int]] | None:
                     where[key] = [position]
             else:
                 found.append(position)
-    if size > MAX_INDEX_BYTES or any(len(p) > MAX_LEXEME_POSITIONS for p in where.values()):
+    if position > MAX_POSITION or size > MAX_INDEX_BYTES or any(len(p) > MAX_LEXEME_POSITIONS for p in where.values()):
         return None
     return where
 

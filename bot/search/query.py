@@ -325,12 +325,13 @@ async def search_posts(
         filters.append(sa.or_(m.Post.date < before[0], sa.and_(m.Post.date == before[0], m.Post.id < before[1])))
         until = before[0] if until is None else min(until, before[0])
     index: list[Any] = []  # PostgreSQL's condition (SQLite asks FTS5 itself: `_sqlite_fts`)
+    positions: list[Any] = []  # PostgreSQL: the required phrases by position, checked on each row read
     if cond is not None and db.dialect != "sqlite":
         index.append(sa.text(f"{PG_VECTOR} @@ to_tsquery('simple', :ts_query)").bindparams(ts_query=tsquery(cond)))
         phrases = phrase_tsquery(parsed)
         if phrases is not None:  # their words in a row, where the post's positions are known
-            index.append(sa.text(f"({PG_PHRASES} IS NULL OR {PG_PHRASES} @@ CAST(:phrase_query AS tsquery))")
-                         .bindparams(phrase_query=phrases))
+            positions.append(sa.text(f"({PG_PHRASES} IS NULL OR {PG_PHRASES} @@ CAST(:phrase_query AS tsquery))")
+                             .bindparams(phrase_query=phrases))
 
     # one snapshot: a post the indexer writes meanwhile is either pending or indexed, never both or neither
     async with db.uow(read_only=True, snapshot=True) as session:
@@ -370,7 +371,8 @@ async def search_posts(
         else:
             total, exact, stopped_at = await _by_date(session, search, filters, index, since, until, began,
                                                       by_index=by_index, rule_has_index=cond is not None,
-                                                      max_confirm=max_confirm if count else 0, count=count)
+                                                      max_confirm=max_confirm if count else 0, count=count,
+                                                      positions=positions)
     found = sorted([*search.found, *pending_found], key=lambda p: (p.date, p.post_id), reverse=True)[:limit]
     return SearchResult(total + pending_confirmed, found, exact and not backlog, stopped_at)
 
@@ -378,15 +380,17 @@ async def search_posts(
 async def _by_date(
     session: AsyncSession, search: _Search, filters: list[Any], index: list[Any], since: datetime | None,
     until: datetime | None, began: float, *, by_index: bool, rule_has_index: bool, max_confirm: int,
-    count: bool = True,
+    count: bool = True, positions: Sequence[Any] = (),
 ) -> tuple[int, bool, datetime | None]:
     """Newest first through date windows (PostgreSQL; and a rule with no index condition on SQLite).
-    Returns (total, exact, searched_since)."""
+    ``positions``: conditions on the rows read (a phrase's words in a row), left out of a window's
+    candidate list: checking one costs a read of its positions (about 25 µs a post), so only the
+    candidates whose rows are read pay it, not the whole window's. Returns (total, exact, searched_since)."""
     limit = search.limit
     now = datetime.now(UTC)
     # the oldest post, deleted or not (a plain min() is one index probe; a filter would make SQLite scan)
     oldest = await session.scalar(sa.select(sa.func.min(m.Post.date)))
-    query = _rows_query([*filters, *index], keys=search.gate is not None)
+    query = _rows_query([*filters, *index, *positions], keys=search.gate is not None)
     complete = True  # every candidate was read
     page_full = False
     def growth() -> float:
