@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.matching.index import index_entries
+from bot.matching.index import index_entries, index_text
 from bot.storage import models as m
 from bot.storage.database import Database
 
@@ -75,7 +75,8 @@ async def index_pending(session: AsyncSession, limit: int) -> int:
         return 0
     fill = fill_statement(session)
     # an error in the analysis itself (a bug, not the post) rolls the batch back and is retried
-    params = [{"pid": r.id, "hash": r.text_hash, **entries(r.text or "")} for r in rows]
+    positions = fill is _FILL_PG
+    params = [{"pid": r.id, "hash": r.text_hash, **entries(r.text or "", positions=positions)} for r in rows]
     try:
         async with session.begin_nested():  # a savepoint: a refused row must not cost the batch
             await session.execute(fill, params)
@@ -94,8 +95,11 @@ async def index_pending(session: AsyncSession, limit: int) -> int:
     return len(rows)
 
 
-def entries(text: str) -> dict[str, str | None]:
-    """A post's index parameters: its lemma text and its phrase vector (`index_entries`)."""
+def entries(text: str, *, positions: bool) -> dict[str, str | None]:
+    """A post's index parameters: its lemma text and, for PostgreSQL (``positions``), its phrase
+    vector (`index_entries`; SQLite keeps no positions: not computed there)."""
+    if not positions:
+        return {"lemmas": index_text(text), "vector": None}
     lemmas, vector = index_entries(text)
     return {"lemmas": lemmas, "vector": vector}
 

@@ -36,7 +36,7 @@ async def reindex(
                 break
             await session.execute(
                 _REWRITE_PG if db.dialect == "postgresql" else _REWRITE,
-                [{"pid": r.id, **entries(r.text or "")} for r in rows],
+                [{"pid": r.id, **entries(r.text or "", positions=db.dialect == "postgresql")} for r in rows],
             )
         done += len(rows)
         last = rows[-1].id

@@ -114,8 +114,8 @@ async def test_a_failing_batch_loses_nothing_and_is_retried(
     db: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     pipeline = Pipeline(db, compile_rules, SearchIndexer(db, idle_seconds=0.0, retry_seconds=0.05))
-    real = indexer_module.index_entries
-    monkeypatch.setattr(indexer_module, "index_entries", lambda text: 1 / 0)
+    real = indexer_module.entries
+    monkeypatch.setattr(indexer_module, "entries", lambda text, **_: 1 / 0)
     with caplog.at_level(logging.WARNING, logger="bot.search.indexer"):
         await pipeline.ingest(_posts(3))
         for _ in range(100):
@@ -124,7 +124,7 @@ async def test_a_failing_batch_loses_nothing_and_is_retried(
             await asyncio.sleep(0.01)
     assert "search indexing failed (ZeroDivisionError: division by zero); retrying in 0 s" in caplog.text
     assert await pending_count(db) == 3  # the failed batch rolled back whole
-    monkeypatch.setattr(indexer_module, "index_entries", real)  # the cause goes away: the retry finishes
+    monkeypatch.setattr(indexer_module, "entries", real)  # the cause goes away: the retry finishes
     task = pipeline.indexer._task
     assert task is not None
     await asyncio.wait_for(task, 5)
