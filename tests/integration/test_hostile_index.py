@@ -67,11 +67,14 @@ async def test_a_post_the_database_refuses_is_marked_and_skipped(
     secret = "секретный"
     unbounded = _distinct_words(150_000)  # 750 KB of keys: over PostgreSQL's 1 MB tsvector limit
 
-    def index_text_unbounded(text: str) -> str:
-        return unbounded if text.startswith("poison") else index_text(text)
+    real = indexer_module.entries
+
+    def entries_unbounded(text: str, *, positions: bool) -> dict[str, str | None]:
+        found = real(text, positions=positions)
+        return {**found, "lemmas": unbounded} if text.startswith("poison") else found
 
     pipeline = Pipeline(db, compile_rules)
-    monkeypatch.setattr(indexer_module, "index_text", index_text_unbounded)
+    monkeypatch.setattr(indexer_module, "entries", entries_unbounded)
     await pipeline.ingest([_post(1, "батальон 1"), _post(2, f"poison {secret}"), _post(3, "батальон 3")])
     with caplog.at_level(logging.WARNING):
         await pipeline.flush_index()
