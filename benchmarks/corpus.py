@@ -366,7 +366,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--channels", type=int, default=CHANNELS)
     parser.add_argument("--cache", type=Path, help="file of generated posts: read when it holds this corpus, else written")
     args = parser.parse_args(argv)
-    stats = asyncio.run(build(args.url, args.posts, seed=args.seed, channels=args.channels, cache=args.cache))
+    from bot.storage.database import DatabaseUnavailable
+
+    try:
+        stats = asyncio.run(build(args.url, args.posts, seed=args.seed, channels=args.channels, cache=args.cache))
+    except DatabaseUnavailable as exc:  # its message says what is wrong and how to fix it
+        parser.exit(2, f"python -m benchmarks.corpus: {exc}\n")
     print(f"{stats.posts:,} posts stored in {stats.seconds:.1f} s ({stats.rate:,.0f} posts/s), "
           f"full-text index built in {stats.index_seconds:.1f} s")
 
