@@ -150,3 +150,43 @@ async def test_the_indexer_an_edit_and_reindex_keep_the_positions(pg_database: s
         assert [p.message_id for p in found.posts] == [2]
     finally:
         await db.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_placed_phrase_is_highlighted_as_the_matcher_does(pg_database: str) -> None:
+    """Rows whose positions the database checked are highlighted analysing the rule's forms only:
+    the same posts and highlights as the whole matcher, words outside the dictionaries included
+    (their forms unlisted: the search falls back to the whole matcher), and the positions stay in
+    the row (storage MAIN), where listing the candidates has just read them."""
+    from tests.conftest import _pg_exec
+
+    await _pg_exec("DROP SCHEMA public CASCADE; CREATE SCHEMA public", pg_database.rsplit("/", 1)[1])
+    texts = [
+        "Обстрелы батальона у Шебекино, батальон отошёл",
+        "После обстрела батальон вышел из Шебекино. Обстрел батальона продолжился ночью",
+        "обстрел, батальон: не подряд",
+        "Алану аикам сказали, что алану аикам некогда",
+        "аикам алану не то",
+        "Чалдару гудами вспахали поле, а гудами чалдару нет",
+        "аикы поле",  # the dictionaries guess "аик" for "аикы", yet list no such form of it
+    ]
+    rules = ['"обстрел батальон"', '"алану аикам"', '"гудами чалдару"', '"чалдару гудами" поле', '"обстрел батальон" -ночью', '"аиком поле"']
+    db = Database.from_url(pg_database)
+    try:
+        await db.upgrade()
+        async with db.uow(read_only=True) as session:
+            storage = await session.scalar(sa.text(
+                "SELECT attstorage FROM pg_attribute WHERE attrelid = 'posts'::regclass AND attname = 'phrase_tsv'"))
+        assert storage in ("m", b"m")  # a "char": bytes through asyncpg
+        pipeline = Pipeline(db, compile_rules)
+        await pipeline.ingest(_posts(texts))
+        await pipeline.flush_index()
+        assert all(v is not None for v in (await _vectors(db)).values())
+        for rule in rules:
+            matcher = compile_rules([Rule(0, rule)])
+            expected = {i: hits[0].highlights for i, t in enumerate(texts, 1) if (hits := matcher.match(t, "vvgladkov"))}
+            found = await search_posts(db, rule, until=NOW)
+            assert {p.message_id: p.highlights for p in found.posts} == expected, rule
+            assert found.total == len(expected) and expected, rule
+    finally:
+        await db.dispose()
