@@ -1,7 +1,7 @@
 """The web view's timeline and search pages over a large archive, on SQLite and PostgreSQL: p50/p95.
 
     python -m benchmarks.web_pages [--posts 1000000] [--cache FILE] [--sqlite PATH] [--pg URL]
-                                   [--requests 40] [--reuse] [--distinct] [--only timeline|search]
+                                   [--requests 40] [--reuse] [--distinct] [--only timeline|search] [--seed N]
 
 The archive is `benchmarks/corpus.py`'s (distinct generated posts over two years and 500 channels,
 loaded in bulk; `--cache` keeps the generated posts for the second database and the next run). On top
@@ -78,16 +78,20 @@ async def _seed_subscribers(db: Any, posts: int, rng: random.Random) -> None:
         await conn.commit()
 
 
-async def _words(db: Any, rng: random.Random, fresh: int = 0) -> tuple[str, str, str, list[str]]:
+async def _words(db: Any, rng: random.Random, fresh: int = 0,
+                 fresh_rng: random.Random | None = None) -> tuple[str, str, str, list[str]]:
     """A common word, a rare one and a two-word phrase, read from the stored posts; and ``fresh``
-    more phrases, each from its own post (searched once each: pages the database has not cached)."""
+    more phrases, each from its own post drawn by ``fresh_rng`` (searched once each: pages the
+    database has not cached; another seed, other phrases)."""
     from bot.storage import models as m
 
     async with db.uow(read_only=True) as session:
         max_id = int(await session.scalar(sa.select(sa.func.max(m.Post.id))) or 0)
-        ids = rng.sample(range(1, max_id + 1), 400 + 4 * fresh)
-        texts = list(await session.scalars(sa.select(m.Post.text).where(m.Post.id.in_(ids[:400]))))
-        others = list(await session.scalars(sa.select(m.Post.text).where(m.Post.id.in_(ids[400:]))))
+        ids = rng.sample(range(1, max_id + 1), 400)
+        others_ids = (fresh_rng or rng).sample(range(1, max_id + 1), 4 * fresh)
+        texts = list(await session.scalars(sa.select(m.Post.text).where(m.Post.id.in_(ids))))
+        others = list(await session.scalars(sa.select(m.Post.text).where(m.Post.id.in_(others_ids))
+                                            .order_by(m.Post.id)))
     words = Counter(w.lower() for t in texts for w in re.findall(r"[а-яёіїєґ]{6,}", t.lower()))
     common = words.most_common(1)[0][0]
     rare = next(w for w, n in words.most_common()[::-1] if n == 1)
@@ -103,7 +107,8 @@ async def _words(db: Any, rng: random.Random, fresh: int = 0) -> tuple[str, str,
     return common, rare, phrase, phrases
 
 
-async def _measure(url: str, requests: int, rng: random.Random, only: str = "") -> dict[str, list[float]]:
+async def _measure(url: str, requests: int, rng: random.Random, only: str = "",
+                   fresh_seed: int = 1) -> dict[str, list[float]]:
     import httpx
 
     from bot.commands import CommandContext, access
@@ -126,7 +131,7 @@ async def _measure(url: str, requests: int, rng: random.Random, only: str = "") 
         sub = await session.scalar(sa.select(m.Subscriber.id).where(m.Subscriber.chat_id == 1))
         rule = await session.scalar(sa.select(m.Rule.id).where(m.Rule.subscriber_id == sub).order_by(m.Rule.id))
         channel = await session.scalar(sa.select(m.Channel.id).order_by(m.Channel.id))
-    common, rare, phrase, fresh = await _words(db, rng, requests)
+    common, rare, phrase, fresh = await _words(db, rng, requests, random.Random(fresh_seed))
     print(f"  search words: common {common!r}, rare {rare!r}, phrase {phrase}; {len(fresh)} phrases asked once "
           f"({', '.join(fresh[:3])}, ...)", file=sys.stderr)
     pages = {
@@ -281,6 +286,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="a PostgreSQL database this benchmark may drop and make again ('' to skip)")
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--reuse", action="store_true", help="the databases are loaded already: measure only")
+    parser.add_argument("--seed", type=int, default=1,
+                        help="draws the phrases asked once (a run on a database already measured: another seed)")
     parser.add_argument("--only", default="", help="measure only the pages whose name starts so (timeline, search)")
     parser.add_argument("--distinct", action="store_true",
                         help="generate every post (slow: the corpus generator's pace); by default the posts of "
@@ -300,7 +307,7 @@ def main(argv: list[str] | None = None) -> None:
                 asyncio.run(_pg_fresh(url))
         print(f"{label}: preparing {args.posts:,} posts", file=sys.stderr)
         asyncio.run(prepare(url, args.posts, args.cache, args.reuse, args.distinct))
-        times = asyncio.run(_measure(url, args.requests, rng, args.only))
+        times = asyncio.run(_measure(url, args.requests, rng, args.only, args.seed))
         report(f"{label}, {args.posts:,} posts, {args.requests} requests a page", times)
 
 
