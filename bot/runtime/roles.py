@@ -247,6 +247,8 @@ async def build_role(rt: Runtime, role: str) -> Service:
         return run_bot
     if role == "web":
         from bot.commands import CommandContext
+        from bot.domain import Rule
+        from bot.matching import compile_rules
         from bot.web import create_web_app
         from bot.web.server import serve
 
@@ -256,6 +258,9 @@ async def build_role(rt: Runtime, role: str) -> Service:
             commands = CommandContext(db=app.db, settings=settings, now=app.clock.now,
                                       rules_changed=app.pipeline.reload_rules)
             web = await create_web_app(app.db, settings, app.clock, commands)
+            # the word dictionaries load on a process's first analysed word (0.25 s): at start, not
+            # in a person's first search (a no-op when this process's matcher has loaded them)
+            compile_rules([Rule(0, "обстрел")]).match("обстрел test")
             await serve(web, settings.web.host, settings.web.port, stop, beat=lambda: metrics.heartbeat("web"))
 
         return run_web
