@@ -182,6 +182,9 @@ async def _measure(url: str, requests: int, rng: random.Random, only: str = "",
                 response = await client.get(f"/search?q={asked}")
                 times[name].append(time.perf_counter() - began)
                 assert response.status_code == 200, (asked, response.status_code)
+            slowest = sorted(zip(times[name], fresh, strict=True), reverse=True)[:3]
+            print("  slowest phrases asked once: " + ", ".join(f"{q} {t * 1000:.0f} ms" for t, q in slowest),
+                  file=sys.stderr)
     await db.dispose()
     return times
 
