@@ -138,6 +138,7 @@ class _Search:
     # a phrase rule's words' every form (None: not all known): a row whose positions the database
     # checked (``placed``) holds the phrases, so only these words need the dictionaries
     phrase_forms: frozenset[str] | None = None
+    placed_matcher: CompiledMatcher | None = None
     found: list[FoundPost] = field(default_factory=list)
     confirmed: int = 0  # matches seen (the page and beyond)
     checked: int = 0  # candidates given to the matcher
@@ -173,9 +174,14 @@ class _Search:
                 return
             if self.phrase_forms is not None and getattr(row, "placed", False):
                 # the database found the phrases' words in a row: the rest are not analysed (a cold
-                # word costs ~0.1 ms); no hits then means a form the dictionaries do not list
-                self.matcher.assume_no_hits(w for w in toks.words if w not in self.phrase_forms and not w.isascii())
-                hits = self.matcher.match_tokens(toks, channel) if text else []
+                # word costs ~0.1 ms); no hits then means a form the dictionaries do not list. A
+                # matcher of its own: the words it takes as no hits must not be so for a row
+                # without positions, which the whole matcher confirms
+                if self.placed_matcher is None:
+                    self.placed_matcher = compile_rules([Rule(0, self.rule)], settings=self.matcher.settings)
+                placed = self.placed_matcher
+                placed.assume_no_hits(w for w in toks.words if w not in self.phrase_forms and not w.isascii())
+                hits = placed.match_tokens(toks, channel) if text else []
                 if not hits:
                     hits = compile_rules([Rule(0, self.rule)], settings=self.matcher.settings).match(text, channel)
             else:
