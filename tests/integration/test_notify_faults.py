@@ -51,7 +51,7 @@ def _seed(url: str, hook_url: str, ntfy_url: str) -> None:
                 chats += [(20_000 + i, "ntfy") for i in range(NTFY_CHATS)]
                 await session.execute(insert(m.Subscriber), [
                     {"chat_id": chat, "title": kind, "created_at": now} for chat, kind in chats])
-                subs = dict((await session.execute(select(m.Subscriber.chat_id, m.Subscriber.id))).tuples().all())
+                subs = dict((await session.execute(select(m.Subscriber.chat_id, m.Subscriber.id))).all())
                 for chat, kind in chats:
                     keyed = kind == "hook"
                     target = m.NotifyTarget(subscriber_id=subs[chat], mode="only", url=f"plain:{hook_url if keyed else ntfy_url}",
