@@ -285,6 +285,7 @@ async def load(
     from sqlalchemy import text
 
     from bot.domain import text_hash
+    from bot.matching.index import phrase_pairs
     from bot.search.fts import drop_index, ensure_index
 
     began = time.perf_counter()
@@ -312,7 +313,7 @@ async def load(
 
     async with db.engine.begin() as conn:
         raw = (await conn.get_raw_connection()).driver_connection
-        insert = f"INSERT INTO posts ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+        insert = f"INSERT INTO posts ({', '.join(_COLUMNS)}, phrase_pairs) VALUES ({', '.join('?' * (len(_COLUMNS) + 1))})"
         source_iter = iter(source)
         if pg:  # the phrase positions too, as the search indexer writes them (COPY's binary tsvector)
             await raw.set_type_codec("tsvector", schema="pg_catalog", encoder=tsvector_binary,
@@ -321,8 +322,8 @@ async def load(
             if pg:
                 await raw.copy_records_to_table(
                     "posts", records=[(*row, _positions(row[3])) for row in chunk], columns=[*_COLUMNS, "phrase_tsv"])
-            else:
-                await raw.executemany(insert, chunk)
+            else:  # SQLite: the pairs of adjacent words' keys, as the search indexer writes them
+                await raw.executemany(insert, [(*row, phrase_pairs(_positions(row[3]))) for row in chunk])
             count += len(chunk)
             if progress is not None:
                 progress(count)

@@ -7,12 +7,15 @@ a key whole). Turning a rule into a query over those keys is the archive search'
 
 On PostgreSQL a post also gets its `phrase_vector`: the same keys, each at the positions of the
 words that carry it, so a phrase's words in a row are found by the database (`<->`) instead of by
-the matcher reading every post that holds them apart.
+the matcher reading every post that holds them apart. On SQLite, whose FTS5 index cannot place two
+keys at one position, a post gets its `phrase_pairs` instead: a token for each two keys of adjacent
+words (hashed into PAIR_BUCKETS), so a phrase's words in a row are asked of the index as pairs.
 """
 
 from __future__ import annotations
 
 import itertools
+import zlib
 
 from bot.matching.generations import Generations
 from bot.matching.morph import morphology
@@ -57,6 +60,14 @@ def index_entries(text: str) -> tuple[str, str | None]:
     return index_tokens(toks), phrase_vector(toks)
 
 
+def index_pairs(text: str) -> tuple[str, str | None]:
+    """`index_text` and `phrase_pairs` of ``text`` (SQLite's entries), tokenised once."""
+    if not text:
+        return "", None
+    toks = tokenize(text[:MAX_INDEX_TEXT])
+    return index_tokens(toks), phrase_pairs(key_positions(toks))
+
+
 # PostgreSQL keeps positions 1..16383 (a larger one becomes 16383) and 256 positions of a lexeme (the
 # rest are dropped, silently): a post past either has no phrase vector, never a wrong one
 MAX_POSITION = 16383
@@ -74,6 +85,50 @@ def phrase_vector(toks: Tokens) -> str | None:
     if where is None:
         return None
     return " ".join(f"{ts_lexeme(key)}:{','.join(map(str, p))}" for key, p in where.items())
+
+
+# SQLite's pairs (`phrase_pairs`): the two keys of adjacent words hashed into one of 2**20 buckets,
+# written as a token no key can be (keys are letters and digits; the middle dot is neither). A
+# bucket holds many pairs: a phrase asked of the index finds the posts with its pair and those
+# with another pair of the same bucket, which the matcher turns away (about a hundred posts in a
+# million; a rule's words are asked of the index too, so fewer still). Necessary, never wrong.
+PAIR_MARK = "\u00b7"
+PAIR_BITS = 20
+PAIR_BUCKETS = 1 << PAIR_BITS
+_B32 = "0123456789abcdefghijklmnopqrstuv"
+# in every post whose pairs are written: a post without it (pairs unknown: stored before migration
+# 0032 and not reindexed since, too long to place, or its text changed by a writer that did not
+# write them) stays a candidate for every phrase
+PAIRS_KNOWN = PAIR_MARK + "p"
+MAX_PAIRS = 8192  # distinct pair tokens a post may have; past it (some 3,000 words), its pairs are unknown
+
+
+def pair_token(first: str, second: str) -> str:
+    """The token of two keys of adjacent words (`phrase_pairs`), as the index and a query write it."""
+    h = zlib.crc32(f"{first} {second}".encode()) & (PAIR_BUCKETS - 1)
+    return PAIR_MARK + "".join(_B32[(h >> shift) & 31] for shift in range(PAIR_BITS - 5, -1, -5))
+
+
+def phrase_pairs(where: dict[str, list[int]] | None) -> str | None:
+    """The post's pair tokens from its keys' positions (`key_positions`): for each two words at
+    adjacent positions, each key of the first with each key of the second; led by PAIRS_KNOWN.
+    None when the positions are unknown or the pairs too many (the post stays a candidate)."""
+    if where is None:
+        return None
+    at: dict[int, list[str]] = {}
+    for key, positions in where.items():
+        for position in positions:
+            at.setdefault(position, []).append(key)
+    tokens: dict[str, None] = {PAIRS_KNOWN: None}
+    for position, firsts in at.items():
+        seconds = at.get(position + 1)
+        if seconds is not None:
+            for first in firsts:
+                for second in seconds:
+                    tokens[pair_token(first, second)] = None
+        if len(tokens) > MAX_PAIRS:
+            return None
+    return " ".join(tokens)
 
 
 def key_positions(toks: Tokens) -> dict[str, list[int]] | None:

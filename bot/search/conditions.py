@@ -2,14 +2,17 @@
 
 A rule becomes a necessary condition over the index keys (bot/matching/index.py): a post that can
 match the rule always passes it; the real matcher then confirms the candidates. The condition is
-written as an FTS5 MATCH query (SQLite) or a tsquery (PostgreSQL). On PostgreSQL a rule's required
-phrases also become `phrase_tsquery`, their words in a row over the posts' keys by position.
+written as an FTS5 MATCH query (SQLite) or a tsquery (PostgreSQL). A rule's required phrases also
+become their words in a row: on PostgreSQL `phrase_tsquery`, over the posts' keys by position; on
+SQLite `fts5_pairs`, over the posts' pairs of adjacent words' keys.
 """
 
 from __future__ import annotations
 
+import itertools
+
+from bot.matching.index import PAIRS_KNOWN, pair_token, ts_lexeme
 from bot.matching.index import index_key as _key
-from bot.matching.index import ts_lexeme
 from bot.matching.rules import Atom, Expr, ParsedRule, Term
 from bot.search.forms import required_phrases
 
@@ -139,3 +142,36 @@ def _positioned(cond: Cond) -> str:
     if cond[0] == "prefix":
         return ts_lexeme(cond[1]) + ":*"
     return "(" + " | ".join(_positioned(c) for c in cond[1]) + ")"
+
+
+def fts5_pairs(rule: ParsedRule) -> str | None:
+    """The pairs of adjacent words every match of ``rule`` contains, as an FTS5 query over the posts'
+    pair tokens (bot/matching/index.py `phrase_pairs`): for each two adjacent words of a required
+    phrase, one of the tokens of a key of the first with a key of the second. None when the rule
+    requires no phrase or no pair can be asked (a prefix stands on either side). Necessary, not
+    sufficient: a phrase of three words holds both its pairs, not always in one place."""
+    pairs: dict[str, None] = {}
+    for atoms in required_phrases(rule):
+        words = [_atom_cond(atom) for atom in atoms]
+        for first, second in itertools.pairwise(words):
+            a, b = _keys(first), _keys(second)
+            if a and b:
+                tokens = sorted({pair_token(x, y) for x in a for y in b})
+                pairs["(" + " OR ".join(f'"{t}"' for t in tokens) + ")"] = None
+    return " AND ".join(pairs) if pairs else None
+
+
+def with_pairs(words: str, pairs: str | None) -> str:
+    """An FTS5 query for the posts that hold ``words`` and, when their pairs are known, ``pairs``."""
+    if pairs is None:
+        return words
+    return f'({words} AND {pairs}) OR ({words} NOT "{PAIRS_KNOWN}")'
+
+
+def _keys(cond: Cond) -> list[str]:
+    """A phrase word's keys (one of which a post's word carries), or [] for a prefix or no key."""
+    if cond is None or cond[0] == "prefix":
+        return []
+    if cond[0] == "key":
+        return [cond[1]]
+    return [c[1] for c in cond[1]]

@@ -4,8 +4,9 @@ Ingestion stores a post with ``lemma_text`` NULL, meaning "not in the search ind
 on: matching and alerts never wait for the index. The indexer then computes the lemma text of
 the pending posts, oldest first, a short transaction per batch; writing ``lemma_text`` is what
 updates the index (SQLite: the FTS5 triggers; PostgreSQL: the GIN index over the generated
-``lemma_tsv``). On PostgreSQL the same statement writes the post's ``phrase_tsv`` (its keys at their
-words' positions, for phrases: migration 0030).
+``lemma_tsv``). The same statement writes what phrases are found by: on PostgreSQL the post's
+``phrase_tsv`` (its keys at their words' positions: migration 0030), on SQLite its ``phrase_pairs``
+(a token for each two keys of adjacent words: migration 0032).
 
 Ingestion comes first. The indexer runs a batch when ingestion has been quiet for `idle_seconds`,
 or when it has waited `max_wait_seconds` (so a long burst cannot starve it). Search stays exact
@@ -26,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.matching.index import index_entries, index_text
+from bot.matching.index import index_entries, index_pairs
 from bot.storage import models as m
 from bot.storage.database import Database
 
@@ -40,22 +41,22 @@ UNINDEXABLE = ""
 _POSTS = m.Post.__table__
 assert isinstance(_POSTS, sa.Table)
 
-# only a row still pending and still holding the text that was read (an edit in between sets the
-# row pending again with a new text: its own pass indexes that)
-_FILL = (
-    sa.update(_POSTS)
-    .where(_POSTS.c.id == sa.bindparam("pid"), _POSTS.c.lemma_text.is_(None), _POSTS.c.text_hash == sa.bindparam("hash"))
-    .values(lemma_text=sa.bindparam("lemmas"))
-)
 # PostgreSQL: the positions too, in the same statement (the column is PostgreSQL's alone)
 _FILL_PG = sa.text(
     "UPDATE posts SET lemma_text = :lemmas, phrase_tsv = CAST(:vector AS tsvector) "
     "WHERE id = :pid AND lemma_text IS NULL AND text_hash = :hash"
 )
+# SQLite: the pairs too (the column is SQLite's alone). Only a row still pending and still holding
+# the text that was read (an edit in between sets the row pending again with a new text: its own
+# pass indexes that)
+_FILL = sa.text(
+    "UPDATE posts SET lemma_text = :lemmas, phrase_pairs = :pairs "
+    "WHERE id = :pid AND lemma_text IS NULL AND text_hash = :hash"
+)
 
 
 def fill_statement(session: AsyncSession) -> Any:
-    """`_FILL` or, on PostgreSQL, `_FILL_PG` (parameters pid, hash, lemmas, vector)."""
+    """The statement that indexes a pending post (parameters pid, hash, lemmas, vector, pairs)."""
     return _FILL_PG if _dialect(session) == "postgresql" else _FILL
 
 
@@ -75,8 +76,8 @@ async def index_pending(session: AsyncSession, limit: int) -> int:
         return 0
     fill = fill_statement(session)
     # an error in the analysis itself (a bug, not the post) rolls the batch back and is retried
-    positions = fill is _FILL_PG
-    params = [{"pid": r.id, "hash": r.text_hash, **entries(r.text or "", positions=positions)} for r in rows]
+    dialect = _dialect(session)
+    params = [{"pid": r.id, "hash": r.text_hash, **entries(r.text or "", dialect)} for r in rows]
     try:
         async with session.begin_nested():  # a savepoint: a refused row must not cost the batch
             await session.execute(fill, params)
@@ -91,17 +92,18 @@ async def index_pending(session: AsyncSession, limit: int) -> int:
                 log.warning("post %s cannot be indexed (%s); it is left out of the search index",
                             row["pid"], exc.orig.__class__.__name__ if exc.orig is not None else "error")
                 async with session.begin_nested():
-                    await session.execute(fill, [{**row, "lemmas": UNINDEXABLE, "vector": None}])
+                    await session.execute(fill, [{**row, "lemmas": UNINDEXABLE, "vector": None, "pairs": None}])
     return len(rows)
 
 
-def entries(text: str, *, positions: bool) -> dict[str, str | None]:
-    """A post's index parameters: its lemma text and, for PostgreSQL (``positions``), its phrase
-    vector (`index_entries`; SQLite keeps no positions: not computed there)."""
-    if not positions:
-        return {"lemmas": index_text(text), "vector": None}
-    lemmas, vector = index_entries(text)
-    return {"lemmas": lemmas, "vector": vector}
+def entries(text: str, dialect: str) -> dict[str, str | None]:
+    """A post's index parameters: its lemma text and what finds its phrases, PostgreSQL's phrase
+    vector (`index_entries`) or SQLite's pairs (`index_pairs`)."""
+    if dialect == "postgresql":
+        lemmas, vector = index_entries(text)
+        return {"lemmas": lemmas, "vector": vector, "pairs": None}
+    lemmas, pairs = index_pairs(text)
+    return {"lemmas": lemmas, "vector": None, "pairs": pairs}
 
 
 async def pending_count(db: Database) -> int:

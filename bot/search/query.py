@@ -11,9 +11,10 @@ days"), and by `tgmon search`. How a search runs (`search_posts`):
    it holds the page. A common word fills the page from the first day; a rare one costs a few index
    lookups, each bounded by its window. The matcher confirms every candidate (and finds highlights);
    a rule's phrases first pass `PhraseGate` (forms.py), which turns away, from the words alone, the
-   candidates where they cannot stand in a row. On PostgreSQL the database has already kept only
-   the posts whose words stand in a row by position (``posts.phrase_tsv``, `phrase_tsquery`), but
-   for those whose positions are unknown (stored before migration 0030 and not reindexed since).
+   candidates where they cannot stand in a row. The database has already kept only the posts whose
+   words stand in a row, but for those where it does not know (stored before the migration and not
+   reindexed since): on PostgreSQL by position (``posts.phrase_tsv``, `phrase_tsquery`), on SQLite
+   by the pairs of adjacent words' keys in FTS5 (``posts.phrase_pairs``, `fts5_pairs`).
 3. The total: a rule the index answers exactly (words, AND, OR, NOT of words) is counted in the
    index up to COUNT_CAP; past it the answer is "at least COUNT_CAP" (``exact`` False). Any other
    rule is counted by confirming candidates beyond the page while MATCH_BUDGET lasts, and for no
@@ -43,7 +44,15 @@ from bot.matching.literals import exotic, required_literals
 from bot.matching.matcher import CompiledMatcher, compile_rules
 from bot.matching.rules import Expr, ParsedRule, parse_rule
 from bot.matching.text import fold, tokenize
-from bot.search.conditions import condition, exact_by_index, fts5_query, phrase_tsquery, tsquery
+from bot.search.conditions import (
+    condition,
+    exact_by_index,
+    fts5_pairs,
+    fts5_query,
+    phrase_tsquery,
+    tsquery,
+    with_pairs,
+)
 from bot.search.forms import PhraseGate, rule_forms
 from bot.search.fts import PG_PHRASES, PG_VECTOR
 from bot.storage import models as m
@@ -419,7 +428,9 @@ async def search_posts(
                 pending_found, pending_confirmed = waiting.found, waiting.confirmed
 
         if cond is not None and db.dialect == "sqlite":
-            total, exact, stopped_at = await _sqlite_fts(session, search, filters, fts5_query(cond), since, began,
+            # a rule's phrases asked as pairs of adjacent words, where a post's pairs are known
+            fts = with_pairs(fts5_query(cond), fts5_pairs(parsed))
+            total, exact, stopped_at = await _sqlite_fts(session, search, filters, fts, since, began,
                                                          by_index=by_index, max_confirm=max_confirm if count else 0,
                                                          since_filter=since_filter, count=count)
         else:

@@ -14,19 +14,15 @@ from bot.storage import models as m
 from bot.storage.database import Database
 
 VERSION_KEY = "matching.index_version"
-_REWRITE = (
-    sa.update(m.Post.__table__)  # type: ignore[arg-type]
-    .where(m.Post.__table__.c.id == sa.bindparam("pid"))  # type: ignore[attr-defined]
-    .values(lemma_text=sa.bindparam("lemmas"))
-)
+_REWRITE = sa.text("UPDATE posts SET lemma_text = :lemmas, phrase_pairs = :pairs WHERE id = :pid")
 _REWRITE_PG = sa.text("UPDATE posts SET lemma_text = :lemmas, phrase_tsv = CAST(:vector AS tsvector) WHERE id = :pid")
 
 
 async def reindex(
     db: Database, *, only_missing: bool = False, batch: int = 1000, progress: Callable[[int], None] | None = None
 ) -> int:
-    """Rewrite posts.lemma_text, and on PostgreSQL posts.phrase_tsv (all, or only the posts not
-    indexed yet). Returns how many posts were rewritten."""
+    """Rewrite posts.lemma_text with posts.phrase_tsv (PostgreSQL) or posts.phrase_pairs (SQLite),
+    all, or only the posts not indexed yet. Returns how many posts were rewritten."""
     last, done = 0, 0
     while not only_missing:
         async with db.uow() as session:
@@ -36,7 +32,7 @@ async def reindex(
                 break
             await session.execute(
                 _REWRITE_PG if db.dialect == "postgresql" else _REWRITE,
-                [{"pid": r.id, **entries(r.text or "", positions=db.dialect == "postgresql")} for r in rows],
+                [{"pid": r.id, **entries(r.text or "", db.dialect)} for r in rows],
             )
         done += len(rows)
         last = rows[-1].id

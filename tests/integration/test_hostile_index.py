@@ -69,8 +69,8 @@ async def test_a_post_the_database_refuses_is_marked_and_skipped(
 
     real = indexer_module.entries
 
-    def entries_unbounded(text: str, *, positions: bool) -> dict[str, str | None]:
-        found = real(text, positions=positions)
+    def entries_unbounded(text: str, dialect: str) -> dict[str, str | None]:
+        found = real(text, dialect)
         return {**found, "lemmas": unbounded} if text.startswith("poison") else found
 
     pipeline = Pipeline(db, compile_rules)

@@ -103,7 +103,8 @@ async def test_a_text_changed_after_it_was_read_is_not_indexed_with_the_old_one(
     await pipeline.ingest(_posts(1, text="Обстрел"))
     await pipeline.close()
     async with db.uow() as session:
-        await session.execute(indexer_module._FILL, [{"pid": 1, "hash": "stale", "lemmas": "обстрел"}])
+        await session.execute(indexer_module.fill_statement(session),
+                              [{"pid": 1, "hash": "stale", "lemmas": "обстрел", "vector": None, "pairs": None}])
     assert await pending_count(db) == 1
     async with db.uow() as session:
         assert await index_pending(session, 10) == 1
@@ -115,7 +116,7 @@ async def test_a_failing_batch_loses_nothing_and_is_retried(
 ) -> None:
     pipeline = Pipeline(db, compile_rules, SearchIndexer(db, idle_seconds=0.0, retry_seconds=0.05))
     real = indexer_module.entries
-    monkeypatch.setattr(indexer_module, "entries", lambda text, **_: 1 / 0)
+    monkeypatch.setattr(indexer_module, "entries", lambda text, dialect: 1 / 0)
     with caplog.at_level(logging.WARNING, logger="bot.search.indexer"):
         await pipeline.ingest(_posts(3))
         for _ in range(100):
