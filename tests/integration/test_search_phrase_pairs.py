@@ -33,7 +33,7 @@ from bot.search import search_posts
 from bot.search.conditions import condition, fts5_pairs, fts5_query, with_pairs
 from bot.search.reindex import reindex
 from bot.storage.database import Database
-from tests.unit.test_search_forms import phrase_rule, text
+from tests.unit.test_search_forms import VOCABULARY, phrase_rule, text
 
 NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)  # relative: the test runs on any date
 CHANNEL = domain.ChannelRef(1001, "vvgladkov", "Гладков")
@@ -105,6 +105,30 @@ def test_pairs_never_rule_out_a_post_the_matcher_accepts(fts: sqlite3.Connection
     for t, ok in zip(texts, held, strict=True):
         if matcher.match(t):
             assert ok, (rule, t)
+
+
+@st.composite
+def planted(draw: st.DrawFn) -> tuple[str, str]:
+    """A phrase of the vocabulary's words (forms, made-up words, ё, apostrophes, look-alikes,
+    compounds) and a text that holds it, among other text: most such texts match."""
+    words = draw(st.lists(st.sampled_from(VOCABULARY), min_size=2, max_size=3))
+    said = draw(st.lists(st.sampled_from([" ", "\n", " «", "-"]), min_size=len(words) - 1, max_size=len(words) - 1))
+    phrase = words[0] + "".join(g + w for g, w in zip(said, words[1:], strict=True))
+    return '"' + " ".join(words) + '"', draw(text) + " " + phrase + " " + draw(text)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(st.lists(planted(), min_size=1, max_size=4))
+def test_pairs_find_every_planted_phrase_the_matcher_finds(fts: sqlite3.Connection, cases: list[tuple[str, str]]) -> None:
+    texts = [t for _, t in cases]
+    for rule, t in cases:
+        matcher = compile_rules([Rule(1, rule)])
+        held = _held(fts, [index_pairs(x) for x in texts], _query(rule))
+        for x, ok in zip(texts, held, strict=True):
+            if matcher.match(x):
+                assert ok, (rule, x)
+        assert held[texts.index(t)] or not matcher.match(t)
 
 
 def test_pairs_rule_out_the_words_standing_apart(fts: sqlite3.Connection) -> None:
