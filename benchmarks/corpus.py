@@ -252,6 +252,13 @@ def _positions(text: str) -> dict[str, list[int]] | None:
     return key_positions(tokenize(text[:MAX_INDEX_TEXT])) if text else None
 
 
+def _pairs(text: str) -> str | None:
+    from bot.matching.index import MAX_INDEX_TEXT, phrase_pairs
+    from bot.matching.text import tokenize
+
+    return phrase_pairs(tokenize(text[:MAX_INDEX_TEXT])) if text else None
+
+
 def tsvector_binary(positions: dict[str, list[int]]) -> bytes:
     """A tsvector in PostgreSQL's binary form (what ``tsvectorsend`` writes and ``tsvectorrecv``
     reads): the count of lexemes, then each lexeme's UTF-8 bytes, a NUL, its count of positions and
@@ -285,7 +292,6 @@ async def load(
     from sqlalchemy import text
 
     from bot.domain import text_hash
-    from bot.matching.index import phrase_pairs
     from bot.search.fts import drop_index, ensure_index
 
     began = time.perf_counter()
@@ -323,7 +329,7 @@ async def load(
                 await raw.copy_records_to_table(
                     "posts", records=[(*row, _positions(row[3])) for row in chunk], columns=[*_COLUMNS, "phrase_tsv"])
             else:  # SQLite: the pairs of adjacent words' keys, as the search indexer writes them
-                await raw.executemany(insert, [(*row, phrase_pairs(_positions(row[3]))) for row in chunk])
+                await raw.executemany(insert, [(*row, _pairs(row[3])) for row in chunk])
             count += len(chunk)
             if progress is not None:
                 progress(count)

@@ -65,7 +65,7 @@ def index_pairs(text: str) -> tuple[str, str | None]:
     if not text:
         return "", None
     toks = tokenize(text[:MAX_INDEX_TEXT])
-    return index_tokens(toks), phrase_pairs(key_positions(toks))
+    return index_tokens(toks), phrase_pairs(toks)
 
 
 # PostgreSQL keeps positions 1..16383 (a larger one becomes 16383) and 256 positions of a lexeme (the
@@ -94,8 +94,10 @@ def phrase_vector(toks: Tokens) -> str | None:
 # million; a rule's words are asked of the index too, so fewer still). Necessary, never wrong.
 PAIR_MARK = "\u00b7"
 PAIR_BITS = 20
-PAIR_BUCKETS = 1 << PAIR_BITS
 _B32 = "0123456789abcdefghijklmnopqrstuv"
+# a bucket's token in two halves of 10 bits (two base-32 letters each): two lookups, no formatting
+_HIGH = [PAIR_MARK + _B32[i >> 5] + _B32[i & 31] for i in range(1024)]
+_LOW = [_B32[i >> 5] + _B32[i & 31] for i in range(1024)]
 # in every post whose pairs are written: a post without it (pairs unknown: stored before migration
 # 0032 and not reindexed since, too long to place, or its text changed by a writer that did not
 # write them) stays a candidate for every phrase
@@ -103,31 +105,49 @@ PAIRS_KNOWN = PAIR_MARK + "p"
 MAX_PAIRS = 8192  # distinct pair tokens a post may have; past it (some 3,000 words), its pairs are unknown
 
 
+def _key_hash(key: str) -> int:
+    return zlib.crc32(key.encode("utf-8"))
+
+
+def _bucket(first: int, second: int) -> int:
+    """The bucket of two keys' hashes, in order (a multiplicative mix: its top 20 bits)."""
+    return (((first * 0x9E3779B1 + second) * 0x85EBCA6B) & 0xFFFFFFFF) >> (32 - PAIR_BITS)
+
+
+def _token(bucket: int) -> str:
+    return _HIGH[bucket >> 10] + _LOW[bucket & 1023]
+
+
 def pair_token(first: str, second: str) -> str:
     """The token of two keys of adjacent words (`phrase_pairs`), as the index and a query write it."""
-    h = zlib.crc32(f"{first} {second}".encode()) & (PAIR_BUCKETS - 1)
-    return PAIR_MARK + "".join(_B32[(h >> shift) & 31] for shift in range(PAIR_BITS - 5, -1, -5))
+    return _token(_bucket(_key_hash(first), _key_hash(second)))
 
 
-def phrase_pairs(where: dict[str, list[int]] | None) -> str | None:
-    """The post's pair tokens from its keys' positions (`key_positions`): for each two words at
-    adjacent positions, each key of the first with each key of the second; led by PAIRS_KNOWN.
-    None when the positions are unknown or the pairs too many (the post stays a candidate)."""
-    if where is None:
-        return None
-    at: dict[int, list[str]] = {}
-    for key, positions in where.items():
-        for position in positions:
-            at.setdefault(position, []).append(key)
+def _word_hashes(word: str) -> tuple[int, ...]:
+    return tuple(_key_hash(key) for key in _index_keys(word) if key)
+
+
+_HASHES: Generations[tuple[int, ...]] = Generations(1 << 18)  # folded word -> its keys' hashes
+
+
+def phrase_pairs(toks: Tokens) -> str | None:
+    """The post's pair tokens: for each two words that `key_positions` places side by side, each key
+    of the first with each key of the second (`pair_token`), led by PAIRS_KNOWN. None when the
+    pairs would be too many (the post stays a candidate for every phrase)."""
+    words = toks.words
+    folded, starts, ends = toks.folded, toks.starts, toks.ends
     tokens: dict[str, None] = {PAIRS_KNOWN: None}
-    for position, firsts in at.items():
-        seconds = at.get(position + 1)
-        if seconds is not None:
-            for first in firsts:
-                for second in seconds:
-                    tokens[pair_token(first, second)] = None
-        if len(tokens) > MAX_PAIRS:
-            return None
+    previous: tuple[int, ...] = ()
+    for i, hashes in enumerate(_HASHES.get_many(words, _word_hashes)):
+        if previous and phrase_gap_ok(folded, ends[i - 1], starts[i], tight=False):
+            for first in previous:
+                mixed = first * 0x9E3779B1
+                for second in hashes:
+                    bucket = (((mixed + second) * 0x85EBCA6B) & 0xFFFFFFFF) >> (32 - PAIR_BITS)  # `_bucket`
+                    tokens[_HIGH[bucket >> 10] + _LOW[bucket & 1023]] = None
+            if len(tokens) > MAX_PAIRS:
+                return None
+        previous = hashes
     return " ".join(tokens)
 
 

@@ -24,7 +24,6 @@ from bot.matching.index import (
     PAIR_MARK,
     PAIRS_KNOWN,
     index_pairs,
-    key_positions,
     pair_token,
     phrase_pairs,
 )
@@ -40,7 +39,7 @@ CHANNEL = domain.ChannelRef(1001, "vvgladkov", "Гладков")
 
 
 def test_each_two_keys_of_adjacent_words_make_a_pair() -> None:
-    pairs = phrase_pairs(key_positions(tokenize("Обстрелы батальона, обстрел.")))
+    pairs = phrase_pairs(tokenize("Обстрелы батальона, обстрел."))
     assert pairs is not None
     tokens = pairs.split(" ")
     assert tokens[0] == PAIRS_KNOWN
@@ -54,10 +53,9 @@ def test_each_two_keys_of_adjacent_words_make_a_pair() -> None:
 
 
 def test_a_post_whose_pairs_would_not_fit_has_none() -> None:
-    assert phrase_pairs(None) is None
     many = " ".join(f"w{i}" for i in range(2 * MAX_PAIRS))  # some pairs share a bucket: twice as many
-    assert phrase_pairs(key_positions(tokenize(many))) is None
-    assert phrase_pairs(key_positions(tokenize(" ".join(f"w{i}" for i in range(MAX_PAIRS // 2))))) is not None
+    assert phrase_pairs(tokenize(many)) is None
+    assert phrase_pairs(tokenize(" ".join(f"w{i}" for i in range(MAX_PAIRS // 2)))) is not None
     assert index_pairs("") == ("", None)
 
 
