@@ -161,10 +161,13 @@ def fts5_pairs(rule: ParsedRule) -> str | None:
     return " AND ".join(pairs) if pairs else None
 
 
-def with_pairs(words: str, pairs: str | None) -> str:
-    """An FTS5 query for the posts that hold ``words`` and, when their pairs are known, ``pairs``."""
+def with_pairs(words: str, pairs: str | None, *, unpaired: bool = True) -> str:
+    """An FTS5 query for the posts that hold ``words`` and, when their pairs are known, ``pairs``;
+    ``unpaired`` False: every post with keys has its pairs (the part for the others is left out)."""
     if pairs is None:
         return words
+    if not unpaired:
+        return f"{words} AND {pairs}"
     return f'({words} AND {pairs}) OR ({words} NOT "{PAIRS_KNOWN}")'
 
 

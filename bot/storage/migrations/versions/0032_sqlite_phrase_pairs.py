@@ -8,7 +8,9 @@ word's several keys (its form and each lemma) at one position without a tokenize
 bot/matching/index.py `phrase_pairs`) holds a token for each two keys of adjacent words, and
 ``posts_fts`` gets it as a second column: a phrase is asked of the index as its pairs. A post
 whose pairs are unknown (NULL: every post stored before this revision, until `tgmon reindex`; a
-post too long to place every word) lacks the PAIRS_KNOWN token and stays a candidate, as before.
+post too long to place every word) lacks the PAIRS_KNOWN token and stays a candidate, as before;
+the partial index ``ix_posts_unpaired`` lists the posts with keys and no pairs, so a search asks
+the index for those only while there are any (after `tgmon reindex`, none).
 The index's trigger on updates keeps the pairs with the text they were made from: a change of
 ``posts.text`` that does not write new pairs sets them NULL. PostgreSQL is unchanged (its
 ``phrase_tsv`` does the same by position: 0030).
@@ -40,6 +42,7 @@ _REBUILD = "INSERT INTO posts_fts(posts_fts) VALUES ('rebuild')"
 _STALE = "new.text IS NOT old.text AND new.phrase_pairs IS old.phrase_pairs"
 _UP = [
     "ALTER TABLE posts ADD COLUMN phrase_pairs TEXT",
+    "CREATE INDEX IF NOT EXISTS ix_posts_unpaired ON posts (id) WHERE phrase_pairs IS NULL AND lemma_text <> ''",
     *_DROP,
     "CREATE VIRTUAL TABLE IF NOT EXISTS posts_fts USING fts5(lemma_text, phrase_pairs, content='posts', "
     "content_rowid='id', detail=none, columnsize=0, tokenize='ascii')",
@@ -58,6 +61,7 @@ _UP = [
 ]
 _DOWN = [
     *_DROP,
+    "DROP INDEX IF EXISTS ix_posts_unpaired",
     "ALTER TABLE posts DROP COLUMN phrase_pairs",
     "CREATE VIRTUAL TABLE IF NOT EXISTS posts_fts USING fts5(lemma_text, content='posts', content_rowid='id', "
     "detail=none, columnsize=0, tokenize='ascii')",
