@@ -589,7 +589,7 @@ async def _sqlite_fts(
     floor = _Floor(session, since)
     await floor.first()
     complete = True
-    size = max(limit, 20) + 5 if by_index or paired else CHUNK
+    size = max(limit, 20) + 5 if by_index else limit + 5 if paired else CHUNK
     most = PAIRED_CHUNK if paired else 2000
     while await floor.above(below):
         ids = list(await session.scalars(_FTS_IDS, {"q": fts, "below": below, "n": size}))

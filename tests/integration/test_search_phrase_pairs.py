@@ -87,11 +87,11 @@ def _held(conn: sqlite3.Connection, entries: list[tuple[str, str | None]], query
     return [i in found for i in range(1, len(entries) + 1)]
 
 
-def _query(rule: str) -> str:
+def _query(rule: str, *, unpaired: bool = True) -> str:
     parsed = parse_rule(rule)
     cond = condition(parsed)
     assert cond is not None
-    return with_pairs(fts5_query(cond), fts5_pairs(parsed))
+    return with_pairs(fts5_query(cond), fts5_pairs(parsed), unpaired=unpaired)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -122,11 +122,13 @@ def test_pairs_find_every_planted_phrase_the_matcher_finds(fts: sqlite3.Connecti
     texts = [t for _, t in cases]
     for rule, t in cases:
         matcher = compile_rules([Rule(1, rule)])
-        held = _held(fts, [index_pairs(x) for x in texts], _query(rule))
-        for x, ok in zip(texts, held, strict=True):
-            if matcher.match(x):
-                assert ok, (rule, x)
-        assert held[texts.index(t)] or not matcher.match(t)
+        # every post has its pairs: asked with or without the part for posts that have none
+        for unpaired in (True, False):
+            held = _held(fts, [index_pairs(x) for x in texts], _query(rule, unpaired=unpaired))
+            for x, ok in zip(texts, held, strict=True):
+                if matcher.match(x):
+                    assert ok, (rule, x)
+            assert held[texts.index(t)] or not matcher.match(t)
 
 
 def test_pairs_rule_out_the_words_standing_apart(fts: sqlite3.Connection) -> None:
@@ -138,6 +140,7 @@ def test_pairs_rule_out_the_words_standing_apart(fts: sqlite3.Connection) -> Non
     # a post whose pairs are unknown stays a candidate; one without the words does not
     unknown = [(lemmas, None) for lemmas, _ in entries]
     assert _held(fts, unknown, query) == [True] * 8
+    assert _held(fts, unknown, _query('"обстрел батальона"', unpaired=False)) == [False] * 8  # when none lacks them
     assert _held(fts, [(index_pairs("батальон на месте")[0], None)], query) == [False]
 
 
