@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import domain
 from bot.domain import Rule
 from bot.ingest.pipeline import Pipeline
 from bot.matching import compile_rules, parse_rule
@@ -32,10 +30,8 @@ from bot.search import search_posts
 from bot.search.conditions import condition, fts5_pairs, fts5_query, with_pairs
 from bot.search.reindex import reindex
 from bot.storage.database import Database
+from tests.integration.test_search_phrase_positions import NOW, _posts
 from tests.unit.test_search_forms import VOCABULARY, phrase_rule, text
-
-NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)  # relative: the test runs on any date
-CHANNEL = domain.ChannelRef(1001, "vvgladkov", "Гладков")
 
 
 def test_each_two_keys_of_adjacent_words_make_a_pair() -> None:
@@ -142,11 +138,6 @@ def test_pairs_rule_out_the_words_standing_apart(fts: sqlite3.Connection) -> Non
     assert _held(fts, unknown, query) == [True] * 8
     assert _held(fts, unknown, _query('"обстрел батальона"', unpaired=False)) == [False] * 8  # when none lacks them
     assert _held(fts, [(index_pairs("батальон на месте")[0], None)], query) == [False]
-
-
-def _posts(texts: list[str], edit_date: datetime | None = None) -> list[domain.Post]:
-    return [domain.Post(channel=CHANNEL, message_id=i, date=NOW - timedelta(hours=i), text=t, edit_date=edit_date)
-            for i, t in enumerate(texts, 1)]
 
 
 async def _pairs(db: Database) -> dict[int, str | None]:
