@@ -31,7 +31,7 @@ from bot.search.conditions import condition, fts5_pairs, fts5_query, with_pairs
 from bot.search.reindex import reindex
 from bot.storage.database import Database
 from tests.integration.test_search_phrase_positions import NOW, _posts
-from tests.unit.test_search_forms import VOCABULARY, phrase_rule, text
+from tests.unit.test_search_forms import phrase_rule, planted, text
 
 
 def test_each_two_keys_of_adjacent_words_make_a_pair() -> None:
@@ -99,16 +99,6 @@ def test_pairs_never_rule_out_a_post_the_matcher_accepts(fts: sqlite3.Connection
     for t, ok in zip(texts, held, strict=True):
         if matcher.match(t):
             assert ok, (rule, t)
-
-
-@st.composite
-def planted(draw: st.DrawFn) -> tuple[str, str]:
-    """A phrase of the vocabulary's words (forms, made-up words, ё, apostrophes, look-alikes,
-    compounds) and a text that holds it, among other text: most such texts match."""
-    words = draw(st.lists(st.sampled_from(VOCABULARY), min_size=2, max_size=3))
-    said = draw(st.lists(st.sampled_from([" ", "\n", " «", "-"]), min_size=len(words) - 1, max_size=len(words) - 1))
-    phrase = words[0] + "".join(g + w for g, w in zip(said, words[1:], strict=True))
-    return '"' + " ".join(words) + '"', draw(text) + " " + phrase + " " + draw(text)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,

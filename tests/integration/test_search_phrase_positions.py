@@ -24,7 +24,7 @@ from bot.search import search_posts
 from bot.search.conditions import phrase_tsquery
 from bot.search.reindex import reindex
 from bot.storage.database import Database
-from tests.unit.test_search_forms import phrase_rule, text
+from tests.unit.test_search_forms import phrase_rule, planted, text
 
 NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)  # relative: the test runs on any date
 CHANNEL = domain.ChannelRef(1001, "vvgladkov", "Гладков")
@@ -87,6 +87,25 @@ def test_positions_never_rule_out_a_post_the_matcher_accepts(
     for t, ok in zip(texts, held, strict=True):
         if matcher.match(t):
             assert ok, (rule, t, query)
+
+
+@pytest.mark.postgres
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(st.lists(planted(), min_size=1, max_size=4))
+def test_positions_find_every_planted_phrase_the_matcher_finds(
+    pg: tuple[asyncio.AbstractEventLoop, asyncpg.Connection], cases: list[tuple[str, str]]
+) -> None:
+    texts = [t for _, t in cases]
+    vectors = [phrase_vector(tokenize(t)) for t in texts]
+    for rule, _ in cases:
+        query = phrase_tsquery(parse_rule(rule))
+        if query is None:
+            continue
+        matcher = compile_rules([Rule(1, rule)])
+        for x, ok in zip(texts, _holds(pg, vectors, query), strict=True):
+            if matcher.match(x):
+                assert ok, (rule, x, query)
 
 
 @pytest.mark.postgres

@@ -32,6 +32,16 @@ text = st.lists(st.tuples(st.sampled_from(VOCABULARY), st.sampled_from(GAPS)), m
     lambda parts: "".join(w.capitalize() if i % 7 == 0 else w + g for i, (w, g) in enumerate(parts)))
 
 
+@st.composite
+def planted(draw: st.DrawFn) -> tuple[str, str]:
+    """A phrase of the vocabulary's words (forms, made-up words, ё, apostrophes, look-alikes,
+    compounds) and a text that holds it, among other text: most such texts match."""
+    words = draw(st.lists(st.sampled_from(VOCABULARY), min_size=2, max_size=3))
+    said = draw(st.lists(st.sampled_from([" ", "\n", " «", "-"]), min_size=len(words) - 1, max_size=len(words) - 1))
+    phrase = words[0] + "".join(g + w for g, w in zip(said, words[1:], strict=True))
+    return '"' + " ".join(words) + '"', draw(text) + " " + phrase + " " + draw(text)
+
+
 def _gate(rule: str) -> PhraseGate:
     gate = PhraseGate.of(parse_rule(rule))
     assert gate is not None
