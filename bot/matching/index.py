@@ -9,7 +9,7 @@ On PostgreSQL a post also gets its `phrase_vector`: the same keys, each at the p
 words that carry it, so a phrase's words in a row are found by the database (`<->`) instead of by
 the matcher reading every post that holds them apart. On SQLite, whose FTS5 index cannot place two
 keys at one position, a post gets its `phrase_pairs` instead: a token for each two keys of adjacent
-words (hashed into PAIR_BUCKETS), so a phrase's words in a row are asked of the index as pairs.
+words (hashed into 2**20 buckets), so a phrase's words in a row are asked of the index as pairs.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def phrase_vector(toks: Tokens) -> str | None:
 # SQLite's pairs (`phrase_pairs`): the two keys of adjacent words hashed into one of 2**20 buckets,
 # written as a token no key can be (keys are letters and digits; the middle dot is neither). A
 # bucket holds many pairs: a phrase asked of the index finds the posts with its pair and those
-# with another pair of the same bucket, which the matcher turns away (about a hundred posts in a
+# with another pair of the same bucket, which the matcher turns away (some 160 posts in a
 # million; a rule's words are asked of the index too, so fewer still). Necessary, never wrong.
 PAIR_MARK = "\u00b7"
 PAIR_BITS = 20
