@@ -141,10 +141,8 @@ def phrase_pairs(toks: Tokens) -> str | None:
     for i, hashes in enumerate(_HASHES.get_many(words, _word_hashes)):
         if previous and phrase_gap_ok(folded, ends[i - 1], starts[i], tight=False):
             for first in previous:
-                mixed = first * 0x9E3779B1
                 for second in hashes:
-                    bucket = (((mixed + second) * 0x85EBCA6B) & 0xFFFFFFFF) >> (32 - PAIR_BITS)  # `_bucket`
-                    tokens[_HIGH[bucket >> 10] + _LOW[bucket & 1023]] = None
+                    tokens[_token(_bucket(first, second))] = None
             if len(tokens) > MAX_PAIRS:
                 return None
         previous = hashes
